@@ -1,0 +1,31 @@
+//! `fightwatch`: the command-line entry point that wires the pipeline stages together.
+//!
+//! The binary stays thin: argument parsing and logging live here, each subcommand in its own
+//! module, and the work is done by the library crates.
+
+mod cli;
+mod logging;
+mod model_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line: "loading model: file ... missing".
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Model { command } => model_cmd::run(&cli.global, command),
+    }
+}

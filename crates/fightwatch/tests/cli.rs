@@ -1,0 +1,125 @@
+//! End-to-end tests of the real `fightwatch` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The binary, run from the repository root with no ORT_DYLIB_PATH inherited.
+fn fightwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("ORT_DYLIB_PATH")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_and_version() {
+    let out = fightwatch(&["--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("Usage: fightwatch"));
+    let out = fightwatch(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("fightwatch {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn model_inspect_loads_a_model_through_onnx_runtime() {
+    let out = fightwatch(&[
+        "model",
+        "inspect",
+        "fixtures/onnx/tiny_clip_classifier.onnx",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["opset"], 17);
+    assert_eq!(v["inputs"][0]["dims"], "clip: f32[batch, 3, 4, 8, 8]");
+    assert_eq!(v["outputs"][0]["dims"], "probs: f32[batch, 2]");
+}
+
+#[test]
+fn wrong_ort_library_path_is_a_clear_error() {
+    let out = fightwatch(&[
+        "--ort-lib",
+        "/nonexistent/libonnxruntime.so",
+        "model",
+        "inspect",
+        "fixtures/onnx",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/libonnxruntime.so") && err.contains("scripts/setup.sh"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn ort_dylib_path_pointing_at_junk_is_a_load_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("libonnxruntime.so");
+    std::fs::write(&junk, b"not a library").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        .args([
+            "model",
+            "inspect",
+            "fixtures/onnx/tiny_clip_classifier.onnx",
+        ])
+        .current_dir(repo())
+        .env("ORT_DYLIB_PATH", &junk)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("could not load ONNX Runtime") && err.contains(&junk.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn library_not_found_anywhere_names_setup_script() {
+    // Run a copy of the binary from a directory with no .cache/onnxruntime above it.
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("fightwatch");
+    std::fs::copy(env!("CARGO_BIN_EXE_fightwatch"), &exe).unwrap();
+    let out = Command::new(&exe)
+        .args(["model", "inspect", "model.onnx"])
+        .current_dir(dir.path())
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ONNX Runtime library not found") && err.contains("scripts/setup.sh"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inspecting_a_missing_model_fails_cleanly() {
+    let out = fightwatch(&["model", "inspect", "/nonexistent/model-dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent/model-dir"));
+}

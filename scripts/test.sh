@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every fightwatch test on this machine, installing what they need first (scripts/setup.sh).
+#
+#   ./scripts/test.sh            set up, then: rustfmt check, clippy -D warnings, cargo test,
+#                                reproducibility of generated fixtures, web and browser tests
+#                                (once web/ exists)
+#
+# Exits non-zero on the first failure. Each step prints its wall time.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh
+
+step() {
+  local name=$1; shift
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  local t0=$SECONDS
+  "$@"
+  printf '\033[1;32m<== %s ok (%ds)\033[0m\n' "$name" $((SECONDS - t0))
+}
+
+# Tests find ONNX Runtime in .cache/onnxruntime themselves; an inherited ORT_DYLIB_PATH would
+# override that, so it must be the provisioned one if set at all.
+unset ORT_DYLIB_PATH
+
+reproducible_test_model() {
+  local tmp; tmp=$(mktemp -d)
+  .cache/venv/bin/python scripts/make_test_model.py --out "$tmp" >/dev/null
+  cmp "$tmp/tiny_clip_classifier.onnx" fixtures/onnx/tiny_clip_classifier.onnx
+  cmp "$tmp/tiny_clip_classifier.expected.json" fixtures/onnx/tiny_clip_classifier.expected.json
+  rm -rf "$tmp"
+}
+
+step "rustfmt" cargo fmt --all --check
+step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test" cargo test --workspace --locked
+step "generated test model is reproducible" reproducible_test_model
+if [ -f web/package.json ]; then
+  step "web unit tests" bash -c 'cd web && npm test --silent'
+fi
+
+printf '\n\033[1;32mall tests passed\033[0m\n'
