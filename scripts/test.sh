@@ -2,7 +2,8 @@
 # Runs every fightwatch test on this machine, installing what they need first (scripts/setup.sh).
 #
 #   ./scripts/test.sh            set up, then: rustfmt check, clippy -D warnings, cargo test,
-#                                reproducibility of generated fixtures, web and browser tests
+#                                reproducibility of generated fixtures and models, the Python
+#                                scripts' tests, web and browser tests
 #                                (once web/ exists)
 #
 # Exits non-zero on the first failure. Each step prints its wall time.
@@ -32,10 +33,19 @@ reproducible_test_model() {
   rm -rf "$tmp"
 }
 
+reproducible_fixtures() {
+  local tmp; tmp=$(mktemp -d)
+  .cache/venv/bin/python scripts/make_fixtures.py --out "$tmp" >/dev/null
+  diff -r --exclude=onnx --exclude=parity "$tmp" fixtures
+  rm -rf "$tmp"
+}
+
 step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test" cargo test --workspace --locked
 step "generated test model is reproducible" reproducible_test_model
+step "fixtures are reproducible (byte for byte)" reproducible_fixtures
+step "python script tests" .cache/venv/bin/python -m unittest discover -s scripts/tests -v
 if [ -f web/package.json ]; then
   step "web unit tests" bash -c 'cd web && npm test --silent'
 fi
