@@ -1,0 +1,214 @@
+//! Video files and network streams decoded in-process by FFmpeg (ffmpeg-next).
+
+use std::sync::{Arc, Once};
+use std::time::SystemTime;
+
+use ffmpeg_next as ff;
+use ff::format::Pixel;
+use ff::media::Type;
+use ff::software::scaling;
+use image::RgbImage;
+
+use crate::source::{SourceInfo, SourceKind, SourceOptions, is_network};
+use crate::{CaptureError, Frame, FrameSource};
+
+static FFMPEG_INIT: Once = Once::new();
+
+fn init_ffmpeg() {
+    FFMPEG_INIT.call_once(|| {
+        // init() only registers devices and network state; it cannot fail in practice, and if
+        // it did, the open that follows reports the real problem.
+        let _ = ff::init();
+        ff::util::log::set_level(ff::util::log::Level::Fatal);
+    });
+}
+
+/// A video file or network stream decoded by FFmpeg, converted to RGB24.
+pub struct FfmpegSource {
+    name: String,
+    camera: Arc<str>,
+    input: ff::format::context::Input,
+    decoder: ff::decoder::Video,
+    stream_index: usize,
+    time_base: f64,
+    start_pts: Option<i64>,
+    scaler: Option<(scaling::Context, ff::format::Pixel, u32, u32)>,
+    info: SourceInfo,
+    seq: u64,
+    eof_sent: bool,
+    /// Corrupt packets skipped so far (a decoder error on one packet is not fatal).
+    skipped_packets: u64,
+}
+
+// SAFETY-free justification: the ffmpeg-next contexts are owned exclusively by this struct and
+// only used from one thread at a time (the trait needs `&mut self`), which is what FFmpeg
+// requires; ffmpeg-next does not mark them Send because of raw pointers.
+#[allow(unsafe_code)]
+unsafe impl Send for FfmpegSource {}
+
+impl FfmpegSource {
+    /// Opens `url` (a path or a network URL) as camera `camera`.
+    pub fn open(url: &str, camera: &str, options: &SourceOptions) -> Result<Self, CaptureError> {
+        init_ffmpeg();
+        let network = is_network(url);
+        let mut dict = ff::Dictionary::new();
+        if network {
+            let timeout_us = options.io_timeout.as_micros().to_string();
+            if url.starts_with("rtsp") {
+                dict.set("rtsp_transport", &options.rtsp_transport);
+                // For RTSP, `timeout` is the socket I/O timeout in microseconds.
+                dict.set("timeout", &timeout_us);
+            } else {
+                dict.set("rw_timeout", &timeout_us);
+            }
+            dict.set("fflags", "nobuffer");
+        }
+        let input = ff::format::input_with_dictionary(url, dict)
+            .map_err(|e| CaptureError::Open { source_name: url.to_string(), message: e.to_string() })?;
+        let stream = input
+            .streams()
+            .best(Type::Video)
+            .ok_or_else(|| CaptureError::NoVideoStream(url.to_string()))?;
+        let stream_index = stream.index();
+        let tb = stream.time_base();
+        let time_base = f64::from(tb.numerator()) / f64::from(tb.denominator().max(1));
+        let decoder_err = |e: ff::Error| CaptureError::Decoder { source_name: url.to_string(), message: e.to_string() };
+        let mut context = ff::codec::context::Context::from_parameters(stream.parameters()).map_err(decoder_err)?;
+        // Decode on up to 2 threads per camera: enough for 1080p without starving other cameras.
+        let mut threading = ff::threading::Config::count(2);
+        threading.kind = ff::threading::Type::Frame;
+        context.set_threading(threading);
+        let decoder = context.decoder().video().map_err(decoder_err)?;
+        let rate = stream.avg_frame_rate();
+        let rate = if rate.denominator() != 0 && rate.numerator() != 0 { rate } else { stream.rate() };
+        let fps = if rate.denominator() != 0 { f64::from(rate.numerator()) / f64::from(rate.denominator()) } else { 0.0 };
+        let duration_s = (stream.duration() > 0)
+            .then(|| stream.duration() as f64 * time_base)
+            .or_else(|| (input.duration() > 0).then(|| input.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE)));
+        let start_pts = (stream.start_time() != ff::ffi::AV_NOPTS_VALUE).then_some(stream.start_time());
+        let info = SourceInfo {
+            kind: if network { SourceKind::Network } else { SourceKind::File },
+            codec: decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            container: input.format().name().to_string(),
+            width: decoder.width(),
+            height: decoder.height(),
+            fps,
+            duration_s: if network { None } else { duration_s },
+            frames_hint: (stream.frames() > 0).then_some(stream.frames() as u64),
+        };
+        Ok(Self {
+            name: url.to_string(),
+            camera: camera.into(),
+            input,
+            decoder,
+            stream_index,
+            time_base,
+            start_pts,
+            scaler: None,
+            info,
+            seq: 0,
+            eof_sent: false,
+            skipped_packets: 0,
+        })
+    }
+
+    /// Corrupt packets skipped so far.
+    pub fn skipped_packets(&self) -> u64 {
+        self.skipped_packets
+    }
+
+    fn read_error(&self, message: String) -> CaptureError {
+        CaptureError::Read { source_name: self.name.clone(), frames: self.seq, message }
+    }
+
+    /// Converts a decoded frame to RGB and wraps it.
+    fn to_frame(&mut self, decoded: &ff::frame::Video) -> Result<Frame, CaptureError> {
+        let (w, h, fmt) = (decoded.width(), decoded.height(), decoded.format());
+        if w == 0 || h == 0 {
+            return Err(self.read_error("decoder produced an empty frame".into()));
+        }
+        // (Re)build the converter when the stream changes size or pixel format mid-way.
+        if self.scaler.as_ref().is_none_or(|(_, f, sw, sh)| (*f, *sw, *sh) != (fmt, w, h)) {
+            let ctx = scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
+                .map_err(|e| self.read_error(format!("no RGB converter for {fmt:?} {w}x{h}: {e}")))?;
+            self.scaler = Some((ctx, fmt, w, h));
+        }
+        let mut rgb = ff::frame::Video::empty();
+        if let Some((ctx, ..)) = self.scaler.as_mut() {
+            ctx.run(decoded, &mut rgb).map_err(|e| CaptureError::Read {
+                source_name: self.name.clone(),
+                frames: self.seq,
+                message: format!("RGB conversion: {e}"),
+            })?;
+        }
+        // FFmpeg pads rows; copy row by row using the stride.
+        let stride = rgb.stride(0);
+        let row = w as usize * 3;
+        let data = rgb.data(0);
+        let mut pixels = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            pixels.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+        let image = RgbImage::from_raw(w, h, pixels).ok_or_else(|| self.read_error("bad RGB buffer size".into()))?;
+        let pts = decoded.timestamp().or(decoded.pts());
+        let pts_s = match pts {
+            Some(p) => {
+                let start = *self.start_pts.get_or_insert(p);
+                (p - start) as f64 * self.time_base
+            }
+            None if self.info.fps > 0.0 => self.seq as f64 / self.info.fps,
+            None => 0.0,
+        };
+        let frame = Frame {
+            camera: self.camera.clone(),
+            seq: self.seq,
+            pts_s,
+            captured_at: SystemTime::now(),
+            image: Arc::new(image),
+        };
+        self.seq += 1;
+        Ok(frame)
+    }
+}
+
+impl FrameSource for FfmpegSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        let mut decoded = ff::frame::Video::empty();
+        loop {
+            match self.decoder.receive_frame(&mut decoded) {
+                Ok(()) => return self.to_frame(&decoded).map(Some),
+                Err(ff::Error::Eof) => return Ok(None),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
+                Err(e) => return Err(self.read_error(format!("decoding: {e}"))),
+            }
+            if self.eof_sent {
+                return Ok(None);
+            }
+            let mut packet = ff::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) => {
+                    if packet.stream() != self.stream_index {
+                        continue;
+                    }
+                    if let Err(e) = self.decoder.send_packet(&packet) {
+                        // One corrupt packet: skip it and keep decoding.
+                        self.skipped_packets += 1;
+                        tracing::debug!(source = %self.name, error = %e, "Skipped a packet the decoder refused.");
+                    }
+                }
+                Err(ff::Error::Eof) => {
+                    self.eof_sent = true;
+                    self.decoder.send_eof().map_err(|e| self.read_error(format!("flushing decoder: {e}")))?;
+                }
+                Err(ff::Error::InvalidData) => {
+                    self.skipped_packets += 1;
+                }
+                Err(e) => return Err(self.read_error(e.to_string())),
+            }
+        }
+    }
+}
