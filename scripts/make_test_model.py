@@ -9,6 +9,7 @@ The expected output is computed by onnx's own reference evaluator (pure numpy, n
 so the Rust test compares two independent implementations.
 
 Writes:
+  fixtures/onnx/tiny_image_model.onnx  (rank-4 input, for the wrong-rank error test)
   fixtures/onnx/tiny_clip_classifier.onnx
   fixtures/onnx/tiny_clip_classifier.expected.json  (input, shape, expected probabilities)
 
@@ -61,6 +62,21 @@ def build_model(rng: np.random.Generator) -> onnx.ModelProto:
     return model
 
 
+def build_rank4_model() -> onnx.ModelProto:
+    """An image (not clip) classifier, NCHW: the wrong input rank for a clip model."""
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["image"], ["pool"]),
+         helper.make_node("Flatten", ["pool"], ["logits"], axis=1)],
+        "tiny_image_model",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="fightwatch-scripts")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=pathlib.Path, default=ROOT / "fixtures" / "onnx")
@@ -75,6 +91,7 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     onnx.save(model, args.out / "tiny_clip_classifier.onnx")
+    onnx.save(build_rank4_model(), args.out / "tiny_image_model.onnx")
     expected = {
         "generator": "scripts/make_test_model.py (onnx.reference.ReferenceEvaluator)",
         "seed": args.seed,

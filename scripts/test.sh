@@ -30,6 +30,7 @@ reproducible_test_model() {
   .cache/venv/bin/python scripts/make_test_model.py --out "$tmp" >/dev/null
   cmp "$tmp/tiny_clip_classifier.onnx" fixtures/onnx/tiny_clip_classifier.onnx
   cmp "$tmp/tiny_clip_classifier.expected.json" fixtures/onnx/tiny_clip_classifier.expected.json
+  cmp "$tmp/tiny_image_model.onnx" fixtures/onnx/tiny_image_model.onnx
   rm -rf "$tmp"
 }
 

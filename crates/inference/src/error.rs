@@ -62,6 +62,27 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The model package directory does not exist.
+    #[error("model package {0} does not exist (expected a directory with model.toml and model.onnx)")]
+    PackageMissing(PathBuf),
+    /// `model.toml` is unreadable or invalid; the message includes the line for syntax errors.
+    #[error("invalid model config {path}: {message}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ONNX graph does not match what `model.toml` describes.
+    #[error("model {model} does not match its model.toml: expected {expected}, the graph has {actual}")]
+    ModelMismatch {
+        /// The ONNX file.
+        model: PathBuf,
+        /// What model.toml implies.
+        expected: String,
+        /// What the graph has.
+        actual: String,
+    },
     /// Any other ONNX Runtime failure (session creation, run, output extraction).
     #[error("ONNX Runtime: {0}")]
     Ort(#[from] ort::Error),

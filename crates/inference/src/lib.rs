@@ -27,10 +27,18 @@ println!("{:?}", outputs[0].1);
 | `tensorrt` | the TensorRT execution provider                        | no      |
 */
 
+mod clip;
+pub mod config;
 mod error;
 mod model;
+mod package;
+mod preprocess;
 pub mod runtime;
 
+pub use clip::{Clip, ClipBuilder};
+pub use config::ModelConfig;
 pub use error::Error;
 pub use model::{OnnxModel, TensorInfo};
+pub use package::{ClipScores, ModelPackage};
+pub use preprocess::{Preprocessor, write_clip};
 pub use runtime::OrtRuntime;

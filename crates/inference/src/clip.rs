@@ -1,0 +1,177 @@
+//! Building clips from a camera's frames by media time.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use image::RgbImage;
+
+/// A window of frames ready for the model.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    /// Media time of the first sample instant, seconds.
+    pub start_s: f64,
+    /// Media time at the end of the window (`start_s` + clip duration), seconds.
+    pub end_s: f64,
+    /// Sequence number of the newest frame used, for finding the full-resolution frame.
+    pub last_seq: u64,
+    /// The sampled, preprocessed frames, oldest first.
+    pub frames: Vec<Arc<RgbImage>>,
+}
+
+/// Collects a camera's preprocessed frames and cuts clips of `frames` samples at `sample_fps`,
+/// one every `hop_s` seconds of media time.
+///
+/// Sampling is by timestamp, never by frame index: the frame used for sample instant `t` is the
+/// newest frame with `pts <= t` (the one on screen at `t`), so a 10 fps and a 30 fps camera give
+/// clips of the same duration; a slow camera's frames simply repeat.
+#[derive(Debug)]
+pub struct ClipBuilder {
+    frames: usize,
+    sample_fps: f64,
+    hop_s: f64,
+    ring: VecDeque<(f64, u64, Arc<RgbImage>)>,
+    next_start: Option<f64>,
+}
+
+/// Slack for timestamps that land a rounding error before a sample instant.
+const EPS_S: f64 = 1e-6;
+
+impl ClipBuilder {
+    /// A builder for clips of `frames` samples at `sample_fps`, cut every `hop_s` seconds.
+    pub fn new(frames: usize, sample_fps: f64, hop_s: f64) -> Self {
+        Self { frames: frames.max(1), sample_fps, hop_s: hop_s.max(1e-3), ring: VecDeque::new(), next_start: None }
+    }
+
+    /// Media-time span from the first to the last sample instant.
+    fn span_s(&self) -> f64 {
+        (self.frames - 1) as f64 / self.sample_fps
+    }
+
+    /// Adds a frame; returns the clips it completes (usually zero or one).
+    pub fn push(&mut self, pts_s: f64, seq: u64, frame: Arc<RgbImage>) -> Vec<Clip> {
+        // A timestamp going backwards (a looped file, a camera restart) starts over.
+        if self.ring.back().is_some_and(|(last, ..)| pts_s + EPS_S < *last) {
+            self.reset();
+        }
+        self.next_start.get_or_insert(pts_s);
+        self.ring.push_back((pts_s, seq, frame));
+        let mut clips = Vec::new();
+        while let Some(start) = self.next_start {
+            let last_instant = start + self.span_s();
+            if pts_s + EPS_S < last_instant {
+                break;
+            }
+            if let Some(clip) = self.cut(start) {
+                clips.push(clip);
+            }
+            self.next_start = Some(start + self.hop_s);
+            self.trim();
+        }
+        clips
+    }
+
+    fn cut(&self, start: f64) -> Option<Clip> {
+        let mut frames = Vec::with_capacity(self.frames);
+        let mut last_seq = 0;
+        for k in 0..self.frames {
+            let instant = start + k as f64 / self.sample_fps;
+            // Newest frame at or before the instant; the ring is in pts order.
+            let idx = self.ring.partition_point(|(pts, ..)| *pts <= instant + EPS_S);
+            let (_, seq, img) = self.ring.get(idx.checked_sub(1)?)?;
+            last_seq = *seq;
+            frames.push(img.clone());
+        }
+        Some(Clip { start_s: start, end_s: start + self.frames as f64 / self.sample_fps, last_seq, frames })
+    }
+
+    /// Drops frames no future clip can use: all but the newest one at or before the next start.
+    fn trim(&mut self) {
+        let Some(next) = self.next_start else { return };
+        while self.ring.len() > 1 && self.ring[1].0 <= next + EPS_S {
+            self.ring.pop_front();
+        }
+    }
+
+    /// Forgets all frames (stream restarted).
+    pub fn reset(&mut self) {
+        self.ring.clear();
+        self.next_start = None;
+    }
+
+    /// Frames currently held.
+    pub fn buffered(&self) -> usize {
+        self.ring.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(v: u8) -> Arc<RgbImage> {
+        Arc::new(RgbImage::from_pixel(1, 1, image::Rgb([v, v, v])))
+    }
+
+    /// Feeds a camera at `fps` for `secs` and returns (start, pixel values) per clip.
+    fn run(fps: f64, secs: f64, frames: usize, sample_fps: f64, hop: f64) -> Vec<(f64, Vec<u8>)> {
+        let mut b = ClipBuilder::new(frames, sample_fps, hop);
+        let mut out = Vec::new();
+        let n = (secs * fps).round() as u64;
+        for i in 0..n {
+            let pts = i as f64 / fps;
+            // Pixel value encodes the frame's time in tenths of a second.
+            for c in b.push(pts, i, img((pts * 10.0).floor() as u8)) {
+                out.push((c.start_s, c.frames.iter().map(|f| f.get_pixel(0, 0).0[0]).collect()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn clips_have_the_same_duration_whatever_the_camera_fps() {
+        let a = run(30.0, 4.0, 8, 4.0, 1.0);
+        let b = run(10.0, 4.0, 8, 4.0, 1.0);
+        let c = run(20.0, 4.0, 8, 4.0, 1.0);
+        assert_eq!(a.len(), 3); // starts at 0, 1, 2 (a clip spans 1.75 s of instants)
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        // 25 fps has no frame at 0.5 s: the one on screen then (0.48 s) is used.
+        let d = run(25.0, 4.0, 8, 4.0, 1.0);
+        assert_eq!(d.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(d[0].1, vec![0, 2, 4, 7, 10, 12, 14, 17]);
+        // Samples at 0, 0.25, 0.5 ... 1.75 s: frame times floor to tenths 0, 2, 5, 7, 10, 12, 15, 17.
+        assert_eq!(a[0].1, vec![0, 2, 5, 7, 10, 12, 15, 17]);
+    }
+
+    #[test]
+    fn a_slow_camera_repeats_frames() {
+        let clips = run(2.0, 3.0, 4, 4.0, 10.0);
+        assert_eq!(clips[0].1, vec![0, 0, 5, 5]);
+    }
+
+    #[test]
+    fn hop_controls_overlap_and_the_ring_stays_small() {
+        let mut b = ClipBuilder::new(16, 8.0, 0.5);
+        let mut starts = Vec::new();
+        for i in 0..300u64 {
+            for c in b.push(i as f64 / 30.0, i, img(0)) {
+                starts.push(c.start_s);
+                assert_eq!(c.frames.len(), 16);
+                assert!((c.end_s - c.start_s - 2.0).abs() < 1e-9);
+            }
+            assert!(b.buffered() <= 30 * 2 + 2, "ring grew to {}", b.buffered());
+        }
+        // The last clip starts at 8 s: its last instant, 9.875 s, is before the last frame (9.97 s).
+        let want: Vec<f64> = (0..17).map(|k| k as f64 * 0.5).collect();
+        assert_eq!(starts, want);
+    }
+
+    #[test]
+    fn timestamps_going_back_restart_the_clip() {
+        let mut b = ClipBuilder::new(2, 1.0, 1.0);
+        assert!(b.push(0.0, 0, img(0)).is_empty());
+        assert_eq!(b.push(1.0, 1, img(1)).len(), 1);
+        assert!(b.push(0.0, 2, img(2)).is_empty()); // looped
+        assert_eq!(b.buffered(), 1);
+    }
+}

@@ -1,0 +1,204 @@
+//! A model package: `model.toml` + `model.onnx`, checked against each other at load.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use image::RgbImage;
+use ndarray::{Array5, Axis};
+
+use crate::config::{Activation, Layout, ModelConfig};
+use crate::preprocess::{Preprocessor, write_clip};
+use crate::{Error, OnnxModel, OrtRuntime, TensorInfo};
+
+/// Scores of one clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipScores {
+    /// Probability of a fight: the sum of the fight labels' probabilities.
+    pub fight: f32,
+    /// Probability per label, in `output.labels` order.
+    pub probs: Vec<f32>,
+}
+
+/// A loaded model package, ready to score clips.
+#[derive(Debug)]
+pub struct ModelPackage {
+    dir: PathBuf,
+    config: ModelConfig,
+    model: OnnxModel,
+    fight_indices: Vec<usize>,
+    fixed_batch: Option<usize>,
+}
+
+impl ModelPackage {
+    /// Loads `dir/model.toml` and the ONNX file it names, and checks they agree.
+    pub fn load(runtime: &OrtRuntime, dir: &Path, intra_threads: usize) -> Result<Self, Error> {
+        let toml_path = dir.join("model.toml");
+        if !dir.is_dir() {
+            return Err(Error::PackageMissing(dir.to_path_buf()));
+        }
+        let text = std::fs::read_to_string(&toml_path)
+            .map_err(|e| Error::Config { path: toml_path.clone(), message: e.to_string() })?;
+        let config = ModelConfig::parse(&text, &toml_path.display().to_string())?;
+        let model = OnnxModel::load(runtime, &dir.join(&config.model.file), intra_threads)?;
+        let fixed_batch = check_io(&config, &model)?;
+        let fight_indices = config.fight_indices();
+        Ok(Self { dir: dir.to_path_buf(), config, model, fight_indices, fixed_batch })
+    }
+
+    /// The parsed `model.toml`.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The package directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ONNX model.
+    pub fn onnx(&self) -> &OnnxModel {
+        &self.model
+    }
+
+    /// The batch size the graph requires, or `None` when its batch axis is dynamic.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        self.fixed_batch
+    }
+
+    /// A preprocessor that resizes frames for this model (use one per camera thread).
+    pub fn preprocessor(&self) -> Preprocessor {
+        Preprocessor::new(&self.config.input)
+    }
+
+    /// Builds the input tensor for `clips` (each `input.frames` preprocessed frames).
+    pub fn input_tensor(&self, clips: &[&[Arc<RgbImage>]]) -> Result<Array5<f32>, Error> {
+        let i = &self.config.input;
+        let (t, c, h, w) = (i.frames, 3, i.height as usize, i.width as usize);
+        let shape = match i.layout {
+            Layout::Ncthw => (clips.len(), c, t, h, w),
+            Layout::Ntchw => (clips.len(), t, c, h, w),
+        };
+        let mut tensor = Array5::<f32>::zeros(shape);
+        for (clip, out) in clips.iter().zip(tensor.axis_iter_mut(Axis(0))) {
+            if clip.len() != t || clip.iter().any(|f| f.dimensions() != (i.width, i.height)) {
+                return Err(Error::BadInput {
+                    model: self.config.model.name.clone(),
+                    message: format!("a clip must be {t} frames of {}x{}", i.width, i.height),
+                });
+            }
+            write_clip(clip, i, out);
+        }
+        Ok(tensor)
+    }
+
+    /// Runs the model on a batch of clips and returns their scores.
+    ///
+    /// A graph with a fixed batch size is run once per clip.
+    pub fn score(&mut self, clips: &[&[Arc<RgbImage>]]) -> Result<Vec<ClipScores>, Error> {
+        match self.fixed_batch {
+            Some(n) if n != clips.len() => {
+                let mut out = Vec::with_capacity(clips.len());
+                for chunk in clips.chunks(n.max(1)) {
+                    out.extend(self.score_tensor(self.input_tensor(chunk)?)?);
+                }
+                Ok(out)
+            }
+            _ => {
+                let tensor = self.input_tensor(clips)?;
+                self.score_tensor(tensor)
+            }
+        }
+    }
+
+    /// Runs the model on a ready input tensor (batch first) and returns the scores.
+    pub fn score_tensor(&mut self, tensor: Array5<f32>) -> Result<Vec<ClipScores>, Error> {
+        let (input, output) = (self.config.input.name.clone(), self.config.output.name.clone());
+        let outputs = self.model.run_f32(&[(&input, tensor.into_dyn().view())])?;
+        let raw = outputs
+            .into_iter()
+            .find(|(n, _)| *n == output)
+            .map(|(_, a)| a)
+            .ok_or_else(|| Error::BadInput { model: self.config.model.name.clone(), message: format!("no output {output:?}") })?;
+        let labels = self.config.output.labels.len();
+        let n = raw.len() / labels;
+        let rows = raw.into_shape_with_order((n, labels)).map_err(|e| Error::BadInput {
+            model: self.config.model.name.clone(),
+            message: format!("output is not [batch, {labels}]: {e}"),
+        })?;
+        Ok(rows
+            .outer_iter()
+            .map(|row| {
+                let probs = activate(row.as_slice().map_or_else(|| row.to_vec(), <[f32]>::to_vec), self.config.output.activation);
+                let fight = self.fight_indices.iter().map(|&i| probs[i]).sum::<f32>().min(1.0);
+                ClipScores { fight, probs }
+            })
+            .collect())
+    }
+}
+
+fn activate(mut v: Vec<f32>, activation: Activation) -> Vec<f32> {
+    match activation {
+        Activation::Softmax => {
+            let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = v.iter_mut().map(|x| {
+                *x = (*x - max).exp();
+                *x
+            }).sum();
+            v.iter_mut().for_each(|x| *x /= sum);
+        }
+        Activation::Sigmoid => v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp())),
+        Activation::None => {}
+    }
+    v
+}
+
+/// Checks the graph's input and output against the config; returns the fixed batch size, if any.
+fn check_io(config: &ModelConfig, model: &OnnxModel) -> Result<Option<usize>, Error> {
+    let i = &config.input;
+    let mismatch = |expected: String, actual: &TensorInfo| Error::ModelMismatch {
+        model: model.path().to_path_buf(),
+        expected,
+        actual: actual.to_string(),
+    };
+    let input = model.inputs().iter().find(|t| t.name == i.name).ok_or_else(|| Error::ModelMismatch {
+        model: model.path().to_path_buf(),
+        expected: format!("an input named {:?} (model.toml input.name)", i.name),
+        actual: format!("inputs {}", model.inputs().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    })?;
+    let (t, h, w) = (i.frames as i64, i64::from(i.height), i64::from(i.width));
+    let (want, text) = match i.layout {
+        Layout::Ncthw => ([3, t, h, w], format!("{}: f32[batch, 3, {t}, {h}, {w}] (NCTHW)", i.name)),
+        Layout::Ntchw => ([t, 3, h, w], format!("{}: f32[batch, {t}, 3, {h}, {w}] (NTCHW)", i.name)),
+    };
+    if input.element_type != "f32"
+        || input.shape.len() != 5
+        || input.shape[1..].iter().zip(want).any(|(d, w)| d.is_some_and(|d| d != w))
+    {
+        return Err(mismatch(text, input));
+    }
+    let o = &config.output;
+    let output = model.outputs().iter().find(|t| t.name == o.name).ok_or_else(|| Error::ModelMismatch {
+        model: model.path().to_path_buf(),
+        expected: format!("an output named {:?} (model.toml output.name)", o.name),
+        actual: format!("outputs {}", model.outputs().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    })?;
+    let labels = o.labels.len() as i64;
+    if output.element_type != "f32" || output.shape.len() != 2 || output.shape[1].is_some_and(|d| d != labels) {
+        return Err(mismatch(format!("{}: f32[batch, {labels}] ({labels} labels)", o.name), output));
+    }
+    Ok(input.shape[0].and_then(|b| usize::try_from(b).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_and_sigmoid() {
+        let p = activate(vec![0.0, (3.0f32).ln()], Activation::Softmax);
+        assert!((p[0] - 0.25).abs() < 1e-6 && (p[1] - 0.75).abs() < 1e-6);
+        let p = activate(vec![0.0], Activation::Sigmoid);
+        assert!((p[0] - 0.5).abs() < 1e-6);
+        assert_eq!(activate(vec![0.3], Activation::None), vec![0.3]);
+    }
+}

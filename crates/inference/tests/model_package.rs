@@ -1,0 +1,119 @@
+//! Loading model packages: the shipped ones load; every mismatch is a clear error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use fightwatch_inference::runtime::LibrarySearch;
+use fightwatch_inference::{Error, ModelPackage, OrtRuntime};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn runtime() -> OrtRuntime {
+    OrtRuntime::init(&LibrarySearch { roots: vec![repo()], ..LibrarySearch::from_env(None) }).unwrap()
+}
+
+/// A package dir holding `onnx` (copied from fixtures/onnx or models/) and the given model.toml.
+fn package(onnx: &Path, toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(onnx, dir.path().join("model.onnx")).unwrap();
+    std::fs::write(dir.path().join("model.toml"), toml).unwrap();
+    dir
+}
+
+const TINY_TOML: &str = r#"
+[model]
+name = "tiny"
+[input]
+name = "clip"
+layout = "NCTHW"
+frames = 4
+sample_fps = 4.0
+width = 8
+height = 8
+resize = "squash"
+mean = [0.5, 0.5, 0.5]
+std = [0.5, 0.5, 0.5]
+[output]
+name = "probs"
+activation = "none"
+labels = ["fight", "other"]
+fight_labels = ["fight"]
+"#;
+
+fn tiny() -> PathBuf {
+    repo().join("fixtures/onnx/tiny_clip_classifier.onnx")
+}
+
+#[test]
+fn shipped_packages_load() {
+    let rt = runtime();
+    for dir in ["models/fight-demo", "models/fight-mc3-18"] {
+        let pkg = ModelPackage::load(&rt, &repo().join(dir), 1).unwrap();
+        assert_eq!(pkg.fixed_batch(), None, "{dir}: batch axis should be dynamic");
+    }
+    let dir = package(&tiny(), TINY_TOML);
+    let pkg = ModelPackage::load(&rt, dir.path(), 1).unwrap();
+    assert_eq!(pkg.config().fight_indices(), vec![0]);
+}
+
+#[test]
+fn frames_that_disagree_with_the_graph_name_both_shapes() {
+    let dir = package(&tiny(), &TINY_TOML.replace("frames = 4", "frames = 16"));
+    let err = ModelPackage::load(&runtime(), dir.path(), 1).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::ModelMismatch { .. }), "{msg}");
+    assert!(msg.contains("clip: f32[batch, 3, 16, 8, 8] (NCTHW)") && msg.contains("clip: f32[batch, 3, 4, 8, 8]"), "{msg}");
+}
+
+#[test]
+fn wrong_input_rank_is_a_mismatch() {
+    let toml = TINY_TOML.replace("name = \"clip\"", "name = \"image\"").replace("\"probs\"", "\"logits\"");
+    let dir = package(&repo().join("fixtures/onnx/tiny_image_model.onnx"), &toml);
+    let err = ModelPackage::load(&runtime(), dir.path(), 1).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::ModelMismatch { .. }), "{msg}");
+    assert!(msg.contains("image: f32[batch, 3, 8, 8]"), "{msg}");
+}
+
+#[test]
+fn wrong_names_and_label_counts_are_mismatches() {
+    let rt = runtime();
+    let dir = package(&tiny(), &TINY_TOML.replace("name = \"clip\"", "name = \"video\""));
+    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
+    assert!(msg.contains("\"video\"") && msg.contains("clip: f32[batch, 3, 4, 8, 8]"), "{msg}");
+    let dir = package(&tiny(), &TINY_TOML.replace("[\"fight\", \"other\"]", "[\"fight\", \"other\", \"third\"]"));
+    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
+    assert!(msg.contains("probs: f32[batch, 3] (3 labels)") && msg.contains("probs: f32[batch, 2]"), "{msg}");
+}
+
+#[test]
+fn config_errors_name_the_file_and_line() {
+    let rt = runtime();
+    let dir = package(&tiny(), &TINY_TOML.replace("frames = 4", "frames = four"));
+    let err = ModelPackage::load(&rt, dir.path(), 1).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Config { .. }), "{msg}");
+    assert!(msg.contains("model.toml") && msg.contains("line 7"), "{msg}");
+
+    let dir = package(&tiny(), &TINY_TOML.replace("[output]", "[output]\nthreshold = 0.5"));
+    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
+    assert!(msg.contains("unknown field `threshold`"), "{msg}");
+
+    let dir = package(&tiny(), &TINY_TOML.replace("fight_labels = [\"fight\"]", "fight_labels = [\"brawl\"]"));
+    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
+    assert!(msg.contains("\"brawl\", which is not in output.labels"), "{msg}");
+}
+
+#[test]
+fn missing_package_and_missing_onnx() {
+    let rt = runtime();
+    let err = ModelPackage::load(&rt, Path::new("/nonexistent/model-dir"), 1).unwrap_err();
+    assert!(matches!(err, Error::PackageMissing(_)), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.toml"), TINY_TOML).unwrap();
+    let err = ModelPackage::load(&rt, dir.path(), 1).unwrap_err();
+    assert!(matches!(err, Error::ModelMissing(_)), "{err}");
+}
