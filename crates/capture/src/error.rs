@@ -8,7 +8,9 @@ pub enum CaptureError {
     #[error("{0} does not exist")]
     NotFound(PathBuf),
     /// The source string names a scheme fightwatch cannot read.
-    #[error("unsupported source {0:?}: use a file path, dir:PATH, rtsp://, http(s):// or usb:INDEX")]
+    #[error(
+        "unsupported source {0:?}: use a file path, dir:PATH, rtsp://, http(s):// or usb:INDEX"
+    )]
     UnsupportedScheme(String),
     /// FFmpeg could not open the input (not a video, unreachable host, refused connection, ...).
     #[error("cannot open {source_name}: {message}")]

@@ -3,10 +3,10 @@
 use std::sync::{Arc, Once};
 use std::time::SystemTime;
 
-use ffmpeg_next as ff;
 use ff::format::Pixel;
 use ff::media::Type;
 use ff::software::scaling;
+use ffmpeg_next as ff;
 use image::RgbImage;
 
 use crate::source::{SourceInfo, SourceKind, SourceOptions, is_network};
@@ -40,9 +40,9 @@ pub struct FfmpegSource {
     skipped_packets: u64,
 }
 
-// SAFETY-free justification: the ffmpeg-next contexts are owned exclusively by this struct and
-// only used from one thread at a time (the trait needs `&mut self`), which is what FFmpeg
-// requires; ffmpeg-next does not mark them Send because of raw pointers.
+// SAFETY: the FFmpeg contexts (raw pointers inside ffmpeg-next types) are owned exclusively by
+// this struct and only used from one thread at a time (every method takes `&mut self`), which is
+// all FFmpeg requires; ffmpeg-next leaves them !Send only because they hold raw pointers.
 #[allow(unsafe_code)]
 unsafe impl Send for FfmpegSource {}
 
@@ -63,8 +63,11 @@ impl FfmpegSource {
             }
             dict.set("fflags", "nobuffer");
         }
-        let input = ff::format::input_with_dictionary(url, dict)
-            .map_err(|e| CaptureError::Open { source_name: url.to_string(), message: e.to_string() })?;
+        let input =
+            ff::format::input_with_dictionary(url, dict).map_err(|e| CaptureError::Open {
+                source_name: url.to_string(),
+                message: e.to_string(),
+            })?;
         let stream = input
             .streams()
             .best(Type::Video)
@@ -72,23 +75,46 @@ impl FfmpegSource {
         let stream_index = stream.index();
         let tb = stream.time_base();
         let time_base = f64::from(tb.numerator()) / f64::from(tb.denominator().max(1));
-        let decoder_err = |e: ff::Error| CaptureError::Decoder { source_name: url.to_string(), message: e.to_string() };
-        let mut context = ff::codec::context::Context::from_parameters(stream.parameters()).map_err(decoder_err)?;
+        let decoder_err = |e: ff::Error| CaptureError::Decoder {
+            source_name: url.to_string(),
+            message: e.to_string(),
+        };
+        let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(decoder_err)?;
         // Decode on up to 2 threads per camera: enough for 1080p without starving other cameras.
         let mut threading = ff::threading::Config::count(2);
         threading.kind = ff::threading::Type::Frame;
         context.set_threading(threading);
         let decoder = context.decoder().video().map_err(decoder_err)?;
         let rate = stream.avg_frame_rate();
-        let rate = if rate.denominator() != 0 && rate.numerator() != 0 { rate } else { stream.rate() };
-        let fps = if rate.denominator() != 0 { f64::from(rate.numerator()) / f64::from(rate.denominator()) } else { 0.0 };
+        let rate = if rate.denominator() != 0 && rate.numerator() != 0 {
+            rate
+        } else {
+            stream.rate()
+        };
+        let fps = if rate.denominator() != 0 {
+            f64::from(rate.numerator()) / f64::from(rate.denominator())
+        } else {
+            0.0
+        };
         let duration_s = (stream.duration() > 0)
             .then(|| stream.duration() as f64 * time_base)
-            .or_else(|| (input.duration() > 0).then(|| input.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE)));
-        let start_pts = (stream.start_time() != ff::ffi::AV_NOPTS_VALUE).then_some(stream.start_time());
+            .or_else(|| {
+                (input.duration() > 0)
+                    .then(|| input.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE))
+            });
+        let start_pts =
+            (stream.start_time() != ff::ffi::AV_NOPTS_VALUE).then_some(stream.start_time());
         let info = SourceInfo {
-            kind: if network { SourceKind::Network } else { SourceKind::File },
-            codec: decoder.codec().map(|c| c.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            kind: if network {
+                SourceKind::Network
+            } else {
+                SourceKind::File
+            },
+            codec: decoder
+                .codec()
+                .map(|c| c.name().to_string())
+                .unwrap_or_else(|| "unknown".into()),
             container: input.format().name().to_string(),
             width: decoder.width(),
             height: decoder.height(),
@@ -118,19 +144,30 @@ impl FfmpegSource {
     }
 
     fn read_error(&self, message: String) -> CaptureError {
-        CaptureError::Read { source_name: self.name.clone(), frames: self.seq, message }
+        CaptureError::Read {
+            source_name: self.name.clone(),
+            frames: self.seq,
+            message,
+        }
     }
 
     /// Converts a decoded frame to RGB and wraps it.
-    fn to_frame(&mut self, decoded: &ff::frame::Video) -> Result<Frame, CaptureError> {
+    fn convert_frame(&mut self, decoded: &ff::frame::Video) -> Result<Frame, CaptureError> {
         let (w, h, fmt) = (decoded.width(), decoded.height(), decoded.format());
         if w == 0 || h == 0 {
             return Err(self.read_error("decoder produced an empty frame".into()));
         }
         // (Re)build the converter when the stream changes size or pixel format mid-way.
-        if self.scaler.as_ref().is_none_or(|(_, f, sw, sh)| (*f, *sw, *sh) != (fmt, w, h)) {
-            let ctx = scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
-                .map_err(|e| self.read_error(format!("no RGB converter for {fmt:?} {w}x{h}: {e}")))?;
+        if self
+            .scaler
+            .as_ref()
+            .is_none_or(|(_, f, sw, sh)| (*f, *sw, *sh) != (fmt, w, h))
+        {
+            let ctx =
+                scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
+                    .map_err(|e| {
+                        self.read_error(format!("no RGB converter for {fmt:?} {w}x{h}: {e}"))
+                    })?;
             self.scaler = Some((ctx, fmt, w, h));
         }
         let mut rgb = ff::frame::Video::empty();
@@ -149,7 +186,8 @@ impl FfmpegSource {
         for y in 0..h as usize {
             pixels.extend_from_slice(&data[y * stride..y * stride + row]);
         }
-        let image = RgbImage::from_raw(w, h, pixels).ok_or_else(|| self.read_error("bad RGB buffer size".into()))?;
+        let image = RgbImage::from_raw(w, h, pixels)
+            .ok_or_else(|| self.read_error("bad RGB buffer size".into()))?;
         let pts = decoded.timestamp().or(decoded.pts());
         let pts_s = match pts {
             Some(p) => {
@@ -180,7 +218,7 @@ impl FrameSource for FfmpegSource {
         let mut decoded = ff::frame::Video::empty();
         loop {
             match self.decoder.receive_frame(&mut decoded) {
-                Ok(()) => return self.to_frame(&decoded).map(Some),
+                Ok(()) => return self.convert_frame(&decoded).map(Some),
                 Err(ff::Error::Eof) => return Ok(None),
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
                 Err(e) => return Err(self.read_error(format!("decoding: {e}"))),
@@ -202,7 +240,9 @@ impl FrameSource for FfmpegSource {
                 }
                 Err(ff::Error::Eof) => {
                     self.eof_sent = true;
-                    self.decoder.send_eof().map_err(|e| self.read_error(format!("flushing decoder: {e}")))?;
+                    self.decoder
+                        .send_eof()
+                        .map_err(|e| self.read_error(format!("flushing decoder: {e}")))?;
                 }
                 Err(ff::Error::InvalidData) => {
                     self.skipped_packets += 1;

@@ -50,7 +50,11 @@ pub struct SourceOptions {
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        Self { rtsp_transport: "tcp".into(), io_timeout: Duration::from_secs(5), image_dir_fps: 15.0 }
+        Self {
+            rtsp_transport: "tcp".into(),
+            io_timeout: Duration::from_secs(5),
+            image_dir_fps: 15.0,
+        }
     }
 }
 
@@ -67,16 +71,26 @@ pub trait FrameSource: Send {
 
 /// Whether `s` names a network stream.
 pub(crate) fn is_network(s: &str) -> bool {
-    ["rtsp://", "rtsps://", "http://", "https://"].iter().any(|p| s.starts_with(p))
+    ["rtsp://", "rtsps://", "http://", "https://"]
+        .iter()
+        .any(|p| s.starts_with(p))
 }
 
 /// Opens the source `spec` (see the crate docs for the forms) as camera `camera`.
-pub fn open(spec: &str, camera: &str, options: &SourceOptions) -> Result<Box<dyn FrameSource>, CaptureError> {
+pub fn open(
+    spec: &str,
+    camera: &str,
+    options: &SourceOptions,
+) -> Result<Box<dyn FrameSource>, CaptureError> {
     if is_network(spec) {
         return Ok(Box::new(FfmpegSource::open(spec, camera, options)?));
     }
     if let Some(path) = spec.strip_prefix("dir:") {
-        return Ok(Box::new(ImageDirSource::open(Path::new(path), camera, options)?));
+        return Ok(Box::new(ImageDirSource::open(
+            Path::new(path),
+            camera,
+            options,
+        )?));
     }
     if let Some((scheme, _)) = spec.split_once("://") {
         return Err(CaptureError::UnsupportedScheme(format!("{scheme}://")));
@@ -88,7 +102,11 @@ pub fn open(spec: &str, camera: &str, options: &SourceOptions) -> Result<Box<dyn
     if !path.exists() {
         return Err(CaptureError::NotFound(path.to_path_buf()));
     }
-    Ok(Box::new(FfmpegSource::open(spec.strip_prefix("file:").unwrap_or(spec), camera, options)?))
+    Ok(Box::new(FfmpegSource::open(
+        spec.strip_prefix("file:").unwrap_or(spec),
+        camera,
+        options,
+    )?))
 }
 
 #[cfg(test)]
@@ -98,9 +116,17 @@ mod tests {
     #[test]
     fn unknown_schemes_and_missing_files_are_typed_errors() {
         let o = SourceOptions::default();
-        assert!(matches!(open("ftp://example/x.mp4", "c", &o), Err(CaptureError::UnsupportedScheme(s)) if s == "ftp://"));
-        assert!(matches!(open("/nonexistent/clip.mp4", "c", &o), Err(CaptureError::NotFound(_))));
-        assert!(matches!(open("file:/nonexistent/clip.mp4", "c", &o), Err(CaptureError::NotFound(_))));
+        assert!(
+            matches!(open("ftp://example/x.mp4", "c", &o), Err(CaptureError::UnsupportedScheme(s)) if s == "ftp://")
+        );
+        assert!(matches!(
+            open("/nonexistent/clip.mp4", "c", &o),
+            Err(CaptureError::NotFound(_))
+        ));
+        assert!(matches!(
+            open("file:/nonexistent/clip.mp4", "c", &o),
+            Err(CaptureError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use fightwatch_capture::{CaptureError, FrameSource, SourceKind, SourceOptions, open};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .canonicalize()
+        .unwrap()
 }
 
 struct Row {
@@ -56,8 +59,19 @@ fn every_fixture_decodes_with_the_labelled_frame_count() {
         let path = fixtures().join(&row.file);
         let mut src = open(path.to_str().unwrap(), "cam", &SourceOptions::default()).unwrap();
         let info = src.info().clone();
-        assert_eq!((info.width, info.height), (row.width, row.height), "{}", row.file);
-        assert!((info.fps - row.fps).abs() < 1e-6, "{}: fps {} vs {}", row.file, info.fps, row.fps);
+        assert_eq!(
+            (info.width, info.height),
+            (row.width, row.height),
+            "{}",
+            row.file
+        );
+        assert!(
+            (info.fps - row.fps).abs() < 1e-6,
+            "{}: fps {} vs {}",
+            row.file,
+            info.fps,
+            row.fps
+        );
         assert_eq!(info.codec, row.codec, "{}", row.file);
         let frames = drain(src.as_mut()).unwrap();
         assert_eq!(frames.len() as u64, row.frames, "{}", row.file);
@@ -66,14 +80,22 @@ fn every_fixture_decodes_with_the_labelled_frame_count() {
             assert_eq!(seq, i as u64);
             assert_eq!((w, h), (row.width, row.height));
             let want = i as f64 / row.fps;
-            assert!((pts - want).abs() < 0.5 / row.fps, "{} frame {i}: pts {pts} vs {want}", row.file);
+            assert!(
+                (pts - want).abs() < 0.5 / row.fps,
+                "{} frame {i}: pts {pts} vs {want}",
+                row.file
+            );
         }
         if row.file.ends_with("fight_frames") {
             assert_eq!(info.kind, SourceKind::ImageDir);
         } else {
             assert_eq!(info.kind, SourceKind::File);
             let d = info.duration_s.unwrap();
-            assert!((d - row.frames as f64 / row.fps).abs() < 0.2, "{}: duration {d}", row.file);
+            assert!(
+                (d - row.frames as f64 / row.fps).abs() < 0.2,
+                "{}: duration {d}",
+                row.file
+            );
         }
     }
 }
@@ -82,18 +104,29 @@ fn every_fixture_decodes_with_the_labelled_frame_count() {
 fn decoded_pixels_are_the_rendered_scene() {
     // The first frame of the JPEG folder and of the MJPEG file differ from a flat image: check
     // the decoder gives real content (mean and spread), not zeros.
-    let mut src = open(fixtures().join("fight_parking.avi").to_str().unwrap(), "cam", &SourceOptions::default()).unwrap();
+    let mut src = open(
+        fixtures().join("fight_parking.avi").to_str().unwrap(),
+        "cam",
+        &SourceOptions::default(),
+    )
+    .unwrap();
     let f = src.next_frame().unwrap().unwrap();
     let px: Vec<f64> = f.image.as_raw().iter().map(|&v| f64::from(v)).collect();
     let mean = px.iter().sum::<f64>() / px.len() as f64;
     let var = px.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / px.len() as f64;
-    assert!(mean > 20.0 && mean < 235.0 && var.sqrt() > 10.0, "mean {mean} sd {}", var.sqrt());
+    assert!(
+        mean > 20.0 && mean < 235.0 && var.sqrt() > 10.0,
+        "mean {mean} sd {}",
+        var.sqrt()
+    );
 }
 
 #[test]
 fn corrupt_file_is_an_open_error() {
     let path = fixtures().join("broken/corrupt.mp4");
-    let err = open(path.to_str().unwrap(), "cam", &SourceOptions::default()).err().unwrap();
+    let err = open(path.to_str().unwrap(), "cam", &SourceOptions::default())
+        .err()
+        .unwrap();
     assert!(matches!(err, CaptureError::Open { .. }), "{err}");
     assert!(err.to_string().contains("corrupt.mp4"), "{err}");
 }
@@ -120,7 +153,10 @@ fn truncated_file_yields_what_it_holds_then_ends_or_errors() {
 #[test]
 fn missing_paths_and_empty_folders_are_errors() {
     let o = SourceOptions::default();
-    assert!(matches!(open("/nonexistent.mp4", "c", &o).err().unwrap(), CaptureError::NotFound(_)));
+    assert!(matches!(
+        open("/nonexistent.mp4", "c", &o).err().unwrap(),
+        CaptureError::NotFound(_)
+    ));
     let dir = tempfile::tempdir().unwrap();
     let err = open(dir.path().to_str().unwrap(), "c", &o).err().unwrap();
     assert!(matches!(err, CaptureError::EmptyImageDir(_)), "{err}");

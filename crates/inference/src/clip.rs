@@ -39,7 +39,13 @@ const EPS_S: f64 = 1e-6;
 impl ClipBuilder {
     /// A builder for clips of `frames` samples at `sample_fps`, cut every `hop_s` seconds.
     pub fn new(frames: usize, sample_fps: f64, hop_s: f64) -> Self {
-        Self { frames: frames.max(1), sample_fps, hop_s: hop_s.max(1e-3), ring: VecDeque::new(), next_start: None }
+        Self {
+            frames: frames.max(1),
+            sample_fps,
+            hop_s: hop_s.max(1e-3),
+            ring: VecDeque::new(),
+            next_start: None,
+        }
     }
 
     /// Media-time span from the first to the last sample instant.
@@ -50,7 +56,11 @@ impl ClipBuilder {
     /// Adds a frame; returns the clips it completes (usually zero or one).
     pub fn push(&mut self, pts_s: f64, seq: u64, frame: Arc<RgbImage>) -> Vec<Clip> {
         // A timestamp going backwards (a looped file, a camera restart) starts over.
-        if self.ring.back().is_some_and(|(last, ..)| pts_s + EPS_S < *last) {
+        if self
+            .ring
+            .back()
+            .is_some_and(|(last, ..)| pts_s + EPS_S < *last)
+        {
             self.reset();
         }
         self.next_start.get_or_insert(pts_s);
@@ -76,12 +86,19 @@ impl ClipBuilder {
         for k in 0..self.frames {
             let instant = start + k as f64 / self.sample_fps;
             // Newest frame at or before the instant; the ring is in pts order.
-            let idx = self.ring.partition_point(|(pts, ..)| *pts <= instant + EPS_S);
+            let idx = self
+                .ring
+                .partition_point(|(pts, ..)| *pts <= instant + EPS_S);
             let (_, seq, img) = self.ring.get(idx.checked_sub(1)?)?;
             last_seq = *seq;
             frames.push(img.clone());
         }
-        Some(Clip { start_s: start, end_s: start + self.frames as f64 / self.sample_fps, last_seq, frames })
+        Some(Clip {
+            start_s: start,
+            end_s: start + self.frames as f64 / self.sample_fps,
+            last_seq,
+            frames,
+        })
     }
 
     /// Drops frames no future clip can use: all but the newest one at or before the next start.
@@ -121,7 +138,10 @@ mod tests {
             let pts = i as f64 / fps;
             // Pixel value encodes the frame's time in tenths of a second.
             for c in b.push(pts, i, img((pts * 10.0).floor() as u8)) {
-                out.push((c.start_s, c.frames.iter().map(|f| f.get_pixel(0, 0).0[0]).collect()));
+                out.push((
+                    c.start_s,
+                    c.frames.iter().map(|f| f.get_pixel(0, 0).0[0]).collect(),
+                ));
             }
         }
         out
@@ -137,7 +157,10 @@ mod tests {
         assert_eq!(a, c);
         // 25 fps has no frame at 0.5 s: the one on screen then (0.48 s) is used.
         let d = run(25.0, 4.0, 8, 4.0, 1.0);
-        assert_eq!(d.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(
+            d.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![0.0, 1.0, 2.0]
+        );
         assert_eq!(d[0].1, vec![0, 2, 4, 7, 10, 12, 14, 17]);
         // Samples at 0, 0.25, 0.5 ... 1.75 s: frame times floor to tenths 0, 2, 5, 7, 10, 12, 15, 17.
         assert_eq!(a[0].1, vec![0, 2, 5, 7, 10, 12, 15, 17]);

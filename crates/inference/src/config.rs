@@ -135,9 +135,14 @@ pub struct OutputConfig {
 impl ModelConfig {
     /// Parses `text`; `origin` names the file in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, crate::Error> {
-        let config: Self = toml::from_str(text)
-            .map_err(|e| crate::Error::Config { path: origin.into(), message: e.to_string() })?;
-        config.validate().map_err(|message| crate::Error::Config { path: origin.into(), message })?;
+        let config: Self = toml::from_str(text).map_err(|e| crate::Error::Config {
+            path: origin.into(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| crate::Error::Config {
+            path: origin.into(),
+            message,
+        })?;
         Ok(config)
     }
 
@@ -147,7 +152,10 @@ impl ModelConfig {
             return Err("input.frames must be at least 1".into());
         }
         if !(i.sample_fps.is_finite() && i.sample_fps > 0.0) {
-            return Err(format!("input.sample_fps must be > 0, got {}", i.sample_fps));
+            return Err(format!(
+                "input.sample_fps must be > 0, got {}",
+                i.sample_fps
+            ));
         }
         if i.width == 0 || i.height == 0 {
             return Err("input.width and input.height must be > 0".into());
@@ -155,12 +163,19 @@ impl ModelConfig {
         if i.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
             return Err(format!("input.std must be non-zero, got {:?}", i.std));
         }
-        if let (Some(w), Some(h)) = (i.resize_width, i.resize_height) {
-            if w < i.width || h < i.height {
-                return Err(format!("resize {w}x{h} is smaller than the input {}x{}", i.width, i.height));
-            }
+        let (rw, rh) = (
+            i.resize_width.unwrap_or(i.width),
+            i.resize_height.unwrap_or(i.height),
+        );
+        if rw < i.width || rh < i.height {
+            return Err(format!(
+                "resize {rw}x{rh} is smaller than the input {}x{}",
+                i.width, i.height
+            ));
         }
-        if i.resize_short_side.is_some_and(|s| s < i.width.min(i.height)) {
+        if i.resize_short_side
+            .is_some_and(|s| s < i.width.min(i.height))
+        {
             return Err("input.resize_short_side is smaller than the input's short side".into());
         }
         let o = &self.output;
@@ -171,7 +186,9 @@ impl ModelConfig {
             return Err("output.fight_labels is empty: which labels count as a fight?".into());
         }
         if let Some(l) = o.fight_labels.iter().find(|l| !o.labels.contains(l)) {
-            return Err(format!("output.fight_labels names {l:?}, which is not in output.labels"));
+            return Err(format!(
+                "output.fight_labels names {l:?}, which is not in output.labels"
+            ));
         }
         Ok(())
     }
@@ -179,6 +196,11 @@ impl ModelConfig {
     /// Output indices whose probabilities make up the fight score.
     pub fn fight_indices(&self) -> Vec<usize> {
         let o = &self.output;
-        o.labels.iter().enumerate().filter(|(_, l)| o.fight_labels.contains(l)).map(|(i, _)| i).collect()
+        o.labels
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| o.fight_labels.contains(l))
+            .map(|(i, _)| i)
+            .collect()
     }
 }

@@ -63,7 +63,9 @@ pub enum Error {
         message: String,
     },
     /// The model package directory does not exist.
-    #[error("model package {0} does not exist (expected a directory with model.toml and model.onnx)")]
+    #[error(
+        "model package {0} does not exist (expected a directory with model.toml and model.onnx)"
+    )]
     PackageMissing(PathBuf),
     /// `model.toml` is unreadable or invalid; the message includes the line for syntax errors.
     #[error("invalid model config {path}: {message}")]
@@ -74,7 +76,9 @@ pub enum Error {
         message: String,
     },
     /// The ONNX graph does not match what `model.toml` describes.
-    #[error("model {model} does not match its model.toml: expected {expected}, the graph has {actual}")]
+    #[error(
+        "model {model} does not match its model.toml: expected {expected}, the graph has {actual}"
+    )]
     ModelMismatch {
         /// The ONNX file.
         model: PathBuf,

@@ -36,13 +36,21 @@ impl ModelPackage {
         if !dir.is_dir() {
             return Err(Error::PackageMissing(dir.to_path_buf()));
         }
-        let text = std::fs::read_to_string(&toml_path)
-            .map_err(|e| Error::Config { path: toml_path.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(&toml_path).map_err(|e| Error::Config {
+            path: toml_path.clone(),
+            message: e.to_string(),
+        })?;
         let config = ModelConfig::parse(&text, &toml_path.display().to_string())?;
         let model = OnnxModel::load(runtime, &dir.join(&config.model.file), intra_threads)?;
         let fixed_batch = check_io(&config, &model)?;
         let fight_indices = config.fight_indices();
-        Ok(Self { dir: dir.to_path_buf(), config, model, fight_indices, fixed_batch })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            config,
+            model,
+            fight_indices,
+            fixed_batch,
+        })
     }
 
     /// The parsed `model.toml`.
@@ -112,24 +120,40 @@ impl ModelPackage {
 
     /// Runs the model on a ready input tensor (batch first) and returns the scores.
     pub fn score_tensor(&mut self, tensor: Array5<f32>) -> Result<Vec<ClipScores>, Error> {
-        let (input, output) = (self.config.input.name.clone(), self.config.output.name.clone());
+        let (input, output) = (
+            self.config.input.name.clone(),
+            self.config.output.name.clone(),
+        );
         let outputs = self.model.run_f32(&[(&input, tensor.into_dyn().view())])?;
         let raw = outputs
             .into_iter()
             .find(|(n, _)| *n == output)
             .map(|(_, a)| a)
-            .ok_or_else(|| Error::BadInput { model: self.config.model.name.clone(), message: format!("no output {output:?}") })?;
+            .ok_or_else(|| Error::BadInput {
+                model: self.config.model.name.clone(),
+                message: format!("no output {output:?}"),
+            })?;
         let labels = self.config.output.labels.len();
         let n = raw.len() / labels;
-        let rows = raw.into_shape_with_order((n, labels)).map_err(|e| Error::BadInput {
-            model: self.config.model.name.clone(),
-            message: format!("output is not [batch, {labels}]: {e}"),
-        })?;
+        let rows = raw
+            .into_shape_with_order((n, labels))
+            .map_err(|e| Error::BadInput {
+                model: self.config.model.name.clone(),
+                message: format!("output is not [batch, {labels}]: {e}"),
+            })?;
         Ok(rows
             .outer_iter()
             .map(|row| {
-                let probs = activate(row.as_slice().map_or_else(|| row.to_vec(), <[f32]>::to_vec), self.config.output.activation);
-                let fight = self.fight_indices.iter().map(|&i| probs[i]).sum::<f32>().min(1.0);
+                let probs = activate(
+                    row.as_slice().map_or_else(|| row.to_vec(), <[f32]>::to_vec),
+                    self.config.output.activation,
+                );
+                let fight = self
+                    .fight_indices
+                    .iter()
+                    .map(|&i| probs[i])
+                    .sum::<f32>()
+                    .min(1.0);
                 ClipScores { fight, probs }
             })
             .collect())
@@ -140,10 +164,13 @@ fn activate(mut v: Vec<f32>, activation: Activation) -> Vec<f32> {
     match activation {
         Activation::Softmax => {
             let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f32 = v.iter_mut().map(|x| {
-                *x = (*x - max).exp();
-                *x
-            }).sum();
+            let sum: f32 = v
+                .iter_mut()
+                .map(|x| {
+                    *x = (*x - max).exp();
+                    *x
+                })
+                .sum();
             v.iter_mut().for_each(|x| *x /= sum);
         }
         Activation::Sigmoid => v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp())),
@@ -160,31 +187,70 @@ fn check_io(config: &ModelConfig, model: &OnnxModel) -> Result<Option<usize>, Er
         expected,
         actual: actual.to_string(),
     };
-    let input = model.inputs().iter().find(|t| t.name == i.name).ok_or_else(|| Error::ModelMismatch {
-        model: model.path().to_path_buf(),
-        expected: format!("an input named {:?} (model.toml input.name)", i.name),
-        actual: format!("inputs {}", model.inputs().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
-    })?;
+    let input = model
+        .inputs()
+        .iter()
+        .find(|t| t.name == i.name)
+        .ok_or_else(|| Error::ModelMismatch {
+            model: model.path().to_path_buf(),
+            expected: format!("an input named {:?} (model.toml input.name)", i.name),
+            actual: format!(
+                "inputs {}",
+                model
+                    .inputs()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
     let (t, h, w) = (i.frames as i64, i64::from(i.height), i64::from(i.width));
     let (want, text) = match i.layout {
-        Layout::Ncthw => ([3, t, h, w], format!("{}: f32[batch, 3, {t}, {h}, {w}] (NCTHW)", i.name)),
-        Layout::Ntchw => ([t, 3, h, w], format!("{}: f32[batch, {t}, 3, {h}, {w}] (NTCHW)", i.name)),
+        Layout::Ncthw => (
+            [3, t, h, w],
+            format!("{}: f32[batch, 3, {t}, {h}, {w}] (NCTHW)", i.name),
+        ),
+        Layout::Ntchw => (
+            [t, 3, h, w],
+            format!("{}: f32[batch, {t}, 3, {h}, {w}] (NTCHW)", i.name),
+        ),
     };
     if input.element_type != "f32"
         || input.shape.len() != 5
-        || input.shape[1..].iter().zip(want).any(|(d, w)| d.is_some_and(|d| d != w))
+        || input.shape[1..]
+            .iter()
+            .zip(want)
+            .any(|(d, w)| d.is_some_and(|d| d != w))
     {
         return Err(mismatch(text, input));
     }
     let o = &config.output;
-    let output = model.outputs().iter().find(|t| t.name == o.name).ok_or_else(|| Error::ModelMismatch {
-        model: model.path().to_path_buf(),
-        expected: format!("an output named {:?} (model.toml output.name)", o.name),
-        actual: format!("outputs {}", model.outputs().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
-    })?;
+    let output = model
+        .outputs()
+        .iter()
+        .find(|t| t.name == o.name)
+        .ok_or_else(|| Error::ModelMismatch {
+            model: model.path().to_path_buf(),
+            expected: format!("an output named {:?} (model.toml output.name)", o.name),
+            actual: format!(
+                "outputs {}",
+                model
+                    .outputs()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
     let labels = o.labels.len() as i64;
-    if output.element_type != "f32" || output.shape.len() != 2 || output.shape[1].is_some_and(|d| d != labels) {
-        return Err(mismatch(format!("{}: f32[batch, {labels}] ({labels} labels)", o.name), output));
+    if output.element_type != "f32"
+        || output.shape.len() != 2
+        || output.shape[1].is_some_and(|d| d != labels)
+    {
+        return Err(mismatch(
+            format!("{}: f32[batch, {labels}] ({labels} labels)", o.name),
+            output,
+        ));
     }
     Ok(input.shape[0].and_then(|b| usize::try_from(b).ok()))
 }

@@ -28,7 +28,10 @@ impl Preprocessor {
         let (w, h) = (input.width, input.height);
         let resize_to: Box<dyn Fn(u32, u32) -> (u32, u32) + Send> = match input.resize {
             ResizeMode::Squash => {
-                let size = (input.resize_width.unwrap_or(w), input.resize_height.unwrap_or(h));
+                let size = (
+                    input.resize_width.unwrap_or(w),
+                    input.resize_height.unwrap_or(h),
+                );
                 Box::new(move |_, _| size)
             }
             ResizeMode::ShortSide => {

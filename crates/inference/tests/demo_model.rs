@@ -11,11 +11,18 @@ use fightwatch_inference::runtime::LibrarySearch;
 use fightwatch_inference::{ClipBuilder, ModelPackage, OrtRuntime};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn runtime() -> OrtRuntime {
-    OrtRuntime::init(&LibrarySearch { roots: vec![repo()], ..LibrarySearch::from_env(None) }).unwrap()
+    OrtRuntime::init(&LibrarySearch {
+        roots: vec![repo()],
+        ..LibrarySearch::from_env(None)
+    })
+    .unwrap()
 }
 
 /// (media time at the end of each window, fight probability) for a whole clip, hop 0.5 s.
@@ -31,7 +38,11 @@ fn window_scores(pkg: &mut ModelPackage, clip: &Path) -> Vec<(f64, f32)> {
     }
     let batch: Vec<&[Arc<image::RgbImage>]> = clips.iter().map(|c| c.frames.as_slice()).collect();
     let scores = pkg.score(&batch).unwrap();
-    clips.iter().zip(scores).map(|(c, s)| (c.end_s, s.fight)).collect()
+    clips
+        .iter()
+        .zip(scores)
+        .map(|(c, s)| (c.end_s, s.fight))
+        .collect()
 }
 
 #[test]
@@ -50,13 +61,27 @@ fn demo_model_separates_fight_and_non_fight_fixtures() {
             // Windows lying wholly inside the labelled fight.
             let (start, end): (f64, f64) = (f[2].parse().unwrap(), f[3].parse().unwrap());
             let dur = pkg.config().input.clip_duration_s();
-            scores.iter().filter(|(t, _)| *t - dur >= start - 1e-6 && *t <= end + 1e-6).map(|(_, s)| *s).fold(0.0, f32::max)
+            scores
+                .iter()
+                .filter(|(t, _)| *t - dur >= start - 1e-6 && *t <= end + 1e-6)
+                .map(|(_, s)| *s)
+                .fold(0.0, f32::max)
         } else {
             scores.iter().map(|(_, s)| *s).fold(0.0, f32::max)
         };
-        let all: Vec<String> = scores.iter().map(|(t, s)| format!("{t:.1}s:{s:.2}")).collect();
-        println!("{label:8} {file:22} peak {peak:.3}  windows [{}]", all.join(" "));
-        if label == "fight" { fight_peaks.push((file, peak)) } else { calm_peaks.push((file, peak)) }
+        let all: Vec<String> = scores
+            .iter()
+            .map(|(t, s)| format!("{t:.1}s:{s:.2}"))
+            .collect();
+        println!(
+            "{label:8} {file:22} peak {peak:.3}  windows [{}]",
+            all.join(" ")
+        );
+        if label == "fight" {
+            fight_peaks.push((file, peak))
+        } else {
+            calm_peaks.push((file, peak))
+        }
     }
     let weakest_fight = fight_peaks.iter().map(|(_, p)| *p).fold(1.0, f32::min);
     let strongest_calm = calm_peaks.iter().map(|(_, p)| *p).fold(0.0, f32::max);

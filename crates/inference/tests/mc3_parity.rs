@@ -13,7 +13,10 @@ use ndarray_npy::NpzReader;
 const TOLERANCE: f32 = 1e-3;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// SplitMix64 mapped to [-2.5, 2.5), as scripts/make_mc3_reference.py generates it.
@@ -33,23 +36,39 @@ fn splitmix64_uniform(seed: u64, n: usize) -> Vec<f32> {
 
 fn model() -> OnnxModel {
     let path = repo().join("models/fight-mc3-18/model.onnx");
-    assert!(path.is_file(), "{} is missing: run scripts/setup.sh (it runs scripts/fetch_model.py)", path.display());
-    let rt = OrtRuntime::init(&LibrarySearch { roots: vec![repo()], ..LibrarySearch::from_env(None) }).unwrap();
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/setup.sh (it runs scripts/fetch_model.py)",
+        path.display()
+    );
+    let rt = OrtRuntime::init(&LibrarySearch {
+        roots: vec![repo()],
+        ..LibrarySearch::from_env(None)
+    })
+    .unwrap();
     OnnxModel::load(&rt, &path, 2).unwrap()
 }
 
 fn expected() -> serde_json::Value {
-    let text = std::fs::read_to_string(repo().join("fixtures/parity/mc3_18/expected.json")).unwrap();
+    let text =
+        std::fs::read_to_string(repo().join("fixtures/parity/mc3_18/expected.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn logits(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn run(model: &mut OnnxModel, clip: ArrayD<f32>) -> Vec<f32> {
@@ -62,7 +81,11 @@ fn run(model: &mut OnnxModel, clip: ArrayD<f32>) -> Vec<f32> {
 fn random_clip_logits_match_torch() {
     let exp = expected();
     let seed = exp["random"]["seed"].as_u64().unwrap();
-    let clip = Array5::from_shape_vec((1, 3, 16, 112, 112), splitmix64_uniform(seed, 3 * 16 * 112 * 112)).unwrap();
+    let clip = Array5::from_shape_vec(
+        (1, 3, 16, 112, 112),
+        splitmix64_uniform(seed, 3 * 16 * 112 * 112),
+    )
+    .unwrap();
     let got = run(&mut model(), clip.into_dyn());
     let want = logits(&exp["random"]["logits"]);
     let diff = max_abs_diff(&got, &want);
@@ -92,5 +115,8 @@ fn fixture_clip_logits_match_torch() {
     // The batch axis is dynamic: the same clip twice in one run gives the same logits twice.
     let batch = ndarray::concatenate(Axis(0), &[clip.view(), clip.view()]).unwrap();
     let both = run(&mut model, batch.into_dyn());
-    assert!(max_abs_diff(&both[..2], &got) <= 1e-5 && max_abs_diff(&both[2..], &got) <= 1e-5, "{both:?}");
+    assert!(
+        max_abs_diff(&both[..2], &got) <= 1e-5 && max_abs_diff(&both[2..], &got) <= 1e-5,
+        "{both:?}"
+    );
 }

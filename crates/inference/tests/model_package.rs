@@ -8,11 +8,18 @@ use fightwatch_inference::runtime::LibrarySearch;
 use fightwatch_inference::{Error, ModelPackage, OrtRuntime};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn runtime() -> OrtRuntime {
-    OrtRuntime::init(&LibrarySearch { roots: vec![repo()], ..LibrarySearch::from_env(None) }).unwrap()
+    OrtRuntime::init(&LibrarySearch {
+        roots: vec![repo()],
+        ..LibrarySearch::from_env(None)
+    })
+    .unwrap()
 }
 
 /// A package dir holding `onnx` (copied from fixtures/onnx or models/) and the given model.toml.
@@ -52,7 +59,11 @@ fn shipped_packages_load() {
     let rt = runtime();
     for dir in ["models/fight-demo", "models/fight-mc3-18"] {
         let pkg = ModelPackage::load(&rt, &repo().join(dir), 1).unwrap();
-        assert_eq!(pkg.fixed_batch(), None, "{dir}: batch axis should be dynamic");
+        assert_eq!(
+            pkg.fixed_batch(),
+            None,
+            "{dir}: batch axis should be dynamic"
+        );
     }
     let dir = package(&tiny(), TINY_TOML);
     let pkg = ModelPackage::load(&rt, dir.path(), 1).unwrap();
@@ -65,12 +76,18 @@ fn frames_that_disagree_with_the_graph_name_both_shapes() {
     let err = ModelPackage::load(&runtime(), dir.path(), 1).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::ModelMismatch { .. }), "{msg}");
-    assert!(msg.contains("clip: f32[batch, 3, 16, 8, 8] (NCTHW)") && msg.contains("clip: f32[batch, 3, 4, 8, 8]"), "{msg}");
+    assert!(
+        msg.contains("clip: f32[batch, 3, 16, 8, 8] (NCTHW)")
+            && msg.contains("clip: f32[batch, 3, 4, 8, 8]"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn wrong_input_rank_is_a_mismatch() {
-    let toml = TINY_TOML.replace("name = \"clip\"", "name = \"image\"").replace("\"probs\"", "\"logits\"");
+    let toml = TINY_TOML
+        .replace("name = \"clip\"", "name = \"image\"")
+        .replace("\"probs\"", "\"logits\"");
     let dir = package(&repo().join("fixtures/onnx/tiny_image_model.onnx"), &toml);
     let err = ModelPackage::load(&runtime(), dir.path(), 1).unwrap_err();
     let msg = err.to_string();
@@ -81,12 +98,31 @@ fn wrong_input_rank_is_a_mismatch() {
 #[test]
 fn wrong_names_and_label_counts_are_mismatches() {
     let rt = runtime();
-    let dir = package(&tiny(), &TINY_TOML.replace("name = \"clip\"", "name = \"video\""));
-    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
-    assert!(msg.contains("\"video\"") && msg.contains("clip: f32[batch, 3, 4, 8, 8]"), "{msg}");
-    let dir = package(&tiny(), &TINY_TOML.replace("[\"fight\", \"other\"]", "[\"fight\", \"other\", \"third\"]"));
-    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
-    assert!(msg.contains("probs: f32[batch, 3] (3 labels)") && msg.contains("probs: f32[batch, 2]"), "{msg}");
+    let dir = package(
+        &tiny(),
+        &TINY_TOML.replace("name = \"clip\"", "name = \"video\""),
+    );
+    let msg = ModelPackage::load(&rt, dir.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("\"video\"") && msg.contains("clip: f32[batch, 3, 4, 8, 8]"),
+        "{msg}"
+    );
+    let dir = package(
+        &tiny(),
+        &TINY_TOML.replace(
+            "[\"fight\", \"other\"]",
+            "[\"fight\", \"other\", \"third\"]",
+        ),
+    );
+    let msg = ModelPackage::load(&rt, dir.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("probs: f32[batch, 3] (3 labels)") && msg.contains("probs: f32[batch, 2]"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -96,15 +132,31 @@ fn config_errors_name_the_file_and_line() {
     let err = ModelPackage::load(&rt, dir.path(), 1).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Config { .. }), "{msg}");
-    assert!(msg.contains("model.toml") && msg.contains("line 7"), "{msg}");
+    assert!(
+        msg.contains("model.toml") && msg.contains("line 7"),
+        "{msg}"
+    );
 
-    let dir = package(&tiny(), &TINY_TOML.replace("[output]", "[output]\nthreshold = 0.5"));
-    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
+    let dir = package(
+        &tiny(),
+        &TINY_TOML.replace("[output]", "[output]\nthreshold = 0.5"),
+    );
+    let msg = ModelPackage::load(&rt, dir.path(), 1)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("unknown field `threshold`"), "{msg}");
 
-    let dir = package(&tiny(), &TINY_TOML.replace("fight_labels = [\"fight\"]", "fight_labels = [\"brawl\"]"));
-    let msg = ModelPackage::load(&rt, dir.path(), 1).unwrap_err().to_string();
-    assert!(msg.contains("\"brawl\", which is not in output.labels"), "{msg}");
+    let dir = package(
+        &tiny(),
+        &TINY_TOML.replace("fight_labels = [\"fight\"]", "fight_labels = [\"brawl\"]"),
+    );
+    let msg = ModelPackage::load(&rt, dir.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("\"brawl\", which is not in output.labels"),
+        "{msg}"
+    );
 }
 
 #[test]
