@@ -1,7 +1,8 @@
 //! Video files and network streams decoded in-process by FFmpeg (ffmpeg-next).
 
-use std::sync::{Arc, Once};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Once, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use ff::format::Pixel;
 use ff::media::Type;
@@ -23,8 +24,36 @@ fn init_ffmpeg() {
     });
 }
 
+/// Milliseconds since a process-wide start instant: a clock an atomic can hold.
+fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Lets FFmpeg's blocking calls give up: on shutdown (the cancel flag) or when no data has
+/// arrived for the stall timeout. FFmpeg polls it from inside connect and read calls.
+struct Watchdog {
+    cancel: Arc<AtomicBool>,
+    last_progress_ms: AtomicU64,
+    stall_ms: u64,
+}
+
+impl Watchdog {
+    fn should_interrupt(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+            || (self.stall_ms > 0
+                && now_ms().saturating_sub(self.last_progress_ms.load(Ordering::Relaxed))
+                    > self.stall_ms)
+    }
+
+    fn progress(&self) {
+        self.last_progress_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
 /// A video file or network stream decoded by FFmpeg, converted to RGB24.
 pub struct FfmpegSource {
+    watchdog: Arc<Watchdog>,
     name: String,
     camera: Arc<str>,
     input: ff::format::context::Input,
@@ -39,12 +68,6 @@ pub struct FfmpegSource {
     /// Corrupt packets skipped so far (a decoder error on one packet is not fatal).
     skipped_packets: u64,
 }
-
-// SAFETY: the FFmpeg contexts (raw pointers inside ffmpeg-next types) are owned exclusively by
-// this struct and only used from one thread at a time (every method takes `&mut self`), which is
-// all FFmpeg requires; ffmpeg-next leaves them !Send only because they hold raw pointers.
-#[allow(unsafe_code)]
-unsafe impl Send for FfmpegSource {}
 
 impl FfmpegSource {
     /// Opens `url` (a path or a network URL) as camera `camera`.
@@ -63,11 +86,36 @@ impl FfmpegSource {
             }
             dict.set("fflags", "nobuffer");
         }
-        let input =
-            ff::format::input_with_dictionary(url, dict).map_err(|e| CaptureError::Open {
+        let watchdog = Arc::new(Watchdog {
+            cancel: options.cancel.clone().unwrap_or_default(),
+            last_progress_ms: AtomicU64::new(now_ms()),
+            // Files never stall; a network stream that sends nothing for this long is dead.
+            stall_ms: if network {
+                stall_ms(options.stall_timeout)
+            } else {
+                0
+            },
+        });
+        let dog = watchdog.clone();
+        let input = ff::format::input_with_interrupt_and_dictionary(
+            url,
+            move || dog.should_interrupt(),
+            dict,
+        )
+        .map_err(|e| {
+            let message = if watchdog.cancel.load(Ordering::Relaxed) {
+                "cancelled".to_string()
+            } else if matches!(e, ff::Error::Exit) {
+                format!("no data for {:?} (stalled)", options.stall_timeout)
+            } else {
+                e.to_string()
+            };
+            CaptureError::Open {
                 source_name: url.to_string(),
-                message: e.to_string(),
-            })?;
+                message,
+            }
+        })?;
+        watchdog.progress();
         let stream = input
             .streams()
             .best(Type::Video)
@@ -123,6 +171,7 @@ impl FfmpegSource {
             frames_hint: (stream.frames() > 0).then_some(stream.frames() as u64),
         };
         Ok(Self {
+            watchdog,
             name: url.to_string(),
             camera: camera.into(),
             input,
@@ -229,6 +278,7 @@ impl FrameSource for FfmpegSource {
             let mut packet = ff::Packet::empty();
             match packet.read(&mut self.input) {
                 Ok(()) => {
+                    self.watchdog.progress();
                     if packet.stream() != self.stream_index {
                         continue;
                     }
@@ -247,8 +297,21 @@ impl FrameSource for FfmpegSource {
                 Err(ff::Error::InvalidData) => {
                     self.skipped_packets += 1;
                 }
+                Err(ff::Error::Exit) if self.watchdog.cancel.load(Ordering::Relaxed) => {
+                    return Err(self.read_error("cancelled".into()));
+                }
+                Err(ff::Error::Exit) => {
+                    return Err(self.read_error(format!(
+                        "no data for {} ms (stalled)",
+                        self.watchdog.stall_ms
+                    )));
+                }
                 Err(e) => return Err(self.read_error(e.to_string())),
             }
         }
     }
+}
+
+fn stall_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }

@@ -11,7 +11,18 @@ Every source implements [`FrameSource`]. [`open`] picks one from a URI-like stri
 |---|---|
 | `rtsp://…`, `rtsps://…`, `http(s)://…` | [`FfmpegSource`] (network stream) |
 | a directory, or `dir:PATH` | [`ImageDirSource`] (JPEG/PNG frames at a given fps) |
+| `usb:INDEX`, `usb:NAME` | `UsbSource` (a local camera through nokhwa; feature `usb`) |
 | anything else, or `file:PATH` | [`FfmpegSource`] (a video file FFmpeg can decode) |
+
+Live use goes through [`Camera`]: a thread per camera that paces and samples frames, never
+blocks a live source (the newest frame wins a full queue), reconnects with exponential backoff
+and jitter, detects stalls, and reports [`CameraStatus`] changes.
+
+# Cargo features
+
+| feature | enables | default |
+|---|---|---|
+| `usb` | local USB cameras through nokhwa (needs libclang to build) | yes |
 
 ```no_run
 use fightwatch_capture::{open, FrameSource, SourceOptions};
@@ -24,14 +35,21 @@ while let Some(frame) = source.next_frame()? {
 ```
 */
 
+mod camera;
+pub mod convert;
 mod error;
 mod ffmpeg_source;
 mod frame;
 mod image_dir;
 mod source;
+#[cfg(feature = "usb")]
+mod usb;
 
+pub use camera::{Backoff, Camera, CameraConfig, CameraStats, CameraStatus, Pacing, StatusEvent};
 pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
 pub use frame::Frame;
 pub use image_dir::ImageDirSource;
 pub use source::{FrameSource, SourceInfo, SourceKind, SourceOptions, open};
+#[cfg(feature = "usb")]
+pub use usb::{DeviceInfo, UsbRequest, UsbSource, list_devices};

@@ -1,6 +1,8 @@
 //! The [`FrameSource`] trait and choosing a source from a string.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::{CaptureError, FfmpegSource, Frame, ImageDirSource};
@@ -14,6 +16,8 @@ pub enum SourceKind {
     Network,
     /// A folder of image files.
     ImageDir,
+    /// A local USB camera.
+    Usb,
 }
 
 /// What a source knows about its stream after opening.
@@ -44,8 +48,16 @@ pub struct SourceOptions {
     pub rtsp_transport: String,
     /// Network I/O timeout: a read or connect blocked longer than this fails.
     pub io_timeout: Duration,
+    /// A network stream that delivers no data for this long is treated as dead (the blocked
+    /// read is interrupted).
+    pub stall_timeout: Duration,
     /// Frame rate of image folders without an `fps.txt`.
     pub image_dir_fps: f64,
+    /// Set to true to make blocked FFmpeg calls (connect, read) return at once: shutdown.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Resolution, fps and format to ask USB cameras for.
+    #[cfg(feature = "usb")]
+    pub usb: crate::usb::UsbRequest,
 }
 
 impl Default for SourceOptions {
@@ -53,13 +65,20 @@ impl Default for SourceOptions {
         Self {
             rtsp_transport: "tcp".into(),
             io_timeout: Duration::from_secs(5),
+            stall_timeout: Duration::from_secs(10),
             image_dir_fps: 15.0,
+            cancel: None,
+            #[cfg(feature = "usb")]
+            usb: crate::usb::UsbRequest::default(),
         }
     }
 }
 
 /// A stream of frames from one camera or recording.
-pub trait FrameSource: Send {
+///
+/// Sources are not `Send`: some camera APIs are tied to the thread that opened them, so a
+/// [`crate::Camera`] opens its source on its own thread and keeps it there.
+pub trait FrameSource {
     /// Stream facts known after opening.
     fn info(&self) -> &SourceInfo;
 
@@ -84,6 +103,18 @@ pub fn open(
 ) -> Result<Box<dyn FrameSource>, CaptureError> {
     if is_network(spec) {
         return Ok(Box::new(FfmpegSource::open(spec, camera, options)?));
+    }
+    if let Some(device) = spec.strip_prefix("usb:") {
+        #[cfg(feature = "usb")]
+        return Ok(Box::new(crate::usb::UsbSource::open(
+            device,
+            camera,
+            &options.usb,
+        )?));
+        #[cfg(not(feature = "usb"))]
+        return Err(CaptureError::UnsupportedScheme(format!(
+            "usb:{device} (built without the `usb` feature)"
+        )));
     }
     if let Some(path) = spec.strip_prefix("dir:") {
         return Ok(Box::new(ImageDirSource::open(

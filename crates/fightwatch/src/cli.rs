@@ -34,6 +34,23 @@ pub struct GlobalArgs {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open a source, print its codec, size, fps and duration, decode it and report decode speed.
+    Probe {
+        /// A video file, image folder, rtsp:// or http(s):// URL, or usb:INDEX.
+        source: String,
+        /// Decode at most this many frames (default: the whole file; give it for live sources).
+        #[arg(long)]
+        frames: Option<u64>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List local (USB) cameras.
+    Devices {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect ONNX models.
     Model {
         #[command(subcommand)]

@@ -6,6 +6,7 @@
 mod cli;
 mod logging;
 mod model_cmd;
+mod probe_cmd;
 
 use std::process::ExitCode;
 
@@ -27,5 +28,11 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Model { command } => model_cmd::run(&cli.global, command),
+        cli::Command::Probe {
+            source,
+            frames,
+            json,
+        } => probe_cmd::probe(&source, frames, json),
+        cli::Command::Devices { json } => probe_cmd::devices(json),
     }
 }

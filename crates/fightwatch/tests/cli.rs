@@ -123,3 +123,63 @@ fn inspecting_a_missing_model_fails_cleanly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/nonexistent/model-dir"));
 }
+
+#[test]
+fn probe_reports_stream_facts_and_decodes_every_frame() {
+    let out = fightwatch(&["probe", "fixtures/fight_mid_talk.mkv", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            v["frames"].as_u64(),
+            v["width"].as_u64(),
+            v["height"].as_u64()
+        ),
+        (Some(150), Some(320), Some(240))
+    );
+    assert_eq!(v["fps"], 15.0);
+    assert_eq!(v["codec"], "h264");
+    assert!(v["decode_fps"].as_f64().unwrap() > 0.0);
+    let out = fightwatch(&["probe", "fixtures/fight_frames", "--frames", "10", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["frames"].as_u64(), v["kind"].as_str()),
+        (Some(10), Some("imagedir"))
+    );
+}
+
+#[test]
+fn probe_errors_exit_non_zero_without_panicking() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("rtsp://127.0.0.1:{port}/cam");
+    for (source, want) in [
+        ("fixtures/no-such-clip.mp4", "does not exist"),
+        ("fixtures/broken/corrupt.mp4", "cannot open"),
+        ("fixtures/broken/truncated.mp4", "after 66 frames"),
+        ("gopher://example/cam", "unsupported source"),
+        (unreachable.as_str(), "cannot open"),
+        ("usb:0", "cannot open usb:0"),
+    ] {
+        let out = fightwatch(&["probe", source, "--frames", "1000"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{source}: {err}");
+        assert!(err.contains(want), "{source}: {err}");
+        assert!(!err.contains("panicked"), "{source}: {err}");
+    }
+}
+
+#[test]
+fn devices_lists_no_cameras_as_an_empty_list() {
+    // CI and development machines have no /dev/video*; a machine with cameras lists them.
+    let out = fightwatch(&["devices", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.is_array());
+    if !Path::new("/dev/video0").exists() {
+        assert_eq!(v, serde_json::json!([]));
+    }
+}

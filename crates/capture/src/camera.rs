@@ -1,0 +1,484 @@
+//! A camera: one thread that keeps a source open, paces and samples its frames, reconnects live
+//! sources, and reports its status.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+
+use crate::source::{SourceInfo, SourceOptions, is_network};
+use crate::{CaptureError, Frame, FrameSource};
+
+/// How frames of a recorded file are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// As fast as the consumer takes them; every frame is delivered (a full queue blocks).
+    AsFastAsPossible,
+    /// At the speed they were recorded, by their timestamps.
+    Realtime,
+}
+
+/// Reconnect delays: exponential from `initial` to `max`, each with up to ±`jitter` (a
+/// fraction) so that many cameras behind one failed switch do not reconnect in lockstep.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Largest delay.
+    pub max: Duration,
+    /// Random spread, 0.0–1.0.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before reconnect attempt `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self.initial.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
+        let base = base.min(self.max.as_secs_f64());
+        let spread = self.jitter.clamp(0.0, 1.0) * (fastrand::f64() * 2.0 - 1.0);
+        Duration::from_secs_f64((base * (1.0 + spread)).max(0.0))
+    }
+}
+
+/// Everything a camera thread needs.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    /// Camera name: it goes into every frame and status event.
+    pub name: String,
+    /// The source string (see [`crate::open`]).
+    pub source: String,
+    /// Deliver at most this many frames per second of media time (`None`: every frame).
+    pub analysis_fps: Option<f64>,
+    /// Pacing of recorded files (live sources are always real time).
+    pub pacing: Pacing,
+    /// Start a recorded file again when it ends.
+    pub loop_file: bool,
+    /// Queue length between the camera and its consumer.
+    pub queue: usize,
+    /// Reconnect delays for live sources.
+    pub backoff: Backoff,
+    /// Source options (timeouts, RTSP transport, ...).
+    pub options: SourceOptions,
+}
+
+impl CameraConfig {
+    /// A camera with default settings: every frame, as fast as possible, no loop, queue of 8.
+    pub fn new(name: &str, source: &str) -> Self {
+        Self {
+            name: name.into(),
+            source: source.into(),
+            analysis_fps: None,
+            pacing: Pacing::AsFastAsPossible,
+            loop_file: false,
+            queue: 8,
+            backoff: Backoff::default(),
+            options: SourceOptions::default(),
+        }
+    }
+}
+
+/// A change in a camera's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraStatus {
+    /// Opened and delivering frames.
+    Online(SourceInfo),
+    /// Lost (or never reached); trying again after `retry_in`.
+    Reconnecting {
+        /// Why the last attempt failed.
+        error: String,
+        /// Attempts since the camera was last online.
+        attempt: u32,
+        /// Wait before the next attempt.
+        retry_in: Duration,
+    },
+    /// Stopped for good: a recorded file failed, or the camera was stopped.
+    Offline {
+        /// Why; `None` when stopped on request.
+        error: Option<String>,
+    },
+    /// A recorded file reached its end (and does not loop).
+    Ended,
+}
+
+/// A status change with the camera's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusEvent {
+    /// The camera.
+    pub camera: Arc<str>,
+    /// The new status.
+    pub status: CameraStatus,
+}
+
+/// Counters a camera keeps; read them at any time.
+#[derive(Debug, Default)]
+pub struct CameraStats {
+    /// Frames decoded.
+    pub decoded: AtomicU64,
+    /// Frames delivered to the queue.
+    pub delivered: AtomicU64,
+    /// Frames dropped because the consumer was behind (live sources only).
+    pub dropped: AtomicU64,
+    /// Frames skipped to meet the analysis fps.
+    pub sampled_out: AtomicU64,
+    /// Successful reconnects.
+    pub reconnects: AtomicU64,
+}
+
+/// A running camera. Dropping it stops the thread.
+pub struct Camera {
+    name: Arc<str>,
+    frames: Receiver<Frame>,
+    cancel: Arc<AtomicBool>,
+    stats: Arc<CameraStats>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Camera {
+    /// Starts the camera thread. Status changes go to `status`.
+    pub fn start(config: CameraConfig, status: Sender<StatusEvent>) -> Result<Self, CaptureError> {
+        if config
+            .analysis_fps
+            .is_some_and(|f| !(f.is_finite() && f > 0.0))
+        {
+            return Err(CaptureError::InvalidOption(format!(
+                "analysis fps must be > 0, got {:?}",
+                config.analysis_fps
+            )));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(config.queue.max(1));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(CameraStats::default());
+        let name: Arc<str> = config.name.as_str().into();
+        let mut options = config.options.clone();
+        options.cancel = Some(cancel.clone());
+        let worker = Worker {
+            live: is_network(&config.source) || config.source.starts_with("usb:"),
+            config: CameraConfig { options, ..config },
+            name: name.clone(),
+            frames: tx,
+            drain: rx.clone(),
+            status,
+            cancel: cancel.clone(),
+            stats: stats.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("camera-{name}"))
+            .spawn(move || worker.run())
+            .map_err(|e| CaptureError::InvalidOption(format!("cannot start camera thread: {e}")))?;
+        Ok(Self {
+            name,
+            frames: rx,
+            cancel,
+            stats,
+            thread: Some(thread),
+        })
+    }
+
+    /// The camera's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The frame queue. It disconnects when the camera stops.
+    pub fn frames(&self) -> &Receiver<Frame> {
+        &self.frames
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Arc<CameraStats> {
+        &self.stats
+    }
+
+    /// Asks the thread to stop and waits for it (blocked network calls are interrupted).
+    pub fn stop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            // A panicking camera thread has already reported itself through the panic hook.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Worker {
+    config: CameraConfig,
+    live: bool,
+    name: Arc<str>,
+    frames: Sender<Frame>,
+    /// A receiver clone used to drop the oldest queued frame when a live camera's queue is full.
+    drain: Receiver<Frame>,
+    status: Sender<StatusEvent>,
+    cancel: Arc<AtomicBool>,
+    stats: Arc<CameraStats>,
+}
+
+/// Why one session with the source ended.
+enum SessionEnd {
+    /// End of file.
+    Eof,
+    /// The consumer went away or stop was asked.
+    Stopped,
+}
+
+impl Worker {
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn report(&self, status: CameraStatus) {
+        match &status {
+            CameraStatus::Online(info) => {
+                tracing::info!(camera = %self.name, codec = %info.codec, width = info.width, height = info.height, fps = info.fps, "Camera online.")
+            }
+            CameraStatus::Reconnecting {
+                error,
+                attempt,
+                retry_in,
+            } => {
+                tracing::warn!(camera = %self.name, %error, attempt, retry_in_ms = retry_in.as_millis() as u64, "Camera lost; reconnecting.")
+            }
+            CameraStatus::Offline { error: Some(error) } => {
+                tracing::error!(camera = %self.name, %error, "Camera offline.")
+            }
+            CameraStatus::Offline { error: None } => {
+                tracing::info!(camera = %self.name, "Camera stopped.")
+            }
+            CameraStatus::Ended => tracing::info!(camera = %self.name, "Recording ended."),
+        }
+        // Nobody listening is fine: status is advisory.
+        let _ = self.status.send(StatusEvent {
+            camera: self.name.clone(),
+            status,
+        });
+    }
+
+    fn run(self) {
+        let mut seq = 0u64;
+        let mut pts_offset = 0.0;
+        let mut attempt = 0u32;
+        let mut ever_online = false;
+        loop {
+            if self.cancelled() {
+                self.report(CameraStatus::Offline { error: None });
+                return;
+            }
+            let opened = crate::open(&self.config.source, &self.name, &self.config.options);
+            let result = match opened {
+                Ok(mut source) => {
+                    attempt = 0;
+                    if ever_online {
+                        self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    ever_online = true;
+                    self.report(CameraStatus::Online(source.info().clone()));
+                    self.session(source.as_mut(), &mut seq, &mut pts_offset)
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(SessionEnd::Stopped) => {
+                    self.report(CameraStatus::Offline { error: None });
+                    return;
+                }
+                Ok(SessionEnd::Eof) if self.live => {
+                    attempt += 1;
+                    if !self.wait_reconnect("stream ended".into(), attempt) {
+                        return;
+                    }
+                }
+                Ok(SessionEnd::Eof) if self.config.loop_file => continue,
+                Ok(SessionEnd::Eof) => {
+                    self.report(CameraStatus::Ended);
+                    return;
+                }
+                Err(_) if self.cancelled() => {
+                    self.report(CameraStatus::Offline { error: None });
+                    return;
+                }
+                Err(e) if self.live => {
+                    attempt += 1;
+                    if !self.wait_reconnect(e.to_string(), attempt) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.report(CameraStatus::Offline {
+                        error: Some(e.to_string()),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reports and sleeps before the next attempt; false when stopped meanwhile.
+    fn wait_reconnect(&self, error: String, attempt: u32) -> bool {
+        let retry_in = self.config.backoff.delay(attempt);
+        self.report(CameraStatus::Reconnecting {
+            error,
+            attempt,
+            retry_in,
+        });
+        let until = Instant::now() + retry_in;
+        while Instant::now() < until {
+            if self.cancelled() {
+                self.report(CameraStatus::Offline { error: None });
+                return false;
+            }
+            std::thread::sleep(
+                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+            );
+        }
+        true
+    }
+
+    /// Reads one opened source until it ends, fails, or the camera stops.
+    fn session(
+        &self,
+        source: &mut dyn FrameSource,
+        seq: &mut u64,
+        pts_offset: &mut f64,
+    ) -> Result<SessionEnd, CaptureError> {
+        let realtime = self.live || self.config.pacing == Pacing::Realtime;
+        let lossless = !self.live && self.config.pacing == Pacing::AsFastAsPossible;
+        let period = self.config.analysis_fps.map(|f| 1.0 / f);
+        let mut last_slot: Option<i64> = None;
+        let mut clock: Option<(Instant, f64)> = None;
+        let mut last_pts = *pts_offset;
+        let frame_step = if source.info().fps > 0.0 {
+            1.0 / source.info().fps
+        } else {
+            0.0
+        };
+        loop {
+            if self.cancelled() {
+                return Ok(SessionEnd::Stopped);
+            }
+            let Some(mut frame) = source.next_frame()? else {
+                // The next loop of a file continues the timeline one frame after this one.
+                *pts_offset = last_pts + frame_step;
+                return Ok(SessionEnd::Eof);
+            };
+            self.stats.decoded.fetch_add(1, Ordering::Relaxed);
+            if !self.live {
+                frame.pts_s += *pts_offset;
+            }
+            frame.seq = *seq;
+            *seq += 1;
+            last_pts = frame.pts_s;
+            if let Some(period) = period {
+                // Keep the first frame of each analysis slot.
+                let slot = (frame.pts_s / period + 1e-6).floor() as i64;
+                if last_slot.is_some_and(|s| slot <= s) {
+                    self.stats.sampled_out.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                last_slot = Some(slot);
+            }
+            if realtime && !self.live {
+                let (start, first_pts) = *clock.get_or_insert((Instant::now(), frame.pts_s));
+                let due = start + Duration::from_secs_f64((frame.pts_s - first_pts).max(0.0));
+                while Instant::now() < due {
+                    if self.cancelled() {
+                        return Ok(SessionEnd::Stopped);
+                    }
+                    std::thread::sleep(
+                        Duration::from_millis(10)
+                            .min(due.saturating_duration_since(Instant::now())),
+                    );
+                }
+            }
+            if lossless {
+                if !self.send_blocking(frame) {
+                    return Ok(SessionEnd::Stopped);
+                }
+            } else if !self.send_newest(frame) {
+                return Ok(SessionEnd::Stopped);
+            }
+        }
+    }
+
+    /// Waits for room in the queue; false when the consumer is gone or the camera stops.
+    fn send_blocking(&self, mut frame: Frame) -> bool {
+        loop {
+            match self.frames.send_timeout(frame, Duration::from_millis(50)) {
+                Ok(()) => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Err(SendTimeoutError::Timeout(f)) => {
+                    if self.cancelled() {
+                        return false;
+                    }
+                    frame = f;
+                }
+                Err(SendTimeoutError::Disconnected(_)) => return false,
+            }
+        }
+    }
+
+    /// Never blocks the camera: when the queue is full the oldest frame is dropped.
+    fn send_newest(&self, mut frame: Frame) -> bool {
+        loop {
+            match self.frames.try_send(frame) {
+                Ok(()) => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Err(TrySendError::Full(f)) => {
+                    frame = f;
+                    match self.drain.recv_timeout(Duration::ZERO) {
+                        Ok(_) => {
+                            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return false,
+                    }
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
+        let b = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            jitter: 0.2,
+        };
+        for _ in 0..100 {
+            let d1 = b.delay(1).as_secs_f64();
+            assert!((0.8..=1.2).contains(&d1), "{d1}");
+            let d3 = b.delay(3).as_secs_f64();
+            assert!((3.2..=4.8).contains(&d3), "{d3}");
+            let d10 = b.delay(10).as_secs_f64();
+            assert!((24.0..=36.0).contains(&d10), "{d10}");
+        }
+        let exact = Backoff { jitter: 0.0, ..b };
+        assert_eq!(exact.delay(2), Duration::from_secs(2));
+        assert_eq!(exact.delay(50), Duration::from_secs(30));
+    }
+}
