@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 
 use crate::source::{SourceInfo, SourceOptions, is_network};
-use crate::{CaptureError, Frame, FrameSource};
+use crate::{CaptureError, Frame, FrameResizer, FrameSource, ResizeSpec};
 
 /// How frames of a recorded file are delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,8 @@ pub struct CameraConfig {
     pub backoff: Backoff,
     /// Source options (timeouts, RTSP transport, ...).
     pub options: SourceOptions,
+    /// Resize each delivered frame for the model (`Frame::model_input`), on this camera's thread.
+    pub model_resize: Option<ResizeSpec>,
 }
 
 impl CameraConfig {
@@ -85,6 +87,7 @@ impl CameraConfig {
             queue: 8,
             backoff: Backoff::default(),
             options: SourceOptions::default(),
+            model_resize: None,
         }
     }
 }
@@ -270,6 +273,8 @@ impl Worker {
     }
 
     fn run(self) {
+        // Built here, not in start(): swscale contexts stay on the thread that uses them.
+        let mut resizer = self.config.model_resize.map(FrameResizer::new);
         let mut seq = 0u64;
         let mut pts_offset = 0.0;
         let mut attempt = 0u32;
@@ -288,7 +293,7 @@ impl Worker {
                     }
                     ever_online = true;
                     self.report(CameraStatus::Online(source.info().clone()));
-                    self.session(source.as_mut(), &mut seq, &mut pts_offset)
+                    self.session(source.as_mut(), resizer.as_mut(), &mut seq, &mut pts_offset)
                 }
                 Err(e) => Err(e),
             };
@@ -353,6 +358,7 @@ impl Worker {
     fn session(
         &self,
         source: &mut dyn FrameSource,
+        mut resizer: Option<&mut FrameResizer>,
         seq: &mut u64,
         pts_offset: &mut f64,
     ) -> Result<SessionEnd, CaptureError> {
@@ -391,6 +397,9 @@ impl Worker {
                     continue;
                 }
                 last_slot = Some(slot);
+            }
+            if let Some(r) = resizer.as_deref_mut() {
+                frame.model_input = Some(Arc::new(r.resize_picture(&frame.picture)?));
             }
             if realtime && !self.live {
                 let (start, first_pts) = *clock.get_or_insert((Instant::now(), frame.pts_s));

@@ -4,14 +4,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use ff::format::Pixel;
 use ff::media::Type;
-use ff::software::scaling;
 use ffmpeg_next as ff;
-use image::RgbImage;
 
 use crate::source::{SourceInfo, SourceKind, SourceOptions, is_network};
-use crate::{CaptureError, Frame, FrameSource};
+use crate::{CaptureError, Frame, FrameSource, Picture};
 
 static FFMPEG_INIT: Once = Once::new();
 
@@ -20,7 +17,17 @@ fn init_ffmpeg() {
         // init() only registers devices and network state; it cannot fail in practice, and if
         // it did, the open that follows reports the real problem.
         let _ = ff::init();
-        ff::util::log::set_level(ff::util::log::Level::Fatal);
+        // FFmpeg's own log goes to stderr, unstructured; keep it quiet unless asked for, since
+        // every error it reports also comes back as a typed error here.
+        use ff::util::log::Level;
+        let level = match std::env::var("FIGHTWATCH_FFMPEG_LOG").as_deref() {
+            Ok("error") => Level::Error,
+            Ok("warning") => Level::Warning,
+            Ok("info") => Level::Info,
+            Ok("debug") => Level::Debug,
+            _ => Level::Fatal,
+        };
+        ff::util::log::set_level(level);
     });
 }
 
@@ -61,7 +68,6 @@ pub struct FfmpegSource {
     stream_index: usize,
     time_base: f64,
     start_pts: Option<i64>,
-    scaler: Option<(scaling::Context, ff::format::Pixel, u32, u32)>,
     info: SourceInfo,
     seq: u64,
     eof_sent: bool,
@@ -81,10 +87,12 @@ impl FfmpegSource {
                 dict.set("rtsp_transport", &options.rtsp_transport);
                 // For RTSP, `timeout` is the socket I/O timeout in microseconds.
                 dict.set("timeout", &timeout_us);
+                // Hand packets over as they arrive instead of buffering for stream analysis
+                // (lower latency). Only for RTSP: the HLS demuxer ends at once with it.
+                dict.set("fflags", "nobuffer");
             } else {
                 dict.set("rw_timeout", &timeout_us);
             }
-            dict.set("fflags", "nobuffer");
         }
         let watchdog = Arc::new(Watchdog {
             cancel: options.cancel.clone().unwrap_or_default(),
@@ -129,8 +137,7 @@ impl FfmpegSource {
         };
         let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
             .map_err(decoder_err)?;
-        // Decode on up to 2 threads per camera: enough for 1080p without starving other cameras.
-        let mut threading = ff::threading::Config::count(2);
+        let mut threading = ff::threading::Config::count(options.decode_threads);
         threading.kind = ff::threading::Type::Frame;
         context.set_threading(threading);
         let decoder = context.decoder().video().map_err(decoder_err)?;
@@ -179,7 +186,6 @@ impl FfmpegSource {
             stream_index,
             time_base,
             start_pts,
-            scaler: None,
             info,
             seq: 0,
             eof_sent: false,
@@ -200,43 +206,11 @@ impl FfmpegSource {
         }
     }
 
-    /// Converts a decoded frame to RGB and wraps it.
-    fn convert_frame(&mut self, decoded: &ff::frame::Video) -> Result<Frame, CaptureError> {
-        let (w, h, fmt) = (decoded.width(), decoded.height(), decoded.format());
-        if w == 0 || h == 0 {
+    /// Wraps a decoded frame (no pixel conversion: see [`crate::Picture`]).
+    fn wrap_frame(&mut self, decoded: ff::frame::Video) -> Result<Frame, CaptureError> {
+        if decoded.width() == 0 || decoded.height() == 0 {
             return Err(self.read_error("decoder produced an empty frame".into()));
         }
-        // (Re)build the converter when the stream changes size or pixel format mid-way.
-        if self
-            .scaler
-            .as_ref()
-            .is_none_or(|(_, f, sw, sh)| (*f, *sw, *sh) != (fmt, w, h))
-        {
-            let ctx =
-                scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
-                    .map_err(|e| {
-                        self.read_error(format!("no RGB converter for {fmt:?} {w}x{h}: {e}"))
-                    })?;
-            self.scaler = Some((ctx, fmt, w, h));
-        }
-        let mut rgb = ff::frame::Video::empty();
-        if let Some((ctx, ..)) = self.scaler.as_mut() {
-            ctx.run(decoded, &mut rgb).map_err(|e| CaptureError::Read {
-                source_name: self.name.clone(),
-                frames: self.seq,
-                message: format!("RGB conversion: {e}"),
-            })?;
-        }
-        // FFmpeg pads rows; copy row by row using the stride.
-        let stride = rgb.stride(0);
-        let row = w as usize * 3;
-        let data = rgb.data(0);
-        let mut pixels = Vec::with_capacity(row * h as usize);
-        for y in 0..h as usize {
-            pixels.extend_from_slice(&data[y * stride..y * stride + row]);
-        }
-        let image = RgbImage::from_raw(w, h, pixels)
-            .ok_or_else(|| self.read_error("bad RGB buffer size".into()))?;
         let pts = decoded.timestamp().or(decoded.pts());
         let pts_s = match pts {
             Some(p) => {
@@ -251,7 +225,8 @@ impl FfmpegSource {
             seq: self.seq,
             pts_s,
             captured_at: SystemTime::now(),
-            image: Arc::new(image),
+            picture: Arc::new(Picture::Video(decoded)),
+            model_input: None,
         };
         self.seq += 1;
         Ok(frame)
@@ -267,7 +242,7 @@ impl FrameSource for FfmpegSource {
         let mut decoded = ff::frame::Video::empty();
         loop {
             match self.decoder.receive_frame(&mut decoded) {
-                Ok(()) => return self.convert_frame(&decoded).map(Some),
+                Ok(()) => return self.wrap_frame(decoded).map(Some),
                 Err(ff::Error::Eof) => return Ok(None),
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
                 Err(e) => return Err(self.read_error(format!("decoding: {e}"))),

@@ -1,9 +1,94 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use ffmpeg_next as ff;
 use image::RgbImage;
 
-/// One decoded video frame, RGB, at the source's native resolution.
+use crate::CaptureError;
+
+/// A frame's pixels as the source produced them.
+///
+/// Video decoders produce YUV; converting every frame to full-resolution RGB would cost more than
+/// decoding it, and only a few frames are ever needed at full resolution (snapshots, thumbnails).
+/// So decoded video frames stay in the decoder's format (reference-counted, no copy) and are
+/// converted on demand by [`Picture::to_rgb`].
+pub enum Picture {
+    /// Packed RGB24 (image folders, USB cameras).
+    Rgb(RgbImage),
+    /// A decoded FFmpeg frame in its native pixel format.
+    Video(ff::frame::Video),
+}
+
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rgb(i) => write!(f, "Rgb({}x{})", i.width(), i.height()),
+            Self::Video(v) => write!(f, "Video({:?} {}x{})", v.format(), v.width(), v.height()),
+        }
+    }
+}
+
+impl Picture {
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        match self {
+            Self::Rgb(i) => i.width(),
+            Self::Video(v) => v.width(),
+        }
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        match self {
+            Self::Rgb(i) => i.height(),
+            Self::Video(v) => v.height(),
+        }
+    }
+
+    /// The picture as full-resolution RGB.
+    pub fn to_rgb(&self) -> Result<RgbImage, CaptureError> {
+        match self {
+            Self::Rgb(i) => Ok(i.clone()),
+            Self::Video(v) => video_to_rgb(v, v.width(), v.height()),
+        }
+    }
+}
+
+/// Converts (and scales) a decoded frame to packed RGB24 of `w` x `h` with swscale.
+pub(crate) fn video_to_rgb(v: &ff::frame::Video, w: u32, h: u32) -> Result<RgbImage, CaptureError> {
+    let err = |e: ff::Error| {
+        CaptureError::InvalidOption(format!("RGB conversion of {:?}: {e}", v.format()))
+    };
+    let mut ctx = ff::software::scaling::Context::get(
+        v.format(),
+        v.width(),
+        v.height(),
+        ff::format::Pixel::RGB24,
+        w,
+        h,
+        ff::software::scaling::Flags::BILINEAR,
+    )
+    .map_err(err)?;
+    let mut rgb = ff::frame::Video::empty();
+    ctx.run(v, &mut rgb).map_err(err)?;
+    packed_rgb(&rgb)
+}
+
+/// Copies a packed RGB24 FFmpeg frame (rows padded to its stride) into an `RgbImage`.
+pub(crate) fn packed_rgb(rgb: &ff::frame::Video) -> Result<RgbImage, CaptureError> {
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let stride = rgb.stride(0);
+    let data = rgb.data(0);
+    let row = w * 3;
+    let mut pixels = Vec::with_capacity(row * h);
+    for y in 0..h {
+        pixels.extend_from_slice(&data[y * stride..y * stride + row]);
+    }
+    RgbImage::from_raw(w as u32, h as u32, pixels)
+        .ok_or_else(|| CaptureError::InvalidOption("RGB buffer size mismatch".into()))
+}
+
+/// One decoded video frame at the source's native resolution.
 ///
 /// Cloning is cheap: the name and pixels are shared (`Arc`), so a frame can fan out to the
 /// inference stage and to snapshot keeping without copying pixels.
@@ -11,25 +96,32 @@ use image::RgbImage;
 pub struct Frame {
     /// The camera (source) name.
     pub camera: Arc<str>,
-    /// Sequence number within the source, from 0, counting every decoded frame (frames dropped
+    /// Sequence number within the camera, from 0, counting every decoded frame (frames dropped
     /// later still used a number, so gaps show drops).
     pub seq: u64,
     /// Media timestamp in seconds from the start of the stream.
     pub pts_s: f64,
     /// Wall-clock time the frame was decoded.
     pub captured_at: SystemTime,
-    /// The pixels.
-    pub image: Arc<RgbImage>,
+    /// The full-resolution pixels.
+    pub picture: Arc<Picture>,
+    /// The frame resized for the model, when the camera was given a resize spec.
+    pub model_input: Option<Arc<RgbImage>>,
 }
 
 impl Frame {
     /// Width in pixels.
     pub fn width(&self) -> u32 {
-        self.image.width()
+        self.picture.width()
     }
 
     /// Height in pixels.
     pub fn height(&self) -> u32 {
-        self.image.height()
+        self.picture.height()
+    }
+
+    /// Full-resolution RGB (converted now for video frames).
+    pub fn to_rgb(&self) -> Result<RgbImage, CaptureError> {
+        self.picture.to_rgb()
     }
 }

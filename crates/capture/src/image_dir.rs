@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::source::{SourceInfo, SourceKind, SourceOptions};
-use crate::{CaptureError, Frame, FrameSource};
+use crate::{CaptureError, Frame, FrameSource, Picture};
 
 /// Frames from image files in name order. The frame rate comes from an `fps.txt` in the folder
 /// when there is one, else from [`SourceOptions::image_dir_fps`].
@@ -109,7 +109,8 @@ impl FrameSource for ImageDirSource {
             seq,
             pts_s: seq as f64 / self.fps,
             captured_at: SystemTime::now(),
-            image: Arc::new(image),
+            picture: Arc::new(Picture::Rgb(image)),
+            model_input: None,
         }))
     }
 }

@@ -41,6 +41,7 @@ mod error;
 mod ffmpeg_source;
 mod frame;
 mod image_dir;
+mod resize;
 mod source;
 #[cfg(feature = "usb")]
 mod usb;
@@ -48,8 +49,9 @@ mod usb;
 pub use camera::{Backoff, Camera, CameraConfig, CameraStats, CameraStatus, Pacing, StatusEvent};
 pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
-pub use frame::Frame;
+pub use frame::{Frame, Picture};
 pub use image_dir::ImageDirSource;
+pub use resize::{FrameResizer, ResizeMode, ResizeSpec};
 pub use source::{FrameSource, SourceInfo, SourceKind, SourceOptions, open};
 #[cfg(feature = "usb")]
 pub use usb::{DeviceInfo, UsbRequest, UsbSource, list_devices};

@@ -51,6 +51,9 @@ pub struct SourceOptions {
     /// A network stream that delivers no data for this long is treated as dead (the blocked
     /// read is interrupted).
     pub stall_timeout: Duration,
+    /// Decoder threads per camera; 0 lets FFmpeg choose (one per core, plus one). With many
+    /// cameras on few cores, 1 avoids oversubscription.
+    pub decode_threads: usize,
     /// Frame rate of image folders without an `fps.txt`.
     pub image_dir_fps: f64,
     /// Set to true to make blocked FFmpeg calls (connect, read) return at once: shutdown.
@@ -66,6 +69,7 @@ impl Default for SourceOptions {
             rtsp_transport: "tcp".into(),
             io_timeout: Duration::from_secs(5),
             stall_timeout: Duration::from_secs(10),
+            decode_threads: 0,
             image_dir_fps: 15.0,
             cancel: None,
             #[cfg(feature = "usb")]

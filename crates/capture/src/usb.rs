@@ -11,7 +11,7 @@ use nokhwa::utils::{
 
 use crate::convert::{PixelFormat, to_rgb};
 use crate::source::{SourceInfo, SourceKind};
-use crate::{CaptureError, Frame, FrameSource};
+use crate::{CaptureError, Frame, FrameSource, Picture};
 
 /// A local camera as [`list_devices`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +160,8 @@ impl FrameSource for UsbSource {
             // USB frames carry no stream clock we trust across drivers: use arrival time.
             pts_s: self.started.elapsed().as_secs_f64(),
             captured_at: SystemTime::now(),
-            image: Arc::new(image),
+            picture: Arc::new(Picture::Rgb(image)),
+            model_input: None,
         };
         self.seq += 1;
         Ok(Some(frame))

@@ -111,7 +111,13 @@ fn decoded_pixels_are_the_rendered_scene() {
     )
     .unwrap();
     let f = src.next_frame().unwrap().unwrap();
-    let px: Vec<f64> = f.image.as_raw().iter().map(|&v| f64::from(v)).collect();
+    let px: Vec<f64> = f
+        .to_rgb()
+        .unwrap()
+        .as_raw()
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
     let mean = px.iter().sum::<f64>() / px.len() as f64;
     let var = px.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / px.len() as f64;
     assert!(

@@ -4,82 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
-use fightwatch_capture::{Backoff, Camera, CameraConfig, CameraStatus, StatusEvent};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn live_config(name: &str, url: &str) -> CameraConfig {
-    let mut c = CameraConfig::new(name, url);
-    c.backoff = Backoff {
-        initial: Duration::from_millis(200),
-        max: Duration::from_secs(1),
-        jitter: 0.1,
-    };
-    c.options.io_timeout = Duration::from_secs(2);
-    c.options.stall_timeout = Duration::from_secs(2);
-    c
-}
-
-/// Waits for `want` frames; panics after `limit`.
-fn expect_frames(camera: &Camera, want: usize, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    let mut got = 0;
-    while got < want {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "only {got} of {want} frames within {limit:?}"
-        );
-        if camera.frames().recv_timeout(left).is_ok() {
-            got += 1;
-        }
-    }
-}
-
-/// Waits for a status matching `pred`, draining frames meanwhile; returns it.
-fn expect_status(
-    camera: &Camera,
-    status: &Receiver<StatusEvent>,
-    limit: Duration,
-    what: &str,
-    pred: impl Fn(&CameraStatus) -> bool,
-) -> CameraStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "no {what} status within {limit:?}"
-        );
-        while camera.frames().try_recv().is_ok() {}
-        if let Ok(ev) = status.recv_timeout(Duration::from_millis(50))
-            && pred(&ev.status)
-        {
-            return ev.status;
-        }
-    }
-}
+use common::{MjpegServer, expect_frames, expect_status, free_port, live_config, repo};
+use fightwatch_capture::{Camera, CameraStatus};
 
 struct RtspServer(Child);
 
@@ -197,78 +130,6 @@ fn unreachable_rtsp_host_keeps_retrying_with_backoff_and_stops_promptly() {
     );
 }
 
-/// A multipart/x-mixed-replace MJPEG server, like an IP camera's /video endpoint.
-struct MjpegServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl MjpegServer {
-    fn start(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let frames: Vec<Vec<u8>> = (0..10u8)
-            .map(|i| {
-                let img = image::RgbImage::from_fn(160, 120, |x, y| {
-                    image::Rgb([(x as u8).wrapping_add(i * 20), y as u8, 128])
-                });
-                let mut jpeg = Vec::new();
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
-                    .encode_image(&img)
-                    .unwrap();
-                jpeg
-            })
-            .collect();
-        let thread = std::thread::spawn(move || {
-            let mut clients: Vec<TcpStream> = Vec::new();
-            let mut i = 0usize;
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok((mut s, _)) = listener.accept() {
-                    s.set_nonblocking(false).unwrap();
-                    let mut req = [0u8; 1024];
-                    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-                    let _ = std::io::Read::read(&mut s, &mut req);
-                    let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
-                    if s.write_all(head.as_bytes()).is_ok() {
-                        clients.push(s);
-                    }
-                }
-                let jpeg = &frames[i % frames.len()];
-                i += 1;
-                let part = format!(
-                    "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                    jpeg.len()
-                );
-                clients.retain_mut(|c| {
-                    c.write_all(part.as_bytes())
-                        .and_then(|_| c.write_all(jpeg))
-                        .and_then(|_| c.write_all(b"\r\n"))
-                        .is_ok()
-                });
-                std::thread::sleep(Duration::from_millis(50)); // 20 fps
-            }
-            for c in clients {
-                let _ = c.shutdown(std::net::Shutdown::Both);
-            }
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for MjpegServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn http_mjpeg_camera_reconnects_after_each_server_restart() {
     let port = free_port();
@@ -305,5 +166,105 @@ fn http_mjpeg_camera_reconnects_after_each_server_restart() {
         );
         expect_frames(&camera, 5, Duration::from_secs(10));
     }
+    camera.stop();
+}
+
+#[test]
+fn hls_stream_over_http_decodes_every_frame() {
+    // Segment a fixture into HLS with the ffmpeg CLI and serve it with a plain HTTP server.
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i"])
+        .arg(repo().join("fixtures/walk_street.mp4"))
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "0",
+            "-hls_playlist_type",
+            "vod",
+        ])
+        .arg(dir.path().join("index.m3u8"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let port = free_port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/index.m3u8");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut source = loop {
+        match fightwatch_capture::open(&url, "hls", &fightwatch_capture::SourceOptions::default()) {
+            Ok(s) => break s,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(source.info().kind, fightwatch_capture::SourceKind::Network);
+    let mut frames = 0;
+    while source.next_frame().unwrap().is_some() {
+        frames += 1;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(frames, 150);
+}
+
+#[test]
+fn a_frozen_stream_is_detected_as_stalled_and_reopened() {
+    let port = free_port();
+    let server = MjpegServer::start(port);
+    let (status_tx, status) = crossbeam_channel::unbounded();
+    let mut camera = Camera::start(
+        live_config("frozen", &format!("http://127.0.0.1:{port}/video")),
+        status_tx,
+    )
+    .unwrap();
+    expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
+        matches!(s, CameraStatus::Online(_))
+    });
+    expect_frames(&camera, 5, Duration::from_secs(10));
+    // The connection stays open but no byte arrives: only the stall watchdog (2 s) can notice.
+    server.frozen.store(true, Ordering::Relaxed);
+    let t = Instant::now();
+    let lost = expect_status(&camera, &status, Duration::from_secs(8), "stalled", |s| {
+        matches!(s, CameraStatus::Reconnecting { .. })
+    });
+    assert!(
+        matches!(&lost, CameraStatus::Reconnecting { error, .. } if error.contains("stalled")),
+        "{lost:?}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "reported after {:?}",
+        t.elapsed()
+    );
+    server.frozen.store(false, Ordering::Relaxed);
+    expect_status(
+        &camera,
+        &status,
+        Duration::from_secs(10),
+        "online again",
+        |s| matches!(s, CameraStatus::Online(_)),
+    );
+    expect_frames(&camera, 5, Duration::from_secs(10));
     camera.stop();
 }

@@ -40,5 +40,5 @@ pub use config::ModelConfig;
 pub use error::Error;
 pub use model::{OnnxModel, TensorInfo};
 pub use package::{ClipScores, ModelPackage};
-pub use preprocess::{Preprocessor, write_clip};
+pub use preprocess::{Preprocessor, resize_spec, write_clip};
 pub use runtime::OrtRuntime;

@@ -33,7 +33,7 @@ fn window_scores(pkg: &mut ModelPackage, clip: &Path) -> Vec<(f64, f32)> {
     let mut source = open(clip.to_str().unwrap(), "cam", &SourceOptions::default()).unwrap();
     let mut clips = Vec::new();
     while let Some(frame) = source.next_frame().unwrap() {
-        let small = Arc::new(pre.apply(&frame.image));
+        let small = Arc::new(pre.apply(&frame.picture).unwrap());
         clips.extend(builder.push(frame.pts_s, frame.seq, small));
     }
     let batch: Vec<&[Arc<image::RgbImage>]> = clips.iter().map(|c| c.frames.as_slice()).collect();

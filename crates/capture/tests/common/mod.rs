@@ -1,0 +1,160 @@
+//! Helpers shared by the live-source test binaries.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use fightwatch_capture::{Backoff, Camera, CameraConfig, CameraStatus, StatusEvent};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn live_config(name: &str, url: &str) -> CameraConfig {
+    let mut c = CameraConfig::new(name, url);
+    c.backoff = Backoff {
+        initial: Duration::from_millis(200),
+        max: Duration::from_secs(1),
+        jitter: 0.1,
+    };
+    c.options.io_timeout = Duration::from_secs(2);
+    c.options.stall_timeout = Duration::from_secs(2);
+    c
+}
+
+/// Waits for `want` frames; panics after `limit`.
+pub fn expect_frames(camera: &Camera, want: usize, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut got = 0;
+    while got < want {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "only {got} of {want} frames within {limit:?}"
+        );
+        if camera.frames().recv_timeout(left).is_ok() {
+            got += 1;
+        }
+    }
+}
+
+/// Waits for a status matching `pred`, draining frames meanwhile; returns it.
+pub fn expect_status(
+    camera: &Camera,
+    status: &Receiver<StatusEvent>,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&CameraStatus) -> bool,
+) -> CameraStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no {what} status within {limit:?}"
+        );
+        while camera.frames().try_recv().is_ok() {}
+        if let Ok(ev) = status.recv_timeout(Duration::from_millis(50))
+            && pred(&ev.status)
+        {
+            return ev.status;
+        }
+    }
+}
+
+/// A multipart/x-mixed-replace MJPEG server, like an IP camera's /video endpoint.
+pub struct MjpegServer {
+    stop: Arc<AtomicBool>,
+    /// While set, the server keeps its connections open but sends nothing: a frozen camera.
+    pub frozen: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MjpegServer {
+    pub fn start(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let freeze = frozen.clone();
+        let frames: Vec<Vec<u8>> = (0..10u8)
+            .map(|i| {
+                let img = image::RgbImage::from_fn(160, 120, |x, y| {
+                    image::Rgb([(x as u8).wrapping_add(i * 20), y as u8, 128])
+                });
+                let mut jpeg = Vec::new();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+                    .encode_image(&img)
+                    .unwrap();
+                jpeg
+            })
+            .collect();
+        let thread = std::thread::spawn(move || {
+            let mut clients: Vec<TcpStream> = Vec::new();
+            let mut i = 0usize;
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok((mut s, _)) = listener.accept() {
+                    s.set_nonblocking(false).unwrap();
+                    let mut req = [0u8; 1024];
+                    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                    let _ = std::io::Read::read(&mut s, &mut req);
+                    let head = "HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
+                    if s.write_all(head.as_bytes()).is_ok() {
+                        clients.push(s);
+                    }
+                }
+                if freeze.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                let jpeg = &frames[i % frames.len()];
+                i += 1;
+                let part = format!(
+                    "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                    jpeg.len()
+                );
+                clients.retain_mut(|c| {
+                    c.write_all(part.as_bytes())
+                        .and_then(|_| c.write_all(jpeg))
+                        .and_then(|_| c.write_all(b"\r\n"))
+                        .is_ok()
+                });
+                std::thread::sleep(Duration::from_millis(50)); // 20 fps
+            }
+            for c in clients {
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        Self {
+            stop,
+            frozen,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for MjpegServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Reconnecting does not leak threads: FFmpeg's decoder threads and the camera's own thread are
+//! gone after each session. Its own test binary, so no other test's threads are counted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{MjpegServer, expect_frames, expect_status, free_port, live_config};
+use fightwatch_capture::{Camera, CameraStatus};
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn reconnects_do_not_leak_threads() {
+    let port = free_port();
+    let mut server = Some(MjpegServer::start(port));
+    let (tx, status) = crossbeam_channel::unbounded();
+    let mut camera = Camera::start(
+        live_config("leak", &format!("http://127.0.0.1:{port}/video")),
+        tx,
+    )
+    .unwrap();
+    expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
+        matches!(s, CameraStatus::Online(_))
+    });
+    expect_frames(&camera, 5, Duration::from_secs(10));
+    let online_threads = threads();
+    for _ in 0..5 {
+        drop(server.take());
+        expect_status(
+            &camera,
+            &status,
+            Duration::from_secs(10),
+            "reconnecting",
+            |s| matches!(s, CameraStatus::Reconnecting { .. }),
+        );
+        server = Some(MjpegServer::start(port));
+        expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
+            matches!(s, CameraStatus::Online(_))
+        });
+        expect_frames(&camera, 5, Duration::from_secs(10));
+    }
+    let after = threads();
+    assert!(
+        after <= online_threads,
+        "threads grew from {online_threads} to {after} over 5 reconnects"
+    );
+    let before_stop = threads();
+    camera.stop();
+    drop(server);
+    assert!(
+        threads() < before_stop,
+        "camera thread still alive after stop"
+    );
+}
