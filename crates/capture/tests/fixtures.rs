@@ -46,7 +46,17 @@ fn labels() -> Vec<Row> {
 /// What `ffprobe -count_frames` says (it decodes the whole stream).
 fn ffprobe_count_frames(path: &Path) -> u64 {
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .unwrap();
@@ -86,7 +96,12 @@ fn every_fixture_decodes_with_the_labelled_frame_count() {
         let frames = drain(src.as_mut()).unwrap();
         assert_eq!(frames.len() as u64, row.frames, "{}", row.file);
         if !row.file.ends_with("fight_frames") {
-            assert_eq!(ffprobe_count_frames(&path), row.frames, "ffprobe disagrees on {}", row.file);
+            assert_eq!(
+                ffprobe_count_frames(&path),
+                row.frames,
+                "ffprobe disagrees on {}",
+                row.file
+            );
         }
         // Sequence numbers count up from 0; timestamps start at 0 and follow the frame rate.
         for (i, &(seq, pts, w, h)) in frames.iter().enumerate() {

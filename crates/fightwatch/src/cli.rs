@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "fightwatch", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides it.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    #[arg(short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub log_verbosity: u8,
     /// Only errors in the log.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true)]
     pub quiet: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -45,6 +45,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run recorded clips through the real capture → inference → incident path.
+    Replay {
+        /// Video files or image folders; each becomes a camera named after its file.
+        #[arg(required = true)]
+        sources: Vec<String>,
+        #[command(flatten)]
+        inference: InferenceArgs,
+        /// One JSON object per line: incidents, a summary, and windows with --verbose.
+        #[arg(long)]
+        json: bool,
+        /// Play the clips at recorded speed instead of as fast as possible.
+        #[arg(long)]
+        realtime: bool,
+        /// Also report every scored window.
+        #[arg(long)]
+        verbose: bool,
+        /// Write incident snapshots (JPEG) here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// List local (USB) cameras.
     Devices {
         /// Print JSON.
@@ -58,6 +78,38 @@ pub enum Command {
     },
 }
 
+/// Model and incident settings shared by the pipeline commands.
+#[derive(Debug, Clone, Args)]
+pub struct InferenceArgs {
+    /// Model package directory (model.toml + model.onnx).
+    #[arg(long, default_value = "models/fight-demo", value_name = "DIR")]
+    pub model: PathBuf,
+    /// Execution device: cpu, cuda[:N], tensorrt[:N] or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: fightwatch_inference::Device,
+    /// Threads per model operator (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Seconds of media time between window starts.
+    #[arg(long, default_value_t = 0.5)]
+    pub hop: f64,
+    /// Most clips per model run.
+    #[arg(long, default_value_t = 8)]
+    pub max_batch: usize,
+    /// Smoothed score that starts an incident.
+    #[arg(long, default_value_t = 0.6)]
+    pub start_threshold: f32,
+    /// Smoothed score below which an incident ends.
+    #[arg(long, default_value_t = 0.4)]
+    pub end_threshold: f32,
+    /// Consecutive windows above the start threshold needed to start.
+    #[arg(long, default_value_t = 2)]
+    pub min_windows: usize,
+    /// Seconds after an incident ends before another can start on the same camera.
+    #[arg(long, default_value_t = 5.0)]
+    pub cooldown: f64,
+}
+
 /// `fightwatch model …`
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
@@ -69,4 +121,14 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

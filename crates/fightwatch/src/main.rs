@@ -7,6 +7,7 @@ mod cli;
 mod logging;
 mod model_cmd;
 mod probe_cmd;
+mod replay_cmd;
 
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init(cli.verbose, cli.quiet);
+    logging::init(cli.log_verbosity, cli.quiet);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -34,5 +35,23 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             json,
         } => probe_cmd::probe(&source, frames, json),
         cli::Command::Devices { json } => probe_cmd::devices(json),
+        cli::Command::Replay {
+            sources,
+            inference,
+            json,
+            realtime,
+            verbose,
+            out,
+        } => replay_cmd::run(
+            &cli.global,
+            replay_cmd::ReplayArgs {
+                sources,
+                inference,
+                json,
+                realtime,
+                verbose,
+                out,
+            },
+        ),
     }
 }

@@ -7,7 +7,7 @@ use image::RgbImage;
 
 /// A window of frames ready for the model.
 #[derive(Debug, Clone)]
-pub struct Clip {
+pub struct Clip<T = ()> {
     /// Media time of the first sample instant, seconds.
     pub start_s: f64,
     /// Media time at the end of the window (`start_s` + clip duration), seconds.
@@ -16,6 +16,9 @@ pub struct Clip {
     pub last_seq: u64,
     /// The sampled, preprocessed frames, oldest first.
     pub frames: Vec<Arc<RgbImage>>,
+    /// The payload pushed with the newest frame used (e.g. the full-resolution picture, for a
+    /// snapshot), when it is still held.
+    pub last_payload: Option<T>,
 }
 
 /// Collects a camera's preprocessed frames and cuts clips of `frames` samples at `sample_fps`,
@@ -24,19 +27,29 @@ pub struct Clip {
 /// Sampling is by timestamp, never by frame index: the frame used for sample instant `t` is the
 /// newest frame with `pts <= t` (the one on screen at `t`), so a 10 fps and a 30 fps camera give
 /// clips of the same duration; a slow camera's frames simply repeat.
+///
+/// Each frame may carry a payload `T` (the pipeline passes the full-resolution picture). Only the
+/// payloads of the newest few frames are held, which is enough to hand the last frame of each
+/// clip out with it: holding every full-resolution frame of a window would cost far more memory
+/// than the small model-size frames.
 #[derive(Debug)]
-pub struct ClipBuilder {
+pub struct ClipBuilder<T = ()> {
     frames: usize,
     sample_fps: f64,
     hop_s: f64,
     ring: VecDeque<(f64, u64, Arc<RgbImage>)>,
+    payloads: VecDeque<(u64, T)>,
     next_start: Option<f64>,
 }
+
+/// Payloads kept: a clip is cut when the first frame at or after its last instant arrives, so its
+/// last frame is that one or one of the few before it.
+const PAYLOADS_KEPT: usize = 4;
 
 /// Slack for timestamps that land a rounding error before a sample instant.
 const EPS_S: f64 = 1e-6;
 
-impl ClipBuilder {
+impl<T: Clone> ClipBuilder<T> {
     /// A builder for clips of `frames` samples at `sample_fps`, cut every `hop_s` seconds.
     pub fn new(frames: usize, sample_fps: f64, hop_s: f64) -> Self {
         Self {
@@ -44,6 +57,7 @@ impl ClipBuilder {
             sample_fps,
             hop_s: hop_s.max(1e-3),
             ring: VecDeque::new(),
+            payloads: VecDeque::new(),
             next_start: None,
         }
     }
@@ -54,7 +68,21 @@ impl ClipBuilder {
     }
 
     /// Adds a frame; returns the clips it completes (usually zero or one).
-    pub fn push(&mut self, pts_s: f64, seq: u64, frame: Arc<RgbImage>) -> Vec<Clip> {
+    pub fn push(&mut self, pts_s: f64, seq: u64, frame: Arc<RgbImage>) -> Vec<Clip<T>>
+    where
+        T: Default,
+    {
+        self.push_with(pts_s, seq, frame, T::default())
+    }
+
+    /// Adds a frame with its payload; returns the clips it completes.
+    pub fn push_with(
+        &mut self,
+        pts_s: f64,
+        seq: u64,
+        frame: Arc<RgbImage>,
+        payload: T,
+    ) -> Vec<Clip<T>> {
         // A timestamp going backwards (a looped file, a camera restart) starts over.
         if self
             .ring
@@ -65,6 +93,10 @@ impl ClipBuilder {
         }
         self.next_start.get_or_insert(pts_s);
         self.ring.push_back((pts_s, seq, frame));
+        self.payloads.push_back((seq, payload));
+        if self.payloads.len() > PAYLOADS_KEPT {
+            self.payloads.pop_front();
+        }
         let mut clips = Vec::new();
         while let Some(start) = self.next_start {
             let last_instant = start + self.span_s();
@@ -80,7 +112,7 @@ impl ClipBuilder {
         clips
     }
 
-    fn cut(&self, start: f64) -> Option<Clip> {
+    fn cut(&self, start: f64) -> Option<Clip<T>> {
         let mut frames = Vec::with_capacity(self.frames);
         let mut last_seq = 0;
         for k in 0..self.frames {
@@ -93,11 +125,17 @@ impl ClipBuilder {
             last_seq = *seq;
             frames.push(img.clone());
         }
+        let last_payload = self
+            .payloads
+            .iter()
+            .find(|(s, _)| *s == last_seq)
+            .map(|(_, p)| p.clone());
         Some(Clip {
             start_s: start,
             end_s: start + self.frames as f64 / self.sample_fps,
             last_seq,
             frames,
+            last_payload,
         })
     }
 
@@ -112,6 +150,7 @@ impl ClipBuilder {
     /// Forgets all frames (stream restarted).
     pub fn reset(&mut self) {
         self.ring.clear();
+        self.payloads.clear();
         self.next_start = None;
     }
 
@@ -131,7 +170,7 @@ mod tests {
 
     /// Feeds a camera at `fps` for `secs` and returns (start, pixel values) per clip.
     fn run(fps: f64, secs: f64, frames: usize, sample_fps: f64, hop: f64) -> Vec<(f64, Vec<u8>)> {
-        let mut b = ClipBuilder::new(frames, sample_fps, hop);
+        let mut b = ClipBuilder::<()>::new(frames, sample_fps, hop);
         let mut out = Vec::new();
         let n = (secs * fps).round() as u64;
         for i in 0..n {
@@ -174,7 +213,7 @@ mod tests {
 
     #[test]
     fn hop_controls_overlap_and_the_ring_stays_small() {
-        let mut b = ClipBuilder::new(16, 8.0, 0.5);
+        let mut b = ClipBuilder::<()>::new(16, 8.0, 0.5);
         let mut starts = Vec::new();
         for i in 0..300u64 {
             for c in b.push(i as f64 / 30.0, i, img(0)) {
@@ -190,8 +229,21 @@ mod tests {
     }
 
     #[test]
+    fn the_last_frames_payload_comes_with_the_clip() {
+        let mut b = ClipBuilder::<u64>::new(4, 10.0, 1.0);
+        let mut clips = Vec::new();
+        for i in 0..40u64 {
+            clips.extend(b.push_with(i as f64 / 30.0, i, img(0), i * 100));
+        }
+        assert!(!clips.is_empty());
+        for c in clips {
+            assert_eq!(c.last_payload, Some(c.last_seq * 100));
+        }
+    }
+
+    #[test]
     fn timestamps_going_back_restart_the_clip() {
-        let mut b = ClipBuilder::new(2, 1.0, 1.0);
+        let mut b = ClipBuilder::<()>::new(2, 1.0, 1.0);
         assert!(b.push(0.0, 0, img(0)).is_empty());
         assert_eq!(b.push(1.0, 1, img(1)).len(), 1);
         assert!(b.push(0.0, 2, img(2)).is_empty()); // looped

@@ -87,6 +87,14 @@ pub enum Error {
         /// What the graph has.
         actual: String,
     },
+    /// The requested execution device cannot be used.
+    #[error("cannot run on {device}: {message}")]
+    Device {
+        /// The device asked for.
+        device: crate::Device,
+        /// Why not.
+        message: String,
+    },
     /// Any other ONNX Runtime failure (session creation, run, output extraction).
     #[error("ONNX Runtime: {0}")]
     Ort(#[from] ort::Error),

@@ -29,16 +29,22 @@ println!("{:?}", outputs[0].1);
 
 mod clip;
 pub mod config;
+mod device;
 mod error;
+pub mod incident;
 mod model;
 mod package;
+mod pipeline;
 mod preprocess;
 pub mod runtime;
 
 pub use clip::{Clip, ClipBuilder};
 pub use config::ModelConfig;
+pub use device::{Device, SessionConfig};
 pub use error::Error;
+pub use incident::{IncidentConfig, IncidentDetector, Smoothing};
 pub use model::{OnnxModel, TensorInfo};
 pub use package::{ClipScores, ModelPackage};
+pub use pipeline::{Pipeline, PipelineConfig, PipelineEvent, PipelineSummary};
 pub use preprocess::{Preprocessor, resize_spec, write_clip};
 pub use runtime::OrtRuntime;

@@ -7,6 +7,7 @@ use ndarray::{ArrayD, ArrayViewD};
 use ort::session::Session;
 use ort::value::{TensorRef, ValueType};
 
+use crate::device::{Device, SessionConfig, providers};
 use crate::{Error, OrtRuntime};
 
 /// Name, element type and shape of one model input or output.
@@ -77,27 +78,77 @@ pub struct OnnxModel {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     opset: Option<u32>,
+    device: Device,
 }
 
 impl OnnxModel {
     /// Opens `path` on the CPU with `intra_threads` threads for each operator (0: ONNX Runtime
     /// picks).
     pub fn load(runtime: &OrtRuntime, path: &Path, intra_threads: usize) -> Result<Self, Error> {
+        Self::load_with(
+            runtime,
+            path,
+            &SessionConfig {
+                device: Device::Cpu,
+                intra_threads,
+            },
+        )
+    }
+
+    /// Opens `path` on the device `config` names.
+    ///
+    /// A GPU device that cannot be used is an error, never a silent CPU fallback (ONNX Runtime's
+    /// default): only [`Device::Auto`] falls back, and logs that it did.
+    pub fn load_with(
+        runtime: &OrtRuntime,
+        path: &Path,
+        config: &SessionConfig,
+    ) -> Result<Self, Error> {
         if !path.is_file() {
             return Err(Error::ModelMissing(path.to_path_buf()));
         }
+        match Self::commit(runtime, path, config.device, config.intra_threads) {
+            Err(Error::Device {
+                device: Device::Auto,
+                message,
+            }) => {
+                tracing::warn!(%message, "No GPU execution provider; running on the CPU.");
+                Self::commit(runtime, path, Device::Cpu, config.intra_threads)
+            }
+            other => other,
+        }
+    }
+
+    fn commit(
+        runtime: &OrtRuntime,
+        path: &Path,
+        device: Device,
+        intra_threads: usize,
+    ) -> Result<Self, Error> {
         let mut builder = Session::builder(runtime.environment())?;
         if intra_threads > 0 {
             builder = builder
                 .with_intra_threads(intra_threads)
                 .map_err(ort::Error::from)?;
         }
-        let session = builder
-            .commit_from_file(path)
-            .map_err(|source| Error::ModelLoad {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let device_err = |message: String| Error::Device { device, message };
+        let providers = providers(device).map_err(device_err)?;
+        if !providers.is_empty() {
+            builder = builder
+                .with_execution_providers(providers)
+                .map_err(|e| device_err(e.to_string()))?;
+        }
+        let session = builder.commit_from_file(path).map_err(|source| {
+            // A provider that fails on first use surfaces here, not at registration.
+            if device != Device::Cpu && source.to_string().contains("xecution provider") {
+                device_err(source.to_string())
+            } else {
+                Error::ModelLoad {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
         let inputs = session
             .inputs()
             .iter()
@@ -109,13 +160,20 @@ impl OnnxModel {
             .map(|o| TensorInfo::from_outlet(o.name(), o.dtype()))
             .collect();
         let opset = session.opset_for_domain("");
+        tracing::debug!(model = %path.display(), %device, "Model loaded.");
         Ok(Self {
             session,
             path: path.to_path_buf(),
             inputs,
             outputs,
             opset,
+            device,
         })
+    }
+
+    /// The device the session runs on (never `Auto`: the one it settled on).
+    pub fn device(&self) -> Device {
+        self.device
     }
 
     /// The model's inputs, in graph order.

@@ -8,7 +8,7 @@ use ndarray::{Array5, Axis};
 
 use crate::config::{Activation, Layout, ModelConfig};
 use crate::preprocess::{Preprocessor, write_clip};
-use crate::{Error, OnnxModel, OrtRuntime, TensorInfo};
+use crate::{Device, Error, OnnxModel, OrtRuntime, SessionConfig, TensorInfo};
 
 /// Scores of one clip.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +30,24 @@ pub struct ModelPackage {
 }
 
 impl ModelPackage {
-    /// Loads `dir/model.toml` and the ONNX file it names, and checks they agree.
+    /// Loads `dir/model.toml` and the ONNX file it names on the CPU, and checks they agree.
     pub fn load(runtime: &OrtRuntime, dir: &Path, intra_threads: usize) -> Result<Self, Error> {
+        Self::load_with(
+            runtime,
+            dir,
+            &SessionConfig {
+                device: Device::Cpu,
+                intra_threads,
+            },
+        )
+    }
+
+    /// Loads a package on the device `session` names.
+    pub fn load_with(
+        runtime: &OrtRuntime,
+        dir: &Path,
+        session: &SessionConfig,
+    ) -> Result<Self, Error> {
         let toml_path = dir.join("model.toml");
         if !dir.is_dir() {
             return Err(Error::PackageMissing(dir.to_path_buf()));
@@ -41,7 +57,7 @@ impl ModelPackage {
             message: e.to_string(),
         })?;
         let config = ModelConfig::parse(&text, &toml_path.display().to_string())?;
-        let model = OnnxModel::load(runtime, &dir.join(&config.model.file), intra_threads)?;
+        let model = OnnxModel::load_with(runtime, &dir.join(&config.model.file), session)?;
         let fixed_batch = check_io(&config, &model)?;
         let fight_indices = config.fight_indices();
         Ok(Self {

@@ -29,7 +29,7 @@ fn runtime() -> OrtRuntime {
 fn window_scores(pkg: &mut ModelPackage, clip: &Path) -> Vec<(f64, f32)> {
     let input = pkg.config().input.clone();
     let mut pre = pkg.preprocessor();
-    let mut builder = ClipBuilder::new(input.frames, input.sample_fps, 0.5);
+    let mut builder = ClipBuilder::<()>::new(input.frames, input.sample_fps, 0.5);
     let mut source = open(clip.to_str().unwrap(), "cam", &SourceOptions::default()).unwrap();
     let mut clips = Vec::new();
     while let Some(frame) = source.next_frame().unwrap() {

@@ -2,8 +2,127 @@
 Shared event and WebSocket message types of fightwatch.
 
 Every stage exchanges these types, so they live in one small crate with no heavy dependencies:
-the inference stage produces incident events, the store persists them, and the broadcaster
-serialises them as the JSON messages (`fight_alert`, `metric_update`, `welcome_message`, …)
-that dashboards receive. The types are filled in by the broadcaster issue (#6); until then this
-crate holds nothing, rather than guesses.
+the inference stage produces [`IncidentEvent`]s, the store persists them, and the broadcaster
+serialises them for dashboards. Field names are the wire names.
+
+```
+use fightwatch_protocol::IncidentEvent;
+
+let ev = IncidentEvent::Started {
+    incident: "cam1-1".into(), camera: "cam1".into(), t: 3.5, wall_ms: 1_764_000_000_000,
+    score: 0.93, label: "fight".into(),
+};
+assert_eq!(
+    serde_json::to_string(&ev).unwrap(),
+    r#"{"event":"incident_started","incident":"cam1-1","camera":"cam1","t":3.5,"wall_ms":1764000000000,"score":0.93,"label":"fight"}"#
+);
+```
 */
+
+use serde::{Deserialize, Serialize};
+
+/// A change in a fight incident on one camera, as the incident detector reports it.
+///
+/// `t` is media time in seconds (the end of the window that caused the event), `wall_ms` the
+/// wall-clock time in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum IncidentEvent {
+    /// A fight began: the smoothed score crossed the start threshold for long enough.
+    #[serde(rename = "incident_started")]
+    Started {
+        /// Incident id, unique per process run (`CAMERA-N`).
+        incident: String,
+        /// Camera name.
+        camera: String,
+        /// Media time, seconds.
+        t: f64,
+        /// Wall time, ms since the epoch.
+        wall_ms: u64,
+        /// Smoothed fight score when it started.
+        score: f32,
+        /// The winning fight label.
+        label: String,
+    },
+    /// The incident reached a new peak score.
+    #[serde(rename = "incident_updated")]
+    Updated {
+        /// Incident id.
+        incident: String,
+        /// Camera name.
+        camera: String,
+        /// Media time of the new peak, seconds.
+        t: f64,
+        /// Wall time, ms since the epoch.
+        wall_ms: u64,
+        /// The new peak (smoothed) score.
+        peak: f32,
+    },
+    /// The fight ended: the smoothed score fell below the end threshold, or the stream ended.
+    #[serde(rename = "incident_ended")]
+    Ended {
+        /// Incident id.
+        incident: String,
+        /// Camera name.
+        camera: String,
+        /// Media time it ended, seconds.
+        t: f64,
+        /// Wall time, ms since the epoch.
+        wall_ms: u64,
+        /// Media time from start to end, seconds.
+        duration_s: f64,
+        /// Highest smoothed score.
+        peak: f32,
+        /// Media time of the peak, seconds.
+        peak_t: f64,
+    },
+}
+
+impl IncidentEvent {
+    /// The incident id.
+    pub fn incident(&self) -> &str {
+        match self {
+            Self::Started { incident, .. }
+            | Self::Updated { incident, .. }
+            | Self::Ended { incident, .. } => incident,
+        }
+    }
+
+    /// The camera.
+    pub fn camera(&self) -> &str {
+        match self {
+            Self::Started { camera, .. }
+            | Self::Updated { camera, .. }
+            | Self::Ended { camera, .. } => camera,
+        }
+    }
+
+    /// Media time of the event, seconds.
+    pub fn t(&self) -> f64 {
+        match self {
+            Self::Started { t, .. } | Self::Updated { t, .. } | Self::Ended { t, .. } => *t,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ended_round_trips_through_json() {
+        let ev = IncidentEvent::Ended {
+            incident: "c-2".into(),
+            camera: "c".into(),
+            t: 9.0,
+            wall_ms: 5,
+            duration_s: 4.5,
+            peak: 0.99,
+            peak_t: 6.0,
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.starts_with(r#"{"event":"incident_ended""#), "{json}");
+        assert_eq!(serde_json::from_str::<IncidentEvent>(&json).unwrap(), ev);
+        assert_eq!((ev.incident(), ev.camera(), ev.t()), ("c-2", "c", 9.0));
+    }
+}

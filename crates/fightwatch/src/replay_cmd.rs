@@ -1,0 +1,324 @@
+//! `fightwatch replay`: recorded clips through the real capture → inference → incident path.
+
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing, SourceOptions};
+use fightwatch_inference::{
+    ModelPackage, Pipeline, PipelineConfig, PipelineEvent, SessionConfig, resize_spec,
+};
+use fightwatch_protocol::IncidentEvent;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::cli::{GlobalArgs, InferenceArgs};
+
+/// What `replay` was asked to do.
+pub struct ReplayArgs {
+    pub sources: Vec<String>,
+    pub inference: InferenceArgs,
+    pub json: bool,
+    pub realtime: bool,
+    pub verbose: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// Unique camera names from the sources' file names.
+fn camera_names(sources: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    sources
+        .iter()
+        .map(|s| {
+            let base = Path::new(s.trim_end_matches('/')).file_stem().map_or_else(
+                || "camera".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let mut name = base.clone();
+            let mut n = 2;
+            while !seen.insert(name.clone()) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            name
+        })
+        .collect()
+}
+
+/// Loads the model package the way every pipeline command does.
+pub fn load_model(global: &GlobalArgs, args: &InferenceArgs) -> anyhow::Result<ModelPackage> {
+    let runtime = crate::model_cmd::ort_runtime(global)?;
+    let session = SessionConfig {
+        device: args.device,
+        intra_threads: args.threads,
+    };
+    ModelPackage::load_with(&runtime, &args.model, &session)
+        .with_context(|| format!("loading model package {}", args.model.display()))
+}
+
+pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let model = load_model(global, &args.inference)?;
+    let spec = resize_spec(&model.config().input);
+    let names = camera_names(&args.sources);
+
+    // Open each source once up front: a missing or broken file fails here, clearly, before any
+    // thread starts; the frame counts size the progress bar.
+    let mut total_s = 0.0;
+    for source in &args.sources {
+        let src = fightwatch_capture::open(source, "probe", &SourceOptions::default())
+            .with_context(|| format!("opening {source}"))?;
+        total_s += src.info().duration_s.unwrap_or(0.0);
+    }
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+
+    let (status_tx, status_rx) = crossbeam_channel::unbounded();
+    let mut cameras = Vec::new();
+    for (source, name) in args.sources.iter().zip(&names) {
+        let mut cfg = CameraConfig::new(name, source);
+        cfg.pacing = if args.realtime {
+            Pacing::Realtime
+        } else {
+            Pacing::AsFastAsPossible
+        };
+        cfg.model_resize = Some(spec);
+        cameras.push(
+            Camera::start(cfg, status_tx.clone())
+                .with_context(|| format!("starting camera {name}"))?,
+        );
+    }
+    drop(status_tx);
+
+    let mut pipeline = Pipeline::new(model, args.inference.pipeline_config())?;
+    let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    let stop = Arc::new(AtomicBool::new(false));
+    let source_of: std::collections::HashMap<String, String> = names
+        .iter()
+        .cloned()
+        .zip(args.sources.iter().cloned())
+        .collect();
+
+    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        // Progress in tenths of a second of media time, summed over the sources.
+        let bar = ProgressBar::new((total_s * 10.0).round() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {percent}% of the media  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+
+    // Events are printed on this thread while the pipeline runs on another.
+    let pipeline_thread = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("inference".into())
+            .spawn(move || {
+                let summary = pipeline.run(&cameras, &status_rx, &events_tx, &stop);
+                drop(cameras);
+                summary
+            })?
+    };
+    let mut failures = Vec::new();
+    let mut incidents = 0u64;
+    let mut media_done: std::collections::HashMap<String, f64> = Default::default();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for event in events_rx {
+        match event {
+            PipelineEvent::Window {
+                camera,
+                t,
+                score,
+                smoothed,
+                ..
+            } => {
+                if let Some(bar) = &progress {
+                    media_done.insert(camera.to_string(), t);
+                    bar.set_position((media_done.values().sum::<f64>() * 10.0).round() as u64);
+                    bar.set_message(format!("{camera} t={t:.1}s score={score:.2}"));
+                }
+                if args.verbose {
+                    let source = source_of.get(&*camera).cloned().unwrap_or_default();
+                    if args.json {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"event": "window", "source": source, "camera": &*camera, "t": t, "score": score, "smoothed": smoothed})
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{camera:>16}  t={t:7.2}s  score {score:.3}  smoothed {smoothed:.3}"
+                        )?;
+                    }
+                }
+            }
+            PipelineEvent::Incident { event, snapshot } => {
+                if matches!(event, IncidentEvent::Started { .. }) {
+                    incidents += 1;
+                }
+                let snapshot_path = match (&args.out, &snapshot) {
+                    (Some(dir), Some(jpeg)) => {
+                        let kind = if matches!(event, IncidentEvent::Started { .. }) {
+                            "start"
+                        } else {
+                            "peak"
+                        };
+                        let path = dir.join(format!("{}-{kind}.jpg", event.incident()));
+                        std::fs::write(&path, jpeg.as_slice())
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        Some(path)
+                    }
+                    _ => None,
+                };
+                let source = source_of.get(event.camera()).cloned().unwrap_or_default();
+                if args.json {
+                    let mut v = serde_json::to_value(&event)?;
+                    v["source"] = json!(source);
+                    if let Some(p) = &snapshot_path {
+                        v["snapshot"] = json!(p);
+                    }
+                    writeln!(out, "{v}")?;
+                } else {
+                    let line = describe(&event);
+                    match &progress {
+                        Some(bar) => bar.println(line),
+                        None => writeln!(out, "{line}")?,
+                    }
+                }
+            }
+            PipelineEvent::Camera(status) => {
+                if let CameraStatus::Offline { error: Some(error) } = &status.status {
+                    failures.push(format!("{}: {error}", status.camera));
+                    if args.json {
+                        let source = source_of.get(&*status.camera).cloned().unwrap_or_default();
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"event": "source_error", "source": source, "camera": &*status.camera, "error": error})
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+    let summary = match pipeline_thread.join() {
+        Ok(summary) => summary?,
+        Err(_) => bail!("the inference thread panicked"),
+    };
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            json!({
+                "event": "summary",
+                "frames": summary.frames,
+                "windows": summary.windows,
+                "incidents": summary.incidents,
+                "batches": summary.batches,
+                "inference_s": summary.inference_s,
+                "elapsed_s": elapsed,
+            })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} frames, {} windows, {incidents} incidents in {elapsed:.2} s ({:.1} windows/s; {:.2} s in the model)",
+            summary.frames,
+            summary.windows,
+            summary.windows as f64 / elapsed.max(1e-9),
+            summary.inference_s,
+        )?;
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} source(s) failed: {}",
+            failures.len(),
+            failures.join("; ")
+        );
+    }
+    Ok(())
+}
+
+fn describe(event: &IncidentEvent) -> String {
+    match event {
+        IncidentEvent::Started {
+            incident,
+            camera,
+            t,
+            score,
+            label,
+            ..
+        } => {
+            format!("{camera}: incident {incident} STARTED at {t:.2} s ({label}, score {score:.2})")
+        }
+        IncidentEvent::Updated {
+            incident,
+            camera,
+            t,
+            peak,
+            ..
+        } => {
+            format!("{camera}: incident {incident} peak {peak:.2} at {t:.2} s")
+        }
+        IncidentEvent::Ended {
+            incident,
+            camera,
+            t,
+            duration_s,
+            peak,
+            ..
+        } => {
+            format!(
+                "{camera}: incident {incident} ended at {t:.2} s after {duration_s:.1} s (peak {peak:.2})"
+            )
+        }
+    }
+}
+
+/// The pipeline settings from the command line.
+impl InferenceArgs {
+    pub fn pipeline_config(&self) -> PipelineConfig {
+        let defaults = PipelineConfig::default();
+        PipelineConfig {
+            hop_s: self.hop,
+            max_batch: self.max_batch.max(1),
+            incident: fightwatch_inference::IncidentConfig {
+                start_threshold: self.start_threshold,
+                end_threshold: self.end_threshold,
+                min_windows: self.min_windows,
+                cooldown_s: self.cooldown,
+                ..defaults.incident
+            },
+            ..defaults
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_names_are_file_stems_made_unique() {
+        let names = camera_names(&[
+            "a/cam.mp4".into(),
+            "b/cam.mp4".into(),
+            "fixtures/fight_frames/".into(),
+        ]);
+        assert_eq!(names, vec!["cam", "cam-2", "fight_frames"]);
+    }
+}

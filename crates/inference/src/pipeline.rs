@@ -1,0 +1,328 @@
+//! The inference stage: frames from every camera in, window scores and incidents out.
+//!
+//! One thread runs [`Pipeline::run`]. It waits on all camera queues at once, cuts each camera's
+//! clips by media time, batches clips of several cameras into one model run (up to `max_batch`,
+//! waiting at most `max_wait` for a batch to fill), and feeds the scores to each camera's
+//! incident detector. Frames arrive already resized by the camera threads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Select, Sender};
+use fightwatch_capture::{Camera, Frame, Picture, StatusEvent};
+use fightwatch_protocol::IncidentEvent;
+
+use crate::clip::{Clip, ClipBuilder};
+use crate::incident::{IncidentConfig, IncidentDetector};
+use crate::{Error, ModelPackage};
+
+/// Settings of the inference stage.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Incident detection.
+    pub incident: IncidentConfig,
+    /// Seconds of media time between the starts of consecutive clips of a camera.
+    pub hop_s: f64,
+    /// Most clips per model run (models with a fixed batch size run one by one regardless).
+    pub max_batch: usize,
+    /// Longest a ready clip waits for others to fill a batch.
+    pub max_wait: Duration,
+    /// JPEG quality of incident snapshots.
+    pub snapshot_quality: u8,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            incident: IncidentConfig::default(),
+            hop_s: 0.5,
+            max_batch: 8,
+            max_wait: Duration::from_millis(50),
+            snapshot_quality: 85,
+        }
+    }
+}
+
+/// What the inference stage reports.
+#[derive(Debug, Clone)]
+pub enum PipelineEvent {
+    /// One window was scored.
+    Window {
+        /// Camera name.
+        camera: Arc<str>,
+        /// Media time at the end of the window, seconds.
+        t: f64,
+        /// Fight probability of the window.
+        score: f32,
+        /// Smoothed score the thresholds saw.
+        smoothed: f32,
+        /// Clips in the model run that scored it.
+        batch: usize,
+        /// Time the model run took.
+        run_ms: f64,
+    },
+    /// An incident started, peaked or ended.
+    Incident {
+        /// The event.
+        event: IncidentEvent,
+        /// JPEG of the frame: the triggering window's last frame on start, the peak's on end.
+        snapshot: Option<Arc<Vec<u8>>>,
+    },
+    /// A camera changed state.
+    Camera(StatusEvent),
+}
+
+/// Totals of a pipeline run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PipelineSummary {
+    /// Frames received from the cameras.
+    pub frames: u64,
+    /// Windows scored.
+    pub windows: u64,
+    /// Incidents started.
+    pub incidents: u64,
+    /// Model runs.
+    pub batches: u64,
+    /// Time spent inside model runs, seconds.
+    pub inference_s: f64,
+}
+
+struct CameraState {
+    name: Arc<str>,
+    builder: ClipBuilder<Arc<Picture>>,
+    detector: IncidentDetector,
+    peak_picture: Option<Arc<Picture>>,
+    last_t: f64,
+    done: bool,
+}
+
+/// The inference stage over a set of cameras.
+pub struct Pipeline {
+    model: ModelPackage,
+    config: PipelineConfig,
+    label: String,
+}
+
+fn wall_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Pipeline {
+    /// A pipeline scoring with `model`.
+    pub fn new(model: ModelPackage, config: PipelineConfig) -> Result<Self, Error> {
+        config.incident.validate().map_err(|m| Error::Config {
+            path: "incident settings".into(),
+            message: m,
+        })?;
+        let label = model.config().output.fight_labels.join("+");
+        Ok(Self {
+            model,
+            config,
+            label,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &ModelPackage {
+        &self.model
+    }
+
+    /// Runs until every camera has ended (files) or `stop` is set, sending events to `events`.
+    ///
+    /// Cameras must have been started with the model's resize spec, so frames carry their
+    /// model-size image. Camera status events from `status` are passed through.
+    pub fn run(
+        &mut self,
+        cameras: &[Camera],
+        status: &Receiver<StatusEvent>,
+        events: &Sender<PipelineEvent>,
+        stop: &AtomicBool,
+    ) -> Result<PipelineSummary, Error> {
+        let input = self.model.config().input.clone();
+        let mut cams: Vec<CameraState> = cameras
+            .iter()
+            .map(|c| CameraState {
+                name: c.name().clone(),
+                builder: ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
+                detector: IncidentDetector::new(c.name(), self.config.incident),
+                peak_picture: None,
+                last_t: 0.0,
+                done: false,
+            })
+            .collect();
+        // Kept apart from the per-camera state: a Select borrows them while the state changes.
+        let receivers: Vec<Receiver<Frame>> = cameras.iter().map(|c| c.frames().clone()).collect();
+        let mut summary = PipelineSummary::default();
+        let mut pending: Vec<(usize, Clip<Arc<Picture>>)> = Vec::new();
+        let mut first_pending: Option<Instant> = None;
+        let mut status_open = true;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let live: Vec<usize> = (0..cams.len()).filter(|&i| !cams[i].done).collect();
+            if live.is_empty() && pending.is_empty() {
+                break;
+            }
+            let timeout = match first_pending {
+                Some(t0) => self.config.max_wait.saturating_sub(t0.elapsed()),
+                None => Duration::from_millis(100),
+            };
+            let mut sel = Select::new();
+            for &i in &live {
+                sel.recv(&receivers[i]);
+            }
+            let status_index = status_open.then(|| sel.recv(status));
+            let ready = if live.is_empty() && status_index.is_none() {
+                None
+            } else {
+                sel.select_timeout(timeout).ok()
+            };
+            if let Some(op) = ready {
+                let index = op.index();
+                if Some(index) == status_index {
+                    match op.recv(status) {
+                        Ok(ev) => {
+                            let _ = events.send(PipelineEvent::Camera(ev));
+                        }
+                        Err(_) => status_open = false,
+                    }
+                } else {
+                    let i = live[index];
+                    match op.recv(&receivers[i]) {
+                        Ok(frame) => {
+                            summary.frames += 1;
+                            let cam = &mut cams[i];
+                            cam.last_t = cam.last_t.max(frame.pts_s);
+                            let Some(small) = frame.model_input.clone() else {
+                                return Err(Error::BadInput {
+                                    model: self.model.config().model.name.clone(),
+                                    message: format!(
+                                        "camera {} delivers frames without a model-size image",
+                                        cam.name
+                                    ),
+                                });
+                            };
+                            for clip in cam.builder.push_with(
+                                frame.pts_s,
+                                frame.seq,
+                                small,
+                                frame.picture.clone(),
+                            ) {
+                                first_pending.get_or_insert_with(Instant::now);
+                                pending.push((i, clip));
+                            }
+                        }
+                        Err(_) => cams[i].done = true,
+                    }
+                }
+            }
+            let all_done = cams.iter().all(|c| c.done);
+            let waited = first_pending.is_some_and(|t0| t0.elapsed() >= self.config.max_wait);
+            if !pending.is_empty() && (pending.len() >= self.config.max_batch || waited || all_done)
+            {
+                let batch: Vec<_> = pending
+                    .drain(..pending.len().min(self.config.max_batch))
+                    .collect();
+                first_pending = if pending.is_empty() {
+                    None
+                } else {
+                    Some(Instant::now())
+                };
+                self.score_batch(&mut cams, batch, events, &mut summary)?;
+            }
+            // A camera that ended and has no clip waiting closes its open incident.
+            for (i, cam) in cams.iter_mut().enumerate() {
+                if cam.done
+                    && !pending.iter().any(|(j, _)| *j == i)
+                    && let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now()))
+                {
+                    let snapshot = self.snapshot(cam.peak_picture.take().as_deref());
+                    let _ = events.send(PipelineEvent::Incident { event, snapshot });
+                }
+            }
+        }
+        // Stopped: close what is open so no incident is left dangling.
+        for cam in &mut cams {
+            if let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now())) {
+                let snapshot = self.snapshot(cam.peak_picture.take().as_deref());
+                let _ = events.send(PipelineEvent::Incident { event, snapshot });
+            }
+        }
+        Ok(summary)
+    }
+
+    fn score_batch(
+        &mut self,
+        cams: &mut [CameraState],
+        batch: Vec<(usize, Clip<Arc<Picture>>)>,
+        events: &Sender<PipelineEvent>,
+        summary: &mut PipelineSummary,
+    ) -> Result<(), Error> {
+        let inputs: Vec<&[Arc<image::RgbImage>]> =
+            batch.iter().map(|(_, c)| c.frames.as_slice()).collect();
+        let batch_len = inputs.len();
+        let t0 = Instant::now();
+        let scores = self.model.score(&inputs)?;
+        let run_s = t0.elapsed().as_secs_f64();
+        summary.batches += 1;
+        summary.inference_s += run_s;
+        let now = wall_ms(SystemTime::now());
+        for ((i, clip), score) in batch.into_iter().zip(scores) {
+            summary.windows += 1;
+            let cam = &mut cams[i];
+            cam.last_t = cam.last_t.max(clip.end_s);
+            let decision = cam.detector.push(clip.end_s, now, score.fight, &self.label);
+            let _ = events.send(PipelineEvent::Window {
+                camera: cam.name.clone(),
+                t: clip.end_s,
+                score: score.fight,
+                smoothed: decision.smoothed,
+                batch: batch_len,
+                run_ms: run_s * 1e3,
+            });
+            if decision.new_peak {
+                cam.peak_picture = clip.last_payload.clone();
+            }
+            for event in decision.events {
+                let snapshot = match &event {
+                    IncidentEvent::Started { .. } => {
+                        summary.incidents += 1;
+                        self.snapshot(clip.last_payload.as_deref())
+                    }
+                    IncidentEvent::Ended { .. } => {
+                        self.snapshot(cam.peak_picture.take().as_deref())
+                    }
+                    IncidentEvent::Updated { .. } => None,
+                };
+                let _ = events.send(PipelineEvent::Incident { event, snapshot });
+            }
+        }
+        Ok(())
+    }
+
+    /// JPEG of a picture; `None` (and a warning) if it cannot be made.
+    fn snapshot(&self, picture: Option<&Picture>) -> Option<Arc<Vec<u8>>> {
+        let rgb = match picture?.to_rgb() {
+            Ok(rgb) => rgb,
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not convert a snapshot frame.");
+                return None;
+            }
+        };
+        let mut jpeg = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg,
+            self.config.snapshot_quality,
+        );
+        match rgb.write_with_encoder(encoder) {
+            Ok(()) => Some(Arc::new(jpeg)),
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not encode a snapshot.");
+                None
+            }
+        }
+    }
+}
