@@ -113,7 +113,7 @@ pub struct InferenceArgs {
 /// `fightwatch model …`
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Print a model's inputs, outputs and opset, loading it with ONNX Runtime.
+    /// Print a model's inputs, outputs, opset and labels, and check model.toml against the graph.
     Inspect {
         /// A model package directory (holding model.onnx) or an .onnx file.
         path: PathBuf,

@@ -183,3 +183,36 @@ fn devices_lists_no_cameras_as_an_empty_list() {
         assert_eq!(v, serde_json::json!([]));
     }
 }
+
+#[test]
+fn model_inspect_checks_a_package_against_its_graph() {
+    let out = fightwatch(&["model", "inspect", "models/fight-demo", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["package"]["config_check"], "ok");
+    assert_eq!(
+        v["package"]["labels"],
+        serde_json::json!(["nonfight", "fight"])
+    );
+    assert_eq!(v["package"]["clip_duration_s"], 2.0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("models/fight-demo/model.onnx"),
+        dir.path().join("model.onnx"),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(repo().join("models/fight-demo/model.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("model.toml"),
+        toml.replace("width = 96", "width = 112"),
+    )
+    .unwrap();
+    let out = fightwatch(&["model", "inspect", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("clip: f32[batch, 3, 16, 96, 112]")
+            && err.contains("clip: f32[batch, 3, 16, 96, 96]"),
+        "{err}"
+    );
+}

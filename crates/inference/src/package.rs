@@ -84,6 +84,11 @@ impl ModelPackage {
         &self.model
     }
 
+    /// The ONNX model, to run tensors built elsewhere.
+    pub fn onnx_mut(&mut self) -> &mut OnnxModel {
+        &mut self.model
+    }
+
     /// The batch size the graph requires, or `None` when its batch axis is dynamic.
     pub fn fixed_batch(&self) -> Option<usize> {
         self.fixed_batch

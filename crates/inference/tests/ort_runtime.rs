@@ -114,3 +114,39 @@ fn a_second_different_library_is_refused() {
         rt.library()
     );
 }
+
+#[test]
+fn a_gpu_device_that_cannot_be_used_is_an_error_and_auto_falls_back_to_cpu() {
+    use fightwatch_inference::{Device, SessionConfig};
+    let rt = runtime();
+    let path = repo().join("fixtures/onnx/tiny_clip_classifier.onnx");
+    for device in [Device::Cuda(0), Device::TensorRt(0)] {
+        let err = OnnxModel::load_with(
+            &rt,
+            &path,
+            &SessionConfig {
+                device,
+                intra_threads: 1,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Device { .. }), "{err}");
+        let msg = err.to_string();
+        // Without the cargo feature the message says how to rebuild; with it (and the CPU-only
+        // library) ONNX Runtime says the provider is missing. Either way: no silent CPU run.
+        assert!(
+            msg.contains("feature") || msg.contains("xecution provider"),
+            "{msg}"
+        );
+    }
+    let model = OnnxModel::load_with(
+        &rt,
+        &path,
+        &SessionConfig {
+            device: Device::Auto,
+            intra_threads: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(model.device(), Device::Cpu);
+}
