@@ -39,6 +39,7 @@ APT_PACKAGES=(
   pkg-config clang libclang-dev
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
   python3-venv
+  fonts-dejavu-core
   chromium
   # Real RTSP server for capture tests (GStreamer, driven from Debian's python3-gi).
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good

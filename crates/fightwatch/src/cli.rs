@@ -65,6 +65,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Evaluate a model and incident settings on labelled clips (labels.csv or RWF-2000 layout).
+    Eval {
+        /// Folder with labels.csv, or with Fight/ and NonFight/ (RWF-2000, optionally under
+        /// train/ and val/).
+        dir: PathBuf,
+        #[command(flatten)]
+        inference: InferenceArgs,
+        /// Write scores.csv, metrics.json, roc.png and scores.png here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print the metrics as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Clips decoded at once (their clips share model runs).
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
     /// List local (USB) cameras.
     Devices {
         /// Print JSON.

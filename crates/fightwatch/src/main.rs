@@ -4,6 +4,7 @@
 //! module, and the work is done by the library crates.
 
 mod cli;
+mod eval;
 mod logging;
 mod model_cmd;
 mod probe_cmd;
@@ -35,6 +36,22 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             json,
         } => probe_cmd::probe(&source, frames, json),
         cli::Command::Devices { json } => probe_cmd::devices(json),
+        cli::Command::Eval {
+            dir,
+            inference,
+            out,
+            json,
+            parallel,
+        } => eval::run(
+            &cli.global,
+            eval::EvalArgs {
+                dir,
+                inference,
+                out,
+                json,
+                parallel,
+            },
+        ),
         cli::Command::Replay {
             sources,
             inference,
