@@ -129,6 +129,11 @@ impl Pipeline {
         &self.model
     }
 
+    /// Gives the model back.
+    pub fn into_model(self) -> ModelPackage {
+        self.model
+    }
+
     /// Runs until every camera has ended (files) or `stop` is set, sending events to `events`.
     ///
     /// Cameras must have been started with the model's resize spec, so frames carry their
