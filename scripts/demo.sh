@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Sets up, builds a release fightwatch, and runs the main job.
 #
-# The full demo (bundled clips replayed as cameras through capture -> inference -> alerts ->
-# WebSocket, console on http://127.0.0.1:8080) arrives with the pipeline issues. Until then this
-# runs the most complete real path that exists: ONNX Runtime loading a clip model and reporting
-# its inputs and outputs.
+# The full demo (bundled clips replayed as cameras, alerts over WebSocket, console on
+# http://127.0.0.1:8080) arrives with the broadcaster and console issues. Until then this runs
+# the most complete real path that exists: four bundled clips replayed as cameras, in real time,
+# through capture -> inference -> incidents with the demo model, printing each incident and
+# saving its snapshots under target/demo/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/setup.sh
 cargo build --release --locked -p fightwatch
+mkdir -p target/demo
 echo
-echo "demo: the replay pipeline and console are not built yet; running the real path that exists:"
-echo "demo: target/release/fightwatch model inspect fixtures/onnx/tiny_clip_classifier.onnx"
-exec target/release/fightwatch model inspect fixtures/onnx/tiny_clip_classifier.onnx "$@"
+echo "demo: no console yet (issues #6, #7); replaying 4 clips as cameras in real time:"
+exec target/release/fightwatch replay --realtime --out target/demo \
+  fixtures/fight_mid_walk.mp4 fixtures/crossing_crowd.mp4 fixtures/fight_mid_talk.mkv fixtures/walk_then_run.mp4 "$@"

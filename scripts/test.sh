@@ -43,6 +43,7 @@ reproducible_fixtures() {
 
 step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "GPU features compile" cargo check -p fightwatch --features cuda,tensorrt --locked
 step "cargo test" cargo test --workspace --locked
 step "generated test model is reproducible" reproducible_test_model
 step "fixtures are reproducible (byte for byte)" reproducible_fixtures
