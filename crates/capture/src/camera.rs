@@ -137,6 +137,8 @@ pub struct CameraStats {
     pub sampled_out: AtomicU64,
     /// Successful reconnects.
     pub reconnects: AtomicU64,
+    /// Corrupt packets skipped (all sessions).
+    pub skipped_packets: AtomicU64,
 }
 
 /// A running camera. Dropping it stops the thread.
@@ -293,7 +295,12 @@ impl Worker {
                     }
                     ever_online = true;
                     self.report(CameraStatus::Online(source.info().clone()));
-                    self.session(source.as_mut(), resizer.as_mut(), &mut seq, &mut pts_offset)
+                    let result =
+                        self.session(source.as_mut(), resizer.as_mut(), &mut seq, &mut pts_offset);
+                    self.stats
+                        .skipped_packets
+                        .fetch_add(source.skipped_packets(), Ordering::Relaxed);
+                    result
                 }
                 Err(e) => Err(e),
             };

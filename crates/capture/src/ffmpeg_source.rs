@@ -193,11 +193,6 @@ impl FfmpegSource {
         })
     }
 
-    /// Corrupt packets skipped so far.
-    pub fn skipped_packets(&self) -> u64 {
-        self.skipped_packets
-    }
-
     fn read_error(&self, message: String) -> CaptureError {
         CaptureError::Read {
             source_name: self.name.clone(),
@@ -236,6 +231,10 @@ impl FfmpegSource {
 impl FrameSource for FfmpegSource {
     fn info(&self) -> &SourceInfo {
         &self.info
+    }
+
+    fn skipped_packets(&self) -> u64 {
+        self.skipped_packets
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {

@@ -90,6 +90,11 @@ pub trait FrameSource {
     ///
     /// After an error the source is finished; live sources are reopened by the caller.
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError>;
+
+    /// Corrupt packets skipped so far (decoding went on without them).
+    fn skipped_packets(&self) -> u64 {
+        0
+    }
 }
 
 /// Whether `s` names a network stream.

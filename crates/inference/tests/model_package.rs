@@ -169,3 +169,33 @@ fn missing_package_and_missing_onnx() {
     let err = ModelPackage::load(&rt, dir.path(), 1).unwrap_err();
     assert!(matches!(err, Error::ModelMissing(_)), "{err}");
 }
+
+#[test]
+fn fight_score_sums_every_fight_label() {
+    // Kinetics-style: several labels count as a fight; their probabilities are summed.
+    let rt = runtime();
+    let toml = TINY_TOML
+        .replace("activation = \"none\"", "activation = \"softmax\"")
+        .replace("[\"fight\", \"other\"]", "[\"punching\", \"wrestling\"]")
+        .replace(
+            "fight_labels = [\"fight\"]",
+            "fight_labels = [\"punching\", \"wrestling\"]",
+        );
+    let dir = package(&tiny(), &toml);
+    let mut pkg = ModelPackage::load(&rt, dir.path(), 1).unwrap();
+    let frame = std::sync::Arc::new(image::RgbImage::from_pixel(
+        8,
+        8,
+        image::Rgb([90, 120, 200]),
+    ));
+    let clip = vec![frame; 4];
+    let scores = pkg.score(&[clip.as_slice()]).unwrap();
+    assert!((scores[0].probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    assert!((scores[0].fight - 1.0).abs() < 1e-5, "{:?}", scores[0]);
+
+    let one = TINY_TOML.replace("activation = \"none\"", "activation = \"softmax\"");
+    let dir = package(&tiny(), &one);
+    let mut pkg = ModelPackage::load(&rt, dir.path(), 1).unwrap();
+    let s = pkg.score(&[clip.as_slice()]).unwrap();
+    assert!((s[0].fight - s[0].probs[0]).abs() < 1e-6 && s[0].fight < 1.0);
+}
