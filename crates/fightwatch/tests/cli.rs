@@ -2,30 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{fightwatch, repo, text};
 
-/// The binary, run from the repository root with no ORT_DYLIB_PATH inherited.
-fn fightwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("ORT_DYLIB_PATH")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn help_and_version() {

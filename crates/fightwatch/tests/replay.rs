@@ -3,26 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{fightwatch, repo};
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn fightwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("ORT_DYLIB_PATH")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
-}
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)

@@ -3,27 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{repo, runtime};
+
+use std::path::Path;
 use std::sync::Arc;
 
 use fightwatch_capture::{SourceOptions, open};
-use fightwatch_inference::runtime::LibrarySearch;
-use fightwatch_inference::{ClipBuilder, ModelPackage, OrtRuntime};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn runtime() -> OrtRuntime {
-    OrtRuntime::init(&LibrarySearch {
-        roots: vec![repo()],
-        ..LibrarySearch::from_env(None)
-    })
-    .unwrap()
-}
+use fightwatch_inference::{ClipBuilder, ModelPackage};
 
 /// (media time at the end of each window, fight probability) for a whole clip, hop 0.5 s.
 fn window_scores(pkg: &mut ModelPackage, clip: &Path) -> Vec<(f64, f32)> {

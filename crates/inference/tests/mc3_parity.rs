@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::repo;
 
 use fightwatch_inference::runtime::LibrarySearch;
 use fightwatch_inference::{OnnxModel, OrtRuntime};
@@ -11,13 +13,6 @@ use ndarray::{Array4, Array5, ArrayD, Axis};
 use ndarray_npy::NpzReader;
 
 const TOLERANCE: f32 = 1e-3;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 /// SplitMix64 mapped to [-2.5, 2.5), as scripts/make_mc3_reference.py generates it.
 fn splitmix64_uniform(seed: u64, n: usize) -> Vec<f32> {

@@ -2,25 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{repo, runtime};
+
 use std::path::{Path, PathBuf};
 
-use fightwatch_inference::runtime::LibrarySearch;
-use fightwatch_inference::{Error, ModelPackage, OrtRuntime};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn runtime() -> OrtRuntime {
-    OrtRuntime::init(&LibrarySearch {
-        roots: vec![repo()],
-        ..LibrarySearch::from_env(None)
-    })
-    .unwrap()
-}
+use fightwatch_inference::{Error, ModelPackage};
 
 /// A package dir holding `onnx` (copied from fixtures/onnx or models/) and the given model.toml.
 fn package(onnx: &Path, toml: &str) -> tempfile::TempDir {

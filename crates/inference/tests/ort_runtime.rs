@@ -3,26 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use fightwatch_inference::runtime::LibrarySearch;
+use common::{repo, runtime};
+
+use std::path::Path;
+
 use fightwatch_inference::{Error, OnnxModel, OrtRuntime};
 use ndarray::ArrayD;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn runtime() -> OrtRuntime {
-    let search = LibrarySearch {
-        roots: vec![repo()],
-        ..LibrarySearch::from_env(None)
-    };
-    OrtRuntime::init(&search).expect("ONNX Runtime library (run scripts/setup.sh)")
-}
 
 #[derive(serde::Deserialize)]
 struct Expected {

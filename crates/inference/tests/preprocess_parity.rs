@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::repo;
+
 use std::sync::Arc;
 
 use fightwatch_capture::{Camera, CameraConfig};
@@ -14,13 +17,6 @@ use ndarray::{Array5, Ix5};
 use ndarray_npy::NpzReader;
 
 const TOLERANCE: f32 = 1e-4;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn check_case(name: &str, case: &serde_json::Value) {
     let rt = OrtRuntime::init(&LibrarySearch {
