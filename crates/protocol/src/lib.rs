@@ -2,8 +2,9 @@
 Shared event and WebSocket message types of fightwatch.
 
 Every stage exchanges these types, so they live in one small crate with no heavy dependencies:
-the inference stage produces [`IncidentEvent`]s, the store persists them, and the broadcaster
-serialises them for dashboards. Field names are the wire names.
+the inference stage produces [`IncidentEvent`]s, the store persists them as alerts, and the
+broadcaster sends [`ServerMessage`]s to dashboards and reads [`ClientMessage`]s from them. Field
+names are the wire names; `docs/protocol.md` documents them with examples.
 
 ```
 use fightwatch_protocol::IncidentEvent;
@@ -19,6 +20,11 @@ assert_eq!(
 ```
 */
 
+mod messages;
+
+pub use messages::{
+    AlertStatus, AlertUpdate, ChatMessage, ClientMessage, FightAlert, ServerMessage,
+};
 use serde::{Deserialize, Serialize};
 
 /// A change in a fight incident on one camera, as the incident detector reports it.
@@ -108,6 +114,51 @@ impl IncidentEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_messages_are_strict() {
+        let m: ClientMessage = serde_json::from_str(r#"{"type":"resume","after_seq":41}"#).unwrap();
+        assert_eq!(m, ClientMessage::Resume { after_seq: 41 });
+        let m: ClientMessage = serde_json::from_str(r#"{"type":"ack_alert","id":"a1"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::AckAlert {
+                id: "a1".into(),
+                note: None
+            }
+        );
+        for bad in [
+            r#"{"type":"resume"}"#,
+            r#"{"type":"resume","after_seq":1,"x":2}"#,
+            r#"{"type":"nope"}"#,
+            "[]",
+            "{",
+        ] {
+            assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fight_alert_wire_form() {
+        let m = ServerMessage::FightAlert(FightAlert {
+            id: "a1".into(),
+            seq: 7,
+            camera: "lobby".into(),
+            site: "hq".into(),
+            label: "fight".into(),
+            score: 0.5,
+            started_at: 1,
+            snapshot_url: None,
+            source: "pipeline".into(),
+        });
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(
+            json.starts_with(r#"{"type":"fight_alert","id":"a1","seq":7"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<ServerMessage>(&json).unwrap(), m);
+        assert_eq!(m.seq(), Some(7));
+    }
 
     #[test]
     fn ended_round_trips_through_json() {

@@ -1,0 +1,173 @@
+//! WebSocket messages between the server and dashboards (JSON text frames `{"type": …}`).
+//!
+//! Times are milliseconds since the Unix epoch. Every persisted event carries `seq`, a number
+//! that only grows: a dashboard that reconnects sends `resume { after_seq }` and gets what it
+//! missed, in order.
+
+use serde::{Deserialize, Serialize};
+
+/// State of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// The fight is going on.
+    Active,
+    /// The fight ended (nobody acknowledged it yet).
+    Ended,
+    /// An operator acknowledged it.
+    Acknowledged,
+}
+
+impl AlertStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Ended => "ended",
+            Self::Acknowledged => "acknowledged",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "ended" => Some(Self::Ended),
+            "acknowledged" => Some(Self::Acknowledged),
+            _ => None,
+        }
+    }
+}
+
+/// A new fight alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FightAlert {
+    /// Alert id.
+    pub id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// Camera name.
+    pub camera: String,
+    /// Site the camera belongs to.
+    pub site: String,
+    /// What was detected (`fight`).
+    pub label: String,
+    /// Fight score, 0–1.
+    pub score: f32,
+    /// When the fight started, ms since the epoch.
+    pub started_at: u64,
+    /// Where the snapshot JPEG is served, when there is one.
+    pub snapshot_url: Option<String>,
+    /// Who raised it: `pipeline` or the detector client's user name.
+    pub source: String,
+}
+
+/// A change to an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertUpdate {
+    /// Alert id.
+    pub id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// New status.
+    pub status: AlertStatus,
+    /// Highest score so far.
+    pub peak_score: f32,
+    /// When the fight ended, ms since the epoch.
+    pub ended_at: Option<u64>,
+    /// Operator who acknowledged it.
+    pub acked_by: Option<String>,
+    /// The operator's note.
+    pub note: Option<String>,
+}
+
+/// A chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatMessage {
+    /// Event sequence number.
+    pub seq: u64,
+    /// Room (`site:NAME`, a chat room, or a 1:1 room `dm:A:B`).
+    pub room: String,
+    /// Sender.
+    pub from: String,
+    /// The text.
+    pub text: String,
+    /// When it was sent, ms since the epoch.
+    pub at: u64,
+}
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message on a connection.
+    WelcomeMessage {
+        /// Connection id.
+        session: String,
+        /// Authenticated user.
+        user: String,
+        /// The user's role.
+        role: String,
+        /// Server version.
+        server_version: String,
+        /// Newest event sequence number.
+        last_seq: u64,
+    },
+    /// A new fight alert.
+    FightAlert(FightAlert),
+    /// A change to an alert.
+    AlertUpdate(AlertUpdate),
+    /// A chat message.
+    ReceiveMessage(ChatMessage),
+    /// A request could not be served.
+    Error {
+        /// Stable machine-readable code (`bad_message`, `forbidden`, `rate_limited`, …).
+        code: String,
+        /// What went wrong, for people.
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// The event sequence number, for persisted events.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Self::FightAlert(a) => Some(a.seq),
+            Self::AlertUpdate(u) => Some(u.seq),
+            Self::ReceiveMessage(m) => Some(m.seq),
+            _ => None,
+        }
+    }
+}
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Narrow the feed to a room (`camera:NAME`, `site:NAME`) or enter a chat room.
+    JoinRoom {
+        /// The room.
+        room: String,
+    },
+    /// Leave a room.
+    LeaveRoom {
+        /// The room.
+        room: String,
+    },
+    /// Send every event after `after_seq`, then live ones.
+    Resume {
+        /// Last sequence number the client has.
+        after_seq: u64,
+    },
+    /// Acknowledge an alert (operators).
+    AckAlert {
+        /// Alert id.
+        id: String,
+        /// Optional note.
+        #[serde(default)]
+        note: Option<String>,
+    },
+}

@@ -1,0 +1,610 @@
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use fightwatch_protocol::{AlertStatus, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed (disk full, corrupt file, locked by another process, ...).
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// No alert with this id.
+    #[error("no alert {0}")]
+    NoSuchAlert(String),
+    /// A stored event could not be read back (written by an incompatible version).
+    #[error("stored event {seq} is unreadable: {message}")]
+    BadEvent {
+        /// The event.
+        seq: u64,
+        /// Why.
+        message: String,
+    },
+}
+
+/// An alert to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    /// Camera name.
+    pub camera: String,
+    /// Site.
+    pub site: String,
+    /// Label (`fight`).
+    pub label: String,
+    /// Score at start.
+    pub score: f32,
+    /// When the fight started, ms since the epoch.
+    pub started_at: u64,
+    /// Snapshot file name inside the data dir, if any.
+    pub snapshot: Option<String>,
+    /// `pipeline` or the detector's user name.
+    pub source: String,
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertRecord {
+    /// Alert id.
+    pub id: String,
+    /// Sequence number of its creation.
+    pub seq: u64,
+    /// Camera.
+    pub camera: String,
+    /// Site.
+    pub site: String,
+    /// Label.
+    pub label: String,
+    /// Score at start.
+    pub score: f32,
+    /// Highest score.
+    pub peak_score: f32,
+    /// Status.
+    pub status: AlertStatus,
+    /// Start, ms since the epoch.
+    pub started_at: u64,
+    /// End, ms since the epoch.
+    pub ended_at: Option<u64>,
+    /// Who acknowledged it.
+    pub acked_by: Option<String>,
+    /// Acknowledgement note.
+    pub note: Option<String>,
+    /// Snapshot file name, if any.
+    pub snapshot: Option<String>,
+    /// Who raised it.
+    pub source: String,
+}
+
+/// Filters for [`Store::alerts`].
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// Only this camera.
+    pub camera: Option<String>,
+    /// Only this status.
+    pub status: Option<AlertStatus>,
+    /// Only alerts started at or after this, ms since the epoch.
+    pub since: Option<u64>,
+    /// Only alerts with seq below this (paging: pass the last seq of the previous page).
+    pub before_seq: Option<u64>,
+    /// At most this many (newest first).
+    pub limit: usize,
+}
+
+/// The fightwatch database.
+pub struct Store {
+    path: PathBuf,
+    // One connection behind a mutex: writes are serialised anyway, and the event sequence must be
+    // assigned in the same transaction as the row it describes.
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    camera TEXT,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    camera TEXT NOT NULL,
+    site TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    peak_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    acked_by TEXT,
+    note TEXT,
+    snapshot TEXT,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_camera ON alerts (camera, seq);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    room TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages (room, seq);
+";
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends an event inside `tx`; `make` builds the message from its sequence number.
+    fn append(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        camera: Option<&str>,
+        make: impl FnOnce(u64) -> ServerMessage,
+    ) -> Result<(u64, ServerMessage), StoreError> {
+        tx.execute(
+            "INSERT INTO events (at_ms, camera, body) VALUES (?1, ?2, '')",
+            params![now_ms() as i64, camera],
+        )
+        .map_err(|e| self.err(e))?;
+        let seq = tx.last_insert_rowid() as u64;
+        let msg = make(seq);
+        let body = serde_json::to_string(&msg).map_err(|e| StoreError::BadEvent {
+            seq,
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "UPDATE events SET body = ?1 WHERE seq = ?2",
+            params![body, seq as i64],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok((seq, msg))
+    }
+
+    /// Creates an alert and its `fight_alert` event, in one transaction.
+    pub fn create_alert(&self, new: &NewAlert) -> Result<FightAlert, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut alert = None;
+        let (seq, _) = self.append(&tx, Some(&new.camera), |seq| {
+            let a = FightAlert {
+                id: format!("a{seq}"),
+                seq,
+                camera: new.camera.clone(),
+                site: new.site.clone(),
+                label: new.label.clone(),
+                score: new.score,
+                started_at: new.started_at,
+                snapshot_url: new
+                    .snapshot
+                    .as_ref()
+                    .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
+                source: new.source.clone(),
+            };
+            alert = Some(a.clone());
+            ServerMessage::FightAlert(a)
+        })?;
+        tx.execute(
+            "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'active', ?7, ?8, ?9)",
+            params![
+                format!("a{seq}"),
+                seq as i64,
+                new.camera,
+                new.site,
+                new.label,
+                f64::from(new.score),
+                new.started_at as i64,
+                new.snapshot,
+                new.source
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        alert.ok_or_else(|| StoreError::BadEvent {
+            seq,
+            message: "alert not built".into(),
+        })
+    }
+
+    /// Applies a change to an alert and records the `alert_update` event.
+    ///
+    /// `peak` raises the peak score, `ended_at` ends an active alert, `ack` = (user, note)
+    /// acknowledges it.
+    pub fn update_alert(
+        &self,
+        id: &str,
+        peak: Option<f32>,
+        ended_at: Option<u64>,
+        ack: Option<(&str, Option<&str>)>,
+    ) -> Result<AlertUpdate, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let current = Self::alert_in(&tx, id)
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
+        let peak_score = peak.map_or(current.peak_score, |p| p.max(current.peak_score));
+        let ended = ended_at.or(current.ended_at);
+        let (status, acked_by, note) = match ack {
+            Some((user, note)) => (
+                AlertStatus::Acknowledged,
+                Some(user.to_string()),
+                note.map(str::to_string),
+            ),
+            None if current.status == AlertStatus::Acknowledged => {
+                (AlertStatus::Acknowledged, current.acked_by, current.note)
+            }
+            None if ended.is_some() => (AlertStatus::Ended, None, None),
+            None => (AlertStatus::Active, None, None),
+        };
+        tx.execute(
+            "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6 WHERE id = ?1",
+            params![id, f64::from(peak_score), ended.map(|e| e as i64), status.as_str(), acked_by, note],
+        )
+        .map_err(|e| self.err(e))?;
+        let mut update = None;
+        self.append(&tx, Some(&current.camera), |seq| {
+            let u = AlertUpdate {
+                id: id.into(),
+                seq,
+                status,
+                peak_score,
+                ended_at: ended,
+                acked_by,
+                note,
+            };
+            update = Some(u.clone());
+            ServerMessage::AlertUpdate(u)
+        })?;
+        tx.commit().map_err(|e| self.err(e))?;
+        update.ok_or_else(|| StoreError::NoSuchAlert(id.into()))
+    }
+
+    /// Stores a chat message as an event.
+    pub fn add_message(
+        &self,
+        room: &str,
+        from: &str,
+        text: &str,
+    ) -> Result<ChatMessage, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let at = now_ms();
+        let mut msg = None;
+        let (seq, _) = self.append(&tx, None, |seq| {
+            let m = ChatMessage {
+                seq,
+                room: room.into(),
+                from: from.into(),
+                text: text.into(),
+                at,
+            };
+            msg = Some(m.clone());
+            ServerMessage::ReceiveMessage(m)
+        })?;
+        tx.execute(
+            "INSERT INTO messages (seq, room, sender, text, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![seq as i64, room, from, text, at as i64],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        msg.ok_or_else(|| StoreError::BadEvent {
+            seq,
+            message: "message not built".into(),
+        })
+    }
+
+    /// The newest messages of a room, oldest first.
+    pub fn messages(&self, room: &str, limit: usize) -> Result<Vec<ChatMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT seq, room, sender, text, at_ms FROM messages WHERE room = ?1 ORDER BY seq DESC LIMIT ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![room, limit as i64], |r| {
+                Ok(ChatMessage {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    room: r.get(1)?,
+                    from: r.get(2)?,
+                    text: r.get(3)?,
+                    at: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<ChatMessage> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Events with `seq > after_seq`, oldest first, at most `limit`.
+    pub fn events_after(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ServerMessage>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![after_seq as i64, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row.map_err(|e| self.err(e))?;
+            out.push(
+                serde_json::from_str(&body).map_err(|e| StoreError::BadEvent {
+                    seq,
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The newest event's sequence number (0 when there is none).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|s| s as u64)
+        .map_err(|e| self.err(e))
+    }
+
+    fn alert_in(conn: &Connection, id: &str) -> Result<Option<AlertRecord>, rusqlite::Error> {
+        conn.query_row(
+            &format!("{SELECT_ALERT} WHERE id = ?1"),
+            params![id],
+            row_to_alert,
+        )
+        .optional()
+    }
+
+    /// One alert.
+    pub fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        Self::alert_in(&self.conn(), id).map_err(|e| self.err(e))
+    }
+
+    /// Alerts matching `filter`, newest first.
+    pub fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "{SELECT_ALERT} WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR status = ?2)
+             AND (?3 IS NULL OR started_at >= ?3) AND (?4 IS NULL OR seq < ?4) ORDER BY seq DESC LIMIT ?5"
+        );
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let limit = if filter.limit == 0 {
+            100
+        } else {
+            filter.limit.min(1000)
+        };
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.camera,
+                    filter.status.map(AlertStatus::as_str),
+                    filter.since.map(|s| s as i64),
+                    filter.before_seq.map(|s| s as i64),
+                    limit as i64
+                ],
+                row_to_alert,
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Deletes alerts (and their events and messages) that started before `before_ms`; returns
+    /// the snapshot file names of the deleted alerts so the caller can remove the files.
+    pub fn prune(&self, before_ms: u64) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let snapshots: Vec<String> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT snapshot FROM alerts WHERE started_at < ?1 AND snapshot IS NOT NULL",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![before_ms as i64], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
+        };
+        tx.execute(
+            "DELETE FROM alerts WHERE started_at < ?1",
+            params![before_ms as i64],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM events WHERE at_ms < ?1",
+            params![before_ms as i64],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM messages WHERE at_ms < ?1",
+            params![before_ms as i64],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(snapshots)
+    }
+}
+
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
+
+fn row_to_alert(r: &rusqlite::Row<'_>) -> Result<AlertRecord, rusqlite::Error> {
+    let status: String = r.get(7)?;
+    Ok(AlertRecord {
+        id: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
+        camera: r.get(2)?,
+        site: r.get(3)?,
+        label: r.get(4)?,
+        score: r.get::<_, f64>(5)? as f32,
+        peak_score: r.get::<_, f64>(6)? as f32,
+        status: AlertStatus::parse(&status).unwrap_or(AlertStatus::Active),
+        started_at: r.get::<_, i64>(8)? as u64,
+        ended_at: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+        acked_by: r.get(10)?,
+        note: r.get(11)?,
+        snapshot: r.get(12)?,
+        source: r.get(13)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_alert(camera: &str, started_at: u64) -> NewAlert {
+        NewAlert {
+            camera: camera.into(),
+            site: "hq".into(),
+            label: "fight".into(),
+            score: 0.8,
+            started_at,
+            snapshot: Some("snap.jpg".into()),
+            source: "pipeline".into(),
+        }
+    }
+
+    #[test]
+    fn alerts_updates_and_acks_are_events_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let a = store.create_alert(&new_alert("lobby", 100)).unwrap();
+        assert_eq!((a.seq, a.id.as_str()), (1, "a1"));
+        assert_eq!(
+            a.snapshot_url.as_deref(),
+            Some("/api/alerts/a1/snapshot.jpg")
+        );
+        let u = store.update_alert(&a.id, Some(0.95), None, None).unwrap();
+        assert_eq!(
+            (u.seq, u.status, u.peak_score),
+            (2, AlertStatus::Active, 0.95)
+        );
+        let u = store
+            .update_alert(&a.id, Some(0.5), Some(200), None)
+            .unwrap();
+        assert_eq!(
+            (u.status, u.peak_score, u.ended_at),
+            (AlertStatus::Ended, 0.95, Some(200))
+        );
+        let u = store
+            .update_alert(&a.id, None, None, Some(("ops", Some("handled"))))
+            .unwrap();
+        assert_eq!(
+            (u.status, u.acked_by.as_deref(), u.note.as_deref()),
+            (AlertStatus::Acknowledged, Some("ops"), Some("handled"))
+        );
+        let events = store.events_after(0, 100).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.seq().unwrap()).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(store.events_after(2, 100).unwrap().len(), 2);
+        assert_eq!(store.last_seq().unwrap(), 4);
+        assert!(matches!(
+            store.update_alert("a99", None, None, None),
+            Err(StoreError::NoSuchAlert(_))
+        ));
+    }
+
+    #[test]
+    fn filters_paging_chat_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path).unwrap();
+            for i in 0..5 {
+                store
+                    .create_alert(&new_alert(
+                        if i % 2 == 0 { "lobby" } else { "gate" },
+                        100 + i,
+                    ))
+                    .unwrap();
+            }
+            store.add_message("site:hq", "ops", "on my way").unwrap();
+        }
+        let store = Store::open(&path).unwrap(); // survives reopening
+        let lobby = store
+            .alerts(&AlertFilter {
+                camera: Some("lobby".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            lobby.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            vec![5, 3, 1]
+        );
+        let page = store
+            .alerts(&AlertFilter {
+                limit: 2,
+                before_seq: Some(4),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(page.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![3, 2]);
+        let since = store
+            .alerts(&AlertFilter {
+                since: Some(103),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(since.len(), 2);
+        let msgs = store.messages("site:hq", 10).unwrap();
+        assert_eq!(
+            (msgs.len(), msgs[0].text.as_str(), msgs[0].seq),
+            (1, "on my way", 6)
+        );
+        // Sequence numbers keep growing after a reopen.
+        let next = store.create_alert(&new_alert("lobby", 200)).unwrap();
+        assert_eq!(next.seq, 7);
+        let gone = store.prune(103).unwrap();
+        assert_eq!(gone.len(), 3);
+        assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 3);
+    }
+}
