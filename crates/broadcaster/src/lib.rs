@@ -1,8 +1,50 @@
 /*!
 WebSocket and HTTP server of fightwatch: pushes fight alerts to every dashboard.
 
-The last stage of the pipeline (capture → inference → alerts → **broadcaster**): dashboards
-connect over WebSocket, join rooms per camera and site, and receive `fight_alert` and
-`metric_update` events; REST routes serve history and snapshots. Built by the broadcaster
-issue (#6); until then this crate holds nothing, rather than a stand-in.
+The last stage of the pipeline (capture → inference → alerts → **broadcaster**). A [`Hub`]
+persists every event in the [`fightwatch_store::Store`] *before* broadcasting it, so a
+dashboard that reconnects and sends `resume { after_seq }` gets exactly what it missed: in
+order, without gaps or duplicates, even while new alerts arrive during the replay.
+
+[`app`] builds the axum router (used by `fightwatch` and by the tests alike):
+
+| route | what |
+|---|---|
+| `GET /ws` | WebSocket: `welcome_message`, `fight_alert`, `alert_update`, …; JWT required |
+| `GET /api/alerts` | history, filters `camera`, `status`, `since`, paging `before_seq`, `limit` |
+| `GET /api/alerts/{id}` | one alert |
+| `GET /api/alerts/{id}/snapshot.jpg` | its snapshot |
+| `POST /api/alerts/{id}/ack` | acknowledge (operator) |
+| `GET /healthz` | liveness and the last event's seq |
+
+Security: tokens are HS256 JWTs ([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token`
+cookie or `?token=`; a WebSocket is refused *before* the upgrade for a missing, expired or forged
+token (401), a role that may not watch (403), or a browser Origin that is neither allowed nor the
+server's own (403, cross-site WebSocket hijacking).
 */
+
+mod auth;
+mod hub;
+mod rest;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use auth::{Auth, AuthError, Claims, Role};
+pub use hub::{Hub, HubError, ServerConfig};
+pub use ws::CLOSE_LAGGING;
+
+/// The router: WebSocket, REST and health routes over `hub`.
+pub fn app(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/ws", get(ws::handler))
+        .route("/api/alerts", get(rest::alerts))
+        .route("/api/alerts/{id}", get(rest::alert))
+        .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
+        .route("/api/alerts/{id}/ack", post(rest::ack))
+        .route("/healthz", get(rest::healthz))
+        .with_state(hub)
+}

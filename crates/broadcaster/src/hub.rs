@@ -1,0 +1,175 @@
+//! The hub: persists events, then fans them out to every connection.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fightwatch_protocol::{AlertUpdate, FightAlert, ServerMessage};
+use fightwatch_store::{NewAlert, Store, StoreError};
+use tokio::sync::broadcast;
+
+use crate::auth::Auth;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Origins allowed to open a WebSocket from a browser (`http://127.0.0.1:8080`); a request
+    /// whose Origin is neither listed nor the server's own host is refused.
+    pub allowed_origins: Vec<String>,
+    /// Where snapshots are kept.
+    pub snapshot_dir: PathBuf,
+    /// Events a slow client may fall behind before it is disconnected (it then resumes).
+    pub client_queue: usize,
+    /// Largest accepted WebSocket message, bytes.
+    pub max_message_bytes: usize,
+}
+
+impl ServerConfig {
+    /// Defaults with snapshots under `data_dir/snapshots`.
+    pub fn new(data_dir: &std::path::Path) -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            snapshot_dir: data_dir.join("snapshots"),
+            client_queue: 1024,
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Errors of the hub.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HubError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing a snapshot failed.
+    #[error("writing snapshot {path}: {source}")]
+    Snapshot {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking task was cancelled (shutdown).
+    #[error("store task cancelled")]
+    Cancelled,
+}
+
+/// Shared server state.
+pub struct Hub {
+    pub(crate) store: Arc<Store>,
+    pub(crate) events: broadcast::Sender<Arc<ServerMessage>>,
+    pub(crate) auth: Auth,
+    pub(crate) config: ServerConfig,
+}
+
+impl Hub {
+    /// A hub over `store`.
+    pub fn new(store: Arc<Store>, auth: Auth, config: ServerConfig) -> Arc<Self> {
+        let (events, _) = broadcast::channel(config.client_queue.max(16));
+        Arc::new(Self {
+            store,
+            events,
+            auth,
+            config,
+        })
+    }
+
+    /// The token signer.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn broadcast(&self, msg: ServerMessage) {
+        // No subscriber is fine: the event is in the store for later recovery.
+        let _ = self.events.send(Arc::new(msg));
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, HubError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|_| HubError::Cancelled)?
+            .map_err(HubError::from)
+    }
+
+    /// Persists a new alert (and its snapshot), then broadcasts it.
+    pub async fn raise_alert(
+        &self,
+        mut alert: NewAlert,
+        snapshot: Option<Arc<Vec<u8>>>,
+    ) -> Result<FightAlert, HubError> {
+        if let Some(jpeg) = snapshot {
+            let name = format!("{}-{}.jpg", sanitize(&alert.camera), alert.started_at);
+            let path = self.config.snapshot_dir.join(&name);
+            let dir = self.config.snapshot_dir.clone();
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(&p, jpeg.as_slice())
+            })
+            .await
+            .map_err(|_| HubError::Cancelled)?
+            .map_err(|source| HubError::Snapshot { path, source })?;
+            alert.snapshot = Some(name);
+        }
+        let created = self.blocking(move |s| s.create_alert(&alert)).await?;
+        self.broadcast(ServerMessage::FightAlert(created.clone()));
+        Ok(created)
+    }
+
+    /// Persists an alert change, then broadcasts it.
+    pub async fn update_alert(
+        &self,
+        id: &str,
+        peak: Option<f32>,
+        ended_at: Option<u64>,
+        ack: Option<(String, Option<String>)>,
+    ) -> Result<AlertUpdate, HubError> {
+        let id = id.to_string();
+        let update = self
+            .blocking(move |s| {
+                s.update_alert(
+                    &id,
+                    peak,
+                    ended_at,
+                    ack.as_ref().map(|(u, n)| (u.as_str(), n.as_deref())),
+                )
+            })
+            .await?;
+        self.broadcast(ServerMessage::AlertUpdate(update.clone()));
+        Ok(update)
+    }
+
+    /// Events after `after_seq` from the store, oldest first.
+    pub async fn events_after(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ServerMessage>, HubError> {
+        self.blocking(move |s| s.events_after(after_seq, limit))
+            .await
+    }
+}
+
+/// A file-name-safe version of a camera name.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,224 @@
+//! REST routes: alert history, snapshots, acknowledgement, health.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fightwatch_protocol::AlertStatus;
+use fightwatch_store::AlertFilter;
+use serde::Deserialize;
+
+use crate::auth::Claims;
+use crate::hub::{Hub, HubError};
+
+/// A request's claims, or 401.
+fn claims_of(hub: &Hub, headers: &HeaderMap, token: Option<&str>) -> Result<Claims, ApiError> {
+    hub.auth
+        .check(headers, token)
+        .map_err(|e| ApiError(StatusCode::UNAUTHORIZED, e.to_string()))
+}
+
+/// Maps internal errors to responses in one place; details go to the log, not the browser.
+pub(crate) struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        match e {
+            HubError::Store(fightwatch_store::StoreError::NoSuchAlert(id)) => {
+                Self(StatusCode::NOT_FOUND, format!("no alert {id}"))
+            }
+            other => {
+                tracing::error!(error = %other, "Request failed.");
+                Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AlertsQuery {
+    token: Option<String>,
+    camera: Option<String>,
+    status: Option<String>,
+    since: Option<u64>,
+    before_seq: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/alerts?camera=&status=&since=&before_seq=&limit=`, newest first.
+pub(crate) async fn alerts(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<AlertsQuery>,
+) -> Response {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) if c.role.can_view() => c,
+        Ok(_) => {
+            return ApiError(StatusCode::FORBIDDEN, "role may not view alerts".into())
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    let status = match q.status.as_deref().map(|s| AlertStatus::parse(s).ok_or(s)) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(s)) => {
+            return ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("status {s:?}: use active, ended or acknowledged"),
+            )
+            .into_response();
+        }
+    };
+    let filter = AlertFilter {
+        camera: q.camera,
+        status,
+        since: q.since,
+        before_seq: q.before_seq,
+        limit: q.limit.unwrap_or(50),
+    };
+    let store = hub.store().clone();
+    match tokio::task::spawn_blocking(move || store.alerts(&filter)).await {
+        Ok(Ok(list)) => {
+            let visible: Vec<_> = list
+                .into_iter()
+                .filter(|a| claims.may_see(&a.camera))
+                .collect();
+            Json(visible).into_response()
+        }
+        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
+        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn visible_alert(
+    hub: &Hub,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    id: String,
+) -> Result<fightwatch_store::AlertRecord, ApiError> {
+    let claims = claims_of(hub, headers, token)?;
+    if !claims.role.can_view() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "role may not view alerts".into(),
+        ));
+    }
+    let store = hub.store().clone();
+    let found = tokio::task::spawn_blocking(move || store.alert(&id)).await;
+    match found {
+        Ok(Ok(Some(a))) if claims.may_see(&a.camera) => Ok(a),
+        Ok(Ok(_)) => Err(ApiError(StatusCode::NOT_FOUND, "no such alert".into())),
+        Ok(Err(e)) => Err(ApiError::from(HubError::from(e))),
+        Err(_) => Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down".into(),
+        )),
+    }
+}
+
+/// `GET /api/alerts/{id}`.
+pub(crate) async fn alert(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
+        Ok(a) => Json(a).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/alerts/{id}/snapshot.jpg`.
+pub(crate) async fn snapshot(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let alert = match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let Some(name) = alert.snapshot else {
+        return ApiError(StatusCode::NOT_FOUND, "alert has no snapshot".into()).into_response();
+    };
+    match tokio::fs::read(hub.config.snapshot_dir.join(&name)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => ApiError(
+            StatusCode::NOT_FOUND,
+            "snapshot file is gone (retention)".into(),
+        )
+        .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AckBody {
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /api/alerts/{id}/ack` with `{"note": "..."}` (operators).
+pub(crate) async fn ack(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+    body: Option<Json<AckBody>>,
+) -> Response {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if !claims.role.can_ack() {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            "acknowledging needs the operator role".into(),
+        )
+        .into_response();
+    }
+    let note = body.and_then(|b| b.0.note);
+    match hub
+        .update_alert(&id, None, None, Some((claims.sub, note)))
+        .await
+    {
+        Ok(update) => Json(update).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `GET /healthz`.
+pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> Response {
+    let store = hub.store().clone();
+    match tokio::task::spawn_blocking(move || store.last_seq()).await {
+        Ok(Ok(seq)) => Json(serde_json::json!({"status": "ok", "last_seq": seq})).into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "store unavailable"})),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,404 @@
+//! The server with real WebSocket clients (tokio-tungstenite) on a port of 127.0.0.1, a real
+//! SQLite store in a temp dir, and REST routes through `oneshot`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use fightwatch_broadcaster::{Auth, Hub, Role, ServerConfig, app};
+use fightwatch_store::{NewAlert, Store};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::BodyExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"test secret of thirty-two bytes!";
+
+struct Server {
+    hub: Arc<Hub>,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
+    let mut config = ServerConfig::new(dir.path());
+    config.allowed_origins = vec!["http://console.test".into()];
+    let hub = Hub::new(store, Auth::new(SECRET), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(hub.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Server {
+        hub,
+        addr,
+        _dir: dir,
+    }
+}
+
+fn token(role: Role) -> String {
+    Auth::new(SECRET)
+        .issue(&format!("{}-user", role.as_str()), role, 3600, None)
+        .unwrap()
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(
+    addr: std::net::SocketAddr,
+    query: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("ws://{addr}/ws?{query}");
+    tokio_tungstenite::connect_async(url)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// Next JSON text message, skipping pings.
+async fn next(ws: &mut Ws) -> serde_json::Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("message in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+fn alert(camera: &str) -> NewAlert {
+    NewAlert {
+        camera: camera.into(),
+        site: "hq".into(),
+        label: "fight".into(),
+        score: 0.9,
+        started_at: 1,
+        snapshot: None,
+        source: "pipeline".into(),
+    }
+}
+
+fn status_of(err: tokio_tungstenite::tungstenite::Error) -> u16 {
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(r) => r.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn refusals_happen_before_the_upgrade() {
+    let s = server().await;
+    assert_eq!(status_of(connect(s.addr, "").await.err().unwrap()), 401);
+    let forged = Auth::new(b"some other secret, 32 bytes long")
+        .issue("x", Role::Admin, 60, None)
+        .unwrap();
+    assert_eq!(
+        status_of(
+            connect(s.addr, &format!("token={forged}"))
+                .await
+                .err()
+                .unwrap()
+        ),
+        401
+    );
+    // Expired an hour ago (signed with the right secret).
+    let claims = fightwatch_broadcaster::Claims {
+        sub: "old".into(),
+        role: Role::Viewer,
+        exp: 1_000,
+        cameras: None,
+    };
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    assert_eq!(
+        status_of(
+            connect(s.addr, &format!("token={expired}"))
+                .await
+                .err()
+                .unwrap()
+        ),
+        401
+    );
+    assert_eq!(
+        status_of(
+            connect(s.addr, &format!("token={}", token(Role::Detector)))
+                .await
+                .err()
+                .unwrap()
+        ),
+        403
+    );
+    // Cross-site WebSocket hijacking: a browser page on another origin.
+    let mut req = format!("ws://{}/ws?token={}", s.addr, token(Role::Viewer))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(
+        status_of(tokio_tungstenite::connect_async(req).await.err().unwrap()),
+        403
+    );
+    let mut req = format!("ws://{}/ws?token={}", s.addr, token(Role::Viewer))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "http://console.test".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}
+
+#[tokio::test]
+async fn alerts_reach_dashboards_after_they_are_stored_and_rest_serves_them() {
+    let s = server().await;
+    let mut ws = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+        .await
+        .unwrap();
+    let welcome = next(&mut ws).await;
+    assert_eq!(
+        (
+            welcome["type"].as_str(),
+            welcome["role"].as_str(),
+            welcome["last_seq"].as_u64()
+        ),
+        (Some("welcome_message"), Some("viewer"), Some(0))
+    );
+    let jpeg = Arc::new(vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+    let raised = s
+        .hub
+        .raise_alert(alert("lobby"), Some(jpeg.clone()))
+        .await
+        .unwrap();
+    let got = next(&mut ws).await;
+    assert_eq!(
+        (
+            got["type"].as_str(),
+            got["seq"].as_u64(),
+            got["camera"].as_str()
+        ),
+        (Some("fight_alert"), Some(1), Some("lobby"))
+    );
+    // Persisted before it was broadcast.
+    assert!(s.hub.store().alert(&raised.id).unwrap().is_some());
+
+    let router = app(s.hub.clone());
+    let get = |uri: String| {
+        Request::get(uri)
+            .header("authorization", format!("Bearer {}", token(Role::Viewer)))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let resp = router
+        .clone()
+        .oneshot(get("/api/alerts?camera=lobby".into()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let list: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(list[0]["id"], raised.id.as_str());
+    let url = got["snapshot_url"].as_str().unwrap().to_string();
+    let resp = router.clone().oneshot(get(url)).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .as_ref(),
+        jpeg.as_slice()
+    );
+    let resp = router
+        .clone()
+        .oneshot(Request::get("/api/alerts").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = router
+        .oneshot(get("/api/alerts?status=bogus".into()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn ack_from_one_client_reaches_another_and_viewers_may_not_ack() {
+    let s = server().await;
+    let mut viewer = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+        .await
+        .unwrap();
+    let mut operator = connect(s.addr, &format!("token={}", token(Role::Operator)))
+        .await
+        .unwrap();
+    next(&mut viewer).await;
+    next(&mut operator).await;
+    let a = s.hub.raise_alert(alert("gate"), None).await.unwrap();
+    next(&mut viewer).await;
+    next(&mut operator).await;
+    viewer
+        .send(Message::Text(
+            format!(r#"{{"type":"ack_alert","id":"{}"}}"#, a.id).into(),
+        ))
+        .await
+        .unwrap();
+    let refused = next(&mut viewer).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("forbidden"))
+    );
+    operator
+        .send(Message::Text(
+            format!(
+                r#"{{"type":"ack_alert","id":"{}","note":"guard sent"}}"#,
+                a.id
+            )
+            .into(),
+        ))
+        .await
+        .unwrap();
+    let update = next(&mut viewer).await;
+    assert_eq!(update["type"], "alert_update");
+    assert_eq!(
+        (
+            update["status"].as_str(),
+            update["acked_by"].as_str(),
+            update["note"].as_str()
+        ),
+        (
+            Some("acknowledged"),
+            Some("operator-user"),
+            Some("guard sent")
+        )
+    );
+}
+
+#[tokio::test]
+async fn resume_during_a_burst_loses_and_duplicates_nothing() {
+    let s = server().await;
+    let t = token(Role::Viewer);
+    let mut ws = connect(s.addr, &format!("token={t}")).await.unwrap();
+    next(&mut ws).await;
+    for _ in 0..3 {
+        s.hub.raise_alert(alert("lobby"), None).await.unwrap();
+    }
+    let mut last = 0;
+    for _ in 0..3 {
+        last = next(&mut ws).await["seq"].as_u64().unwrap();
+    }
+    drop(ws); // the dashboard goes away …
+    // … alerts keep coming while it is gone, and while it reconnects and replays.
+    let hub = s.hub.clone();
+    let burst = tokio::spawn(async move {
+        for i in 0..200 {
+            hub.raise_alert(alert(if i % 2 == 0 { "lobby" } else { "gate" }), None)
+                .await
+                .unwrap();
+            if i % 20 == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut ws = connect(s.addr, &format!("token={t}&after_seq={last}"))
+        .await
+        .unwrap();
+    next(&mut ws).await; // welcome
+    burst.await.unwrap();
+    let total = 203;
+    let mut seqs = Vec::new();
+    while seqs.len() < (total - last) as usize {
+        seqs.push(next(&mut ws).await["seq"].as_u64().unwrap());
+    }
+    let want: Vec<u64> = (last + 1..=total).collect();
+    assert_eq!(seqs, want, "missed or duplicated events");
+    // And nothing more arrives.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), ws.next())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
+    let s = server().await;
+    let mut bystander = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+        .await
+        .unwrap();
+    next(&mut bystander).await;
+    // The bystander keeps reading (and so answering pings) on its own task.
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = bystander.next().await {
+            if let Message::Text(t) = msg {
+                let _ = seen_tx.send(serde_json::from_str::<serde_json::Value>(&t).unwrap());
+            }
+        }
+    });
+    let mut fuzzer = connect(s.addr, &format!("token={}", token(Role::Operator)))
+        .await
+        .unwrap();
+    next(&mut fuzzer).await;
+    for bad in [
+        r#"{"type":"nope"}"#,
+        "{",
+        r#"{"type":"resume","after_seq":"x"}"#,
+        r#"{"type":"join_room","room":"a b"}"#,
+    ] {
+        fuzzer.send(Message::Text(bad.into())).await.unwrap();
+        let e = next(&mut fuzzer).await;
+        assert_eq!(e["type"], "error", "{bad}");
+    }
+    // A bounded fuzz run: 2,000 random frames as fast as they go. Past the rate limit they are
+    // answered with rate_limited errors; none may take the server down.
+    let mut rng = 0x1234_5678_u64;
+    let mut codes = std::collections::HashMap::<String, usize>::new();
+    for i in 0..2000u32 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let len = (rng % 64) as usize;
+        let alphabet = b" {}[]\":,typejoin_roomack_alert0123";
+        let text: String = (0..len)
+            .map(|k| char::from(alphabet[((rng >> (k % 50)) % alphabet.len() as u64) as usize]))
+            .collect();
+        fuzzer
+            .send(Message::Text(text.into()))
+            .await
+            .unwrap_or_else(|e| panic!("server dropped the fuzzer after {i} frames: {e}"));
+        while let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_millis(0), fuzzer.next()).await
+        {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            *codes
+                .entry(v["code"].as_str().unwrap_or("").to_string())
+                .or_default() += 1;
+        }
+    }
+    println!("fuzz replies by code: {codes:?}");
+    assert!(codes.contains_key("rate_limited"), "{codes:?}");
+    // An oversized frame (64 KiB limit) ends that connection only.
+    let _ = fuzzer.send(Message::Text("x".repeat(100_000).into())).await;
+    s.hub.raise_alert(alert("lobby"), None).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got["type"], "fight_alert");
+    assert!(
+        connect(s.addr, &format!("token={}", token(Role::Viewer)))
+            .await
+            .is_ok()
+    );
+}
