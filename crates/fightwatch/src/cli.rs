@@ -64,6 +64,27 @@ pub enum Command {
         /// Write incident snapshots (JPEG) here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Also serve dashboards: incidents become stored alerts pushed over WebSocket, and the
+        /// server keeps running after the replay until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        #[command(flatten)]
+        server: crate::serve::ServeArgs,
+    },
+    /// Print a signed access token (JWT) for the server in DATA_DIR.
+    Token {
+        /// User name (the token's subject).
+        #[arg(long)]
+        user: String,
+        /// viewer, operator, admin or detector.
+        #[arg(long)]
+        role: String,
+        /// Lifetime: 90s, 15m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// The server's data directory (holds its JWT secret).
+        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        data_dir: PathBuf,
     },
     /// Evaluate a model and incident settings on labelled clips (labels.csv or RWF-2000 layout).
     Eval {

@@ -9,6 +9,7 @@ mod logging;
 mod model_cmd;
 mod probe_cmd;
 mod replay_cmd;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -59,16 +60,28 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             realtime,
             verbose,
             out,
-        } => replay_cmd::run(
-            &cli.global,
-            replay_cmd::ReplayArgs {
-                sources,
-                inference,
-                json,
-                realtime,
-                verbose,
-                out,
-            },
-        ),
+            serve,
+            server,
+        } => {
+            let serve = serve.then_some(server);
+            replay_cmd::run(
+                &cli.global,
+                replay_cmd::ReplayArgs {
+                    sources,
+                    inference,
+                    json,
+                    realtime,
+                    verbose,
+                    out,
+                    serve,
+                },
+            )
+        }
+        cli::Command::Token {
+            user,
+            role,
+            ttl,
+            data_dir,
+        } => serve::token(&data_dir, &user, &role, &ttl),
     }
 }

@@ -26,6 +26,8 @@ pub struct ReplayArgs {
     pub realtime: bool,
     pub verbose: bool,
     pub out: Option<PathBuf>,
+    /// Serve dashboards with these settings.
+    pub serve: Option<crate::serve::ServeArgs>,
 }
 
 /// Unique camera names from the sources' file names.
@@ -96,6 +98,11 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     drop(status_tx);
 
     let mut pipeline = Pipeline::new(model, args.inference.pipeline_config())?;
+    let mut server = args
+        .serve
+        .as_ref()
+        .map(crate::serve::Server::start)
+        .transpose()?;
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let stop = Arc::new(AtomicBool::new(false));
     let source_of: std::collections::HashMap<String, String> = names
@@ -165,6 +172,9 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             PipelineEvent::Incident { event, snapshot } => {
                 if matches!(event, IncidentEvent::Started { .. }) {
                     incidents += 1;
+                }
+                if let Some(server) = server.as_mut() {
+                    server.on_incident(&event, snapshot.clone())?;
                 }
                 let snapshot_path = match (&args.out, &snapshot) {
                     (Some(dir), Some(jpeg)) => {
@@ -242,6 +252,10 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             summary.windows as f64 / elapsed.max(1e-9),
             summary.inference_s,
         )?;
+    }
+    drop(out);
+    if let Some(server) = server {
+        server.serve_until_signal()?;
     }
     if !failures.is_empty() {
         bail!(

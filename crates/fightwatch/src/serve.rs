@@ -1,0 +1,246 @@
+//! Serving dashboards while the pipeline runs: incidents become stored, broadcast alerts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use fightwatch_broadcaster::{Auth, Hub, ServerConfig};
+use fightwatch_protocol::IncidentEvent;
+use fightwatch_store::{NewAlert, Store};
+
+/// Server options shared by `replay --serve` and `token`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Database, snapshots and the JWT secret live here.
+    #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Browser origins allowed to open WebSockets besides the server's own (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Site name given to the replayed cameras.
+    #[arg(long, default_value = "replay")]
+    pub site: String,
+}
+
+/// The HS256 secret: `FIGHTWATCH_JWT_SECRET`, else `DATA_DIR/jwt_secret`, created (0600) with
+/// 32 random bytes on first use.
+pub fn jwt_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(s) = std::env::var("FIGHTWATCH_JWT_SECRET") {
+        anyhow::ensure!(
+            s.len() >= 16,
+            "FIGHTWATCH_JWT_SECRET must be at least 16 characters"
+        );
+        return Ok(s.into_bytes());
+    }
+    let path = data_dir.join("jwt_secret");
+    if let Ok(hex) = std::fs::read_to_string(&path) {
+        return Ok(hex.trim().as_bytes().to_vec());
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", fastrand::u8(..)))
+        .collect();
+    write_private(&path, &secret)?;
+    Ok(secret.into_bytes())
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A running server.
+pub struct Server {
+    rt: tokio::runtime::Runtime,
+    hub: Arc<Hub>,
+    alert_of_incident: HashMap<String, String>,
+    site: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Opens the store and starts listening.
+    pub fn start(args: &ServeArgs) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("server")
+            .enable_all()
+            .build()
+            .context("starting the server runtime")?;
+        let db = args.data_dir.join("fightwatch.db");
+        let store =
+            Arc::new(Store::open(&db).with_context(|| format!("opening {}", db.display()))?);
+        let mut config = ServerConfig::new(&args.data_dir);
+        config.allowed_origins = args.allowed_origins.clone();
+        let hub = Hub::new(store, Auth::new(&jwt_secret(&args.data_dir)?), config);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(args.bind))
+            .with_context(|| format!("listening on {}", args.bind))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = fightwatch_broadcaster::app(hub.clone());
+        let task = rt.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, data_dir = %args.data_dir.display(), "Serving dashboards.");
+        eprintln!(
+            "fightwatch: serving on http://{addr} (WebSocket ws://{addr}/ws; mint a token with `fightwatch token --role viewer --user NAME --data-dir {}`)",
+            args.data_dir.display()
+        );
+        Ok(Self {
+            rt,
+            hub,
+            alert_of_incident: HashMap::new(),
+            site: args.site.clone(),
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// Stores and broadcasts an incident event.
+    pub fn on_incident(
+        &mut self,
+        event: &IncidentEvent,
+        snapshot: Option<Arc<Vec<u8>>>,
+    ) -> anyhow::Result<()> {
+        match event {
+            IncidentEvent::Started {
+                incident,
+                camera,
+                score,
+                label,
+                ..
+            } => {
+                let alert = NewAlert {
+                    camera: camera.clone(),
+                    site: self.site.clone(),
+                    label: label.clone(),
+                    score: *score,
+                    started_at: now_ms(),
+                    snapshot: None,
+                    source: "pipeline".into(),
+                };
+                let created = self
+                    .rt
+                    .block_on(self.hub.raise_alert(alert, snapshot))
+                    .context("storing an alert")?;
+                self.alert_of_incident.insert(incident.clone(), created.id);
+            }
+            IncidentEvent::Updated { incident, peak, .. } => {
+                if let Some(id) = self.alert_of_incident.get(incident) {
+                    self.rt
+                        .block_on(self.hub.update_alert(id, Some(*peak), None, None))
+                        .context("updating an alert")?;
+                }
+            }
+            IncidentEvent::Ended { incident, peak, .. } => {
+                if let Some(id) = self.alert_of_incident.remove(incident) {
+                    self.rt
+                        .block_on(
+                            self.hub
+                                .update_alert(&id, Some(*peak), Some(now_ms()), None),
+                        )
+                        .context("ending an alert")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps serving until Ctrl-C or SIGTERM, then closes connections gracefully.
+    pub fn serve_until_signal(mut self) -> anyhow::Result<()> {
+        eprintln!("fightwatch: replay finished; still serving (Ctrl-C to stop)");
+        self.rt.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        })?;
+        self.stop();
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = self.rt.block_on(task);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `fightwatch token`: prints a signed JWT.
+pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Result<()> {
+    let role: fightwatch_broadcaster::Role = role.parse().map_err(anyhow::Error::msg)?;
+    let ttl_s = parse_duration(ttl)?;
+    let auth = Auth::new(&jwt_secret(data_dir)?);
+    println!("{}", auth.issue(user, role, ttl_s, None)?);
+    Ok(())
+}
+
+/// `90`, `90s`, `15m`, `1h`, `7d` → seconds.
+fn parse_duration(s: &str) -> anyhow::Result<u64> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("bad duration {s:?}: use e.g. 90s, 15m, 1h, 7d"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => anyhow::bail!("bad duration {s:?}: use e.g. 90s, 15m, 1h, 7d"),
+    };
+    Ok(n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), 90);
+        assert_eq!(parse_duration("15m").unwrap(), 900);
+        assert_eq!(parse_duration("1h").unwrap(), 3600);
+        assert!(parse_duration("1w").is_err() && parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! End-to-end: `fightwatch replay --serve` with the real binary, a real fixture, a real
+//! WebSocket client and plain HTTP requests; then kill -9 and restart on the same data.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::repo;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "e2e secret, at least sixteen chars";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(port: u16, data: &Path, clip: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        .args([
+            "replay",
+            "--realtime",
+            "--serve",
+            "--json",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg(clip)
+        .current_dir(repo())
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn token(role: &str, data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        .args([
+            "token",
+            "--user",
+            &format!("{role}-e2e"),
+            "--role",
+            role,
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A plain HTTP/1.1 GET; returns (status, body).
+fn http_get(port: u16, path: &str, token: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(port: u16, token: &str) -> Ws {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio_tungstenite::connect_async(format!(
+            "ws://127.0.0.1:{port}/ws?token={token}&after_seq=0"
+        ))
+        .await
+        {
+            Ok((ws, _)) => return ws,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("server did not come up: {e}"),
+        }
+    }
+}
+
+async fn next_of(ws: &mut Ws, kind: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} in time"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_fight_reaches_dashboards_and_survives_a_kill() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = serve(port, data.path(), "fixtures/fight_frames");
+    let viewer = token("viewer", data.path());
+    let operator = token("operator", data.path());
+    let mut ws = connect(port, &viewer).await;
+    let mut ops = connect(port, &operator).await;
+    let welcome = next_of(&mut ws, "welcome_message").await;
+    assert_eq!(welcome["role"], "viewer");
+    let alert = next_of(&mut ws, "fight_alert").await;
+    assert_eq!(
+        (alert["camera"].as_str(), alert["label"].as_str()),
+        (Some("fight_frames"), Some("fight"))
+    );
+    let id = alert["id"].as_str().unwrap().to_string();
+
+    // The snapshot URL serves a JPEG, and the alert is in the history.
+    let (status, jpeg) = http_get(port, alert["snapshot_url"].as_str().unwrap(), &viewer);
+    assert_eq!(status, 200);
+    assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
+    let (status, body) = http_get(port, "/api/alerts", &viewer);
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id.as_str())
+    );
+    assert_eq!(http_get(port, "/api/alerts", "forged").0, 401);
+
+    // An acknowledgement from the operator's console reaches the viewer's.
+    next_of(&mut ops, "fight_alert").await;
+    ops.send(Message::Text(
+        format!(r#"{{"type":"ack_alert","id":"{id}","note":"on it"}}"#).into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        let u = next_of(&mut ws, "alert_update").await;
+        if u["status"] == "acknowledged" {
+            assert_eq!(
+                (u["acked_by"].as_str(), u["note"].as_str()),
+                (Some("operator-e2e"), Some("on it"))
+            );
+            break;
+        }
+    }
+
+    // kill -9, restart on the same data: what a client received is still there.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut server = serve(port, data.path(), "fixtures/walk_street.mp4");
+    let mut ws = connect(port, &viewer).await;
+    let again = next_of(&mut ws, "fight_alert").await; // replayed from the store (after_seq=0)
+    assert_eq!(again["id"].as_str(), Some(id.as_str()));
+    let (_, body) = http_get(port, &format!("/api/alerts/{id}"), &viewer);
+    let stored: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stored["status"], "acknowledged");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
