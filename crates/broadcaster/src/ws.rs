@@ -24,6 +24,8 @@ const IDLE: Duration = Duration::from_secs(60);
 /// Token bucket per connection: this many messages per second, bursts up to `BURST`.
 const RATE_PER_S: f64 = 20.0;
 const BURST: f64 = 40.0;
+/// A client that takes longer than this to accept one message is cut (it can resume later).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events read from the store per query while replaying.
 const REPLAY_PAGE: usize = 500;
 
@@ -147,7 +149,13 @@ impl Session {
         }
         let text = serde_json::to_string(msg)
             .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#));
-        sink.send(Message::Text(text.into())).await
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+            Ok(result) => result,
+            Err(_) => Err(axum::Error::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "client stopped reading",
+            ))),
+        }
     }
 
     async fn error(
@@ -237,7 +245,11 @@ impl Session {
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(user = %self.claims.sub, missed = n, "Client fell behind; closing so it resumes.");
                         let frame = CloseFrame { code: CLOSE_LAGGING, reason: format!("lagging: resume after seq {}", self.sent).into() };
-                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                        // Read until the client answers the close (or briefly): closing a socket
+                        // with unread input makes the kernel reset it, and the client would lose
+                        // the messages still in flight, the close frame among them.
+                        let _ = tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = stream.next().await {} }).await;
                         return Ok(());
                     }
                     Err(RecvError::Closed) => {

@@ -402,3 +402,97 @@ async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
             .is_ok()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_and_the_others_get_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
+    let hub = Hub::new(store, Auth::new(SECRET), ServerConfig::new(dir.path())); // queue 1024
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(hub.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let t = token(Role::Viewer);
+    let mut stalled = connect(addr, &format!("token={t}")).await.unwrap();
+    next(&mut stalled).await; // welcome, then it never reads again
+    let mut healthy = connect(addr, &format!("token={t}")).await.unwrap();
+    next(&mut healthy).await;
+    let t2 = t.clone();
+    let reader = tokio::spawn(async move {
+        // A well-behaved dashboard: reads everything, and if it is ever cut it resumes.
+        let (mut seqs, mut cuts) = (Vec::new(), 0);
+        while seqs.len() < 20_000 {
+            match tokio::time::timeout(Duration::from_secs(10), healthy.next())
+                .await
+                .expect("events in time")
+            {
+                Some(Ok(Message::Text(t))) => {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                    if let Some(seq) = v["seq"].as_u64() {
+                        seqs.push(seq);
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    cuts += 1;
+                    let after = seqs.last().copied().unwrap_or(0);
+                    healthy = connect(addr, &format!("token={t2}&after_seq={after}"))
+                        .await
+                        .unwrap();
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        (seqs, cuts)
+    });
+    // 20,000 alerts (~22 MB of JSON): more than the stalled socket's buffers and queue hold.
+    let big = NewAlert {
+        label: "x".repeat(1000),
+        ..alert("lobby")
+    };
+    for i in 0..20_000 {
+        hub.raise_alert(big.clone(), None).await.unwrap();
+        if i % 64 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let (seqs, cuts) = tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    println!("healthy client: {} events, cut {cuts} times", seqs.len());
+    assert_eq!(cuts, 0, "a client that keeps up was cut");
+    assert_eq!(
+        seqs,
+        (1..=20_000).collect::<Vec<u64>>(),
+        "the healthy client lost or reordered events"
+    );
+    // The stalled client was closed for lagging; whatever it got before is a prefix it can resume from.
+    let mut last = 0;
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(15), stalled.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                last = serde_json::from_str::<serde_json::Value>(&t).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap_or(last)
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_))) | Ok(None) => break None,
+            Err(_) => panic!("stalled client was never cut"),
+        }
+    };
+    assert_eq!(
+        closed,
+        Some(fightwatch_broadcaster::CLOSE_LAGGING),
+        "closed with {closed:?}"
+    );
+    assert!(last < 20_000);
+    let mut resumed = connect(addr, &format!("token={t}&after_seq={last}"))
+        .await
+        .unwrap();
+    next(&mut resumed).await;
+    for want in last + 1..=last + 10 {
+        assert_eq!(next(&mut resumed).await["seq"].as_u64(), Some(want));
+    }
+}
