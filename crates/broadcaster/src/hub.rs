@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fightwatch_protocol::{AlertUpdate, FightAlert, ServerMessage};
+use fightwatch_protocol::{AlertUpdate, ChatMessage, Detection, FightAlert, ServerMessage};
 use fightwatch_store::{NewAlert, Store, StoreError};
 use tokio::sync::broadcast;
 
@@ -54,6 +54,17 @@ pub enum HubError {
     /// A blocking task was cancelled (shutdown).
     #[error("store task cancelled")]
     Cancelled,
+}
+
+/// Why a detection was not turned into an alert.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectionError {
+    /// The detection itself is wrong (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Storing it failed.
+    #[error(transparent)]
+    Hub(HubError),
 }
 
 /// Shared server state.
@@ -148,6 +159,72 @@ impl Hub {
             .await?;
         self.broadcast(ServerMessage::AlertUpdate(update.clone()));
         Ok(update)
+    }
+
+    /// Persists a chat message, then broadcasts it.
+    pub async fn post_message(
+        &self,
+        room: &str,
+        from: &str,
+        text: &str,
+    ) -> Result<ChatMessage, HubError> {
+        let (room, from, text) = (room.to_string(), from.to_string(), text.to_string());
+        let msg = self
+            .blocking(move |s| s.add_message(&room, &from, &text))
+            .await?;
+        self.broadcast(ServerMessage::ReceiveMessage(msg.clone()));
+        Ok(msg)
+    }
+
+    /// Turns an external detection into an alert, like the pipeline's.
+    pub async fn detection(
+        &self,
+        d: Detection,
+        source: &str,
+    ) -> Result<FightAlert, DetectionError> {
+        if !(0.0..=1.0).contains(&d.score) {
+            return Err(DetectionError::Invalid(format!(
+                "score {} is not between 0 and 1",
+                d.score
+            )));
+        }
+        if d.camera.is_empty() || d.camera.len() > 128 {
+            return Err(DetectionError::Invalid(
+                "camera must be 1 to 128 characters".into(),
+            ));
+        }
+        let snapshot = match d.snapshot_jpeg {
+            Some(b64) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|e| {
+                        DetectionError::Invalid(format!("snapshot_jpeg is not base64: {e}"))
+                    })?;
+                if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+                    return Err(DetectionError::Invalid(
+                        "snapshot_jpeg is not a JPEG".into(),
+                    ));
+                }
+                Some(Arc::new(bytes))
+            }
+            None => None,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.as_millis() as u64);
+        let alert = NewAlert {
+            camera: d.camera,
+            site: d.site.unwrap_or_else(|| "default".into()),
+            label: d.label.unwrap_or_else(|| "fight".into()),
+            score: d.score,
+            started_at: now,
+            snapshot: None,
+            source: source.into(),
+        };
+        self.raise_alert(alert, snapshot)
+            .await
+            .map_err(DetectionError::Hub)
     }
 
     /// Events after `after_seq` from the store, oldest first.

@@ -15,6 +15,8 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 | `GET /api/alerts/{id}` | one alert |
 | `GET /api/alerts/{id}/snapshot.jpg` | its snapshot |
 | `POST /api/alerts/{id}/ack` | acknowledge (operator) |
+| `GET /api/rooms/{room}/messages` | chat history |
+| `POST /api/detections` | an external detector's fight (detector role) |
 | `GET /healthz` | liveness and the last event's seq |
 
 Security: tokens are HS256 JWTs ([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token`
@@ -34,7 +36,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use auth::{Auth, AuthError, Claims, Role};
-pub use hub::{Hub, HubError, ServerConfig};
+pub use hub::{DetectionError, Hub, HubError, ServerConfig};
 pub use ws::CLOSE_LAGGING;
 
 /// The router: WebSocket, REST and health routes over `hub`.
@@ -45,6 +47,8 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .route("/api/alerts/{id}", get(rest::alert))
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
         .route("/api/alerts/{id}/ack", post(rest::ack))
+        .route("/api/rooms/{room}/messages", get(rest::messages))
+        .route("/api/detections", post(rest::detections))
         .route("/healthz", get(rest::healthz))
         .with_state(hub)
 }

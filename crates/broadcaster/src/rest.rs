@@ -222,3 +222,71 @@ pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> Response {
             .into_response(),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessagesQuery {
+    token: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/rooms/{room}/messages?limit=100`: chat history, oldest first.
+pub(crate) async fn messages(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Query(q): Query<MessagesQuery>,
+) -> Response {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) if c.role.can_view() => c,
+        Ok(_) => {
+            return ApiError(StatusCode::FORBIDDEN, "role may not read chat".into()).into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    if let Some(pair) = room.strip_prefix("dm:") {
+        let mine = pair
+            .split_once(':')
+            .is_some_and(|(a, b)| a == claims.sub || b == claims.sub);
+        if !mine {
+            return ApiError(StatusCode::FORBIDDEN, "not your conversation".into()).into_response();
+        }
+    }
+    let store = hub.store().clone();
+    let limit = q.limit.unwrap_or(100).min(1000);
+    match tokio::task::spawn_blocking(move || store.messages(&room, limit)).await {
+        Ok(Ok(list)) => Json(list).into_response(),
+        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
+        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
+    }
+}
+
+/// `POST /api/detections` with a `Detection` body (detector or admin role).
+pub(crate) async fn detections(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+    body: Result<Json<fightwatch_protocol::Detection>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if !matches!(claims.role, crate::Role::Detector | crate::Role::Admin) {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            "detections need the detector role".into(),
+        )
+        .into_response();
+    }
+    let Json(detection) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+    };
+    match hub.detection(detection, &claims.sub).await {
+        Ok(alert) => (StatusCode::CREATED, Json(alert)).into_response(),
+        Err(crate::hub::DetectionError::Invalid(m)) => {
+            ApiError(StatusCode::BAD_REQUEST, m).into_response()
+        }
+        Err(crate::hub::DetectionError::Hub(e)) => ApiError::from(e).into_response(),
+    }
+}

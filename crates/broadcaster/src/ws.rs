@@ -45,8 +45,8 @@ fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool 
     host.is_some_and(|h| h == bare)
 }
 
-/// Refuses before the upgrade: cross-site origin (403), missing or bad token (401), a role that
-/// may not watch (403).
+/// Refuses before the upgrade: cross-site origin (403), missing or bad token (401). Detectors
+/// may connect to report detections but receive no events.
 pub async fn handler(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<WsQuery>,
@@ -64,13 +64,6 @@ pub async fn handler(
         Ok(c) => c,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
-    if !claims.role.can_view() {
-        return (
-            StatusCode::FORBIDDEN,
-            format!("role {} may not watch", claims.role.as_str()),
-        )
-            .into_response();
-    }
     let max = hub.config.max_message_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
@@ -110,6 +103,12 @@ impl Session {
     }
 
     fn visible(&mut self, msg: &ServerMessage) -> bool {
+        if !self.claims.role.can_view() {
+            return matches!(
+                msg,
+                ServerMessage::Error { .. } | ServerMessage::WelcomeMessage { .. }
+            );
+        }
         let in_rooms = |rooms: &HashSet<String>, camera: &str, site: &str| {
             rooms.is_empty()
                 || rooms.contains(&format!("camera:{camera}"))
@@ -132,7 +131,9 @@ impl Session {
                 // An alert from before this connection: only unrestricted, unfiltered clients.
                 None => self.claims.cameras.is_none() && self.rooms.is_empty(),
             },
-            ServerMessage::ReceiveMessage(m) => self.rooms.contains(&m.room),
+            ServerMessage::ReceiveMessage(m) => {
+                self.rooms.contains(&m.room) || is_participant(&m.room, &self.claims.sub)
+            }
             _ => true,
         }
     }
@@ -194,6 +195,27 @@ impl Session {
                 self.send(sink, msg).await?;
             }
             cursor = last;
+        }
+    }
+
+    async fn chat(&mut self, sink: &mut Sink, room: &str, text: &str) -> Result<(), axum::Error> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 2000 {
+            return self
+                .error(
+                    sink,
+                    "bad_message",
+                    "a message is 1 to 2,000 characters".into(),
+                )
+                .await;
+        }
+        match self
+            .hub
+            .post_message(room, &self.claims.sub.clone(), text)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => self.error(sink, "internal", e.to_string()).await,
         }
     }
 
@@ -311,6 +333,58 @@ impl Session {
                 Ok(())
             }
             ClientMessage::Resume { after_seq } => self.replay(sink, after_seq).await,
+            ClientMessage::SendMessage { room, text } => {
+                if !self.claims.role.can_view() {
+                    return self
+                        .error(sink, "forbidden", "detectors cannot chat".into())
+                        .await;
+                }
+                if !self.rooms.contains(&room) {
+                    return self
+                        .error(
+                            sink,
+                            "bad_room",
+                            format!("join {room:?} before posting to it"),
+                        )
+                        .await;
+                }
+                self.chat(sink, &room, &text).await
+            }
+            ClientMessage::PrivateMessage { to, text } => {
+                if !self.claims.role.can_view() || !valid_room(&to) {
+                    return self
+                        .error(
+                            sink,
+                            "bad_message",
+                            "private messages go to a user name".into(),
+                        )
+                        .await;
+                }
+                let room = fightwatch_protocol::private_room(&self.claims.sub, &to);
+                self.chat(sink, &room, &text).await
+            }
+            ClientMessage::FightDetected(detection) => {
+                if !matches!(self.claims.role, crate::Role::Detector | crate::Role::Admin) {
+                    return self
+                        .error(
+                            sink,
+                            "forbidden",
+                            "fight_detected needs the detector role".into(),
+                        )
+                        .await;
+                }
+                match self
+                    .hub
+                    .detection(detection, &self.claims.sub.clone())
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(crate::hub::DetectionError::Invalid(m)) => {
+                        self.error(sink, "bad_detection", m).await
+                    }
+                    Err(e) => self.error(sink, "internal", e.to_string()).await,
+                }
+            }
             ClientMessage::AckAlert { id, note } => {
                 if !self.claims.role.can_ack() {
                     return self
@@ -332,6 +406,13 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether `user` is one of the two people of a `dm:A:B` room.
+fn is_participant(room: &str, user: &str) -> bool {
+    room.strip_prefix("dm:")
+        .and_then(|r| r.split_once(':'))
+        .is_some_and(|(a, b)| a == user || b == user)
 }
 
 fn valid_room(room: &str) -> bool {

@@ -23,7 +23,8 @@ assert_eq!(
 mod messages;
 
 pub use messages::{
-    AlertStatus, AlertUpdate, ChatMessage, ClientMessage, FightAlert, ServerMessage,
+    AlertStatus, AlertUpdate, ChatMessage, ClientMessage, Detection, FightAlert, ServerMessage,
+    private_room,
 };
 use serde::{Deserialize, Serialize};
 

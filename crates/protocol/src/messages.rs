@@ -170,4 +170,46 @@ pub enum ClientMessage {
         #[serde(default)]
         note: Option<String>,
     },
+    /// Post to a chat room (it must have been joined).
+    SendMessage {
+        /// The room.
+        room: String,
+        /// The text (at most 2,000 characters).
+        text: String,
+    },
+    /// A 1:1 message; it goes to the room `dm:A:B` (the two names sorted).
+    PrivateMessage {
+        /// Recipient user name.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// An external detector reports a fight (detector or admin role); it becomes a
+    /// `fight_alert` exactly like the built-in pipeline's.
+    FightDetected(Detection),
+}
+
+/// A fight reported by an external detector (`fight_detected`, `POST /api/detections`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detection {
+    /// Camera name.
+    pub camera: String,
+    /// Site; default `default`.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Fight score, 0–1.
+    pub score: f32,
+    /// Label; default `fight`.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// JPEG snapshot, base64.
+    #[serde(default)]
+    pub snapshot_jpeg: Option<String>,
+}
+
+/// The deterministic 1:1 room of two users.
+pub fn private_room(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    format!("dm:{x}:{y}")
 }
