@@ -10,6 +10,7 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 
 | route | what |
 |---|---|
+| `POST /api/login` | `{"user","password"}` → token, also set as an HttpOnly cookie |
 | `GET /ws` | WebSocket: `welcome_message`, `fight_alert`, `alert_update`, …; JWT required |
 | `GET /api/alerts` | history, filters `camera`, `status`, `since`, paging `before_seq`, `limit` |
 | `GET /api/alerts/{id}` | one alert |
@@ -28,6 +29,7 @@ server's own (403, cross-site WebSocket hijacking).
 mod auth;
 mod hub;
 mod rest;
+pub mod users;
 mod ws;
 
 use std::sync::Arc;
@@ -43,6 +45,7 @@ pub use ws::CLOSE_LAGGING;
 pub fn app(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/ws", get(ws::handler))
+        .route("/api/login", post(rest::login))
         .route("/api/alerts", get(rest::alerts))
         .route("/api/alerts/{id}", get(rest::alert))
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))

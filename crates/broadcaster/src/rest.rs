@@ -239,7 +239,8 @@ pub(crate) async fn messages(
     let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
         Ok(c) if c.role.can_view() => c,
         Ok(_) => {
-            return ApiError(StatusCode::FORBIDDEN, "role may not read chat".into()).into_response();
+            return ApiError(StatusCode::FORBIDDEN, "role may not read chat".into())
+                .into_response();
         }
         Err(e) => return e.into_response(),
     };
@@ -289,4 +290,67 @@ pub(crate) async fn detections(
         }
         Err(crate::hub::DetectionError::Hub(e)) => ApiError::from(e).into_response(),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    user: String,
+    password: String,
+}
+
+/// How long a console login lasts.
+const LOGIN_TTL_S: u64 = 12 * 3600;
+
+/// `POST /api/login` `{"user": …, "password": …}`: the token in the body and as an HttpOnly,
+/// SameSite=Strict cookie (so the console's WebSocket needs no token in its URL).
+pub(crate) async fn login(
+    State(hub): State<Arc<Hub>>,
+    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+    };
+    let store = hub.store().clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        crate::users::login(&store, &body.user, &body.password)
+    })
+    .await;
+    let (user, role) = match checked {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => {
+            return ApiError(
+                StatusCode::UNAUTHORIZED,
+                "wrong user name or password".into(),
+            )
+            .into_response();
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "Login failed.");
+            return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+                .into_response();
+        }
+        Err(_) => {
+            return ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())
+                .into_response();
+        }
+    };
+    let token = match hub
+        .auth
+        .issue(&user.name, role, LOGIN_TTL_S, user.cameras.clone())
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+    };
+    let cookie = format!(
+        "fightwatch_token={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={LOGIN_TTL_S}"
+    );
+    (
+        [(header::SET_COOKIE, cookie)],
+        Json(serde_json::json!({"token": token, "user": user.name, "role": role.as_str(), "expires_in": LOGIN_TTL_S})),
+    )
+        .into_response()
 }

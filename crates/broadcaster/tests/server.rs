@@ -677,3 +677,53 @@ async fn a_client_that_stops_reading_is_cut_and_the_others_get_everything() {
         assert_eq!(next(&mut resumed).await["seq"].as_u64(), Some(want));
     }
 }
+
+#[tokio::test]
+async fn login_sets_a_cookie_that_opens_the_websocket() {
+    let s = server().await;
+    fightwatch_broadcaster::users::add_user(
+        s.hub.store(),
+        "ops",
+        Role::Operator,
+        "correct horse",
+        None,
+    )
+    .unwrap();
+    let router = app(s.hub.clone());
+    let login = |body: &'static str| {
+        Request::post("/api/login")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = router
+        .clone()
+        .oneshot(login(r#"{"user":"ops","password":"wrong password"}"#))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = router
+        .clone()
+        .oneshot(login(r#"{"user":"ops"}"#))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = router
+        .oneshot(login(r#"{"user":"ops","password":"correct horse"}"#))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["role"], "operator");
+    let mut req = format!("ws://{}/ws", s.addr).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("cookie", cookie.split(';').next().unwrap().parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(next(&mut ws).await["user"], "ops");
+}

@@ -71,6 +71,11 @@ pub enum Command {
         #[command(flatten)]
         server: crate::serve::ServeArgs,
     },
+    /// Manage the server's user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Print a signed access token (JWT) for the server in DATA_DIR.
     Token {
         /// User name (the token's subject).
@@ -146,6 +151,28 @@ pub struct InferenceArgs {
     /// Seconds after an incident ends before another can start on the same camera.
     #[arg(long, default_value_t = 5.0)]
     pub cooldown: f64,
+}
+
+/// `fightwatch user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create or replace a user; the password is read from standard input.
+    Add {
+        /// Login name.
+        name: String,
+        /// viewer, operator, admin or detector.
+        #[arg(long)]
+        role: String,
+        /// Read the password from stdin (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Cameras this user may see (repeatable; default all).
+        #[arg(long = "camera")]
+        cameras: Vec<String>,
+        /// The server's data directory.
+        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fightwatch model …`

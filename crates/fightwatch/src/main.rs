@@ -83,5 +83,20 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             ttl,
             data_dir,
         } => serve::token(&data_dir, &user, &role, &ttl),
+        cli::Command::User {
+            command:
+                cli::UserCommand::Add {
+                    name,
+                    role,
+                    password_stdin: _,
+                    cameras,
+                    data_dir,
+                },
+        } => serve::add_user(
+            &data_dir,
+            &name,
+            &role,
+            (!cameras.is_empty()).then_some(cameras),
+        ),
     }
 }

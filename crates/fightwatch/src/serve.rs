@@ -97,6 +97,15 @@ impl Server {
             Arc::new(Store::open(&db).with_context(|| format!("opening {}", db.display()))?);
         let mut config = ServerConfig::new(&args.data_dir);
         config.allowed_origins = args.allowed_origins.clone();
+        if let Some(password) =
+            fightwatch_broadcaster::users::bootstrap_admin(&store, &args.data_dir)?
+        {
+            // Printed once, as Frigate does; also in DATA_DIR/admin_password (0600).
+            eprintln!(
+                "fightwatch: first start: created user `admin` with password {password} (also in {})",
+                args.data_dir.join("admin_password").display()
+            );
+        }
         let hub = Hub::new(store, Auth::new(&jwt_secret(&args.data_dir)?), config);
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(args.bind))
@@ -230,6 +239,32 @@ fn parse_duration(s: &str) -> anyhow::Result<u64> {
         _ => anyhow::bail!("bad duration {s:?}: use e.g. 90s, 15m, 1h, 7d"),
     };
     Ok(n * mult)
+}
+
+/// `fightwatch user add NAME --role ROLE --password-stdin`.
+pub fn add_user(
+    data_dir: &Path,
+    name: &str,
+    role: &str,
+    cameras: Option<Vec<String>>,
+) -> anyhow::Result<()> {
+    let role: fightwatch_broadcaster::Role = role.parse().map_err(anyhow::Error::msg)?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let db = data_dir.join("fightwatch.db");
+    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    fightwatch_broadcaster::users::add_user(&store, name, role, password, cameras)?;
+    eprintln!(
+        "fightwatch: user {name} ({}) saved in {}",
+        role.as_str(),
+        db.display()
+    );
+    Ok(())
 }
 
 #[cfg(test)]

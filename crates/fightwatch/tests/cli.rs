@@ -198,3 +198,37 @@ fn model_inspect_checks_a_package_against_its_graph() {
         "{err}"
     );
 }
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_checks_it() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let add = |password: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+            .args([
+                "user",
+                "add",
+                "guard1",
+                "--role",
+                "operator",
+                "--password-stdin",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add("short");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("at least 8 characters"));
+    let out = add("a long enough password");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("fightwatch.db").is_file());
+    let out = fightwatch(&["token", "--user", "x", "--role", "superuser"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown role"));
+}

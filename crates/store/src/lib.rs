@@ -26,4 +26,4 @@ assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");
 
 mod store;
 
-pub use store::{AlertFilter, AlertRecord, NewAlert, Store, StoreError};
+pub use store::{AlertFilter, AlertRecord, NewAlert, Store, StoreError, UserRecord};

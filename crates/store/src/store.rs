@@ -137,7 +137,26 @@ CREATE TABLE IF NOT EXISTS messages (
     at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_room ON messages (room, seq);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    cameras TEXT
+);
 ";
+
+/// A user account (the password is stored only as an argon2 hash, made by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    /// Login name.
+    pub name: String,
+    /// Role name (`viewer`, `operator`, `admin`, `detector`).
+    pub role: String,
+    /// PHC-format password hash.
+    pub password_hash: String,
+    /// Cameras the user may see; `None`: all.
+    pub cameras: Option<Vec<String>>,
+}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -473,6 +492,52 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Creates or replaces a user.
+    pub fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let cameras = user
+            .cameras
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_default());
+        self.conn()
+            .execute(
+                "INSERT INTO users (name, role, password_hash, cameras) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3, cameras = ?4",
+                params![user.name, user.role, user.password_hash, cameras],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A user by name.
+    pub fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT name, role, password_hash, cameras FROM users WHERE name = ?1",
+                params![name],
+                |r| {
+                    let cameras: Option<String> = r.get(3)?;
+                    Ok(UserRecord {
+                        name: r.get(0)?,
+                        role: r.get(1)?,
+                        password_hash: r.get(2)?,
+                        cameras: cameras.and_then(|c| serde_json::from_str(&c).ok()),
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many users exist.
+    pub fn user_count(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+}
+
 const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> Result<AlertRecord, rusqlite::Error> {
@@ -551,6 +616,31 @@ mod tests {
             store.update_alert("a99", None, None, None),
             Err(StoreError::NoSuchAlert(_))
         ));
+    }
+
+    #[test]
+    fn users_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(store.user_count().unwrap(), 0);
+        let u = UserRecord {
+            name: "ops".into(),
+            role: "operator".into(),
+            password_hash: "$argon2id$x".into(),
+            cameras: Some(vec!["lobby".into()]),
+        };
+        store.put_user(&u).unwrap();
+        assert_eq!(store.user("ops").unwrap(), Some(u.clone()));
+        store
+            .put_user(&UserRecord {
+                role: "admin".into(),
+                cameras: None,
+                ..u
+            })
+            .unwrap();
+        assert_eq!(store.user("ops").unwrap().unwrap().role, "admin");
+        assert_eq!(store.user_count().unwrap(), 1);
+        assert_eq!(store.user("nobody").unwrap(), None);
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! User accounts: argon2 password hashes in the store, login, and the first admin.
+
+use std::path::Path;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use fightwatch_store::{Store, StoreError, UserRecord};
+
+use crate::Role;
+
+/// Errors of account handling.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The system random source failed.
+    #[error("no secure random numbers: {0}")]
+    Random(String),
+    /// Hashing failed.
+    #[error("password hashing: {0}")]
+    Hash(String),
+    /// A name or password is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Writing the first admin's password file failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Cryptographically secure random bytes.
+pub fn random_bytes(n: usize) -> Result<Vec<u8>, UserError> {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).map_err(|e| UserError::Random(e.to_string()))?;
+    Ok(b)
+}
+
+/// An argon2id hash (PHC string) of `password` with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, UserError> {
+    let salt =
+        SaltString::encode_b64(&random_bytes(16)?).map_err(|e| UserError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UserError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches the stored hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Creates or replaces a user.
+pub fn add_user(
+    store: &Store,
+    name: &str,
+    role: Role,
+    password: &str,
+    cameras: Option<Vec<String>>,
+) -> Result<(), UserError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(UserError::Invalid(format!(
+            "user name {name:?}: 1-64 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    if password.chars().count() < 8 {
+        return Err(UserError::Invalid(
+            "a password has at least 8 characters".into(),
+        ));
+    }
+    store.put_user(&UserRecord {
+        name: name.into(),
+        role: role.as_str().into(),
+        password_hash: hash_password(password)?,
+        cameras,
+    })?;
+    Ok(())
+}
+
+/// The user, when the password is right.
+pub fn login(
+    store: &Store,
+    name: &str,
+    password: &str,
+) -> Result<Option<(UserRecord, Role)>, UserError> {
+    let Some(user) = store.user(name)? else {
+        // Hash anyway so a wrong name costs as long as a wrong password.
+        let _ = verify_password(
+            password,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000",
+        );
+        return Ok(None);
+    };
+    if !verify_password(password, &user.password_hash) {
+        return Ok(None);
+    }
+    let role = user.role.parse::<Role>().map_err(UserError::Invalid)?;
+    Ok(Some((user, role)))
+}
+
+/// On first start (no users), creates `admin` with a random password, writes it to
+/// `DATA_DIR/admin_password` (mode 0600) and returns it so it can be printed once.
+pub fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<String>, UserError> {
+    if store.user_count()? > 0 {
+        return Ok(None);
+    }
+    let alphabet = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let password: String = random_bytes(20)?
+        .iter()
+        .map(|b| char::from(alphabet[*b as usize % alphabet.len()]))
+        .collect();
+    add_user(store, "admin", Role::Admin, &password, None)?;
+    let path = data_dir.join("admin_password");
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|source| UserError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    writeln!(f, "{password}").map_err(|source| UserError::Io { path, source })?;
+    Ok(Some(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_verify_login_and_bootstrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let pw = bootstrap_admin(&store, dir.path())
+            .unwrap()
+            .expect("first start creates admin");
+        assert_eq!(pw.len(), 20);
+        assert!(
+            bootstrap_admin(&store, dir.path()).unwrap().is_none(),
+            "only once"
+        );
+        let file = dir.path().join("admin_password");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), pw);
+        let (user, role) = login(&store, "admin", &pw).unwrap().unwrap();
+        assert_eq!((user.name.as_str(), role), ("admin", Role::Admin));
+        assert!(!user.password_hash.contains(&pw), "stored as a hash");
+        assert!(login(&store, "admin", "wrong password").unwrap().is_none());
+        assert!(login(&store, "nobody", &pw).unwrap().is_none());
+        assert!(add_user(&store, "bad name", Role::Viewer, "longenough", None).is_err());
+        assert!(add_user(&store, "ok", Role::Viewer, "short", None).is_err());
+    }
+}
