@@ -56,6 +56,12 @@ pub enum HubError {
     Cancelled,
 }
 
+/// A persisted event on its way to the connections, with its JSON made once.
+pub(crate) struct Event {
+    pub(crate) msg: ServerMessage,
+    pub(crate) json: axum::extract::ws::Utf8Bytes,
+}
+
 /// Why a detection was not turned into an alert.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectionError {
@@ -70,9 +76,13 @@ pub enum DetectionError {
 /// Shared server state.
 pub struct Hub {
     pub(crate) store: Arc<Store>,
-    pub(crate) events: broadcast::Sender<Arc<ServerMessage>>,
+    pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) auth: Auth,
     pub(crate) config: ServerConfig,
+    /// Held from the store write to the broadcast, so events go out in `seq` order: connections
+    /// drop any event at or below the last seq they sent, so an event overtaken by a later one
+    /// would be lost to them.
+    publish: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -84,6 +94,7 @@ impl Hub {
             events,
             auth,
             config,
+            publish: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -98,8 +109,10 @@ impl Hub {
     }
 
     fn broadcast(&self, msg: ServerMessage) {
+        // Serialised once here, not once per dashboard.
+        let json = serde_json::to_string(&msg).unwrap_or_default().into();
         // No subscriber is fine: the event is in the store for later recovery.
-        let _ = self.events.send(Arc::new(msg));
+        let _ = self.events.send(Arc::new(Event { msg, json }));
     }
 
     async fn blocking<T: Send + 'static>(
@@ -133,6 +146,7 @@ impl Hub {
             .map_err(|source| HubError::Snapshot { path, source })?;
             alert.snapshot = Some(name);
         }
+        let _order = self.publish.lock().await;
         let created = self.blocking(move |s| s.create_alert(&alert)).await?;
         self.broadcast(ServerMessage::FightAlert(created.clone()));
         Ok(created)
@@ -147,6 +161,7 @@ impl Hub {
         ack: Option<(String, Option<String>)>,
     ) -> Result<AlertUpdate, HubError> {
         let id = id.to_string();
+        let _order = self.publish.lock().await;
         let update = self
             .blocking(move |s| {
                 s.update_alert(
@@ -169,6 +184,7 @@ impl Hub {
         text: &str,
     ) -> Result<ChatMessage, HubError> {
         let (room, from, text) = (room.to_string(), from.to_string(), text.to_string());
+        let _order = self.publish.lock().await;
         let msg = self
             .blocking(move |s| s.add_message(&room, &from, &text))
             .await?;

@@ -65,7 +65,11 @@ pub async fn handler(
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
     let max = hub.config.max_message_bytes;
-    ws.max_message_size(max)
+    // Small per-connection buffers: tungstenite's default 128 KiB read buffer would cost
+    // ~130 KiB per dashboard; alert messages are a few hundred bytes.
+    ws.read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let mut session = Session::new(hub, claims);
@@ -139,6 +143,16 @@ impl Session {
     }
 
     async fn send(&mut self, sink: &mut Sink, msg: &ServerMessage) -> Result<(), axum::Error> {
+        self.send_with(sink, msg, None).await
+    }
+
+    /// Sends `msg`, using `json` when it was serialised already.
+    async fn send_with(
+        &mut self,
+        sink: &mut Sink,
+        msg: &ServerMessage,
+        json: Option<&axum::extract::ws::Utf8Bytes>,
+    ) -> Result<(), axum::Error> {
         if let Some(seq) = msg.seq() {
             if seq <= self.sent {
                 return Ok(());
@@ -148,9 +162,15 @@ impl Session {
                 return Ok(());
             }
         }
-        let text = serde_json::to_string(msg)
-            .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#));
-        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+        let text = match json {
+            Some(j) => j.clone(),
+            None => serde_json::to_string(msg)
+                .unwrap_or_else(|e| {
+                    format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#)
+                })
+                .into(),
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
             Ok(result) => result,
             Err(_) => Err(axum::Error::new(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -263,7 +283,7 @@ impl Session {
         loop {
             tokio::select! {
                 event = rx.recv() => match event {
-                    Ok(msg) => self.send(&mut sink, &msg).await?,
+                    Ok(event) => self.send_with(&mut sink, &event.msg, Some(&event.json)).await?,
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(user = %self.claims.sub, missed = n, "Client fell behind; closing so it resumes.");
                         let frame = CloseFrame { code: CLOSE_LAGGING, reason: format!("lagging: resume after seq {}", self.sent).into() };

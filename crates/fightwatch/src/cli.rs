@@ -71,6 +71,11 @@ pub enum Command {
         #[command(flatten)]
         server: crate::serve::ServeArgs,
     },
+    /// Serve dashboards (WebSocket + REST) without cameras: history, chat, external detectors.
+    Serve {
+        #[command(flatten)]
+        server: crate::serve::ServeArgs,
+    },
     /// Manage the server's user accounts.
     User {
         #[command(subcommand)]

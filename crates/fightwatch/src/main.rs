@@ -83,6 +83,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             ttl,
             data_dir,
         } => serve::token(&data_dir, &user, &role, &ttl),
+        cli::Command::Serve { server } => serve::Server::start(&server)?.serve_until_signal(),
         cli::Command::User {
             command:
                 cli::UserCommand::Add {

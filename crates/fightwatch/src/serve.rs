@@ -187,7 +187,7 @@ impl Server {
 
     /// Keeps serving until Ctrl-C or SIGTERM, then closes connections gracefully.
     pub fn serve_until_signal(mut self) -> anyhow::Result<()> {
-        eprintln!("fightwatch: replay finished; still serving (Ctrl-C to stop)");
+        eprintln!("fightwatch: serving until Ctrl-C or SIGTERM");
         self.rt.block_on(async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -1,10 +1,268 @@
 //! WebSocket load and latency client for the fightwatch broadcaster.
 //!
-//! It will connect N dashboards to a running fightwatch, publish K `fight_detected` messages and
-//! report connect time, delivery latency percentiles, throughput and missing deliveries. It is
-//! built together with the broadcaster (issue #6); until then it says so and exits non-zero
-//! instead of pretending to measure anything.
+//! Connects N dashboards, then M publishers (detector role) send K `fight_detected` messages in
+//! total, each for a unique camera name so every delivery can be matched to its send time.
+//! Reports connect time, delivery latency p50/p99/max (publisher send → dashboard receive),
+//! messages/s delivered, errors and missing deliveries; optionally the server's RSS per
+//! connection (`--server-pid`). Loopback only: it refuses any other host.
+//!
+//! ```text
+//! fightwatch-loadgen --url ws://127.0.0.1:8080/ws --clients 1000 --publishers 1 --alerts 100 \
+//!     --token VIEWER_JWT --publisher-token DETECTOR_JWT [--json]
+//! ```
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("fightwatch-loadgen is not built yet: it arrives with the broadcaster (issue #6)")
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Mutex, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Load and latency test for the fightwatch WebSocket server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Server WebSocket URL (loopback only).
+    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+    url: String,
+    /// Dashboards to connect.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Publishing connections (detector role).
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Alerts to publish in total.
+    #[arg(long, default_value_t = 100)]
+    alerts: usize,
+    /// Alerts per second, all publishers together.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Token for the dashboards (viewer or above).
+    #[arg(long)]
+    token: String,
+    /// Token for the publishers (detector or admin).
+    #[arg(long)]
+    publisher_token: String,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// Give up waiting for deliveries after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// The server's process id, to report its memory per connection.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(url: &str, token: &str) -> anyhow::Result<Ws> {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}{sep}token={token}")).await?;
+    // The welcome message comes first.
+    match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) if t.contains("welcome_message") => Ok(ws),
+        other => bail!("no welcome: {other:?}"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let host = args
+        .url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split(['/', ':']).next())
+        .unwrap_or("");
+    if !["127.0.0.1", "localhost", "[", "::1"]
+        .iter()
+        .any(|h| host.starts_with(h))
+    {
+        bail!("fightwatch-loadgen only targets loopback (127.0.0.1, localhost, ::1), not {host:?}");
+    }
+    let rss_before = args.server_pid.and_then(rss_kib);
+
+    // 1. Dashboards.
+    let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let connect_started = Instant::now();
+    let mut connecting = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        let (gate, url, token) = (gate.clone(), args.url.clone(), args.token.clone());
+        connecting.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let t = Instant::now();
+            let ws = open(&url, &token).await?;
+            anyhow::Ok((ws, t.elapsed().as_secs_f64() * 1e3))
+        }));
+    }
+    let mut dashboards = Vec::new();
+    let mut connect_ms = Vec::new();
+    let mut errors = 0usize;
+    for c in connecting {
+        match c.await? {
+            Ok((ws, ms)) => {
+                dashboards.push(ws);
+                connect_ms.push(ms);
+            }
+            Err(e) => {
+                errors += 1;
+                if errors <= 3 {
+                    eprintln!("connect failed: {e:#}");
+                }
+            }
+        }
+    }
+    let connect_all_s = connect_started.elapsed().as_secs_f64();
+    let rss_connected = args.server_pid.and_then(rss_kib);
+
+    // 2. Every dashboard records when each load alert arrives.
+    let (received_tx, mut received_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let mut readers = Vec::new();
+    for mut ws in dashboards {
+        let received = received_tx.clone();
+        readers.push(tokio::spawn(async move {
+            let mut errors = 0usize;
+            while let Some(msg) = ws.next().await {
+                match msg {
+                    Ok(Message::Text(t)) => {
+                        let at = Instant::now();
+                        // A substring scan, not a JSON parse: the client must not be the bottleneck.
+                        if t.starts_with(r#"{"type":"fight_alert""#)
+                            && let Some(rest) = t.split(r#""camera":"load-"#).nth(1)
+                            && let Some(n) = rest.split('"').next().and_then(|n| n.parse().ok())
+                        {
+                            let _ = received.send((n, at));
+                        }
+                    }
+                    Ok(Message::Close(_)) => break,
+                    Ok(_) => {}
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+            errors
+        }));
+    }
+
+    // 3. Publishers.
+    let mut pubs = Vec::new();
+    for _ in 0..args.publishers.max(1) {
+        pubs.push(
+            open(&args.url, &args.publisher_token)
+                .await
+                .context("publisher connection")?,
+        );
+    }
+    let sent_at: Arc<Mutex<HashMap<usize, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let interval = Duration::from_secs_f64(1.0 / args.rate.max(0.001));
+    let publish_started = Instant::now();
+    let mut tick = tokio::time::interval(interval);
+    for n in 0..args.alerts {
+        tick.tick().await;
+        let k = n % pubs.len();
+        let p = &mut pubs[k];
+        let msg =
+            format!(r#"{{"type":"fight_detected","camera":"load-{n}","score":0.9,"site":"load"}}"#);
+        sent_at.lock().await.insert(n, Instant::now());
+        if p.send(Message::Text(msg.into())).await.is_err() {
+            errors += 1;
+        }
+    }
+    let publish_s = publish_started.elapsed().as_secs_f64();
+
+    // 4. Wait for deliveries (or the timeout), then close everything.
+    let expected = args.alerts * readers.len();
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let mut received = Vec::with_capacity(expected);
+    loop {
+        while let Ok(r) = received_rx.try_recv() {
+            received.push(r);
+        }
+        let got = received.len();
+        let in_flight = readers.iter().filter(|r| !r.is_finished()).count();
+        if got >= expected || Instant::now() > deadline || in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered_s = publish_started.elapsed().as_secs_f64();
+    // Dashboards the server closed before the end (lagging, errors): each loses the rest.
+    let closed_early = readers.iter().filter(|r| r.is_finished()).count();
+    for r in &readers {
+        r.abort();
+    }
+    while let Ok(r) = received_rx.try_recv() {
+        received.push(r);
+    }
+    let sent_at = sent_at.lock().await.clone();
+    let mut latencies: Vec<f64> = received
+        .iter()
+        .filter_map(|(n, at)| {
+            sent_at
+                .get(n)
+                .map(|s| at.duration_since(*s).as_secs_f64() * 1e3)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    connect_ms.sort_by(f64::total_cmp);
+    let rss_per_conn = match (rss_before, rss_connected) {
+        (Some(a), Some(b)) if !connect_ms.is_empty() => {
+            Some((b.saturating_sub(a)) as f64 / connect_ms.len() as f64)
+        }
+        _ => None,
+    };
+    let report = serde_json::json!({
+        "clients": args.clients,
+        "connected": connect_ms.len(),
+        "connect_all_s": connect_all_s,
+        "connect_ms_p50": percentile(&connect_ms, 0.5),
+        "connect_ms_p99": percentile(&connect_ms, 0.99),
+        "alerts": args.alerts,
+        "publish_s": publish_s,
+        "deliveries": received.len(),
+        "missing_deliveries": expected.saturating_sub(received.len()),
+        "latency_ms_p50": percentile(&latencies, 0.5),
+        "latency_ms_p99": percentile(&latencies, 0.99),
+        "latency_ms_max": latencies.last().copied().unwrap_or(f64::NAN),
+        "messages_per_s": received.len() as f64 / delivered_s.max(1e-9),
+        "errors": errors,
+        "dashboards_closed_early": closed_early,
+        "server_rss_kib_before": rss_before,
+        "server_rss_kib_connected": rss_connected,
+        "server_rss_kib_per_connection": rss_per_conn,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if report["missing_deliveries"].as_u64() != Some(0) || errors > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
