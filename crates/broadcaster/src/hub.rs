@@ -83,24 +83,43 @@ pub struct Hub {
     /// drop any event at or below the last seq they sent, so an event overtaken by a later one
     /// would be lost to them.
     publish: tokio::sync::Mutex<()>,
+    /// Flips to true on shutdown: every connection closes with 1001.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Hub {
     /// A hub over `store`.
     pub fn new(store: Arc<Store>, auth: Auth, config: ServerConfig) -> Arc<Self> {
         let (events, _) = broadcast::channel(config.client_queue.max(16));
+        let (closing, _) = tokio::sync::watch::channel(false);
         Arc::new(Self {
             store,
             events,
             auth,
             config,
             publish: tokio::sync::Mutex::new(()),
+            closing,
         })
+    }
+
+    /// Tells every connection to close (1001, "server shutting down").
+    pub fn shutdown(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Connections still open.
+    pub fn connections(&self) -> usize {
+        self.closing.receiver_count()
     }
 
     /// The token signer.
     pub fn auth(&self) -> &Auth {
         &self.auth
+    }
+
+    /// Where snapshots are kept.
+    pub fn snapshot_dir(&self) -> &std::path::Path {
+        &self.config.snapshot_dir
     }
 
     /// The store.

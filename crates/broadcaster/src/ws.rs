@@ -266,6 +266,7 @@ impl Session {
             _ => 0,
         };
         let mut rx = self.hub.events.subscribe();
+        let mut closing = self.hub.closing.subscribe();
         let (mut sink, mut stream) = socket.split();
         let session = format!("{:016x}", fastrand::u64(..));
         let welcome = ServerMessage::WelcomeMessage {
@@ -308,6 +309,11 @@ impl Session {
                         Some(Ok(_)) => {}
                         Some(Err(e)) => return Err(e),
                     }
+                }
+                _ = closing.changed() => {
+                    let frame = CloseFrame { code: 1001, reason: "server shutting down".into() };
+                    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Close(Some(frame)))).await;
+                    return Ok(());
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > IDLE {

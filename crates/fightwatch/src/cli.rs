@@ -71,6 +71,12 @@ pub enum Command {
         #[command(flatten)]
         server: crate::serve::ServeArgs,
     },
+    /// Run the service described by a config file: cameras, model, server, storage.
+    Run {
+        /// The configuration (see docs/fightwatch.example.toml).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Serve dashboards (WebSocket + REST) without cameras: history, chat, external detectors.
     Serve {
         #[command(flatten)]

@@ -4,11 +4,13 @@
 //! module, and the work is done by the library crates.
 
 mod cli;
+mod config;
 mod eval;
 mod logging;
 mod model_cmd;
 mod probe_cmd;
 mod replay_cmd;
+mod run_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -83,6 +85,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             ttl,
             data_dir,
         } => serve::token(&data_dir, &user, &role, &ttl),
+        cli::Command::Run { config } => run_cmd::run(&cli.global, &config),
         cli::Command::Serve { server } => serve::Server::start(&server)?.serve_until_signal(),
         cli::Command::User {
             command:

@@ -77,6 +77,7 @@ pub struct Server {
     hub: Arc<Hub>,
     alert_of_incident: HashMap<String, String>,
     site: String,
+    camera_sites: HashMap<String, String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -130,9 +131,63 @@ impl Server {
             hub,
             alert_of_incident: HashMap::new(),
             site: args.site.clone(),
+            camera_sites: HashMap::new(),
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// The site of a camera's alerts (default: `--site`).
+    pub fn set_camera_site(&mut self, camera: &str, site: &str) {
+        self.camera_sites.insert(camera.into(), site.into());
+    }
+
+    /// Sets `flag` on Ctrl-C or SIGTERM.
+    pub fn flag_on_signal(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.rt.spawn(async move {
+            let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("fightwatch: stopping (signal)");
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+
+    /// Deletes alerts older than `days` (and their snapshots) now and every hour.
+    pub fn retain(&self, days: u32) {
+        if days == 0 {
+            return;
+        }
+        let hub = self.hub.clone();
+        self.rt.spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
+                let store = hub.store().clone();
+                match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+                    Ok(Ok(snapshots)) => {
+                        for name in &snapshots {
+                            let _ = std::fs::remove_file(hub.snapshot_dir().join(name));
+                        }
+                        if !snapshots.is_empty() {
+                            tracing::info!(
+                                removed = snapshots.len(),
+                                "Retention removed old alerts."
+                            );
+                        }
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "Retention failed."),
+                    Err(_) => return,
+                }
+            }
+        });
     }
 
     /// Stores and broadcasts an incident event.
@@ -151,7 +206,7 @@ impl Server {
             } => {
                 let alert = NewAlert {
                     camera: camera.clone(),
-                    site: self.site.clone(),
+                    site: self.camera_sites.get(camera).unwrap_or(&self.site).clone(),
                     label: label.clone(),
                     score: *score,
                     started_at: now_ms(),
@@ -201,6 +256,16 @@ impl Server {
     }
 
     fn stop(&mut self) {
+        // Close the WebSockets first (axum's graceful shutdown does not track upgraded
+        // connections), giving them a moment to send their close frames.
+        self.hub.shutdown();
+        let hub = self.hub.clone();
+        self.rt.block_on(async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+            while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

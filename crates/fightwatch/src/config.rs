@@ -1,0 +1,211 @@
+//! `fightwatch.toml`: the deployment (cameras, model, server, storage).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Model and inference settings.
+    pub model: ModelSection,
+    /// Incident detection.
+    #[serde(default)]
+    pub incident: IncidentSection,
+    /// The dashboard server.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Where data lives.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// The cameras.
+    pub cameras: Vec<CameraSection>,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Model package directory (relative to the config file).
+    pub package: PathBuf,
+    /// cpu, cuda[:N], tensorrt[:N], auto.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Threads per operator; 0: one per core.
+    #[serde(default)]
+    pub threads: usize,
+}
+
+fn default_device() -> String {
+    "cpu".into()
+}
+
+/// `[incident]`: all optional; defaults as `fightwatch replay`'s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentSection {
+    /// Smoothed score that starts an incident.
+    pub start_threshold: f32,
+    /// Smoothed score below which it ends.
+    pub end_threshold: f32,
+    /// Consecutive windows above the start threshold.
+    pub min_windows: usize,
+    /// Seconds after an incident before another on the same camera.
+    pub cooldown_s: f64,
+    /// Seconds between window starts.
+    pub hop_s: f64,
+    /// Most clips per model run.
+    pub max_batch: usize,
+}
+
+impl Default for IncidentSection {
+    fn default() -> Self {
+        Self {
+            start_threshold: 0.6,
+            end_threshold: 0.4,
+            min_windows: 2,
+            cooldown_s: 5.0,
+            hop_s: 0.5,
+            max_batch: 8,
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Browser origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Database, snapshots, secrets (relative to the config file).
+    pub data_dir: PathBuf,
+    /// Alerts older than this many days are deleted (0: keep forever).
+    pub retention_days: u32,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            data_dir: "fightwatch-data".into(),
+            retention_days: 30,
+        }
+    }
+}
+
+/// One `[[cameras]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSection {
+    /// Unique name.
+    pub name: String,
+    /// rtsp://, http(s)://, usb:N, a file or an image folder.
+    pub source: String,
+    /// Site (for `site:` rooms).
+    #[serde(default = "default_site")]
+    pub site: String,
+    /// Frames per second analysed (default: every frame).
+    #[serde(default)]
+    pub analysis_fps: Option<f64>,
+    /// Recorded files: play at recorded speed (default true).
+    #[serde(default = "yes")]
+    pub realtime: bool,
+    /// Recorded files: start again at the end (default true, like a camera that never stops).
+    #[serde(default = "yes", rename = "loop")]
+    pub loop_file: bool,
+}
+
+fn default_site() -> String {
+    "default".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// Reads and checks `path`; relative paths in it are made relative to its directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        // toml's message names the line and column and shows the offending text.
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if config.model.package.is_relative() {
+            config.model.package = base.join(&config.model.package);
+        }
+        if config.storage.data_dir.is_relative() {
+            config.storage.data_dir = base.join(&config.storage.data_dir);
+        }
+        config
+            .check()
+            .with_context(|| format!("{}: invalid configuration", path.display()))?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.cameras.is_empty() {
+            bail!("no [[cameras]]");
+        }
+        let mut names = HashSet::new();
+        for c in &self.cameras {
+            if !names.insert(&c.name) {
+                bail!("camera name {:?} is used twice", c.name);
+            }
+            if c.analysis_fps.is_some_and(|f| f.is_nan() || f <= 0.0) {
+                bail!("camera {}: analysis_fps must be > 0", c.name);
+            }
+        }
+        self.model
+            .device
+            .parse::<fightwatch_inference::Device>()
+            .map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fightwatch.toml");
+        std::fs::write(&p, include_str!("../../../docs/fightwatch.example.toml")).unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.cameras.len(), 3);
+        assert!(c.model.package.ends_with("models/fight-demo"));
+        std::fs::write(
+            &p,
+            "[model]\npackage = \"m\"\n\n[[cameras]]\nname = \"a\"\nsourse = \"x\"\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(e.contains("line 6") && e.contains("sourse"), "{e}");
+        std::fs::write(&p, "[model]\npackage = \"m\"\n[[cameras]]\nname = \"a\"\nsource = \"x\"\n[[cameras]]\nname = \"a\"\nsource = \"y\"\n").unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(e.contains("used twice"), "{e}");
+    }
+}

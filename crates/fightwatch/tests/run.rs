@@ -1,0 +1,135 @@
+//! End-to-end: `fightwatch run --config` as a service: a looping camera, an alert on a
+//! dashboard, a clean stop on SIGTERM; and config errors that name the line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fightwatch, repo, text};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_alerts_dashboards_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("fightwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[model]\npackage = \"{model}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [[cameras]]\nname = \"yard\"\nsource = \"{clip}\"\nsite = \"depot\"\n",
+            model = repo().join("models/fight-demo").display(),
+            clip = repo().join("fixtures/fight_frames").display(),
+        ),
+    )
+    .unwrap();
+    let mut service = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .current_dir(repo())
+        .env("FIGHTWATCH_JWT_SECRET", "service test secret, long enough")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let token = {
+        let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+            .args(["token", "--user", "v", "--role", "viewer"])
+            .env("FIGHTWATCH_JWT_SECRET", "service test secret, long enough")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ws = loop {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
+            .await
+        {
+            Ok((ws, _)) => break ws,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("service did not come up: {e}"),
+        }
+    };
+    let alert = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("an alert in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "fight_alert" {
+                break v;
+            }
+        }
+    };
+    assert_eq!(
+        (alert["camera"].as_str(), alert["site"].as_str()),
+        (Some("yard"), Some("depot"))
+    );
+    assert!(
+        dir.path().join("data/fightwatch.db").is_file(),
+        "data_dir is relative to the config file"
+    );
+    // First start created the admin account and said so once.
+    assert!(dir.path().join("data/admin_password").is_file());
+
+    // SIGTERM: cameras stop, the socket is closed with 1001, the process exits 0.
+    let t = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &service.id().to_string()])
+        .status()
+        .unwrap();
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("close in time")
+        {
+            Some(Ok(Message::Close(f))) => break f.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            _ => break None,
+        }
+    };
+    let status = service.wait().unwrap();
+    assert!(status.success(), "exit {status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "stopping took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(closed, Some(1001));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut service.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("created user `admin` with password"), "{err}");
+}
+
+#[test]
+fn config_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[model]\npackage = \"m\"\n\n[[cameras]]\nname = \"a\"\nsorce = \"x\"\n",
+    )
+    .unwrap();
+    let out = fightwatch(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("line 6") && err.contains("sorce"),
+        "{err}"
+    );
+    let out = fightwatch(&["run", "--config", "/nonexistent/fightwatch.toml"]);
+    assert!(text(&out.stderr).contains("/nonexistent/fightwatch.toml"));
+}
