@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fightwatch_protocol::{AlertUpdate, ChatMessage, Detection, FightAlert, ServerMessage};
+use fightwatch_protocol::{
+    AlertUpdate, CameraState, ChatMessage, Detection, FightAlert, Metrics, ServerMessage,
+};
 use fightwatch_store::{NewAlert, Store, StoreError};
 use tokio::sync::broadcast;
 
@@ -56,6 +58,9 @@ pub enum HubError {
     Cancelled,
 }
 
+/// A camera's last state and thumbnail.
+pub(crate) type CameraEntry = (CameraState, Option<Arc<Vec<u8>>>);
+
 /// A persisted event on its way to the connections, with its JSON made once.
 pub(crate) struct Event {
     pub(crate) msg: ServerMessage,
@@ -85,6 +90,12 @@ pub struct Hub {
     publish: tokio::sync::Mutex<()>,
     /// Flips to true on shutdown: every connection closes with 1001.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// Cameras as last reported, with their latest thumbnail.
+    pub(crate) cameras: std::sync::Mutex<std::collections::BTreeMap<String, CameraEntry>>,
+    /// The last metric update, for `/metrics`.
+    pub(crate) last_metrics: std::sync::Mutex<Option<Metrics>>,
+    /// Alerts raised since start, for `/metrics`.
+    pub(crate) alerts_raised: std::sync::atomic::AtomicU64,
 }
 
 impl Hub {
@@ -99,7 +110,37 @@ impl Hub {
             config,
             publish: tokio::sync::Mutex::new(()),
             closing,
+            cameras: Default::default(),
+            last_metrics: Default::default(),
+            alerts_raised: Default::default(),
         })
+    }
+
+    /// Records and broadcasts a camera's new state (live only).
+    pub fn camera_status(&self, state: CameraState) {
+        if let Ok(mut cams) = self.cameras.lock() {
+            let thumb = cams.get(&state.camera).and_then(|(_, t)| t.clone());
+            cams.insert(state.camera.clone(), (state.clone(), thumb));
+        }
+        self.broadcast(ServerMessage::CameraStatus(state));
+    }
+
+    /// Keeps a camera's latest thumbnail for `GET /api/cameras/{name}/latest.jpg`.
+    pub fn camera_thumbnail(&self, camera: &str, jpeg: Arc<Vec<u8>>) {
+        if let Ok(mut cams) = self.cameras.lock()
+            && let Some(entry) = cams.get_mut(camera)
+        {
+            entry.1 = Some(jpeg);
+        }
+    }
+
+    /// Broadcasts a metric update, filling in the connection count.
+    pub fn metrics(&self, mut metrics: Metrics) {
+        metrics.clients = self.connections();
+        if let Ok(mut last) = self.last_metrics.lock() {
+            *last = Some(metrics.clone());
+        }
+        self.broadcast(ServerMessage::MetricUpdate(metrics));
     }
 
     /// Tells every connection to close (1001, "server shutting down").
@@ -167,6 +208,8 @@ impl Hub {
         }
         let _order = self.publish.lock().await;
         let created = self.blocking(move |s| s.create_alert(&alert)).await?;
+        self.alerts_raised
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.broadcast(ServerMessage::FightAlert(created.clone()));
         Ok(created)
     }

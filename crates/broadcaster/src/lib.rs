@@ -18,6 +18,9 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 | `POST /api/alerts/{id}/ack` | acknowledge (operator) |
 | `GET /api/rooms/{room}/messages` | chat history |
 | `POST /api/detections` | an external detector's fight (detector role) |
+| `GET /api/cameras` | cameras and their state |
+| `GET /api/cameras/{name}/latest.jpg` | a recent thumbnail |
+| `GET /metrics` | Prometheus metrics |
 | `GET /healthz` | liveness and the last event's seq |
 
 Security: tokens are HS256 JWTs ([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token`
@@ -52,6 +55,9 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .route("/api/alerts/{id}/ack", post(rest::ack))
         .route("/api/rooms/{room}/messages", get(rest::messages))
         .route("/api/detections", post(rest::detections))
+        .route("/api/cameras", get(rest::cameras))
+        .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
+        .route("/metrics", get(rest::prometheus))
         .route("/healthz", get(rest::healthz))
         .with_state(hub)
 }

@@ -354,3 +354,127 @@ pub(crate) async fn login(
     )
         .into_response()
 }
+
+/// `GET /api/cameras`: every camera the user may see, with its state.
+pub(crate) async fn cameras(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) if c.role.can_view() => c,
+        Ok(_) => {
+            return ApiError(StatusCode::FORBIDDEN, "role may not view cameras".into())
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    let list: Vec<serde_json::Value> = match hub.cameras.lock() {
+        Ok(cams) => cams
+            .values()
+            .filter(|(c, _)| claims.may_see(&c.camera))
+            .map(|(c, thumb)| {
+                let mut v = serde_json::to_value(c).unwrap_or_default();
+                v["latest_url"] = thumb
+                    .as_ref()
+                    .map(|_| format!("/api/cameras/{}/latest.jpg", c.camera))
+                    .into();
+                v
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Json(list).into_response()
+}
+
+/// `GET /api/cameras/{name}/latest.jpg`: the camera's latest thumbnail.
+pub(crate) async fn camera_latest(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) if c.role.can_view() && c.may_see(&name) => {}
+        Ok(_) => return ApiError(StatusCode::FORBIDDEN, "not your camera".into()).into_response(),
+        Err(e) => return e.into_response(),
+    }
+    let jpeg = hub
+        .cameras
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&name).and_then(|(_, t)| t.clone()));
+    match jpeg {
+        Some(j) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            j.as_slice().to_vec(),
+        )
+            .into_response(),
+        None => ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no frame from camera {name} yet"),
+        )
+        .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub(crate) async fn prometheus(State(hub): State<Arc<Hub>>) -> Response {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let raised = hub.alerts_raised.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "# HELP fightwatch_alerts_raised_total Fight alerts raised since start.\n# TYPE fightwatch_alerts_raised_total counter\nfightwatch_alerts_raised_total {raised}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP fightwatch_clients Connected dashboards.\n# TYPE fightwatch_clients gauge\nfightwatch_clients {}",
+        hub.connections()
+    );
+    if let Ok(Some(m)) = hub.last_metrics.lock().map(|m| m.clone()) {
+        let _ = writeln!(
+            out,
+            "# TYPE fightwatch_process_cpu_percent gauge\nfightwatch_process_cpu_percent {}",
+            m.cpu_percent
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE fightwatch_process_rss_bytes gauge\nfightwatch_process_rss_bytes {}",
+            m.rss_bytes
+        );
+        for (name, help) in [
+            ("capture_fps", "Frames received per second."),
+            ("inference_fps", "Windows scored per second."),
+            ("inference_ms", "Mean model run time, ms."),
+            (
+                "dropped_frames_total",
+                "Frames dropped because inference was behind.",
+            ),
+            ("queue_depth", "Frames waiting in the camera queue."),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP fightwatch_camera_{name} {help}\n# TYPE fightwatch_camera_{name} gauge"
+            );
+            for c in &m.cameras {
+                let v = match name {
+                    "capture_fps" => c.capture_fps,
+                    "inference_fps" => c.inference_fps,
+                    "inference_ms" => c.inference_ms,
+                    "dropped_frames_total" => c.dropped_frames as f64,
+                    _ => c.queue_depth as f64,
+                };
+                let _ = writeln!(
+                    out,
+                    "fightwatch_camera_{name}{{camera=\"{}\"}} {v}",
+                    c.camera.replace('"', "_")
+                );
+            }
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

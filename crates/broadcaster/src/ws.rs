@@ -135,6 +135,7 @@ impl Session {
                 // An alert from before this connection: only unrestricted, unfiltered clients.
                 None => self.claims.cameras.is_none() && self.rooms.is_empty(),
             },
+            ServerMessage::CameraStatus(c) => self.claims.may_see(&c.camera),
             ServerMessage::ReceiveMessage(m) => {
                 self.rooms.contains(&m.room) || is_participant(&m.room, &self.claims.sub)
             }

@@ -206,7 +206,20 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                     }
                 }
             }
+            PipelineEvent::Metrics(cameras) => {
+                if let Some(server) = server.as_mut() {
+                    server.on_metrics(cameras);
+                }
+            }
+            PipelineEvent::Thumbnail { camera, jpeg } => {
+                if let Some(server) = server.as_ref() {
+                    server.on_thumbnail(&camera, jpeg);
+                }
+            }
             PipelineEvent::Camera(status) => {
+                if let Some(server) = server.as_ref() {
+                    server.on_camera(&status);
+                }
                 if let CameraStatus::Offline { error: Some(error) } = &status.status {
                     failures.push(format!("{}: {error}", status.camera));
                     if args.json {

@@ -98,7 +98,10 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
                 if let CameraStatus::Offline { error: Some(e) } = &status.status {
                     tracing::error!(camera = %status.camera, error = %e, "Camera offline.");
                 }
+                server.on_camera(&status);
             }
+            PipelineEvent::Metrics(cameras) => server.on_metrics(cameras),
+            PipelineEvent::Thumbnail { camera, jpeg } => server.on_thumbnail(&camera, jpeg),
             PipelineEvent::Window { .. } => {}
         }
     }

@@ -78,6 +78,7 @@ pub struct Server {
     alert_of_incident: HashMap<String, String>,
     site: String,
     camera_sites: HashMap<String, String>,
+    process: ProcessSampler,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -132,9 +133,49 @@ impl Server {
             alert_of_incident: HashMap::new(),
             site: args.site.clone(),
             camera_sites: HashMap::new(),
+            process: ProcessSampler::default(),
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// Publishes a camera's state change.
+    pub fn on_camera(&self, event: &fightwatch_capture::StatusEvent) {
+        use fightwatch_capture::CameraStatus as S;
+        let (status, error) = match &event.status {
+            S::Online(_) => ("online", None),
+            S::Reconnecting { error, .. } => ("reconnecting", Some(error.clone())),
+            S::Offline { error } => ("offline", error.clone()),
+            S::Ended => ("ended", None),
+        };
+        self.hub.camera_status(fightwatch_protocol::CameraState {
+            camera: event.camera.to_string(),
+            site: self
+                .camera_sites
+                .get(&*event.camera)
+                .unwrap_or(&self.site)
+                .clone(),
+            status: status.into(),
+            error,
+            since: now_ms(),
+        });
+    }
+
+    /// Keeps a camera's latest thumbnail.
+    pub fn on_thumbnail(&self, camera: &str, jpeg: Arc<Vec<u8>>) {
+        self.hub.camera_thumbnail(camera, jpeg);
+    }
+
+    /// Publishes a metric update with this process's CPU and memory.
+    pub fn on_metrics(&mut self, cameras: Vec<fightwatch_protocol::CameraMetrics>) {
+        let (cpu_percent, rss_bytes) = self.process.sample();
+        self.hub.metrics(fightwatch_protocol::Metrics {
+            at: now_ms(),
+            cameras,
+            cpu_percent,
+            rss_bytes,
+            clients: 0,
+        });
     }
 
     /// The site of a camera's alerts (default: `--site`).
@@ -278,6 +319,51 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// This process's CPU use between samples and its resident memory, from /proc.
+#[derive(Default)]
+struct ProcessSampler {
+    last: Option<(std::time::Instant, u64)>,
+}
+
+impl ProcessSampler {
+    /// (CPU percent of one core since the last sample, RSS bytes).
+    fn sample(&mut self) -> (f64, u64) {
+        // Linux reports CPU time in clock ticks of 1/100 s on every mainstream configuration.
+        const TICKS_PER_S: f64 = 100.0;
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let ticks = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let now = std::time::Instant::now();
+        let cpu = match self.last {
+            Some((t, prev)) => {
+                (ticks.saturating_sub(prev) as f64 / TICKS_PER_S)
+                    / now.duration_since(t).as_secs_f64().max(1e-3)
+                    * 100.0
+            }
+            None => 0.0,
+        };
+        self.last = Some((now, ticks));
+        let rss_kib = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        (cpu, rss_kib * 1024)
     }
 }
 

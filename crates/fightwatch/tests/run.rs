@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fightwatch, repo, text};
+use common::{fightwatch, http_get, repo, text};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 

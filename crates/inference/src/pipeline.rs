@@ -71,7 +71,19 @@ pub enum PipelineEvent {
     },
     /// A camera changed state.
     Camera(StatusEvent),
+    /// Once a second: per-camera throughput.
+    Metrics(Vec<fightwatch_protocol::CameraMetrics>),
+    /// Every few seconds per camera: a small JPEG of its latest frame (for camera lists).
+    Thumbnail {
+        /// Camera name.
+        camera: Arc<str>,
+        /// JPEG bytes, at most 480 pixels wide.
+        jpeg: Arc<Vec<u8>>,
+    },
 }
+
+/// How often a camera's thumbnail is refreshed.
+const THUMBNAIL_EVERY: Duration = Duration::from_secs(2);
 
 /// Totals of a pipeline run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,6 +107,11 @@ struct CameraState {
     peak_picture: Option<Arc<Picture>>,
     last_t: f64,
     done: bool,
+    // Counters of the current metrics period.
+    period_frames: u64,
+    period_windows: u64,
+    period_run_ms: f64,
+    last_thumbnail: Option<Instant>,
 }
 
 /// The inference stage over a set of cameras.
@@ -155,6 +172,10 @@ impl Pipeline {
                 peak_picture: None,
                 last_t: 0.0,
                 done: false,
+                period_frames: 0,
+                period_windows: 0,
+                period_run_ms: 0.0,
+                last_thumbnail: None,
             })
             .collect();
         // Kept apart from the per-camera state: a Select borrows them while the state changes.
@@ -163,7 +184,33 @@ impl Pipeline {
         let mut pending: Vec<(usize, Clip<Arc<Picture>>)> = Vec::new();
         let mut first_pending: Option<Instant> = None;
         let mut status_open = true;
+        let mut period_start = Instant::now();
         loop {
+            if period_start.elapsed() >= Duration::from_secs(1) {
+                let secs = period_start.elapsed().as_secs_f64();
+                let metrics = cams
+                    .iter_mut()
+                    .zip(cameras)
+                    .map(|(cam, camera)| {
+                        let m = fightwatch_protocol::CameraMetrics {
+                            camera: cam.name.to_string(),
+                            capture_fps: cam.period_frames as f64 / secs,
+                            inference_fps: cam.period_windows as f64 / secs,
+                            inference_ms: if cam.period_windows > 0 {
+                                cam.period_run_ms / cam.period_windows as f64
+                            } else {
+                                0.0
+                            },
+                            dropped_frames: camera.stats().dropped.load(Ordering::Relaxed),
+                            queue_depth: camera.frames().len(),
+                        };
+                        (cam.period_frames, cam.period_windows, cam.period_run_ms) = (0, 0, 0.0);
+                        m
+                    })
+                    .collect();
+                let _ = events.send(PipelineEvent::Metrics(metrics));
+                period_start = Instant::now();
+            }
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -200,6 +247,21 @@ impl Pipeline {
                         Ok(frame) => {
                             summary.frames += 1;
                             let cam = &mut cams[i];
+                            cam.period_frames += 1;
+                            if cam
+                                .last_thumbnail
+                                .is_none_or(|t| t.elapsed() >= THUMBNAIL_EVERY)
+                            {
+                                cam.last_thumbnail = Some(Instant::now());
+                                if let Some(jpeg) =
+                                    thumbnail(&frame.picture, self.config.snapshot_quality)
+                                {
+                                    let _ = events.send(PipelineEvent::Thumbnail {
+                                        camera: cam.name.clone(),
+                                        jpeg,
+                                    });
+                                }
+                            }
                             cam.last_t = cam.last_t.max(frame.pts_s);
                             let Some(small) = frame.model_input.clone() else {
                                 return Err(Error::BadInput {
@@ -279,6 +341,8 @@ impl Pipeline {
             summary.windows += 1;
             let cam = &mut cams[i];
             cam.last_t = cam.last_t.max(clip.end_s);
+            cam.period_windows += 1;
+            cam.period_run_ms += run_s * 1e3;
             let decision = cam.detector.push(clip.end_s, now, score.fight, &self.label);
             let _ = events.send(PipelineEvent::Window {
                 camera: cam.name.clone(),
@@ -330,4 +394,22 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// A JPEG of `picture` at most 480 pixels wide.
+fn thumbnail(picture: &Picture, quality: u8) -> Option<Arc<Vec<u8>>> {
+    let rgb = picture.to_rgb().ok()?;
+    let small = if rgb.width() > 480 {
+        let h = (u64::from(rgb.height()) * 480 / u64::from(rgb.width())).max(1) as u32;
+        image::imageops::thumbnail(&rgb, 480, h)
+    } else {
+        rgb
+    };
+    let mut jpeg = Vec::new();
+    small
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg, quality,
+        ))
+        .ok()?;
+    Some(Arc::new(jpeg))
 }

@@ -23,8 +23,8 @@ assert_eq!(
 mod messages;
 
 pub use messages::{
-    AlertStatus, AlertUpdate, ChatMessage, ClientMessage, Detection, FightAlert, ServerMessage,
-    private_room,
+    AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage, ClientMessage, Detection,
+    FightAlert, Metrics, ServerMessage, private_room,
 };
 use serde::{Deserialize, Serialize};
 

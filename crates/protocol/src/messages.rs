@@ -99,6 +99,56 @@ pub struct ChatMessage {
     pub at: u64,
 }
 
+/// A camera's state, as `camera_status` and `GET /api/cameras` report it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraState {
+    /// Camera name.
+    pub camera: String,
+    /// Site.
+    pub site: String,
+    /// `online`, `reconnecting`, `offline` or `ended`.
+    pub status: String,
+    /// Why it is not online, when it is not.
+    pub error: Option<String>,
+    /// When this state began, ms since the epoch.
+    pub since: u64,
+}
+
+/// Per-camera figures of a `metric_update`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraMetrics {
+    /// Camera name.
+    pub camera: String,
+    /// Frames received from the camera per second.
+    pub capture_fps: f64,
+    /// Windows scored per second.
+    pub inference_fps: f64,
+    /// Mean model run time of the last second's windows, ms.
+    pub inference_ms: f64,
+    /// Frames dropped so far because inference was behind.
+    pub dropped_frames: u64,
+    /// Frames waiting in the camera's queue.
+    pub queue_depth: usize,
+}
+
+/// A `metric_update`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// When, ms since the epoch.
+    pub at: u64,
+    /// Per camera.
+    pub cameras: Vec<CameraMetrics>,
+    /// Process CPU use over the last second, percent of one core.
+    pub cpu_percent: f64,
+    /// Process resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Connected dashboards.
+    pub clients: usize,
+}
+
 /// Server → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -122,6 +172,10 @@ pub enum ServerMessage {
     AlertUpdate(AlertUpdate),
     /// A chat message.
     ReceiveMessage(ChatMessage),
+    /// A camera changed state (live only, not persisted).
+    CameraStatus(CameraState),
+    /// Once a second: pipeline and server health (live only).
+    MetricUpdate(Metrics),
     /// A request could not be served.
     Error {
         /// Stable machine-readable code (`bad_message`, `forbidden`, `rate_limited`, …).

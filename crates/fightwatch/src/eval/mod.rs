@@ -92,7 +92,9 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
                         errors.insert(s.camera.to_string(), e);
                     }
                 }
-                PipelineEvent::Incident { .. } => {}
+                PipelineEvent::Incident { .. }
+                | PipelineEvent::Metrics(_)
+                | PipelineEvent::Thumbnail { .. } => {}
             }
         }
         for camera in &cameras {
