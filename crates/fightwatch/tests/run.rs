@@ -78,6 +78,44 @@ async fn the_service_alerts_dashboards_and_stops_cleanly() {
         (alert["camera"].as_str(), alert["site"].as_str()),
         (Some("yard"), Some("depot"))
     );
+    // Health of the pipeline: a metric update every second, camera state, thumbnail, Prometheus.
+    let metrics = loop {
+        if let Some(Ok(Message::Text(t))) = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("metrics in time")
+        {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "metric_update" {
+                break v;
+            }
+        }
+    };
+    assert_eq!(metrics["cameras"][0]["camera"], "yard");
+    assert!(
+        metrics["cameras"][0]["capture_fps"].as_f64().unwrap() > 5.0,
+        "{metrics}"
+    );
+    assert!(
+        metrics["rss_bytes"].as_u64().unwrap() > 1_000_000
+            && metrics["clients"].as_u64() == Some(1),
+        "{metrics}"
+    );
+    let (status, body) = http_get(port, "/api/cameras", &token);
+    assert_eq!(status, 200);
+    let cams: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (cams[0]["camera"].as_str(), cams[0]["status"].as_str()),
+        (Some("yard"), Some("online"))
+    );
+    let (status, jpeg) = http_get(port, cams[0]["latest_url"].as_str().unwrap(), &token);
+    assert_eq!((status, &jpeg[..3]), (200, &[0xFF, 0xD8, 0xFF][..]));
+    let (_, prom) = http_get(port, "/metrics", &token);
+    let prom = String::from_utf8(prom).unwrap();
+    assert!(
+        prom.contains("fightwatch_camera_capture_fps{camera=\"yard\"}")
+            && prom.contains("fightwatch_alerts_raised_total"),
+        "{prom}"
+    );
     assert!(
         dir.path().join("data/fightwatch.db").is_file(),
         "data_dir is relative to the config file"
