@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub client_queue: usize,
     /// Largest accepted WebSocket message, bytes.
     pub max_message_bytes: usize,
+    /// Open WebSockets allowed from one IP address; more are refused with 429.
+    pub max_connections_per_ip: usize,
 }
 
 impl ServerConfig {
@@ -33,6 +35,7 @@ impl ServerConfig {
             snapshot_dir: data_dir.join("snapshots"),
             client_queue: 1024,
             max_message_bytes: 64 * 1024,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -96,6 +99,43 @@ pub struct Hub {
     pub(crate) last_metrics: std::sync::Mutex<Option<Metrics>>,
     /// Alerts raised since start, for `/metrics`.
     pub(crate) alerts_raised: std::sync::atomic::AtomicU64,
+    /// Open WebSockets per client IP.
+    pub(crate) per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One counted connection of an IP; dropping it frees the slot.
+pub(crate) struct IpSlot {
+    hub: Arc<Hub>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.hub.per_ip.lock()
+            && let Some(n) = m.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Takes a connection slot for `ip`, or `None` when it has too many open.
+    pub(crate) fn take_ip_slot(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<IpSlot> {
+        let mut m = self.per_ip.lock().ok()?;
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.config.max_connections_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            hub: self.clone(),
+            ip,
+        })
+    }
 }
 
 impl Hub {
@@ -113,6 +153,7 @@ impl Hub {
             cameras: Default::default(),
             last_metrics: Default::default(),
             alerts_raised: Default::default(),
+            per_ip: Default::default(),
         })
     }
 

@@ -44,6 +44,21 @@ pub use auth::{Auth, AuthError, Claims, Role};
 pub use hub::{DetectionError, Hub, HubError, ServerConfig};
 pub use ws::CLOSE_LAGGING;
 
+/// Serves `hub` on `listener` until `shutdown` completes, with client addresses known (for
+/// the per-IP connection cap).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(hub).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
 /// The router: WebSocket, REST and health routes over `hub`.
 pub fn app(hub: Arc<Hub>) -> Router {
     Router::new()

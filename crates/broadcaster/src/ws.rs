@@ -51,6 +51,7 @@ pub async fn handler(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<WsQuery>,
     headers: HeaderMap,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
@@ -64,6 +65,22 @@ pub async fn handler(
         Ok(c) => c,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
+    // Connections per client IP (known when served with connect info, as fightwatch does).
+    let slot = match peer {
+        Some(axum::Extension(axum::extract::ConnectInfo(addr))) => {
+            match hub.take_ip_slot(addr.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many connections from this address",
+                    )
+                        .into_response();
+                }
+            }
+        }
+        None => None,
+    };
     let max = hub.config.max_message_bytes;
     // Small per-connection buffers: tungstenite's default 128 KiB read buffer would cost
     // ~130 KiB per dashboard; alert messages are a few hundred bytes.
@@ -72,6 +89,7 @@ pub async fn handler(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
+            let _slot = slot;
             let mut session = Session::new(hub, claims);
             if let Err(e) = session.run(socket, q.after_seq).await {
                 tracing::debug!(user = %session.claims.sub, error = %e, "WebSocket session ended.");

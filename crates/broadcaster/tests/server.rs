@@ -757,3 +757,33 @@ async fn concurrent_publishers_reach_clients_in_seq_order_without_loss() {
     }
     assert_eq!(got, (1..=400).collect::<Vec<u64>>());
 }
+
+#[tokio::test]
+async fn connections_per_ip_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(dir.path());
+    config.max_connections_per_ip = 3;
+    let hub = Hub::new(
+        Arc::new(Store::open(&dir.path().join("db")).unwrap()),
+        Auth::new(SECRET),
+        config,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(fightwatch_broadcaster::serve(
+        listener,
+        hub,
+        std::future::pending(),
+    ));
+    let q = format!("token={}", token(Role::Viewer));
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut ws = connect(addr, &q).await.unwrap();
+        next(&mut ws).await;
+        open.push(ws);
+    }
+    assert_eq!(status_of(connect(addr, &q).await.err().unwrap()), 429);
+    drop(open.pop()); // a slot frees when a connection ends
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(connect(addr, &q).await.is_ok());
+}

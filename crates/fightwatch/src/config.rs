@@ -83,6 +83,8 @@ pub struct ServerSection {
     pub bind: SocketAddr,
     /// Browser origins allowed besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// Open WebSockets allowed from one IP address.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerSection {
@@ -90,6 +92,7 @@ impl Default for ServerSection {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             allowed_origins: Vec::new(),
+            max_connections_per_ip: 256,
         }
     }
 }

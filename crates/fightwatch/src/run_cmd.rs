@@ -49,6 +49,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         data_dir: config.storage.data_dir.clone(),
         allowed_origins: config.server.allowed_origins.clone(),
         site: "default".into(),
+        max_connections_per_ip: config.server.max_connections_per_ip,
     };
     let mut server = Server::start(&serve)?;
     server.retain(config.storage.retention_days);

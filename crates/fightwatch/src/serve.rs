@@ -23,6 +23,9 @@ pub struct ServeArgs {
     /// Browser origins allowed to open WebSockets besides the server's own (repeatable).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    /// Open WebSockets allowed from one IP address.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_ip: usize,
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
     pub site: String,
@@ -99,6 +102,7 @@ impl Server {
             Arc::new(Store::open(&db).with_context(|| format!("opening {}", db.display()))?);
         let mut config = ServerConfig::new(&args.data_dir);
         config.allowed_origins = args.allowed_origins.clone();
+        config.max_connections_per_ip = args.max_connections_per_ip;
         if let Some(password) =
             fightwatch_broadcaster::users::bootstrap_admin(&store, &args.data_dir)?
         {
@@ -114,14 +118,13 @@ impl Server {
             .with_context(|| format!("listening on {}", args.bind))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = fightwatch_broadcaster::app(hub.clone());
-        let task = rt.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = rt.spawn(fightwatch_broadcaster::serve(
+            listener,
+            hub.clone(),
+            async {
+                let _ = rx.await;
+            },
+        ));
         tracing::info!(%addr, data_dir = %args.data_dir.display(), "Serving dashboards.");
         eprintln!(
             "fightwatch: serving on http://{addr} (WebSocket ws://{addr}/ws; mint a token with `fightwatch token --role viewer --user NAME --data-dir {}`)",
