@@ -158,6 +158,18 @@ impl Config {
         if config.model.package.is_relative() {
             config.model.package = base.join(&config.model.package);
         }
+        for c in &mut config.cameras {
+            let is_path = !c.source.contains("://") && !c.source.starts_with("usb:");
+            let path = c
+                .source
+                .strip_prefix("file:")
+                .or_else(|| c.source.strip_prefix("dir:"))
+                .unwrap_or(&c.source);
+            if is_path && Path::new(path).is_relative() {
+                let prefix = &c.source[..c.source.len() - path.len()];
+                c.source = format!("{prefix}{}", base.join(path).display());
+            }
+        }
         if config.storage.data_dir.is_relative() {
             config.storage.data_dir = base.join(&config.storage.data_dir);
         }
@@ -200,6 +212,13 @@ mod tests {
         let c = Config::load(&p).unwrap();
         assert_eq!(c.cameras.len(), 3);
         assert!(c.model.package.ends_with("models/fight-demo"));
+        assert!(
+            c.cameras[0]
+                .source
+                .starts_with(&dir.path().display().to_string()),
+            "{}",
+            c.cameras[0].source
+        );
         std::fs::write(
             &p,
             "[model]\npackage = \"m\"\n\n[[cameras]]\nname = \"a\"\nsourse = \"x\"\n",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing};
+use fightwatch_capture::{Camera, CameraConfig, Pacing};
 use fightwatch_inference::{
     IncidentConfig, ModelPackage, Pipeline, PipelineConfig, PipelineEvent, SessionConfig,
     resize_spec,
@@ -95,12 +95,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
                     tracing::error!(error = %format!("{e:#}"), "Could not store an alert.");
                 }
             }
-            PipelineEvent::Camera(status) => {
-                if let CameraStatus::Offline { error: Some(e) } = &status.status {
-                    tracing::error!(camera = %status.camera, error = %e, "Camera offline.");
-                }
-                server.on_camera(&status);
-            }
+            PipelineEvent::Camera(status) => server.on_camera(&status),
             PipelineEvent::Metrics(cameras) => server.on_metrics(cameras),
             PipelineEvent::Thumbnail { camera, jpeg } => server.on_thumbnail(&camera, jpeg),
             PipelineEvent::Window { .. } => {}
@@ -117,6 +112,12 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
             );
         }
         Err(_) => anyhow::bail!("the inference thread panicked"),
+    }
+    if !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        // Every camera ended or failed for good: keep serving history and chat.
+        eprintln!("fightwatch: no camera is running any more");
+        server.serve_until_signal()?;
+        return Ok(());
     }
     drop(server); // closes connections gracefully (1001)
     Ok(())
