@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// Open WebSockets allowed from one IP address; more are refused with 429.
     pub max_connections_per_ip: usize,
+    /// The web console's built files (`web/dist`), served at `/` when the directory exists.
+    pub static_dir: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -36,6 +38,7 @@ impl ServerConfig {
             client_queue: 1024,
             max_message_bytes: 64 * 1024,
             max_connections_per_ip: 256,
+            static_dir: None,
         }
     }
 }

@@ -22,6 +22,7 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 | `GET /api/cameras/{name}/latest.jpg` | a recent thumbnail |
 | `GET /metrics` | Prometheus metrics |
 | `GET /healthz` | liveness and the last event's seq |
+| anything else | the web console's files (`ServerConfig::static_dir`), when built |
 
 Security: tokens are HS256 JWTs ([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token`
 cookie or `?token=`; a WebSocket is refused *before* the upgrade for a missing, expired or forged
@@ -61,6 +62,24 @@ pub async fn serve(
 
 /// The router: WebSocket, REST and health routes over `hub`.
 pub fn app(hub: Arc<Hub>) -> Router {
+    let console = hub
+        .config
+        .static_dir
+        .clone()
+        .filter(|d| d.join("index.html").is_file());
+    let router = routes();
+    let router = match console {
+        // Unknown paths get index.html: the console routes on the client side.
+        Some(dir) => router.fallback_service(
+            tower_http::services::ServeDir::new(&dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
+        ),
+        None => router,
+    };
+    router.with_state(hub)
+}
+
+fn routes() -> Router<Arc<Hub>> {
     Router::new()
         .route("/ws", get(ws::handler))
         .route("/api/login", post(rest::login))
@@ -74,5 +93,4 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
         .route("/metrics", get(rest::prometheus))
         .route("/healthz", get(rest::healthz))
-        .with_state(hub)
 }

@@ -787,3 +787,52 @@ async fn connections_per_ip_are_capped() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(connect(addr, &q).await.is_ok());
 }
+
+#[tokio::test]
+async fn the_console_is_served_when_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("dist");
+    std::fs::create_dir_all(web.join("assets")).unwrap();
+    std::fs::write(
+        web.join("index.html"),
+        "<!doctype html><title>fightwatch</title>",
+    )
+    .unwrap();
+    std::fs::write(web.join("assets/app.js"), "console.log(1)").unwrap();
+    let mut config = ServerConfig::new(dir.path());
+    config.static_dir = Some(web);
+    let router = app(Hub::new(
+        Arc::new(Store::open(&dir.path().join("db")).unwrap()),
+        Auth::new(SECRET),
+        config,
+    ));
+    let body = |r: axum::response::Response| async move {
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    };
+    let r = router
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(body(r).await.contains("<title>fightwatch</title>"));
+    let r = router
+        .clone()
+        .oneshot(Request::get("/assets/app.js").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(body(r).await, "console.log(1)");
+    let r = router
+        .clone()
+        .oneshot(Request::get("/alerts/a1").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        body(r).await.contains("fightwatch"),
+        "client-side routes get index.html"
+    );
+    let r = router
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(body(r).await.contains("\"status\":\"ok\""));
+}

@@ -85,6 +85,8 @@ pub struct ServerSection {
     pub allowed_origins: Vec<String>,
     /// Open WebSockets allowed from one IP address.
     pub max_connections_per_ip: usize,
+    /// The web console's built files (relative to the config file).
+    pub web_dir: PathBuf,
 }
 
 impl Default for ServerSection {
@@ -93,6 +95,7 @@ impl Default for ServerSection {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             allowed_origins: Vec::new(),
             max_connections_per_ip: 256,
+            web_dir: "web/dist".into(),
         }
     }
 }
@@ -169,6 +172,9 @@ impl Config {
                 let prefix = &c.source[..c.source.len() - path.len()];
                 c.source = format!("{prefix}{}", base.join(path).display());
             }
+        }
+        if config.server.web_dir.is_relative() {
+            config.server.web_dir = base.join(&config.server.web_dir);
         }
         if config.storage.data_dir.is_relative() {
             config.storage.data_dir = base.join(&config.storage.data_dir);

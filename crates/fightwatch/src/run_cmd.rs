@@ -50,6 +50,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         allowed_origins: config.server.allowed_origins.clone(),
         site: "default".into(),
         max_connections_per_ip: config.server.max_connections_per_ip,
+        web_dir: config.server.web_dir.clone(),
     };
     let mut server = Server::start(&serve)?;
     server.retain(config.storage.retention_days);

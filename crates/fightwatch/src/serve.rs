@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Open WebSockets allowed from one IP address.
     #[arg(long, default_value_t = 256)]
     pub max_connections_per_ip: usize,
+    /// The web console's built files, served at / when present.
+    #[arg(long, default_value = "web/dist", value_name = "DIR")]
+    pub web_dir: PathBuf,
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
     pub site: String,
@@ -103,6 +106,7 @@ impl Server {
         let mut config = ServerConfig::new(&args.data_dir);
         config.allowed_origins = args.allowed_origins.clone();
         config.max_connections_per_ip = args.max_connections_per_ip;
+        config.static_dir = Some(args.web_dir.clone());
         if let Some(password) =
             fightwatch_broadcaster::users::bootstrap_admin(&store, &args.data_dir)?
         {
