@@ -170,3 +170,105 @@ async fn replayed_fight_reaches_dashboards_and_survives_a_kill() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_burst_loses_no_alert_that_any_client_saw() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data.path())
+            .env("FIGHTWATCH_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut server = start();
+    let viewer = token("viewer", data.path());
+    let detector = token("detector", data.path());
+    let mut ws = connect(port, &viewer).await;
+    next_of(&mut ws, "welcome_message").await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = ws.next().await {
+                if let Message::Text(t) = msg {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "fight_alert" {
+                        seen.lock()
+                            .unwrap()
+                            .push(v["id"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+        })
+    };
+    // Four detectors publish as fast as the rate limit allows; the server dies mid-burst.
+    let mut publishers = Vec::new();
+    for p in 0..4 {
+        let mut d = connect(port, &detector).await;
+        publishers.push(tokio::spawn(async move {
+            for i in 0..200 {
+                let msg =
+                    format!(r#"{{"type":"fight_detected","camera":"burst-{p}-{i}","score":0.9}}"#);
+                if d.send(Message::Text(msg.into())).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(55)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().unwrap(); // SIGKILL: no flush, no goodbye
+    server.wait().unwrap();
+    for p in publishers {
+        let _ = p.await;
+    }
+    let _ = reader.await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.len() >= 20,
+        "only {} alerts before the kill",
+        seen.len()
+    );
+
+    let mut server = start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stored: Vec<String> = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let (status, body) = http_get(port, "/api/alerts?limit=1000", &viewer);
+            if status == 200 {
+                let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                break list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a["id"].as_str().unwrap().to_string())
+                    .collect();
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let missing: Vec<&String> = seen.iter().filter(|id| !stored.contains(id)).collect();
+    println!(
+        "{} alerts seen before kill -9, {} stored after restart",
+        seen.len(),
+        stored.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "alerts a client saw but the database lost: {missing:?}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
