@@ -169,12 +169,16 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            PipelineEvent::Incident { event, snapshot } => {
+            PipelineEvent::Incident {
+                event,
+                snapshot,
+                frame_ms,
+            } => {
                 if matches!(event, IncidentEvent::Started { .. }) {
                     incidents += 1;
                 }
                 if let Some(server) = server.as_mut() {
-                    server.on_incident(&event, snapshot.clone())?;
+                    server.on_incident(&event, snapshot.clone(), frame_ms)?;
                 }
                 let snapshot_path = match (&args.out, &snapshot) {
                     (Some(dir), Some(jpeg)) => {

@@ -91,8 +91,12 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
     };
     for event in events_rx {
         match event {
-            PipelineEvent::Incident { event, snapshot } => {
-                if let Err(e) = server.on_incident(&event, snapshot) {
+            PipelineEvent::Incident {
+                event,
+                snapshot,
+                frame_ms,
+            } => {
+                if let Err(e) = server.on_incident(&event, snapshot, frame_ms) {
                     tracing::error!(error = %format!("{e:#}"), "Could not store an alert.");
                 }
             }

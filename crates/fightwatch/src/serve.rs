@@ -239,10 +239,14 @@ impl Server {
     }
 
     /// Stores and broadcasts an incident event.
+    ///
+    /// An alert's `started_at` is the capture time of the frame that confirmed the fight
+    /// (`frame_ms`), so a dashboard can tell how long the alert took to reach it.
     pub fn on_incident(
         &mut self,
         event: &IncidentEvent,
         snapshot: Option<Arc<Vec<u8>>>,
+        frame_ms: Option<u64>,
     ) -> anyhow::Result<()> {
         match event {
             IncidentEvent::Started {
@@ -257,7 +261,7 @@ impl Server {
                     site: self.camera_sites.get(camera).unwrap_or(&self.site).clone(),
                     label: label.clone(),
                     score: *score,
-                    started_at: now_ms(),
+                    started_at: frame_ms.unwrap_or_else(now_ms),
                     snapshot: None,
                     source: "pipeline".into(),
                 };

@@ -66,6 +66,9 @@ pub enum PipelineEvent {
     Incident {
         /// The event.
         event: IncidentEvent,
+        /// Capture wall time (ms since the epoch) of the last frame of the window behind the
+        /// event: for a start, the frame that confirmed the fight.
+        frame_ms: Option<u64>,
         /// JPEG of the frame: the triggering window's last frame on start, the peak's on end.
         snapshot: Option<Arc<Vec<u8>>>,
     },
@@ -100,11 +103,14 @@ pub struct PipelineSummary {
     pub inference_s: f64,
 }
 
+/// A full-resolution frame and when it was captured (for snapshots and latency).
+type Shot = (Arc<Picture>, SystemTime);
+
 struct CameraState {
     name: Arc<str>,
-    builder: ClipBuilder<Arc<Picture>>,
+    builder: ClipBuilder<Shot>,
     detector: IncidentDetector,
-    peak_picture: Option<Arc<Picture>>,
+    peak_picture: Option<Shot>,
     last_t: f64,
     done: bool,
     // Counters of the current metrics period.
@@ -181,7 +187,7 @@ impl Pipeline {
         // Kept apart from the per-camera state: a Select borrows them while the state changes.
         let receivers: Vec<Receiver<Frame>> = cameras.iter().map(|c| c.frames().clone()).collect();
         let mut summary = PipelineSummary::default();
-        let mut pending: Vec<(usize, Clip<Arc<Picture>>)> = Vec::new();
+        let mut pending: Vec<(usize, Clip<Shot>)> = Vec::new();
         let mut first_pending: Option<Instant> = None;
         let mut status_open = true;
         let mut period_start = Instant::now();
@@ -276,7 +282,7 @@ impl Pipeline {
                                 frame.pts_s,
                                 frame.seq,
                                 small,
-                                frame.picture.clone(),
+                                (frame.picture.clone(), frame.captured_at),
                             ) {
                                 first_pending.get_or_insert_with(Instant::now);
                                 pending.push((i, clip));
@@ -306,16 +312,24 @@ impl Pipeline {
                     && !pending.iter().any(|(j, _)| *j == i)
                     && let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now()))
                 {
-                    let snapshot = self.snapshot(cam.peak_picture.take().as_deref());
-                    let _ = events.send(PipelineEvent::Incident { event, snapshot });
+                    let snapshot = self.snapshot(cam.peak_picture.take().as_ref().map(|s| &*s.0));
+                    let _ = events.send(PipelineEvent::Incident {
+                        event,
+                        snapshot,
+                        frame_ms: None,
+                    });
                 }
             }
         }
         // Stopped: close what is open so no incident is left dangling.
         for cam in &mut cams {
             if let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now())) {
-                let snapshot = self.snapshot(cam.peak_picture.take().as_deref());
-                let _ = events.send(PipelineEvent::Incident { event, snapshot });
+                let snapshot = self.snapshot(cam.peak_picture.take().as_ref().map(|s| &*s.0));
+                let _ = events.send(PipelineEvent::Incident {
+                    event,
+                    snapshot,
+                    frame_ms: None,
+                });
             }
         }
         Ok(summary)
@@ -324,7 +338,7 @@ impl Pipeline {
     fn score_batch(
         &mut self,
         cams: &mut [CameraState],
-        batch: Vec<(usize, Clip<Arc<Picture>>)>,
+        batch: Vec<(usize, Clip<Shot>)>,
         events: &Sender<PipelineEvent>,
         summary: &mut PipelineSummary,
     ) -> Result<(), Error> {
@@ -356,17 +370,22 @@ impl Pipeline {
                 cam.peak_picture = clip.last_payload.clone();
             }
             for event in decision.events {
+                let frame_ms = clip.last_payload.as_ref().map(|s| wall_ms(s.1));
                 let snapshot = match &event {
                     IncidentEvent::Started { .. } => {
                         summary.incidents += 1;
-                        self.snapshot(clip.last_payload.as_deref())
+                        self.snapshot(clip.last_payload.as_ref().map(|s| &*s.0))
                     }
                     IncidentEvent::Ended { .. } => {
-                        self.snapshot(cam.peak_picture.take().as_deref())
+                        self.snapshot(cam.peak_picture.take().as_ref().map(|s| &*s.0))
                     }
                     IncidentEvent::Updated { .. } => None,
                 };
-                let _ = events.send(PipelineEvent::Incident { event, snapshot });
+                let _ = events.send(PipelineEvent::Incident {
+                    event,
+                    snapshot,
+                    frame_ms,
+                });
             }
         }
         Ok(())

@@ -43,8 +43,8 @@ struct Args {
     /// Token for the dashboards (viewer or above).
     #[arg(long)]
     token: String,
-    /// Token for the publishers (detector or admin).
-    #[arg(long)]
+    /// Token for the publishers (detector or admin); not needed with --watch.
+    #[arg(long, default_value = "")]
     publisher_token: String,
     /// Connections opened at once.
     #[arg(long, default_value_t = 256)]
@@ -58,6 +58,10 @@ struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Publish nothing: watch the alerts a running pipeline raises for this many seconds and
+    /// report their latency from the confirming frame's capture (`started_at`) to arrival.
+    #[arg(long, value_name = "SECONDS")]
+    watch: Option<u64>,
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -104,6 +108,10 @@ async fn main() -> anyhow::Result<()> {
         bail!("fightwatch-loadgen only targets loopback (127.0.0.1, localhost, ::1), not {host:?}");
     }
     let rss_before = args.server_pid.and_then(rss_kib);
+
+    if let Some(secs) = args.watch {
+        return watch(&args, secs).await;
+    }
 
     // 1. Dashboards.
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
@@ -264,5 +272,46 @@ async fn main() -> anyhow::Result<()> {
     if report["missing_deliveries"].as_u64() != Some(0) || errors > 0 {
         std::process::exit(1);
     }
+    Ok(())
+}
+
+/// Frame-to-dashboard latency of the alerts a running pipeline raises.
+async fn watch(args: &Args, secs: u64) -> anyhow::Result<()> {
+    let mut readers = Vec::new();
+    for _ in 0..args.clients.max(1) {
+        let mut ws = open(&args.url, &args.token).await?;
+        readers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+            while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until, ws.next()).await {
+                if let Message::Text(t) = msg {
+                    let now_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+                        && v["type"] == "fight_alert"
+                        && let Some(started) = v["started_at"].as_f64()
+                    {
+                        latencies.push(now_ms - started);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for r in readers {
+        all.extend(r.await?);
+    }
+    all.sort_by(f64::total_cmp);
+    let report = serde_json::json!({
+        "clients": args.clients.max(1),
+        "watched_s": secs,
+        "alerts_received": all.len(),
+        "frame_to_dashboard_ms_p50": percentile(&all, 0.5),
+        "frame_to_dashboard_ms_p99": percentile(&all, 0.99),
+        "frame_to_dashboard_ms_max": all.last().copied().unwrap_or(f64::NAN),
+    });
+    println!("{report}");
     Ok(())
 }
