@@ -108,6 +108,8 @@ pub struct StorageSection {
     pub data_dir: PathBuf,
     /// Alerts older than this many days are deleted (0: keep forever).
     pub retention_days: u32,
+    /// Snapshots beyond this many MiB are deleted, oldest first (0: no limit).
+    pub max_snapshot_mb: u64,
 }
 
 impl Default for StorageSection {
@@ -115,6 +117,7 @@ impl Default for StorageSection {
         Self {
             data_dir: "fightwatch-data".into(),
             retention_days: 30,
+            max_snapshot_mb: 2048,
         }
     }
 }

@@ -53,7 +53,10 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         web_dir: config.server.web_dir.clone(),
     };
     let mut server = Server::start(&serve)?;
-    server.retain(config.storage.retention_days);
+    server.retain(
+        config.storage.retention_days,
+        config.storage.max_snapshot_mb * 1024 * 1024,
+    );
     let stop = Arc::new(AtomicBool::new(false));
     server.flag_on_signal(stop.clone());
 

@@ -207,9 +207,10 @@ impl Server {
         });
     }
 
-    /// Deletes alerts older than `days` (and their snapshots) now and every hour.
-    pub fn retain(&self, days: u32) {
-        if days == 0 {
+    /// Deletes alerts older than `days` (and their snapshots), and the oldest snapshots beyond
+    /// `max_snapshot_bytes`, now and every hour. 0 disables either limit.
+    pub fn retain(&self, days: u32, max_snapshot_bytes: u64) {
+        if days == 0 && max_snapshot_bytes == 0 {
             return;
         }
         let hub = self.hub.clone();
@@ -217,6 +218,25 @@ impl Server {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 every.tick().await;
+                if max_snapshot_bytes > 0 {
+                    let h = hub.clone();
+                    match tokio::task::spawn_blocking(move || {
+                        trim_snapshots(&h, max_snapshot_bytes)
+                    })
+                    .await
+                    {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(n)) => tracing::info!(
+                            removed = n,
+                            "Snapshot space limit: removed the oldest snapshots."
+                        ),
+                        Ok(Err(e)) => tracing::error!(error = %e, "Snapshot retention failed."),
+                        Err(_) => return,
+                    }
+                }
+                if days == 0 {
+                    continue;
+                }
                 let cutoff = now_ms().saturating_sub(u64::from(days) * 86_400_000);
                 let store = hub.store().clone();
                 match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
@@ -333,6 +353,37 @@ impl Drop for Server {
     }
 }
 
+/// Removes the oldest snapshots until the snapshot folder is within `max_bytes`; returns how
+/// many were removed. The alerts themselves stay (age retention removes them).
+fn trim_snapshots(hub: &Hub, max_bytes: u64) -> anyhow::Result<usize> {
+    let dir = hub.snapshot_dir();
+    let mut total: u64 = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+        Err(_) => return Ok(0),
+    };
+    let mut removed = 0;
+    while total > max_bytes {
+        let batch = hub.store().oldest_snapshots(64)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (id, name) in batch {
+            let path = dir.join(&name);
+            total = total.saturating_sub(std::fs::metadata(&path).map_or(0, |m| m.len()));
+            let _ = std::fs::remove_file(&path);
+            hub.store().clear_snapshot(&id)?;
+            removed += 1;
+            if total <= max_bytes {
+                break;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// This process's CPU use between samples and its resident memory, from /proc.
 #[derive(Default)]
 struct ProcessSampler {
@@ -432,6 +483,40 @@ pub fn add_user(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_beyond_the_space_limit_go_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
+        let hub = Hub::new(
+            store.clone(),
+            Auth::new(b"0123456789abcdef0123456789abcdef"),
+            ServerConfig::new(dir.path()),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for i in 0..3 {
+            let alert = NewAlert {
+                camera: format!("c{i}"),
+                site: "s".into(),
+                label: "fight".into(),
+                score: 0.9,
+                started_at: i,
+                snapshot: None,
+                source: "test".into(),
+            };
+            rt.block_on(hub.raise_alert(alert, Some(Arc::new(vec![0xFF; 1000]))))
+                .unwrap();
+        }
+        assert_eq!(trim_snapshots(&hub, 1500).unwrap(), 2);
+        let left = store.oldest_snapshots(10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, "a3", "the newest snapshot stays");
+        assert_eq!(std::fs::read_dir(hub.snapshot_dir()).unwrap().count(), 1);
+        assert_eq!(trim_snapshots(&hub, 1500).unwrap(), 0);
+    }
 
     #[test]
     fn durations() {

@@ -538,6 +538,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The oldest alerts that still have a snapshot: (id, snapshot file name), oldest first.
+    pub fn oldest_snapshots(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, snapshot FROM alerts WHERE snapshot IS NOT NULL ORDER BY seq LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Forgets an alert's snapshot (its file was removed for space); the alert stays.
+    pub fn clear_snapshot(&self, id: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE alerts SET snapshot = NULL WHERE id = ?1",
+                params![id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
 const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> Result<AlertRecord, rusqlite::Error> {
@@ -693,8 +720,15 @@ mod tests {
         // Sequence numbers keep growing after a reopen.
         let next = store.create_alert(&new_alert("lobby", 200)).unwrap();
         assert_eq!(next.seq, 7);
+        let oldest = store.oldest_snapshots(2).unwrap();
+        assert_eq!(
+            oldest.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            vec!["a1", "a2"]
+        );
+        store.clear_snapshot("a1").unwrap();
+        assert_eq!(store.oldest_snapshots(1).unwrap()[0].0, "a2");
         let gone = store.prune(103).unwrap();
-        assert_eq!(gone.len(), 3);
+        assert_eq!(gone.len(), 2); // a1's snapshot was already cleared
         assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 3);
     }
 }
