@@ -237,7 +237,13 @@ impl Hub {
         snapshot: Option<Arc<Vec<u8>>>,
     ) -> Result<FightAlert, HubError> {
         if let Some(jpeg) = snapshot {
-            let name = format!("{}-{}.jpg", sanitize(&alert.camera), alert.started_at);
+            // Random suffix: two alerts of one camera in the same millisecond keep both files.
+            let name = format!(
+                "{}-{}-{:08x}.jpg",
+                sanitize(&alert.camera),
+                alert.started_at,
+                fastrand::u32(..)
+            );
             let path = self.config.snapshot_dir.join(&name);
             let dir = self.config.snapshot_dir.clone();
             let p = path.clone();

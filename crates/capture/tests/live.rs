@@ -11,7 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{MjpegServer, expect_frames, expect_status, free_port, live_config, repo};
+use common::{
+    MjpegServer, expect_frames, expect_status, free_port, live_config, lose_and_recover, repo,
+    stop_promptly,
+};
 use fightwatch_capture::{Camera, CameraStatus};
 
 struct RtspServer(Child);
@@ -64,33 +67,12 @@ fn rtsp_camera_reconnects_after_each_server_restart() {
     }
     expect_frames(&camera, 10, Duration::from_secs(10));
     for round in 1..=3 {
-        drop(server.take()); // kill -9 the server mid-stream
-        let lost = expect_status(
-            &camera,
-            &status,
-            Duration::from_secs(10),
-            "reconnecting",
-            |s| matches!(s, CameraStatus::Reconnecting { .. }),
-        );
+        // kill -9 the server mid-stream, then bring it back
+        let lost = lose_and_recover(&camera, &status, &mut server, || RtspServer::start(port));
         println!("round {round}: {lost:?}");
-        server = Some(RtspServer::start(port));
-        expect_status(
-            &camera,
-            &status,
-            Duration::from_secs(15),
-            "online again",
-            |s| matches!(s, CameraStatus::Online(_)),
-        );
-        expect_frames(&camera, 5, Duration::from_secs(10));
     }
     assert!(camera.stats().reconnects.load(Ordering::Relaxed) >= 3);
-    let t = Instant::now();
-    camera.stop();
-    assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "stop took {:?}",
-        t.elapsed()
-    );
+    stop_promptly(&mut camera);
 }
 
 #[test]
@@ -121,13 +103,7 @@ fn unreachable_rtsp_host_keeps_retrying_with_backoff_and_stops_promptly() {
         }
     }
     assert!(delays[2] > delays[0], "backoff does not grow: {delays:?}");
-    let t = Instant::now();
-    camera.stop();
-    assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "stop took {:?}",
-        t.elapsed()
-    );
+    stop_promptly(&mut camera);
 }
 
 #[test]
@@ -148,25 +124,9 @@ fn http_mjpeg_camera_reconnects_after_each_server_restart() {
     }
     expect_frames(&camera, 10, Duration::from_secs(10));
     for _ in 0..3 {
-        drop(server.take());
-        expect_status(
-            &camera,
-            &status,
-            Duration::from_secs(10),
-            "reconnecting",
-            |s| matches!(s, CameraStatus::Reconnecting { .. }),
-        );
-        server = Some(MjpegServer::start(port));
-        expect_status(
-            &camera,
-            &status,
-            Duration::from_secs(10),
-            "online again",
-            |s| matches!(s, CameraStatus::Online(_)),
-        );
-        expect_frames(&camera, 5, Duration::from_secs(10));
+        lose_and_recover(&camera, &status, &mut server, || MjpegServer::start(port));
     }
-    camera.stop();
+    stop_promptly(&mut camera);
 }
 
 #[test]

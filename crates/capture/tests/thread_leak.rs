@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{MjpegServer, expect_frames, expect_status, free_port, live_config};
+use common::{MjpegServer, expect_frames, expect_status, free_port, live_config, lose_and_recover};
 use fightwatch_capture::{Camera, CameraStatus};
 
 fn threads() -> usize {
@@ -30,19 +30,7 @@ fn reconnects_do_not_leak_threads() {
     expect_frames(&camera, 5, Duration::from_secs(10));
     let online_threads = threads();
     for _ in 0..5 {
-        drop(server.take());
-        expect_status(
-            &camera,
-            &status,
-            Duration::from_secs(10),
-            "reconnecting",
-            |s| matches!(s, CameraStatus::Reconnecting { .. }),
-        );
-        server = Some(MjpegServer::start(port));
-        expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
-            matches!(s, CameraStatus::Online(_))
-        });
-        expect_frames(&camera, 5, Duration::from_secs(10));
+        lose_and_recover(&camera, &status, &mut server, || MjpegServer::start(port));
     }
     let after = threads();
     assert!(

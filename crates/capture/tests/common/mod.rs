@@ -78,6 +78,45 @@ pub fn expect_status(
     }
 }
 
+/// One outage: drops (kills) the server, waits for the camera to report the loss, starts a new
+/// server, and waits until the camera is online and delivering frames again. Returns the loss.
+pub fn lose_and_recover<S>(
+    camera: &Camera,
+    status: &Receiver<StatusEvent>,
+    server: &mut Option<S>,
+    start: impl FnOnce() -> S,
+) -> CameraStatus {
+    drop(server.take());
+    let lost = expect_status(
+        camera,
+        status,
+        Duration::from_secs(10),
+        "reconnecting",
+        |s| matches!(s, CameraStatus::Reconnecting { .. }),
+    );
+    *server = Some(start());
+    expect_status(
+        camera,
+        status,
+        Duration::from_secs(15),
+        "online again",
+        |s| matches!(s, CameraStatus::Online(_)),
+    );
+    expect_frames(camera, 5, Duration::from_secs(10));
+    lost
+}
+
+/// Stops the camera and checks it did so promptly (blocked network calls are interrupted).
+pub fn stop_promptly(camera: &mut Camera) {
+    let t = Instant::now();
+    camera.stop();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "stop took {:?}",
+        t.elapsed()
+    );
+}
+
 /// A multipart/x-mixed-replace MJPEG server, like an IP camera's /video endpoint.
 pub struct MjpegServer {
     stop: Arc<AtomicBool>,
