@@ -12,10 +12,13 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 |---|---|
 | `POST /api/login` | `{"user","password"}` → token, also set as an HttpOnly cookie |
 | `GET /ws` | WebSocket: `welcome_message`, `fight_alert`, `alert_update`, …; JWT required |
-| `GET /api/alerts` | history, filters `camera`, `status`, `since`, paging `before_seq`, `limit` |
+| `GET /api/alerts` | history, filters `camera`, `status`, `since`, `until`, paging `before_seq`, `limit` |
 | `GET /api/alerts/{id}` | one alert |
 | `GET /api/alerts/{id}/snapshot.jpg` | its snapshot |
 | `POST /api/alerts/{id}/ack` | acknowledge (operator) |
+| `GET /api/alerts/{id}/events` | the alert's timeline |
+| `GET /api/me`, `POST /api/logout` | who is logged in; clear the login cookie |
+| `GET /api/users` | user names and roles (for private messages) |
 | `GET /api/rooms/{room}/messages` | chat history |
 | `POST /api/detections` | an external detector's fight (detector role) |
 | `GET /api/cameras` | cameras and their state |
@@ -87,6 +90,10 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/alerts/{id}", get(rest::alert))
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
         .route("/api/alerts/{id}/ack", post(rest::ack))
+        .route("/api/alerts/{id}/events", get(rest::alert_events))
+        .route("/api/me", get(rest::me))
+        .route("/api/logout", post(rest::logout))
+        .route("/api/users", get(rest::users))
         .route("/api/rooms/{room}/messages", get(rest::messages))
         .route("/api/detections", post(rest::detections))
         .route("/api/cameras", get(rest::cameras))

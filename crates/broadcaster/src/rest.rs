@@ -49,6 +49,7 @@ pub(crate) struct AlertsQuery {
     camera: Option<String>,
     status: Option<String>,
     since: Option<u64>,
+    until: Option<u64>,
     before_seq: Option<u64>,
     limit: Option<usize>,
 }
@@ -82,6 +83,7 @@ pub(crate) async fn alerts(
         camera: q.camera,
         status,
         since: q.since,
+        until: q.until,
         before_seq: q.before_seq,
         limit: q.limit.unwrap_or(50),
     };
@@ -140,6 +142,92 @@ pub(crate) async fn alert(
     match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
         Ok(a) => Json(a).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/alerts/{id}/events`: the alert's timeline, `[{"at": ms, "event": {...}}]`, oldest
+/// first (raised, peak updates, ended, acknowledged).
+pub(crate) async fn alert_events(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let alert = match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let store = hub.store().clone();
+    match tokio::task::spawn_blocking(move || store.alert_events(&alert.id)).await {
+        Ok(Ok(events)) => Json(
+            events
+                .into_iter()
+                .map(|(at, event)| serde_json::json!({"at": at, "event": event}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
+        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
+    }
+}
+
+/// `GET /api/me`: who the request's token belongs to (the console asks on load: its cookie is
+/// HttpOnly, so only the server can read it).
+pub(crate) async fn me(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) => Json(serde_json::json!({
+            "user": c.sub,
+            "role": c.role.as_str(),
+            "cameras": c.cameras,
+            "expires_at": c.exp * 1000,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /api/logout`: clears the login cookie. (A JWT stays valid until it expires; the
+/// console's token lives only in that cookie.)
+pub(crate) async fn logout() -> Response {
+    (
+        [(
+            header::SET_COOKIE,
+            "fightwatch_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        )],
+        StatusCode::NO_CONTENT,
+    )
+        .into_response()
+}
+
+/// `GET /api/users`: names and roles of the people who can chat (for private messages).
+pub(crate) async fn users(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    match claims_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) if c.role.can_view() => {}
+        Ok(_) => {
+            return ApiError(StatusCode::FORBIDDEN, "role may not list users".into())
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
+    }
+    let store = hub.store().clone();
+    match tokio::task::spawn_blocking(move || store.user_names()).await {
+        Ok(Ok(list)) => Json(
+            list.into_iter()
+                .filter(|(_, role)| role != "detector")
+                .map(|(name, role)| serde_json::json!({"name": name, "role": role}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
+        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
     }
 }
 

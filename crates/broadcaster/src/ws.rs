@@ -361,7 +361,15 @@ impl Session {
         };
         match msg {
             ClientMessage::JoinRoom { room } => {
-                if valid_room(&room) {
+                if room.starts_with("dm:") && !is_participant(&room, &self.claims.sub) {
+                    // Someone else's conversation: joining would let this client read it.
+                    self.error(
+                        sink,
+                        "forbidden",
+                        format!("{room:?} is not your conversation"),
+                    )
+                    .await
+                } else if valid_room(&room) {
                     self.rooms.insert(room);
                     Ok(())
                 } else {

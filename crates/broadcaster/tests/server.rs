@@ -369,6 +369,29 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
             (dm["room"].as_str(), dm["text"].as_str()),
             (Some("dm:alice:bob"), Some("copy"))
         );
+        // A third person cannot listen in by joining the conversation's room.
+        let carol = Auth::new(SECRET)
+            .issue("carol", Role::Admin, 600, None)
+            .unwrap();
+        let mut c = connect(addr, &format!("token={carol}")).await.unwrap();
+        next(&mut c).await;
+        c.send(Message::Text(
+            r#"{"type":"join_room","room":"dm:alice:bob"}"#.into(),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next(&mut c).await["code"], "forbidden");
+        b.send(Message::Text(
+            r#"{"type":"private_message","to":"alice","text":"secret"}"#.into(),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next(&mut a).await["text"], "secret");
+        let leaked = tokio::time::timeout(Duration::from_millis(300), next(&mut c)).await;
+        assert!(
+            leaked.is_err(),
+            "carol must not receive alice and bob's messages: {leaked:?}"
+        );
         server.abort();
     }
     // A new server on the same database still has the history.
@@ -462,6 +485,30 @@ async fn ack_from_one_client_reaches_another_and_viewers_may_not_ack() {
             Some("guard sent")
         )
     );
+    // The alert's timeline: raised, then acknowledged, each with the time it was stored.
+    let r = app(s.hub.clone())
+        .oneshot(
+            Request::get(format!("/api/alerts/{}/events", a.id))
+                .header("authorization", format!("Bearer {}", token(Role::Viewer)))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let timeline: serde_json::Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let kinds: Vec<_> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["at"].as_u64().unwrap() > 1_700_000_000_000);
+            e["event"]["type"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["fight_alert", "alert_update"]);
+    assert_eq!(timeline[1]["event"]["status"], "acknowledged");
 }
 
 #[tokio::test]
@@ -726,6 +773,53 @@ async fn login_sets_a_cookie_that_opens_the_websocket() {
         .insert("cookie", cookie.split(';').next().unwrap().parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     assert_eq!(next(&mut ws).await["user"], "ops");
+
+    // The console learns who is logged in from the cookie it cannot read itself.
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let get = |path: &str, cookie: Option<&str>| {
+        let mut r = Request::get(path);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let router = app(s.hub.clone());
+    let r = router
+        .clone()
+        .oneshot(get("/api/me", Some(&cookie)))
+        .await
+        .unwrap();
+    let me: serde_json::Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        (me["user"].as_str(), me["role"].as_str()),
+        (Some("ops"), Some("operator"))
+    );
+    let r = router.clone().oneshot(get("/api/me", None)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = router
+        .clone()
+        .oneshot(get("/api/users", Some(&cookie)))
+        .await
+        .unwrap();
+    let users: serde_json::Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        users,
+        serde_json::json!([{"name": "ops", "role": "operator"}])
+    );
+    let r = router
+        .oneshot(
+            Request::post("/api/logout")
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let cleared = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.starts_with("fightwatch_token=;") && cleared.contains("Max-Age=0"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,6 +91,8 @@ pub struct AlertFilter {
     pub status: Option<AlertStatus>,
     /// Only alerts started at or after this, ms since the epoch.
     pub since: Option<u64>,
+    /// Only alerts started before this, ms since the epoch (with `since`: a date range).
+    pub until: Option<u64>,
     /// Only alerts with seq below this (paging: pass the last seq of the previous page).
     pub before_seq: Option<u64>,
     /// At most this many (newest first).
@@ -404,6 +406,40 @@ impl Store {
         Ok(out)
     }
 
+    /// The events of one alert (its `fight_alert` and every `alert_update`), oldest first, each
+    /// with the time the server committed it (ms since the epoch): the alert's timeline.
+    pub fn alert_events(&self, id: &str) -> Result<Vec<(u64, ServerMessage)>, StoreError> {
+        let conn = self.conn();
+        // The camera column is indexed by nothing, but an alert's events are few and the
+        // `json_extract` filter runs only on the alert's own camera's rows.
+        let mut stmt = conn
+            .prepare(
+                "SELECT e.seq, e.at_ms, e.body FROM events e JOIN alerts a ON a.id = ?1
+                 WHERE e.seq >= a.seq AND e.camera = a.camera AND json_extract(e.body, '$.id') = ?1
+                 ORDER BY e.seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, body) = row.map_err(|e| self.err(e))?;
+            let msg = serde_json::from_str(&body).map_err(|e| StoreError::BadEvent {
+                seq,
+                message: e.to_string(),
+            })?;
+            out.push((at, msg));
+        }
+        Ok(out)
+    }
+
     /// The newest event's sequence number (0 when there is none).
     pub fn last_seq(&self) -> Result<u64, StoreError> {
         let conn = self.conn();
@@ -433,7 +469,8 @@ impl Store {
         let conn = self.conn();
         let sql = format!(
             "{SELECT_ALERT} WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR status = ?2)
-             AND (?3 IS NULL OR started_at >= ?3) AND (?4 IS NULL OR seq < ?4) ORDER BY seq DESC LIMIT ?5"
+             AND (?3 IS NULL OR started_at >= ?3) AND (?4 IS NULL OR seq < ?4)
+             AND (?6 IS NULL OR started_at < ?6) ORDER BY seq DESC LIMIT ?5"
         );
         let mut stmt = conn.prepare(&sql).map_err(|e| self.err(e))?;
         let limit = if filter.limit == 0 {
@@ -448,7 +485,8 @@ impl Store {
                     filter.status.map(AlertStatus::as_str),
                     filter.since.map(|s| s as i64),
                     filter.before_seq.map(|s| s as i64),
-                    limit as i64
+                    limit as i64,
+                    filter.until.map(|s| s as i64)
                 ],
                 row_to_alert,
             )
@@ -527,6 +565,18 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// Every user's name and role, by name (no password hashes).
+    pub fn user_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT name, role FROM users ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     /// How many users exist.
@@ -639,6 +689,20 @@ mod tests {
         );
         assert_eq!(store.events_after(2, 100).unwrap().len(), 2);
         assert_eq!(store.last_seq().unwrap(), 4);
+        // Another alert on the same camera is not part of a1's timeline.
+        let b = store.create_alert(&new_alert("lobby", 300)).unwrap();
+        store.update_alert(&b.id, Some(0.9), None, None).unwrap();
+        let timeline = store.alert_events("a1").unwrap();
+        assert_eq!(
+            timeline
+                .iter()
+                .map(|(_, e)| e.seq().unwrap())
+                .collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert!(timeline.iter().all(|(at, _)| *at > 1_700_000_000_000));
+        assert_eq!(store.alert_events(&b.id).unwrap().len(), 2);
+        assert!(store.alert_events("a99").unwrap().is_empty());
         assert!(matches!(
             store.update_alert("a99", None, None, None),
             Err(StoreError::NoSuchAlert(_))
@@ -667,6 +731,10 @@ mod tests {
             .unwrap();
         assert_eq!(store.user("ops").unwrap().unwrap().role, "admin");
         assert_eq!(store.user_count().unwrap(), 1);
+        assert_eq!(
+            store.user_names().unwrap(),
+            vec![("ops".to_string(), "admin".to_string())]
+        );
         assert_eq!(store.user("nobody").unwrap(), None);
     }
 
@@ -712,6 +780,14 @@ mod tests {
             })
             .unwrap();
         assert_eq!(since.len(), 2);
+        let day = store
+            .alerts(&AlertFilter {
+                since: Some(101),
+                until: Some(103),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(day.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![3, 2]);
         let msgs = store.messages("site:hq", 10).unwrap();
         assert_eq!(
             (msgs.len(), msgs[0].text.as_str(), msgs[0].seq),
