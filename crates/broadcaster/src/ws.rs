@@ -131,8 +131,10 @@ impl Session {
                 ServerMessage::Error { .. } | ServerMessage::WelcomeMessage { .. }
             );
         }
+        // Only `camera:` and `site:` rooms narrow the feed; chat rooms do not.
+        let unfiltered = |rooms: &HashSet<String>| !rooms.iter().any(|r| is_feed_room(r));
         let in_rooms = |rooms: &HashSet<String>, camera: &str, site: &str| {
-            rooms.is_empty()
+            unfiltered(rooms)
                 || rooms.contains(&format!("camera:{camera}"))
                 || rooms.contains(&format!("site:{site}"))
         };
@@ -151,7 +153,7 @@ impl Session {
                     self.claims.may_see(camera) && in_rooms(&self.rooms, camera, site)
                 }
                 // An alert from before this connection: only unrestricted, unfiltered clients.
-                None => self.claims.cameras.is_none() && self.rooms.is_empty(),
+                None => self.claims.cameras.is_none() && unfiltered(&self.rooms),
             },
             ServerMessage::CameraStatus(c) => self.claims.may_see(&c.camera),
             ServerMessage::ReceiveMessage(m) => {
@@ -459,6 +461,11 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether joining `room` narrows the alert feed.
+fn is_feed_room(room: &str) -> bool {
+    room.starts_with("camera:") || room.starts_with("site:")
 }
 
 /// Whether `user` is one of the two people of a `dm:A:B` room.

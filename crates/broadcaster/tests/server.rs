@@ -930,3 +930,59 @@ async fn the_console_is_served_when_built() {
         .unwrap();
     assert!(body(r).await.contains("\"status\":\"ok\""));
 }
+
+#[tokio::test]
+async fn camera_and_site_rooms_narrow_the_feed_and_chat_rooms_do_not() {
+    let s = server().await;
+    let earlier = s.hub.raise_alert(alert("yard"), None).await.unwrap();
+    let join =
+        |room: &str| Message::Text(format!(r#"{{"type":"join_room","room":"{room}"}}"#).into());
+    let mut gate_only = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+        .await
+        .unwrap();
+    let mut chatting = connect(s.addr, &format!("token={}", token(Role::Operator)))
+        .await
+        .unwrap();
+    next(&mut gate_only).await;
+    next(&mut chatting).await;
+    gate_only.send(join("camera:gate")).await.unwrap();
+    chatting.send(join("chat:hq")).await.unwrap();
+    chatting.send(join("chat:all")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.hub.raise_alert(alert("lobby"), None).await.unwrap();
+    s.hub.raise_alert(alert("gate"), None).await.unwrap();
+    s.hub
+        .update_alert(&earlier.id, None, Some(5), None)
+        .await
+        .unwrap();
+    let got = next(&mut gate_only).await;
+    assert_eq!(
+        (got["type"].as_str(), got["camera"].as_str()),
+        (Some("fight_alert"), Some("gate"))
+    );
+    let leaked = tokio::time::timeout(Duration::from_millis(300), next(&mut gate_only)).await;
+    assert!(
+        leaked.is_err(),
+        "camera:gate got more than gate's alert: {leaked:?}"
+    );
+    // A console that only joined chat rooms still gets the whole feed, including updates of
+    // alerts raised before it connected.
+    let cameras: Vec<_> = [next(&mut chatting).await, next(&mut chatting).await]
+        .iter()
+        .map(|m| m["camera"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cameras, ["lobby", "gate"]);
+    let update = next(&mut chatting).await;
+    assert_eq!(
+        (
+            update["type"].as_str(),
+            update["id"].as_str(),
+            update["status"].as_str()
+        ),
+        (
+            Some("alert_update"),
+            Some(earlier.id.as_str()),
+            Some("ended")
+        )
+    );
+}
