@@ -1,0 +1,212 @@
+// The web console against the real fightwatch service replaying fight fixtures, in Debian's
+// Chromium. Screenshots go to target/e2e/.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Service, detect, launchBrowser, login, openConsole, shot, sleep, until } from "./harness.mjs";
+
+const OPS = ["ops", "operator", "night shift 1"];
+const LEAD = ["lead", "operator", "team lead 22"];
+
+let service;
+let browser;
+let a; // the first operator's console
+let b; // the second operator's console
+
+before(async () => {
+  service = new Service();
+  await service.configure({
+    cameras: [
+      { name: "entrance", source: "fixtures/fight_street.mp4", site: "hq" },
+      { name: "bar", source: "fixtures/fight_bar_three.mp4", site: "depot" },
+    ],
+  });
+  service.addUser(...OPS);
+  service.addUser(...LEAD);
+  await service.start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await service?.close();
+});
+
+/** Alert ids in a console's feed, top to bottom, with their seqs. */
+async function feed(page) {
+  return page.$$eval(".feed [data-alert-id]", (cards) =>
+    cards.map((c) => ({ id: c.getAttribute("data-alert-id"), seq: Number(c.getAttribute("data-seq")) })),
+  );
+}
+
+test("a wrong password shows an error and stays on the login screen", async () => {
+  const { page, context } = await openConsole(browser, service.base);
+  await login(page, "ops", "not the password");
+  const error = page.locator(".form-error");
+  await until("the login error", async () => (await error.textContent())?.includes("Wrong user name or password"));
+  await shot(page, "01-login-wrong-password");
+  assert.equal(await page.locator(".alert-card").count(), 0);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("after login a fight alert card with its snapshot appears", { timeout: 90_000 }, async () => {
+  a = await openConsole(browser, service.base);
+  await login(a.page, OPS[0], OPS[2]);
+  await a.page.locator(".link-live").waitFor({ timeout: 20_000 });
+  // A card whose snapshot image really loaded (decoded, not a broken image).
+  await until(
+    "an alert card with a loaded snapshot",
+    () =>
+      a.page.$$eval(".alert-card img.thumb", (imgs) => imgs.some((i) => i.complete && i.naturalWidth > 0)),
+    60_000,
+  );
+  await a.page.locator(".camera img").first().waitFor();
+  await a.page.locator(".chart canvas").first().waitFor({ timeout: 15_000 });
+  await sleep(1500); // a few metric points in the charts
+  await shot(a.page, "02-console-live");
+  const cams = await a.page.$$eval(".camera", (els) => els.map((e) => e.getAttribute("data-camera")).sort());
+  assert.deepEqual(cams, ["bar", "entrance"]);
+});
+
+test("an acknowledgement in one console shows in another at once", { timeout: 60_000 }, async () => {
+  b = await openConsole(browser, service.base);
+  await login(b.page, LEAD[0], LEAD[2]);
+  await b.page.locator(".link-live").waitFor({ timeout: 20_000 });
+  const card = a.page.locator(".feed .alert-card:not(.status-acknowledged)").first();
+  const id = await card.getAttribute("data-alert-id");
+  await b.page.locator(`.feed [data-alert-id="${id}"]`).waitFor();
+  await card.click();
+  const dialog = a.page.locator("dialog.detail");
+  await dialog.waitFor();
+  await dialog.locator(".timeline li").first().waitFor();
+  await until("the snapshot in the detail", () =>
+    dialog.locator(".detail-snapshot img").evaluate((i) => i.complete && i.naturalWidth > 0),
+  );
+  await shot(a.page, "03-alert-detail");
+  await dialog.getByLabel("Note (what was done)").fill("guard sent to the entrance");
+  await dialog.getByRole("button", { name: "Acknowledge" }).click();
+  await dialog.locator(".ack-info").waitFor();
+  // The other console, which did nothing, shows the new status and who acknowledged it.
+  const other = b.page.locator(`.feed [data-alert-id="${id}"]`);
+  await until("the acknowledgement in the second console", async () =>
+    (await other.getAttribute("class"))?.includes("status-acknowledged"),
+  10_000);
+  assert.match(await other.innerText(), /by ops/);
+  await shot(b.page, "04-second-console-sees-ack");
+  await a.page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+});
+
+test("after a server restart the consoles reconnect and show the missed alerts exactly once", { timeout: 120_000 }, async () => {
+  const detector = service.token("door-sensor", "detector");
+  const created = [];
+  let posting = true;
+  // Alerts keep coming from an external detector all through the restart (failed posts,
+  // while the server is down, created nothing and are not counted).
+  const poster = (async () => {
+    while (posting) {
+      try {
+        created.push(await detect(service.base, detector, "door", "hq"));
+      } catch {
+        // The server is down.
+      }
+      await sleep(250);
+    }
+  })();
+  await until("some detections before the restart", () => created.length >= 2, 10_000);
+  const connectsBefore = Number(await a.page.locator(".link").getAttribute("data-connects"));
+
+  await service.stop();
+  await a.page.locator(".link-reconnecting").waitFor({ timeout: 10_000 });
+  await shot(a.page, "05-reconnecting");
+  // Keep console A off the network until the new server has stored alerts it has not seen,
+  // so that some alerts can only reach it through resume.
+  await a.context.setOffline(true);
+  const beforeRestart = created.length;
+  await service.start();
+  await until("detections on the restarted server", () => created.length >= beforeRestart + 3, 15_000);
+  await a.context.setOffline(false);
+  await a.page.locator(".link").evaluate((el) => el.querySelector("button")?.click()); // "Retry now"
+  for (const c of [a, b]) {
+    await until(
+      "the console to reconnect",
+      async () =>
+        Number(await c.page.locator(".link").getAttribute("data-connects")) > (c === a ? connectsBefore : 1) &&
+        (await c.page.locator(".link").getAttribute("data-state")) === "live",
+      30_000,
+    );
+  }
+  await sleep(1500);
+  posting = false;
+  await poster;
+  await sleep(1500);
+
+  for (const c of [a, b]) {
+    const cards = await feed(c.page);
+    const ids = cards.map((x) => x.id);
+    assert.equal(new Set(ids).size, ids.length, "no alert is shown twice");
+    for (const id of created) {
+      assert.equal(ids.filter((x) => x === id).length, 1, `alert ${id} is shown exactly once`);
+    }
+    const seqs = cards.map((x) => x.seq);
+    assert.deepEqual(seqs, [...seqs].sort((x, y) => y - x), "newest first, in seq order");
+  }
+  const resumed = Number(await a.page.locator(".link").getAttribute("data-resumed"));
+  assert.ok(resumed >= 3, `console A got the alerts it missed through resume (resumed ${resumed})`);
+  await shot(a.page, "06-after-restart");
+});
+
+test("history filters and pages through stored alerts", { timeout: 30_000 }, async () => {
+  // More than one page of alerts.
+  const detector = service.token("door-sensor", "detector");
+  for (let i = 0; i < 30; i++) await detect(service.base, detector, "door", "hq");
+  await a.page.getByRole("link", { name: "History" }).click();
+  const rows = a.page.locator(".history-table tbody tr");
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 25, "a full first page");
+  await a.page.getByRole("button", { name: "Older →" }).click();
+  await until("page 2", async () => (await a.page.locator(".pager").innerText()).includes("page 2"));
+  await rows.first().waitFor();
+  await a.page.getByLabel("Camera").selectOption("entrance");
+  await until("only the entrance camera", async () => {
+    const cams = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[1].textContent));
+    return cams.length > 0 && cams.every((c) => c === "entrance");
+  });
+  await a.page.getByLabel("Status").selectOption("acknowledged");
+  await until("the acknowledged alert", async () => (await rows.count()) === 1 && /guard sent/.test(await rows.first().innerText()));
+  await shot(a.page, "07-history");
+});
+
+test("operators chat in a site room and privately", { timeout: 30_000 }, async () => {
+  await a.page.getByRole("link", { name: /Chat/ }).click();
+  await a.page.getByRole("button", { name: "#hq" }).click();
+  await a.page.getByLabel("Message", { exact: true }).fill("two guards to the entrance");
+  await a.page.getByRole("button", { name: "Send" }).click();
+  await a.page.locator(".messages li.mine").first().waitFor();
+  await b.page.getByRole("link", { name: /Chat/ }).click();
+  await b.page.getByRole("button", { name: "#hq" }).click();
+  await b.page.locator(".messages li", { hasText: "two guards to the entrance" }).waitFor();
+  // A private message: the receiver sees an unread count on the conversation.
+  await a.page.getByLabel("Message someone").selectOption("lead");
+  await a.page.getByLabel("Message", { exact: true }).fill("can you take the bar camera?");
+  await a.page.getByRole("button", { name: "Send" }).click();
+  await b.page.getByRole("button", { name: /@ops/ }).locator(".unread").waitFor();
+  await b.page.getByRole("button", { name: /@ops/ }).click();
+  await b.page.locator(".messages li", { hasText: "can you take the bar camera?" }).waitFor();
+  await shot(b.page, "08-chat");
+});
+
+test("the console fits a phone and the pages raised no errors", { timeout: 30_000 }, async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: service.base, deviceScaleFactor: 2 });
+  const page = await phone.newPage();
+  await page.goto("/");
+  await login(page, OPS[0], OPS[2]);
+  await page.locator(".alert-card").first().waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+  await shot(page, "09-phone");
+  await phone.close();
+  assert.deepEqual(a.page.errors, []);
+  assert.deepEqual(b.page.errors, []);
+});

@@ -1,0 +1,181 @@
+// Runs the real fightwatch binary and a real Chromium (Debian's, through playwright-core) for
+// the console's end-to-end tests. Loopback only; every process is stopped at the end.
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SHOTS = path.join(REPO, "target/e2e");
+const BIN = process.env.FIGHTWATCH_BIN ?? path.join(REPO, "target/debug/fightwatch");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value, or fails after `ms` with `what`. */
+export async function until(what, fn, ms = 30_000, every = 200) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(every);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
+}
+
+/** A fightwatch service (`fightwatch run --config`) in a temp dir, with users. */
+export class Service {
+  constructor() {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build it with cargo build -p fightwatch`);
+    this.dir = mkdtempSync(path.join(tmpdir(), "fightwatch-e2e-"));
+    this.data = path.join(this.dir, "data");
+    this.proc = null;
+    this.log = [];
+  }
+
+  async configure({ cameras }) {
+    this.port = await freePort();
+    this.base = `http://127.0.0.1:${this.port}`;
+    const lines = [
+      `[model]`,
+      `package = ${JSON.stringify(path.join(REPO, "models/fight-demo"))}`,
+      `threads = 1`,
+      `[incident]`,
+      `cooldown_s = 2.0`,
+      `[server]`,
+      `bind = "127.0.0.1:${this.port}"`,
+      `web_dir = ${JSON.stringify(path.join(REPO, "web/dist"))}`,
+      `[storage]`,
+      `data_dir = ${JSON.stringify(this.data)}`,
+    ];
+    for (const c of cameras) {
+      lines.push(`[[cameras]]`, `name = "${c.name}"`, `source = ${JSON.stringify(path.join(REPO, c.source))}`, `site = "${c.site}"`);
+    }
+    this.config = path.join(this.dir, "fightwatch.toml");
+    writeFileSync(this.config, lines.join("\n") + "\n");
+  }
+
+  fightwatch(args, input) {
+    return execFileSync(BIN, args, { input, cwd: REPO, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim();
+  }
+
+  addUser(name, role, password) {
+    this.fightwatch(["user", "add", name, "--role", role, "--password-stdin", "--data-dir", this.data], password + "\n");
+  }
+
+  token(user, role) {
+    return this.fightwatch(["token", "--user", user, "--role", role, "--ttl", "1h", "--data-dir", this.data]);
+  }
+
+  async start() {
+    this.proc = spawn(BIN, ["run", "--config", this.config], {
+      cwd: REPO,
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (b) => {
+      this.log.push(b.toString());
+      if (this.log.length > 400) this.log.splice(0, 200);
+    };
+    this.proc.stdout.on("data", keep);
+    this.proc.stderr.on("data", keep);
+    const proc = this.proc;
+    await until(
+      "the server to answer /healthz",
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`fightwatch exited with ${proc.exitCode}:\n${this.log.join("")}`);
+        const r = await fetch(`${this.base}/healthz`);
+        return r.ok;
+      },
+      60_000,
+    );
+  }
+
+  /** SIGTERM, as an operator's restart would; waits for the process to exit. */
+  async stop() {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+    if (!done) {
+      proc.kill("SIGKILL");
+      await exited;
+    }
+    this.proc = null;
+  }
+
+  async close() {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}
+
+/** A fresh browser context (its own cookies) with page errors collected. */
+export async function openConsole(browser, base, viewport = { width: 1600, height: 1000 }) {
+  const context = await browser.newContext({ viewport, baseURL: base });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  page.on("console", (m) => {
+    // The browser logs refused requests (401 before login) and failed WebSocket connects (the
+    // server restart) as errors; those are expected. Anything else the console logs is not.
+    const text = m.text();
+    if (m.type() === "error" && !/Failed to load resource|WebSocket connection/.test(text)) {
+      page.errors.push(`console: ${text}`);
+    }
+  });
+  await page.goto("/");
+  return { context, page };
+}
+
+export async function login(page, user, password) {
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+/** Creates an alert the way an external detector does (POST /api/detections). */
+export async function detect(base, token, camera, site) {
+  const r = await fetch(`${base}/api/detections`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ camera, site, score: 0.95 }),
+  });
+  if (r.status !== 201) throw new Error(`detection refused: ${r.status} ${await r.text()}`);
+  return (await r.json()).id;
+}

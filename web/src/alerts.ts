@@ -1,0 +1,183 @@
+// The console's view of alerts: fed by REST pages and by live events in any order, it always
+// converges on the same state (the merge below only moves forward).
+
+import type { AlertStatus, AlertUpdate, FightAlert } from "./protocol";
+
+/** An alert as `GET /api/alerts` returns it. */
+export interface AlertRecord {
+  id: string;
+  seq: number;
+  camera: string;
+  site: string;
+  label: string;
+  score: number;
+  peak_score: number;
+  status: AlertStatus;
+  started_at: number;
+  ended_at: number | null;
+  acked_by: string | null;
+  note: string | null;
+  snapshot: string | null;
+  source: string;
+}
+
+/** What the console shows for one alert. */
+export interface Alert {
+  id: string;
+  seq: number;
+  camera: string;
+  site: string;
+  label: string;
+  score: number;
+  peakScore: number;
+  status: AlertStatus;
+  startedAt: number;
+  endedAt: number | null;
+  ackedBy: string | null;
+  note: string | null;
+  snapshotUrl: string | null;
+  source: string;
+  /** Arrived live while this console watched (flash it). */
+  fresh: boolean;
+}
+
+const RANK: Record<AlertStatus, number> = { active: 0, ended: 1, acknowledged: 2 };
+
+/** The later of two statuses: an alert goes active → ended, and either → acknowledged. */
+export function laterStatus(a: AlertStatus, b: AlertStatus): AlertStatus {
+  return RANK[b] > RANK[a] ? b : a;
+}
+
+export function fromRecord(r: AlertRecord): Alert {
+  return {
+    id: r.id,
+    seq: r.seq,
+    camera: r.camera,
+    site: r.site,
+    label: r.label,
+    score: r.score,
+    peakScore: r.peak_score,
+    status: r.status,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    ackedBy: r.acked_by,
+    note: r.note,
+    snapshotUrl: r.snapshot ? `/api/alerts/${encodeURIComponent(r.id)}/snapshot.jpg` : null,
+    source: r.source,
+    fresh: false,
+  };
+}
+
+export function fromEvent(e: FightAlert): Alert {
+  return {
+    id: e.id,
+    seq: e.seq,
+    camera: e.camera,
+    site: e.site,
+    label: e.label,
+    score: e.score,
+    peakScore: e.score,
+    status: "active",
+    startedAt: e.started_at,
+    endedAt: null,
+    ackedBy: null,
+    note: null,
+    snapshotUrl: e.snapshot_url,
+    source: e.source,
+    fresh: true,
+  };
+}
+
+/** Two views of the same alert, merged: every field only moves forward. */
+export function merge(a: Alert, b: Alert): Alert {
+  return {
+    ...a,
+    peakScore: Math.max(a.peakScore, b.peakScore),
+    status: laterStatus(a.status, b.status),
+    endedAt: a.endedAt ?? b.endedAt,
+    ackedBy: a.ackedBy ?? b.ackedBy,
+    note: a.note ?? b.note,
+    snapshotUrl: a.snapshotUrl ?? b.snapshotUrl,
+    fresh: a.fresh && b.fresh,
+  };
+}
+
+/** Alerts by id, listed newest (highest seq) first, at most `capacity` kept. */
+export class AlertBook {
+  private byId = new Map<string, Alert>();
+  /** Updates for alerts not (yet) known, applied when the alert arrives. */
+  private pending = new Map<string, AlertUpdate[]>();
+
+  constructor(readonly capacity = 500) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): Alert | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Newest first. */
+  list(): Alert[] {
+    return [...this.byId.values()].sort((x, y) => y.seq - x.seq);
+  }
+
+  /** A live `fight_alert`; returns whether it was new. */
+  addEvent(e: FightAlert): boolean {
+    return this.put(fromEvent(e));
+  }
+
+  /** Records from REST (a page of history, or the feed after login). */
+  addRecords(records: AlertRecord[]): void {
+    for (const r of records) this.put(fromRecord(r));
+  }
+
+  /** A live `alert_update`; returns the alert as it is now (undefined if unknown so far). */
+  applyUpdate(u: AlertUpdate): Alert | undefined {
+    const a = this.byId.get(u.id);
+    if (!a) {
+      const list = this.pending.get(u.id) ?? [];
+      list.push(u);
+      this.pending.set(u.id, list.slice(-8));
+      return undefined;
+    }
+    const next = merge(a, {
+      ...a,
+      peakScore: u.peak_score,
+      status: u.status,
+      endedAt: u.ended_at,
+      ackedBy: u.acked_by,
+      note: u.note,
+    });
+    this.byId.set(a.id, next);
+    return next;
+  }
+
+  /** Stops flashing an alert (seen, or its flash ran out). */
+  markSeen(id: string): void {
+    const a = this.byId.get(id);
+    if (a?.fresh) this.byId.set(id, { ...a, fresh: false });
+  }
+
+  clear(): void {
+    this.byId.clear();
+    this.pending.clear();
+  }
+
+  private put(incoming: Alert): boolean {
+    const known = this.byId.get(incoming.id);
+    if (known) {
+      this.byId.set(incoming.id, merge(known, incoming));
+      return false;
+    }
+    this.byId.set(incoming.id, incoming);
+    for (const u of this.pending.get(incoming.id) ?? []) this.applyUpdate(u);
+    this.pending.delete(incoming.id);
+    if (this.byId.size > this.capacity) {
+      const oldest = this.list().slice(this.capacity);
+      for (const a of oldest) this.byId.delete(a.id);
+    }
+    return true;
+  }
+}

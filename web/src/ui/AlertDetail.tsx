@@ -1,0 +1,166 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, type TimelineEntry } from "../api";
+import type { ConsoleModel } from "../model";
+import { dateTime, duration, percent, clock } from "./format";
+import { StatusBadge } from "./Feed";
+
+/** One alert in a modal dialog: large snapshot, facts, timeline, acknowledgement. */
+export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: string; close: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [timeline, setTimeline] = useState<TimelineEntry[] | null>(null);
+  const [note, setNote] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [missing, setMissing] = useState(false);
+  const alert = model.alerts.get(id);
+
+  useEffect(() => {
+    const d = dialog.current;
+    if (d && !d.open) d.showModal();
+    model.alerts.markSeen(id);
+  }, [id]);
+
+  // Alerts outside the feed (history pages) are fetched.
+  useEffect(() => {
+    if (alert) return;
+    api
+      .alert(id)
+      .then((r) => {
+        model.alerts.addRecords([r]);
+        model.changed();
+      })
+      .catch(() => setMissing(true));
+  }, [id, !!alert]);
+
+  // The timeline follows the alert's status.
+  useEffect(() => {
+    api
+      .timeline(id)
+      .then(setTimeline)
+      .catch(() => setTimeline([]));
+  }, [id, alert?.status, alert?.peakScore]);
+
+  async function acknowledge(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await model.ack(id, note.trim());
+      setNote("");
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <dialog ref={dialog} class="detail" aria-labelledby="detail-title" onClose={close}>
+      <header class="detail-head">
+        <h2 id="detail-title">
+          {alert ? (
+            <>
+              {alert.label} on <strong>{alert.camera}</strong> <span class="site">{alert.site}</span>{" "}
+              <StatusBadge status={alert.status} />
+            </>
+          ) : missing ? (
+            "Alert not found"
+          ) : (
+            "Loading…"
+          )}
+        </h2>
+        <button type="button" class="icon" onClick={() => dialog.current?.close()} aria-label="Close">
+          ✕
+        </button>
+      </header>
+      {alert && (
+        <div class="detail-body">
+          <div class="detail-snapshot">
+            {alert.snapshotUrl ? (
+              <a href={alert.snapshotUrl} target="_blank" rel="noopener">
+                <img src={alert.snapshotUrl} alt={`Snapshot of ${alert.camera} when the fight was detected`} />
+              </a>
+            ) : (
+              <div class="thumb-none big">No snapshot for this alert</div>
+            )}
+          </div>
+          <div class="detail-side">
+            <dl class="facts">
+              <dt>Score</dt>
+              <dd>
+                {percent(alert.score)} at start, peak <strong>{percent(alert.peakScore)}</strong>
+              </dd>
+              <dt>Started</dt>
+              <dd>{dateTime(alert.startedAt)}</dd>
+              <dt>Ended</dt>
+              <dd>
+                {alert.endedAt
+                  ? `${clock(alert.endedAt)} (${duration(alert.startedAt, alert.endedAt)})`
+                  : "still going"}
+              </dd>
+              <dt>Source</dt>
+              <dd>{alert.source}</dd>
+              {alert.ackedBy && (
+                <>
+                  <dt>Acknowledged</dt>
+                  <dd class="ack-info">
+                    by <strong>{alert.ackedBy}</strong>
+                    {alert.note && <q>{alert.note}</q>}
+                  </dd>
+                </>
+              )}
+            </dl>
+            <h3>Timeline</h3>
+            <ol class="timeline">
+              {(timeline ?? []).map((t) => (
+                <li key={`${t.at}-${String(t.event.seq)}`}>
+                  <time>{clock(t.at)}</time> {describe(t)}
+                </li>
+              ))}
+              {timeline === null && <li class="muted">loading…</li>}
+            </ol>
+            {alert.status !== "acknowledged" &&
+              (model.canAck ? (
+                <form class="ack-form" onSubmit={acknowledge}>
+                  <label>
+                    Note (what was done)
+                    <textarea
+                      name="note"
+                      rows={2}
+                      maxLength={500}
+                      value={note}
+                      onInput={(e) => setNote(e.currentTarget.value)}
+                      placeholder="guard sent to the lobby"
+                    />
+                  </label>
+                  <div class="form-error" role="alert">
+                    {error}
+                  </div>
+                  <button type="submit" class="primary" disabled={busy}>
+                    Acknowledge
+                  </button>
+                </form>
+              ) : (
+                <p class="muted">Only operators can acknowledge alerts.</p>
+              ))}
+          </div>
+        </div>
+      )}
+    </dialog>
+  );
+}
+
+function describe(t: TimelineEntry): string {
+  const e = t.event as Record<string, unknown>;
+  if (e.type === "fight_alert") return `raised, score ${percent(Number(e.score))}`;
+  switch (e.status) {
+    case "active":
+      return `score rose to ${percent(Number(e.peak_score))}`;
+    case "ended":
+      return "ended (scores fell below the threshold)";
+    case "acknowledged":
+      return `acknowledged by ${String(e.acked_by)}${e.note ? `: “${String(e.note)}”` : ""}`;
+    default:
+      return String(e.status);
+  }
+}
