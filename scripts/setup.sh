@@ -38,7 +38,7 @@ fi
 APT_PACKAGES=(
   pkg-config clang libclang-dev
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
-  python3-venv
+  python3-venv curl
   fonts-dejavu-core
   chromium
   # Real RTSP server for capture tests (GStreamer, driven from Debian's python3-gi).
@@ -120,6 +120,13 @@ fi
 
 # --- 4. web console packages -----------------------------------------------------------
 if [ -f "$ROOT/web/package.json" ]; then
+  # Vite 7 needs Node 20.19 or newer; Debian 12's own nodejs (18) is too old, so the machine's
+  # Node is used and checked rather than installed here.
+  node_version=$(node --version 2>/dev/null || echo none)
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
+    echo "setup: Node.js >= 20.19 is needed to build web/ (found: $node_version)" >&2
+    exit 1
+  fi
   lock="$ROOT/web/package-lock.json"
   stamp="$ROOT/web/node_modules/.lock.sha256"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha_of "$lock")" ]; then
@@ -131,7 +138,7 @@ if [ -f "$ROOT/web/package.json" ]; then
     sha_of "$lock" > "$stamp"
     ok "web/node_modules installed"
   fi
-  if [ ! -f "$ROOT/web/dist/index.html" ] || [ -n "$(find "$ROOT/web/src" "$ROOT/web/index.html" -newer "$ROOT/web/dist/index.html" 2>/dev/null | head -n1)" ]; then
+  if [ ! -f "$ROOT/web/dist/index.html" ] || [ -n "$(find "$ROOT/web/src" "$ROOT/web/index.html" "$ROOT/web/vite.config.ts" "$ROOT/web/package-lock.json" -newer "$ROOT/web/dist/index.html" 2>/dev/null | head -n1)" ]; then
     say "building web console"
     (cd "$ROOT/web" && npm run -s build)
     ok "web/dist built"

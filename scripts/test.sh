@@ -3,8 +3,9 @@
 #
 #   ./scripts/test.sh            set up, then: rustfmt check, clippy -D warnings, cargo test,
 #                                reproducibility of generated fixtures and models, the Python
-#                                scripts' tests, web and browser tests
-#                                (once web/ exists)
+#                                scripts' tests, the web console's unit tests
+#                                (vitest) and end-to-end tests in Chromium
+#                                (playwright-core; screenshots in target/e2e/)
 #
 # Exits non-zero on the first failure. Each step prints its wall time.
 set -euo pipefail
@@ -49,7 +50,11 @@ step "generated test model is reproducible" reproducible_test_model
 step "fixtures are reproducible (byte for byte)" reproducible_fixtures
 step "python script tests" .cache/venv/bin/python -m unittest discover -s scripts/tests -v
 if [ -f web/package.json ]; then
-  step "web unit tests" bash -c 'cd web && npm test --silent'
+  step "web unit tests (vitest)" bash -c 'cd web && npm test --silent'
+  # The console in Debian's Chromium against the real binary replaying fight fixtures;
+  # screenshots land in target/e2e/.
+  step "web end-to-end tests (playwright-core, chromium)" bash -c \
+    'cargo build -p fightwatch --locked -q && cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm run -s e2e'
 fi
 
 printf '\n\033[1;32mall tests passed\033[0m\n'

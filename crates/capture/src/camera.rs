@@ -281,6 +281,8 @@ impl Worker {
         let mut pts_offset = 0.0;
         let mut attempt = 0u32;
         let mut ever_online = false;
+        // A looping file reopened at its end is the same camera carrying on, not a reconnect.
+        let mut looped = false;
         loop {
             if self.cancelled() {
                 self.report(CameraStatus::Offline { error: None });
@@ -290,11 +292,15 @@ impl Worker {
             let result = match opened {
                 Ok(mut source) => {
                     attempt = 0;
-                    if ever_online {
-                        self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    if std::mem::take(&mut looped) {
+                        tracing::debug!(camera = %self.name, "Looping the file from its start.");
+                    } else {
+                        if ever_online {
+                            self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                        }
+                        self.report(CameraStatus::Online(source.info().clone()));
                     }
                     ever_online = true;
-                    self.report(CameraStatus::Online(source.info().clone()));
                     let result =
                         self.session(source.as_mut(), resizer.as_mut(), &mut seq, &mut pts_offset);
                     self.stats
@@ -315,7 +321,7 @@ impl Worker {
                         return;
                     }
                 }
-                Ok(SessionEnd::Eof) if self.config.loop_file => continue,
+                Ok(SessionEnd::Eof) if self.config.loop_file => looped = true,
                 Ok(SessionEnd::Eof) => {
                     self.report(CameraStatus::Ended);
                     return;

@@ -95,7 +95,7 @@ fn realtime_pacing_follows_timestamps() {
 fn looping_continues_the_timeline() {
     let mut cfg = CameraConfig::new("loop", &fixture("fight_frames")); // 60 JPEGs at 15 fps
     cfg.loop_file = true;
-    let (tx, _status) = crossbeam_channel::unbounded();
+    let (tx, status) = crossbeam_channel::unbounded();
     let camera = Camera::start(cfg, tx).unwrap();
     let frames = collect(&camera, 130);
     assert_eq!(frames.len(), 130);
@@ -104,6 +104,19 @@ fn looping_continues_the_timeline() {
         let dt = pair[1].1 - pair[0].1;
         assert!((dt - 1.0 / 15.0).abs() < 1e-6, "frame {i}: gap {dt}");
     }
+    // Two loops, one camera session: online once, no reconnects counted.
+    let online = status
+        .try_iter()
+        .filter(|e| matches!(e.status, CameraStatus::Online(_)))
+        .count();
+    assert_eq!(online, 1);
+    assert_eq!(
+        camera
+            .stats()
+            .reconnects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }
 
 #[test]

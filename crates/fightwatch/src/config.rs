@@ -219,7 +219,7 @@ mod tests {
         let p = dir.path().join("fightwatch.toml");
         std::fs::write(&p, include_str!("../../../docs/fightwatch.example.toml")).unwrap();
         let c = Config::load(&p).unwrap();
-        assert_eq!(c.cameras.len(), 3);
+        assert_eq!(c.cameras.len(), 4);
         assert!(c.model.package.ends_with("models/fight-demo"));
         assert!(
             c.cameras[0]

@@ -8,6 +8,7 @@ import { Cameras } from "./Cameras";
 import { Chat } from "./Chat";
 import { Feed } from "./Feed";
 import { History } from "./History";
+import { BellIcon } from "./icons";
 import { LinkIndicator } from "./LinkIndicator";
 import { Login } from "./Login";
 import { Metrics } from "./Metrics";
@@ -147,7 +148,7 @@ function Console({ me, signOut }: { me: Me; signOut: (notice?: string) => void }
               setSound(!sound);
             }}
           >
-            {sound ? "🔔" : "🔕"}
+            <BellIcon muted={!sound} />
             <span class="sr-only">{sound ? "Mute alert sound" : "Turn alert sound on"}</span>
           </button>
           {notificationsSupported() && permission === "default" && (

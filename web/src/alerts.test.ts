@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { AlertBook, laterStatus, type AlertRecord } from "./alerts";
+import type { AlertUpdate, FightAlert } from "./protocol";
+
+const event = (seq: number, id = `a${seq}`): FightAlert => ({
+  type: "fight_alert",
+  id,
+  seq,
+  camera: "lobby",
+  site: "hq",
+  label: "fight",
+  score: 0.8,
+  started_at: seq * 1000,
+  snapshot_url: `/api/alerts/${id}/snapshot.jpg`,
+  source: "pipeline",
+});
+
+const update = (id: string, seq: number, status: AlertUpdate["status"], extra: Partial<AlertUpdate> = {}): AlertUpdate => ({
+  type: "alert_update",
+  id,
+  seq,
+  status,
+  peak_score: 0.9,
+  ended_at: status === "active" ? null : 5000,
+  acked_by: status === "acknowledged" ? "ops" : null,
+  note: status === "acknowledged" ? "guard sent" : null,
+  ...extra,
+});
+
+const record = (seq: number, status: AlertRecord["status"]): AlertRecord => ({
+  id: `a${seq}`,
+  seq,
+  camera: "lobby",
+  site: "hq",
+  label: "fight",
+  score: 0.8,
+  peak_score: 0.85,
+  status,
+  started_at: seq * 1000,
+  ended_at: status === "active" ? null : 4000,
+  acked_by: null,
+  note: null,
+  snapshot: status === "active" ? "snap.jpg" : null,
+  source: "pipeline",
+});
+
+describe("AlertBook", () => {
+  it("lists newest first and counts each alert once", () => {
+    const book = new AlertBook();
+    expect(book.addEvent(event(2))).toBe(true);
+    expect(book.addEvent(event(1))).toBe(true);
+    expect(book.addEvent(event(2))).toBe(false);
+    book.addRecords([record(3, "active"), record(1, "active")]);
+    expect(book.list().map((a) => a.id)).toEqual(["a3", "a2", "a1"]);
+  });
+
+  it("never moves an alert backwards, whatever order REST and live events arrive in", () => {
+    const live = new AlertBook();
+    live.addEvent(event(1));
+    live.applyUpdate(update("a1", 2, "acknowledged"));
+    live.addRecords([record(1, "ended")]); // a REST page fetched before the ack
+    const a = live.get("a1");
+    expect(a).toMatchObject({ status: "acknowledged", ackedBy: "ops", note: "guard sent", peakScore: 0.9 });
+
+    const rest = new AlertBook();
+    rest.addRecords([record(1, "ended")]);
+    rest.addEvent(event(1));
+    rest.applyUpdate(update("a1", 2, "acknowledged"));
+    expect(rest.get("a1")).toMatchObject({ status: "acknowledged", ackedBy: "ops", endedAt: 4000 });
+  });
+
+  it("keeps the acknowledgement when the fight ends after it", () => {
+    const book = new AlertBook();
+    book.addEvent(event(1));
+    book.applyUpdate(update("a1", 2, "acknowledged", { ended_at: null }));
+    book.applyUpdate(update("a1", 3, "ended", { peak_score: 0.95, ended_at: 7000 }));
+    expect(book.get("a1")).toMatchObject({ status: "acknowledged", endedAt: 7000, peakScore: 0.95 });
+    expect(laterStatus("ended", "active")).toBe("ended");
+  });
+
+  it("holds an update for an alert it has not seen yet", () => {
+    const book = new AlertBook();
+    expect(book.applyUpdate(update("a5", 6, "ended"))).toBeUndefined();
+    book.addRecords([record(5, "active")]);
+    expect(book.get("a5")?.status).toBe("ended");
+  });
+
+  it("flashes live alerts only, and keeps at most its capacity", () => {
+    const book = new AlertBook(3);
+    book.addRecords([record(1, "active")]);
+    book.addEvent(event(2));
+    expect(book.get("a1")?.fresh).toBe(false);
+    expect(book.get("a2")?.fresh).toBe(true);
+    book.markSeen("a2");
+    expect(book.get("a2")?.fresh).toBe(false);
+    for (const s of [3, 4, 5]) book.addEvent(event(s));
+    expect(book.list().map((a) => a.id)).toEqual(["a5", "a4", "a3"]);
+  });
+
+  it("builds snapshot URLs for stored alerts that have one", () => {
+    const book = new AlertBook();
+    book.addRecords([record(1, "active"), record(2, "ended")]);
+    expect(book.get("a1")?.snapshotUrl).toBe("/api/alerts/a1/snapshot.jpg");
+    expect(book.get("a2")?.snapshotUrl).toBeNull();
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { ProtocolError, otherParticipant, parseServerMessage, privateRoom, seqOf } from "./protocol";
+
+const alert = {
+  type: "fight_alert",
+  id: "a42",
+  seq: 42,
+  camera: "lobby",
+  site: "hq",
+  label: "fight",
+  score: 0.93,
+  started_at: 1795675641692,
+  snapshot_url: "/api/alerts/a42/snapshot.jpg",
+  source: "pipeline",
+};
+
+describe("parseServerMessage", () => {
+  it("reads every message of docs/protocol.md", () => {
+    const frames = [
+      { type: "welcome_message", session: "9f2c", user: "ops", role: "operator", server_version: "0.1.0", last_seq: 41 },
+      alert,
+      { type: "alert_update", id: "a42", seq: 43, status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null },
+      { type: "receive_message", seq: 46, room: "chat:hq", from: "ops", text: "on my way", at: 1795675650000 },
+      { type: "camera_status", camera: "lobby", site: "hq", status: "reconnecting", error: "stalled", since: 1 },
+      { type: "metric_update", at: 1, cameras: [], cpu_percent: 63.5, rss_bytes: 98304000, clients: 3 },
+      { type: "error", code: "bad_message", message: "unknown variant" },
+    ];
+    for (const f of frames) expect(parseServerMessage(JSON.stringify(f))).toEqual(f);
+  });
+
+  it("treats a missing optional field as null and keeps unknown fields", () => {
+    const { snapshot_url: _, ...noSnapshot } = alert;
+    const m = parseServerMessage(JSON.stringify({ ...noSnapshot, extra: 1 }));
+    expect(m).toMatchObject({ snapshot_url: null, extra: 1 });
+  });
+
+  it.each([
+    ["not JSON", "{", /not JSON/],
+    ["an array", "[1]", /JSON object/],
+    ["an unknown type", '{"type":"nope"}', /unknown message type "nope"/],
+    ["no type", '{"id":"a1"}', /unknown message type undefined/],
+    ["a missing field", JSON.stringify({ ...alert, seq: undefined }), /fight_alert.seq: expected number/],
+    ["a string seq", JSON.stringify({ ...alert, seq: "42" }), /fight_alert.seq/],
+    ["a non-finite score", JSON.stringify(alert).replace("0.93", "1e999"), /fight_alert.score/],
+    [
+      "an unknown status",
+      JSON.stringify({ type: "alert_update", id: "a", seq: 1, status: "lost", peak_score: 1 }),
+      /unknown status "lost"/,
+    ],
+  ])("refuses %s with a ProtocolError", (_, text, message) => {
+    expect(() => parseServerMessage(text)).toThrow(ProtocolError);
+    expect(() => parseServerMessage(text)).toThrow(message);
+  });
+});
+
+describe("helpers", () => {
+  it("numbers only stored events", () => {
+    expect(seqOf(parseServerMessage(JSON.stringify(alert)))).toBe(42);
+    expect(seqOf(parseServerMessage('{"type":"error","code":"x","message":"y"}'))).toBeNull();
+  });
+
+  it("names private rooms as the server does (names sorted)", () => {
+    expect(privateRoom("bob", "alice")).toBe("dm:alice:bob");
+    expect(privateRoom("alice", "bob")).toBe("dm:alice:bob");
+    expect(otherParticipant("dm:alice:bob", "bob")).toBe("alice");
+    expect(otherParticipant("dm:alice:bob", "alice")).toBe("bob");
+    expect(otherParticipant("dm:alice:bob", "carol")).toBeNull();
+    expect(otherParticipant("chat:hq", "alice")).toBeNull();
+  });
+});
