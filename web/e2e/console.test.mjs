@@ -73,7 +73,8 @@ test("an acknowledgement in one console shows in another at once", { timeout: 60
   b = await openConsole(browser, service.base);
   await login(b.page, LEAD[0], LEAD[2]);
   await b.page.locator(".link-live").waitFor({ timeout: 20_000 });
-  const card = a.page.locator(".feed .alert-card:not(.status-acknowledged)").first();
+  const card = a.page.locator('.feed .alert-card[data-camera="entrance"]:not(.status-acknowledged)').first();
+  await card.waitFor({ timeout: 30_000 });
   const id = await card.getAttribute("data-alert-id");
   await b.page.locator(`.feed [data-alert-id="${id}"]`).waitFor();
   await card.click();
@@ -157,10 +158,10 @@ test("after a server restart the consoles reconnect and show the missed alerts e
   await shot(a.page, "06-after-restart");
 });
 
-test("history filters and pages through stored alerts", { timeout: 30_000 }, async () => {
+test("history filters and pages through stored alerts", { timeout: 60_000 }, async () => {
   // More than one page of alerts.
   const detector = service.token("door-sensor", "detector");
-  for (let i = 0; i < 30; i++) await detect(service.base, detector, "door", "hq");
+  await Promise.all(Array.from({ length: 30 }, () => detect(service.base, detector, "door", "hq")));
   await a.page.getByRole("link", { name: "History" }).click();
   const rows = a.page.locator(".history-table tbody tr");
   await rows.first().waitFor();

@@ -54,6 +54,7 @@ function AlertCard({ alert: a, open }: { alert: Alert; open: (id: string) => voi
       class={`alert-card status-${a.status}${a.fresh ? " fresh" : ""}`}
       data-alert-id={a.id}
       data-seq={a.seq}
+      data-camera={a.camera}
       onClick={() => open(a.id)}
       aria-label={`${STATUS_LABEL[a.status]} ${a.label} on ${a.camera}, ${a.site}, ${clock(a.startedAt)}, score ${percent(a.peakScore)}`}
     >
