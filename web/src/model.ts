@@ -60,7 +60,8 @@ export class ConsoleModel {
   constructor(
     readonly me: Me,
     private readonly events: ConsoleEvents = {},
-    private readonly makeSocket?: (url: string) => SocketLike,
+    /** Where and how to open the WebSocket (tests pass a fake). */
+    private readonly link_: { url?: string; makeSocket?: (url: string) => SocketLike } = {},
   ) {}
 
   get canAck(): boolean {
@@ -88,11 +89,11 @@ export class ConsoleModel {
 
   async start(): Promise<void> {
     this.connection = new Connection({
-      url: wsUrl(),
-      makeSocket: this.makeSocket,
+      url: this.link_.url ?? wsUrl(),
+      makeSocket: this.link_.makeSocket,
       onMessage: (m) => this.onMessage(m),
       onState: (s) => this.onLink(s),
-      onReset: () => void this.reload(),
+      onReset: () => void this.startOver(),
       onProtocolError: (e) => console.warn("fightwatch: ignored a bad frame:", e.message),
     });
     // Live first, then history: whatever REST returns is merged with live events, and the
@@ -108,6 +109,18 @@ export class ConsoleModel {
 
   retryNow(): void {
     this.connection?.retryNow();
+  }
+
+  /** The server has another database: what we hold belongs to the old one (its ids may even
+   * be reused), so forget it and load the new server's state. */
+  private async startOver(): Promise<void> {
+    this.alerts.clear();
+    for (const room of this.rooms.values()) {
+      room.lines = [];
+      room.unread = 0;
+    }
+    await this.reload();
+    if (this.openRoomId) await this.openRoom(this.openRoomId);
   }
 
   /** Loads the feed, cameras and people from REST. */

@@ -1,0 +1,176 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { AlertRecord } from "./alerts";
+import type { SocketLike } from "./connection";
+import { ConsoleModel } from "./model";
+
+class FakeSocket implements SocketLike {
+  readyState = 0;
+  onopen: SocketLike["onopen"] = null;
+  onmessage: SocketLike["onmessage"] = null;
+  onclose: SocketLike["onclose"] = null;
+  onerror: SocketLike["onerror"] = null;
+  sent: Record<string, unknown>[] = [];
+  constructor(readonly url: string) {}
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open(lastSeq: number) {
+    this.readyState = 1;
+    this.frame({ type: "welcome_message", session: "s", user: "ops", role: "operator", server_version: "0.1.0", last_seq: lastSeq });
+  }
+  frame(msg: object) {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1001, reason: "server shutting down" });
+  }
+}
+
+const record = (seq: number, status: AlertRecord["status"] = "active"): AlertRecord => ({
+  id: `a${seq}`,
+  seq,
+  camera: "lobby",
+  site: "hq",
+  label: "fight",
+  score: 0.8,
+  peak_score: 0.8,
+  status,
+  started_at: seq,
+  ended_at: null,
+  acked_by: null,
+  note: null,
+  snapshot: null,
+  source: "pipeline",
+});
+
+/** The REST answers the fake server gives; tests change them between calls. */
+let rest: { alerts: AlertRecord[]; messages: Record<string, object[]> };
+let sockets: FakeSocket[];
+let newAlerts: string[];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  rest = { alerts: [], messages: {} };
+  sockets = [];
+  newAlerts = [];
+  vi.stubGlobal("fetch", async (url: string) => {
+    const path = new URL(url, "http://console.test").pathname;
+    const body =
+      path === "/api/alerts"
+        ? rest.alerts
+        : path === "/api/cameras"
+          ? [{ camera: "lobby", site: "hq", status: "online", error: null, since: 1, latest_url: null }]
+          : path === "/api/users"
+            ? [{ name: "ops", role: "operator" }, { name: "lead", role: "operator" }]
+            : (rest.messages[decodeURIComponent(path.split("/")[3] ?? "")] ?? []);
+    return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+  });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+function model() {
+  return new ConsoleModel(
+    { user: "ops", role: "operator", cameras: null, expires_at: 0 },
+    { onNewAlert: (a) => newAlerts.push(a.id) },
+    {
+      url: "ws://console.test/ws",
+      makeSocket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+    },
+  );
+}
+
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+describe("ConsoleModel", () => {
+  it("merges the REST feed with live events that overtook it, and alarms only for live alerts", async () => {
+    rest.alerts = [record(4, "ended"), record(2)];
+    const m = model();
+    const started = m.start();
+    sockets[0].open(5);
+    // Live events that happen while the REST page is on its way.
+    sockets[0].frame({ type: "alert_update", id: "a4", seq: 6, status: "acknowledged", peak_score: 0.9, ended_at: 9, acked_by: "lead", note: "seen" });
+    sockets[0].frame({ type: "fight_alert", id: "a7", seq: 7, camera: "lobby", site: "hq", label: "fight", score: 0.9, started_at: 7, snapshot_url: null, source: "pipeline" });
+    await started;
+    expect(m.alerts.list().map((a) => [a.id, a.status])).toEqual([
+      ["a7", "active"],
+      ["a4", "acknowledged"],
+      ["a2", "active"],
+    ]);
+    expect(newAlerts).toEqual(["a7"]);
+    expect(m.users).toEqual(["lead"]);
+  });
+
+  it("loads a room's history once, counts unread lines, and opens private conversations", async () => {
+    rest.messages["chat:hq"] = [
+      { seq: 3, room: "chat:hq", from: "lead", text: "gate 2?", at: 1 },
+      { seq: 4, room: "chat:hq", from: "ops", text: "on it", at: 2 },
+    ];
+    const m = model();
+    const started = m.start();
+    sockets[0].open(4);
+    await started;
+    expect(sockets[0].sent).toContainEqual({ type: "join_room", room: "chat:hq" });
+    expect(sockets[0].sent).toContainEqual({ type: "join_room", room: "chat:all" });
+    await m.openRoom("chat:hq");
+    // The live copy of a line that history already had is not shown twice.
+    sockets[0].frame({ type: "receive_message", seq: 4, room: "chat:hq", from: "ops", text: "on it", at: 2 });
+    sockets[0].frame({ type: "receive_message", seq: 5, room: "chat:hq", from: "lead", text: "thanks", at: 3 });
+    expect(m.rooms.get("chat:hq")?.lines.map((l) => l.text)).toEqual(["gate 2?", "on it", "thanks"]);
+    expect(m.rooms.get("chat:hq")?.unread).toBe(0); // open room
+    sockets[0].frame({ type: "receive_message", seq: 6, room: "dm:lead:ops", from: "lead", text: "call me", at: 4 });
+    const dm = m.rooms.get("dm:lead:ops");
+    expect(dm).toMatchObject({ title: "@lead", kind: "dm", unread: 1 });
+    expect(m.say("dm:lead:ops", "ok")).toBe(true);
+    expect(sockets[0].sent.at(-1)).toEqual({ type: "private_message", to: "lead", text: "ok" });
+    expect(m.say("chat:hq", "done")).toBe(true);
+    expect(sockets[0].sent.at(-1)).toEqual({ type: "send_message", room: "chat:hq", text: "done" });
+  });
+
+  it("after a reconnect resumes, rejoins its rooms and refills the open one", async () => {
+    const m = model();
+    const started = m.start();
+    sockets[0].open(10);
+    await started;
+    await m.openRoom("chat:hq");
+    sockets[0].drop();
+    expect(m.link.kind).toBe("reconnecting");
+    expect(m.say("chat:hq", "lost?")).toBe(false);
+    // A line posted while we were away (room chat is not replayed to non-members).
+    rest.messages["chat:hq"] = [{ seq: 11, room: "chat:hq", from: "lead", text: "anyone?", at: 5 }];
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sockets[1].url).toBe("ws://console.test/ws?after_seq=10");
+    sockets[1].open(12);
+    sockets[1].frame({ type: "fight_alert", id: "a12", seq: 12, camera: "lobby", site: "hq", label: "fight", score: 0.9, started_at: 12, snapshot_url: null, source: "pipeline" });
+    await settle();
+    expect(sockets[1].sent).toContainEqual({ type: "join_room", room: "chat:hq" });
+    expect(m.rooms.get("chat:hq")?.lines.map((l) => l.text)).toEqual(["anyone?"]);
+    expect(m.alerts.get("a12")).toBeDefined();
+    expect(m.linkStats.resumed).toBe(1);
+  });
+
+  it("forgets everything when the server comes back with another database", async () => {
+    rest.alerts = [record(40), record(41)];
+    const m = model();
+    const started = m.start();
+    sockets[0].open(41);
+    await started;
+    sockets[0].drop();
+    rest.alerts = [record(1)]; // same id scheme, different alerts
+    await vi.advanceTimersByTimeAsync(1000);
+    sockets[1].open(1);
+    await settle();
+    expect(m.alerts.list().map((a) => a.id)).toEqual(["a1"]);
+  });
+});
