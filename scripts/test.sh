@@ -52,9 +52,10 @@ step "python script tests" .cache/venv/bin/python -m unittest discover -s script
 if [ -f web/package.json ]; then
   step "web unit tests (vitest)" bash -c 'cd web && npm test --silent'
   # The console in Debian's Chromium against the real binary replaying fight fixtures;
-  # screenshots land in target/e2e/.
+  # screenshots land in target/e2e/. `cargo test` above built target/debug/fightwatch (a
+  # `cargo build -p fightwatch` here would rebuild it with other features for a minute).
   step "web end-to-end tests (playwright-core, chromium)" bash -c \
-    'cargo build -p fightwatch --locked -q && cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm run -s e2e'
+    'cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 FIGHTWATCH_BIN="$PWD/../target/debug/fightwatch" npm run -s e2e'
 fi
 
 printf '\n\033[1;32mall tests passed\033[0m\n'

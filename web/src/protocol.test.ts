@@ -19,7 +19,7 @@ describe("parseServerMessage", () => {
     const frames = [
       { type: "welcome_message", session: "9f2c", user: "ops", role: "operator", server_version: "0.1.0", last_seq: 41 },
       alert,
-      { type: "alert_update", id: "a42", seq: 43, status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null },
+      { type: "alert_update", id: "a42", seq: 43, camera: "lobby", site: "hq", status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null },
       { type: "receive_message", seq: 46, room: "chat:hq", from: "ops", text: "on my way", at: 1795675650000 },
       { type: "camera_status", camera: "lobby", site: "hq", status: "reconnecting", error: "stalled", since: 1 },
       { type: "metric_update", at: 1, cameras: [], cpu_percent: 63.5, rss_bytes: 98304000, clients: 3 },

@@ -20,6 +20,9 @@ export interface AlertUpdate {
   type: "alert_update";
   id: string;
   seq: number;
+  /** Null in events stored by servers that did not name the camera yet. */
+  camera?: string | null;
+  site?: string | null;
   status: AlertStatus;
   peak_score: number;
   ended_at: number | null;
@@ -123,6 +126,8 @@ const SHAPES: Record<ServerMessage["type"], Shape> = {
   alert_update: {
     id: "string",
     seq: "number",
+    camera: "string?",
+    site: "string?",
     status: "string",
     peak_score: "number",
     ended_at: "number?",

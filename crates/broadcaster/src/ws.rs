@@ -148,11 +148,15 @@ impl Session {
                 }
                 ok
             }
+            ServerMessage::AlertUpdate(u) if !u.camera.is_empty() => {
+                self.claims.may_see(&u.camera) && in_rooms(&self.rooms, &u.camera, &u.site)
+            }
+            // Updates stored before they named their camera: route by the alert when this
+            // connection saw it, else only to unrestricted, unfiltered clients.
             ServerMessage::AlertUpdate(u) => match self.alerts.get(&u.id) {
                 Some((camera, site)) => {
                     self.claims.may_see(camera) && in_rooms(&self.rooms, camera, site)
                 }
-                // An alert from before this connection: only unrestricted, unfiltered clients.
                 None => self.claims.cameras.is_none() && unfiltered(&self.rooms),
             },
             ServerMessage::CameraStatus(c) => self.claims.may_see(&c.camera),

@@ -943,6 +943,14 @@ async fn camera_and_site_rooms_narrow_the_feed_and_chat_rooms_do_not() {
     let mut chatting = connect(s.addr, &format!("token={}", token(Role::Operator)))
         .await
         .unwrap();
+    // A user who may only see the yard, connected after the yard's alert was raised.
+    let yard_token = Auth::new(SECRET)
+        .issue("yard-guard", Role::Operator, 600, Some(vec!["yard".into()]))
+        .unwrap();
+    let mut yard_only = connect(s.addr, &format!("token={yard_token}"))
+        .await
+        .unwrap();
+    next(&mut yard_only).await;
     next(&mut gate_only).await;
     next(&mut chatting).await;
     gate_only.send(join("camera:gate")).await.unwrap();
@@ -985,4 +993,17 @@ async fn camera_and_site_rooms_narrow_the_feed_and_chat_rooms_do_not() {
             Some("ended")
         )
     );
+    assert_eq!(
+        (update["camera"].as_str(), update["site"].as_str()),
+        (Some("yard"), Some("hq"))
+    );
+    // The yard-only user gets the update of the yard alert from before it connected (updates
+    // name their camera), and nothing of lobby or gate.
+    let update = next(&mut yard_only).await;
+    assert_eq!(
+        (update["type"].as_str(), update["id"].as_str()),
+        (Some("alert_update"), Some(earlier.id.as_str()))
+    );
+    let leaked = tokio::time::timeout(Duration::from_millis(300), next(&mut yard_only)).await;
+    assert!(leaked.is_err(), "yard-only user got more: {leaked:?}");
 }

@@ -71,6 +71,13 @@ pub struct AlertUpdate {
     pub id: String,
     /// Event sequence number.
     pub seq: u64,
+    /// The alert's camera, so that an update can be routed to the dashboards that may see it
+    /// (empty in events stored before it was added).
+    #[serde(default)]
+    pub camera: String,
+    /// The alert's site (empty in events stored before it was added).
+    #[serde(default)]
+    pub site: String,
     /// New status.
     pub status: AlertStatus,
     /// Highest score so far.

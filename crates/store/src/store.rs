@@ -309,6 +309,8 @@ impl Store {
             let u = AlertUpdate {
                 id: id.into(),
                 seq,
+                camera: current.camera.clone(),
+                site: current.site.clone(),
                 status,
                 peak_score,
                 ended_at: ended,
