@@ -50,8 +50,8 @@ test("a wrong password shows an error and stays on the login screen", async () =
   await context.close();
 });
 
-test("after login a fight alert card with its snapshot appears", { timeout: 90_000 }, async () => {
-  a = await openConsole(browser, service.base);
+test("after login a fight alert card with its snapshot appears, with flash, chime and notification", { timeout: 90_000 }, async () => {
+  a = await openConsole(browser, service.base, undefined, { alarms: true });
   await login(a.page, OPS[0], OPS[2]);
   await a.page.locator(".link-live").waitFor({ timeout: 20_000 });
   // A card whose snapshot image really loaded (decoded, not a broken image).
@@ -61,6 +61,17 @@ test("after login a fight alert card with its snapshot appears", { timeout: 90_0
       a.page.$$eval(".alert-card img.thumb", (imgs) => imgs.some((i) => i.complete && i.naturalWidth > 0)),
     60_000,
   );
+  // An alert that arrives while the console watches is impossible to miss.
+  const raised = await until(
+    "a desktop notification for a live alert",
+    () => a.page.evaluate(() => window.__notifications[0]),
+    45_000,
+  );
+  assert.match(raised, /^Fight on (entrance \(hq\)|bar \(depot\))$/);
+  assert.ok((await a.page.evaluate(() => window.__chimeNotes)) >= 4, "the chime played (4 notes)");
+  assert.ok((await a.page.locator(".flash-overlay").count()) === 1, "the screen edge flashes");
+  assert.ok((await a.page.locator(".alert-card.fresh").count()) >= 1, "the new card flashes");
+  await a.page.locator(".banner", { hasText: "FIGHT" }).waitFor();
   await a.page.locator(".camera img").first().waitFor();
   await a.page.locator(".chart canvas").first().waitFor({ timeout: 15_000 });
   await sleep(1500); // a few metric points in the charts

@@ -141,8 +141,29 @@ export async function launchBrowser() {
 }
 
 /** A fresh browser context (its own cookies) with page errors collected. */
-export async function openConsole(browser, base, viewport = { width: 1600, height: 1000 }) {
+export async function openConsole(browser, base, viewport = { width: 1600, height: 1000 }, { alarms = false } = {}) {
   const context = await browser.newContext({ viewport, baseURL: base });
+  if (alarms) {
+    // Desktop notifications allowed, and every notification and chime note recorded.
+    await context.grantPermissions(["notifications"], { origin: base });
+    await context.addInitScript(() => {
+      window.__notifications = [];
+      window.__chimeNotes = 0;
+      const Real = window.Notification;
+      class Recorded extends Real {
+        constructor(title, options) {
+          super(title, options);
+          window.__notifications.push(title);
+        }
+      }
+      window.Notification = Recorded;
+      const createOscillator = AudioContext.prototype.createOscillator;
+      AudioContext.prototype.createOscillator = function () {
+        window.__chimeNotes += 1;
+        return createOscillator.call(this);
+      };
+    });
+  }
   const page = await context.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(String(e)));

@@ -45,12 +45,19 @@ export async function askForNotifications(): Promise<NotificationPermission | "u
 /** Raises a desktop notification for `a` when allowed; clicking it opens the alert. */
 export function notify(a: Alert, open: (id: string) => void): void {
   if (!notificationsSupported() || Notification.permission !== "granted") return;
-  const n = new Notification(`Fight on ${a.camera} (${a.site})`, {
-    body: `score ${(a.score * 100).toFixed(0)}% at ${new Date(a.startedAt).toLocaleTimeString()}`,
-    icon: a.snapshotUrl ?? undefined,
-    tag: a.id,
-    requireInteraction: true,
-  });
+  let n: Notification;
+  try {
+    n = new Notification(`Fight on ${a.camera} (${a.site})`, {
+      body: `score ${(a.score * 100).toFixed(0)}% at ${new Date(a.startedAt).toLocaleTimeString()}`,
+      icon: a.snapshotUrl ?? undefined,
+      tag: a.id,
+      requireInteraction: true,
+    });
+  } catch (e) {
+    // Some browsers only allow notifications from a service worker: the feed still flashes.
+    console.warn("fightwatch: no desktop notification:", e);
+    return;
+  }
   n.onclick = () => {
     window.focus();
     open(a.id);
