@@ -3,7 +3,17 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Service, detect, launchBrowser, login, openConsole, shot, sleep, until } from "./harness.mjs";
+import {
+  Service,
+  accessibilityProblems,
+  detect,
+  launchBrowser,
+  login,
+  openConsole,
+  shot,
+  sleep,
+  until,
+} from "./harness.mjs";
 
 const OPS = ["ops", "operator", "night shift 1"];
 const LEAD = ["lead", "operator", "team lead 22"];
@@ -45,6 +55,7 @@ test("a wrong password shows an error and stays on the login screen", async () =
   const error = page.locator(".form-error");
   await until("the login error", async () => (await error.textContent())?.includes("Wrong user name or password"));
   await shot(page, "01-login-wrong-password");
+  assert.deepEqual(await accessibilityProblems(page), []);
   assert.equal(await page.locator(".alert-card").count(), 0);
   assert.deepEqual(page.errors, []);
   await context.close();
@@ -76,6 +87,7 @@ test("after login a fight alert card with its snapshot appears, with flash, chim
   await a.page.locator(".chart canvas").first().waitFor({ timeout: 15_000 });
   await sleep(1500); // a few metric points in the charts
   await shot(a.page, "02-console-live");
+  assert.deepEqual(await accessibilityProblems(a.page), []);
   const cams = await a.page.$$eval(".camera", (els) => els.map((e) => e.getAttribute("data-camera")).sort());
   assert.deepEqual(cams, ["bar", "entrance"]);
 });
@@ -88,7 +100,9 @@ test("an acknowledgement in one console shows in another at once", { timeout: 60
   await card.waitFor({ timeout: 30_000 });
   const id = await card.getAttribute("data-alert-id");
   await b.page.locator(`.feed [data-alert-id="${id}"]`).waitFor();
-  await card.click();
+  // Keyboard only: the card is a button.
+  await card.focus();
+  await a.page.keyboard.press("Enter");
   const dialog = a.page.locator("dialog.detail");
   await dialog.waitFor();
   await dialog.locator(".timeline li").first().waitFor();
@@ -96,6 +110,7 @@ test("an acknowledgement in one console shows in another at once", { timeout: 60
     dialog.locator(".detail-snapshot img").evaluate((i) => i.complete && i.naturalWidth > 0),
   );
   await shot(a.page, "03-alert-detail");
+  assert.deepEqual(await accessibilityProblems(a.page), []);
   await dialog.getByLabel("Note (what was done)").fill("guard sent to the entrance");
   await dialog.getByRole("button", { name: "Acknowledge" }).click();
   await dialog.locator(".ack-info").waitFor();
@@ -188,6 +203,7 @@ test("history filters and pages through stored alerts", { timeout: 60_000 }, asy
   await a.page.getByLabel("Status").selectOption("acknowledged");
   await until("the acknowledged alert", async () => (await rows.count()) === 1 && /guard sent/.test(await rows.first().innerText()));
   await shot(a.page, "07-history");
+  assert.deepEqual(await accessibilityProblems(a.page), []);
 });
 
 test("operators chat in a site room and privately", { timeout: 30_000 }, async () => {
@@ -207,6 +223,7 @@ test("operators chat in a site room and privately", { timeout: 30_000 }, async (
   await b.page.getByRole("button", { name: /@ops/ }).click();
   await b.page.locator(".messages li", { hasText: "can you take the bar camera?" }).waitFor();
   await shot(b.page, "08-chat");
+  assert.deepEqual(await accessibilityProblems(b.page), []);
 });
 
 test("the console fits a phone and the pages raised no errors", { timeout: 30_000 }, async () => {

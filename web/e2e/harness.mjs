@@ -7,7 +7,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SHOTS = path.join(REPO, "target/e2e");
@@ -199,4 +203,19 @@ export async function detect(base, token, camera, site) {
   });
   if (r.status !== 201) throw new Error(`detection refused: ${r.status} ${await r.text()}`);
   return (await r.json()).id;
+}
+
+/** Accessibility audit (axe-core, WCAG 2 A/AA rules): the serious and critical violations,
+ * each as "rule: first offending element". */
+export async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: AXE });
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+      resultTypes: ["violations"],
+    });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id}: ${v.nodes[0]?.html.slice(0, 160)}`);
+  });
 }

@@ -124,9 +124,9 @@ function Console({ me, signOut }: { me: Me; signOut: (notice?: string) => void }
         Skip to content
       </a>
       <header class="topbar">
-        <div class="brand">
+        <h1 class="brand">
           <span class="brand-dot" aria-hidden="true" /> fightwatch
-        </div>
+        </h1>
         <nav class="tabs" aria-label="Views">
           {VIEWS.map(([v, label]) => (
             <a key={v} href={`#/${v}`} class={current === v ? "tab current" : "tab"} aria-current={current === v ? "page" : undefined}>

@@ -56,7 +56,6 @@ function AlertCard({ alert: a, open }: { alert: Alert; open: (id: string) => voi
       data-seq={a.seq}
       data-camera={a.camera}
       onClick={() => open(a.id)}
-      aria-label={`${STATUS_LABEL[a.status]} ${a.label} on ${a.camera}, ${a.site}, ${clock(a.startedAt)}, score ${percent(a.peakScore)}`}
     >
       {a.snapshotUrl ? (
         <img class="thumb" src={a.snapshotUrl} alt="" loading="lazy" width={160} height={90} />
