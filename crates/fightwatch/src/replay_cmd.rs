@@ -103,6 +103,9 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(crate::serve::Server::start)
         .transpose()?;
+    if let Some(server) = &server {
+        server.end_stale_alerts()?;
+    }
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let stop = Arc::new(AtomicBool::new(false));
     let source_of: std::collections::HashMap<String, String> = names

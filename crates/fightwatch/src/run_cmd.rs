@@ -53,6 +53,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         web_dir: config.server.web_dir.clone(),
     };
     let mut server = Server::start(&serve)?;
+    server.end_stale_alerts()?;
     server.retain(
         config.storage.retention_days,
         config.storage.max_snapshot_mb * 1024 * 1024,

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use fightwatch_broadcaster::{Auth, Hub, ServerConfig};
 use fightwatch_protocol::IncidentEvent;
-use fightwatch_store::{NewAlert, Store};
+use fightwatch_store::{AlertFilter, NewAlert, Store};
 
 /// Server options shared by `replay --serve` and `token`.
 #[derive(Debug, Clone, clap::Args)]
@@ -310,6 +310,37 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Ends the pipeline's alerts that a previous run left active. A clean stop ends every open
+    /// incident; a crash or `kill -9` cannot, and its alerts would otherwise stay "active"
+    /// forever on every console. (External detectors' alerts are theirs to end: left alone.)
+    /// Call before the pipeline starts: this run's own incidents are not open yet.
+    pub fn end_stale_alerts(&self) -> anyhow::Result<usize> {
+        let store = self.hub.store().clone();
+        let active = store
+            .alerts(&AlertFilter {
+                status: Some(fightwatch_protocol::AlertStatus::Active),
+                limit: 1000,
+                ..AlertFilter::default()
+            })
+            .context("listing active alerts")?;
+        let stale: Vec<_> = active
+            .into_iter()
+            .filter(|a| a.source == "pipeline")
+            .collect();
+        for alert in &stale {
+            self.rt
+                .block_on(self.hub.update_alert(&alert.id, None, Some(now_ms()), None))
+                .with_context(|| format!("ending alert {}", alert.id))?;
+        }
+        if !stale.is_empty() {
+            tracing::warn!(
+                alerts = stale.len(),
+                "Ended alerts that a previous run left active (it did not stop cleanly)."
+            );
+        }
+        Ok(stale.len())
     }
 
     /// Keeps serving until Ctrl-C or SIGTERM, then closes connections gracefully.

@@ -171,3 +171,88 @@ fn config_errors_name_the_file_and_line() {
     let out = fightwatch(&["run", "--config", "/nonexistent/fightwatch.toml"]);
     assert!(text(&out.stderr).contains("/nonexistent/fightwatch.toml"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_left_active_by_a_killed_service_are_ended_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("fightwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[model]\npackage = \"{model}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [[cameras]]\nname = \"yard\"\nsource = \"{clip}\"\nsite = \"depot\"\n",
+            model = repo().join("models/fight-demo").display(),
+            clip = repo().join("fixtures/fight_street.mp4").display(),
+        ),
+    )
+    .unwrap();
+    let secret = "stale alert test secret, long enough";
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .current_dir(repo())
+            .env("FIGHTWATCH_JWT_SECRET", secret)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let token = {
+        let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+            .args(["token", "--user", "v", "--role", "viewer"])
+            .env("FIGHTWATCH_JWT_SECRET", secret)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let alert_status = |id: &str| {
+        let (status, body) = http_get(port, &format!("/api/alerts/{id}"), &token);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["status"].as_str().unwrap().to_string()
+    };
+    let mut service = start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ws = loop {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
+            .await
+        {
+            Ok((ws, _)) => break ws,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("service did not come up: {e}"),
+        }
+    };
+    // The fight clip raises an alert that is still going when the service is killed.
+    let id = loop {
+        let Some(Ok(Message::Text(t))) = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("an alert in time")
+        else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        if v["type"] == "fight_alert" {
+            break v["id"].as_str().unwrap().to_string();
+        }
+    };
+    service.kill().unwrap(); // SIGKILL: no chance to end the incident
+    service.wait().unwrap();
+    let mut service = start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "service did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(alert_status(&id), "ended");
+    service.kill().unwrap();
+    service.wait().unwrap();
+}
