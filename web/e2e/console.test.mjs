@@ -29,6 +29,8 @@ before(async () => {
     cameras: [
       { name: "entrance", source: "fixtures/fight_street.mp4", site: "hq" },
       { name: "bar", source: "fixtures/fight_bar_three.mp4", site: "depot" },
+      // A broken recording: the camera goes offline with the reason, the others carry on.
+      { name: "dock", source: "fixtures/broken/corrupt.mp4", site: "depot" },
     ],
   });
   service.addUser(...OPS);
@@ -89,7 +91,10 @@ test("after login a fight alert card with its snapshot appears, with flash, chim
   await shot(a.page, "02-console-live");
   assert.deepEqual(await accessibilityProblems(a.page), []);
   const cams = await a.page.$$eval(".camera", (els) => els.map((e) => e.getAttribute("data-camera")).sort());
-  assert.deepEqual(cams, ["bar", "entrance"]);
+  assert.deepEqual(cams, ["bar", "dock", "entrance"]);
+  const dock = a.page.locator('.camera[data-camera="dock"]');
+  assert.equal(await dock.locator(".badge").innerText(), "OFFLINE");
+  assert.match(await dock.locator(".camera-error").innerText(), /corrupt\.mp4/);
 });
 
 test("an acknowledgement in one console shows in another at once", { timeout: 60_000 }, async () => {

@@ -28,10 +28,10 @@ export interface Room {
 
 export interface MetricSeries {
   at: number[];
-  clients: number[];
-  cpu: number[];
-  /** Per camera: capture fps, inference ms (NaN where the camera had no sample). */
-  cameras: Map<string, { fps: number[]; ms: number[] }>;
+  clients: (number | null)[];
+  cpu: (number | null)[];
+  /** Per camera: capture fps, inference ms (null where there was no sample: a gap). */
+  cameras: Map<string, { fps: (number | null)[]; ms: (number | null)[] }>;
 }
 
 export interface ConsoleEvents {
@@ -233,6 +233,7 @@ export class ConsoleModel {
 
   private onLink(s: LinkState): void {
     this.link = s;
+    if (s.kind === "live" && this.metrics.at.length > 0) this.metricsGap();
     if (s.kind === "live") {
       // A new server session knows none of our rooms: join again, then fill any gap in the
       // open conversations (chat in rooms is not replayed to a client that had not joined).
@@ -297,6 +298,19 @@ export class ConsoleModel {
     this.cameras = new Map(list.map((c) => [c.camera, c]));
   }
 
+  /** Breaks the chart lines where the link was down (no samples then). */
+  private metricsGap(): void {
+    const s = this.metrics;
+    const last = s.at[s.at.length - 1] ?? 0;
+    s.at.push(Math.max(last + 0.001, this.link.kind === "live" ? this.link.since / 1000 - 0.5 : last + 0.001));
+    s.clients.push(null);
+    s.cpu.push(null);
+    for (const series of s.cameras.values()) {
+      series.fps.push(null);
+      series.ms.push(null);
+    }
+  }
+
   private addMetrics(m: MetricUpdate): void {
     this.latestMetrics = m;
     const s = this.metrics;
@@ -306,13 +320,13 @@ export class ConsoleModel {
     const n = s.at.length;
     for (const c of m.cameras) {
       if (!s.cameras.has(c.camera)) {
-        s.cameras.set(c.camera, { fps: new Array(n - 1).fill(NaN), ms: new Array(n - 1).fill(NaN) });
+        s.cameras.set(c.camera, { fps: new Array(n - 1).fill(null), ms: new Array(n - 1).fill(null) });
       }
     }
     for (const [name, series] of s.cameras) {
       const c = m.cameras.find((x) => x.camera === name);
-      series.fps.push(c ? c.capture_fps : NaN);
-      series.ms.push(c ? c.inference_ms : NaN);
+      series.fps.push(c ? c.capture_fps : null);
+      series.ms.push(c ? c.inference_ms : null);
     }
     if (n > METRIC_WINDOW) {
       const cut = n - METRIC_WINDOW;

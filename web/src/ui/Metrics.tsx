@@ -3,6 +3,9 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { ConsoleModel } from "../model";
 
+const clockShort = (ms: number) =>
+  new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
 const PALETTE = ["#4cc2ff", "#ffb224", "#3dd68c", "#f76b15", "#b18cff", "#ff5c8a", "#29d3c5", "#e5e5e5"];
 const AXIS = { stroke: "#9aa4b2", grid: { stroke: "#2a313c", width: 1 }, ticks: { stroke: "#2a313c" } };
 
@@ -77,7 +80,16 @@ function Chart({ model, title, unit, pick }: { model: ConsoleModel; title: strin
           legend: { show: true },
           cursor: { drag: { x: false, y: false } },
           scales: { x: { time: true } },
-          axes: [AXIS, { ...AXIS, label: unit, size: 50 }],
+          axes: [
+            {
+              ...AXIS,
+              // Whole seconds as wall-clock times: the charts cover minutes, not milliseconds.
+              space: 90,
+              incrs: [1, 5, 10, 15, 30, 60, 120, 300],
+              values: (_u: uPlot, splits: number[]) => splits.map((v) => clockShort(v * 1000)),
+            },
+            { ...AXIS, label: unit, size: 50 },
+          ],
           series: [
             {},
             ...series.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: false })),
