@@ -67,8 +67,10 @@ function Console({ me, signOut }: { me: Me; signOut: (notice?: string) => void }
   const soundRef = useRef(sound);
   soundRef.current = sound;
 
+  // Routes: #/VIEW, and #/VIEW/alert:ID for an alert's detail over that view.
   const [view, arg] = route.split("/", 2) as [string, string | undefined];
-  const openAlert = (id: string) => go(`${view === "alert" ? "live" : view || "live"}/alert:${id}`);
+  const current = VIEWS.some(([v]) => v === view) ? view : "live";
+  const openAlert = (id: string) => go(`${current}/alert:${id}`);
 
   const model = useMemoOnce(
     () =>
@@ -105,7 +107,6 @@ function Console({ me, signOut }: { me: Me; signOut: (notice?: string) => void }
   }, [toast]);
 
   const detailId = arg?.startsWith("alert:") ? arg.slice("alert:".length) : null;
-  const current = VIEWS.some(([v]) => v === view) ? view : "live";
   const alerts = model.alerts.list();
   const active = alerts.filter((a) => a.status === "active");
   const newest = active[0];
