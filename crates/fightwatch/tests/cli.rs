@@ -85,12 +85,23 @@ fn library_not_found_anywhere_names_setup_script() {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("fightwatch");
     std::fs::copy(env!("CARGO_BIN_EXE_fightwatch"), &exe).unwrap();
-    let out = Command::new(&exe)
-        .args(["model", "inspect", "model.onnx"])
-        .current_dir(dir.path())
-        .env_remove("ORT_DYLIB_PATH")
-        .output()
-        .unwrap();
+    // A child that another test thread forks while the copy's write handle is open inherits
+    // it, and exec then fails with ETXTBSY until that child execs: retry briefly.
+    let mut tries = 0;
+    let out = loop {
+        match Command::new(&exe)
+            .args(["model", "inspect", "model.onnx"])
+            .current_dir(dir.path())
+            .env_remove("ORT_DYLIB_PATH")
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
