@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { AlertBook, laterStatus, type AlertRecord } from "./alerts";
-import type { AlertUpdate, FightAlert } from "./protocol";
-
-const event = (seq: number, id = `a${seq}`): FightAlert => ({
-  type: "fight_alert",
-  id,
-  seq,
-  camera: "lobby",
-  site: "hq",
-  label: "fight",
-  score: 0.8,
-  started_at: seq * 1000,
-  snapshot_url: `/api/alerts/${id}/snapshot.jpg`,
-  source: "pipeline",
-});
+import { AlertBook, laterStatus } from "./alerts";
+import type { AlertUpdate } from "./protocol";
+import { alertRecord as record, fightAlert as event } from "./testing";
 
 const update = (id: string, seq: number, status: AlertUpdate["status"], extra: Partial<AlertUpdate> = {}): AlertUpdate => ({
   type: "alert_update",
@@ -25,23 +13,6 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   acked_by: status === "acknowledged" ? "ops" : null,
   note: status === "acknowledged" ? "guard sent" : null,
   ...extra,
-});
-
-const record = (seq: number, status: AlertRecord["status"]): AlertRecord => ({
-  id: `a${seq}`,
-  seq,
-  camera: "lobby",
-  site: "hq",
-  label: "fight",
-  score: 0.8,
-  peak_score: 0.85,
-  status,
-  started_at: seq * 1000,
-  ended_at: status === "active" ? null : 4000,
-  acked_by: null,
-  note: null,
-  snapshot: status === "active" ? "snap.jpg" : null,
-  source: "pipeline",
 });
 
 describe("AlertBook", () => {

@@ -1,25 +1,7 @@
 // The console's view of alerts: fed by REST pages and by live events in any order, it always
 // converges on the same state (the merge below only moves forward).
 
-import type { AlertStatus, AlertUpdate, FightAlert } from "./protocol";
-
-/** An alert as `GET /api/alerts` returns it. */
-export interface AlertRecord {
-  id: string;
-  seq: number;
-  camera: string;
-  site: string;
-  label: string;
-  score: number;
-  peak_score: number;
-  status: AlertStatus;
-  started_at: number;
-  ended_at: number | null;
-  acked_by: string | null;
-  note: string | null;
-  snapshot: string | null;
-  source: string;
-}
+import type { AlertRecord, AlertStatus, AlertUpdate, FightAlert } from "./protocol";
 
 /** What the console shows for one alert. */
 export interface Alert {

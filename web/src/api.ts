@@ -1,8 +1,7 @@
 // REST calls. The login cookie (HttpOnly) authenticates every request; errors carry the
 // server's own message so the console can show it.
 
-import type { AlertRecord } from "./alerts";
-import type { AlertUpdate, ChatMessage } from "./protocol";
+import type { AlertRecord, AlertUpdate, ChatMessage } from "./protocol";
 
 export class ApiError extends Error {
   constructor(

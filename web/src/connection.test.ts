@@ -1,49 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Backoff } from "./backoff";
-import { CLOSE_LAGGING, Connection, type LinkState, type SocketLike } from "./connection";
+import { CLOSE_LAGGING, Connection, type LinkState } from "./connection";
 import type { ServerMessage } from "./protocol";
-
-/** A WebSocket stand-in the test drives by hand. */
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  onopen: SocketLike["onopen"] = null;
-  onmessage: SocketLike["onmessage"] = null;
-  onclose: SocketLike["onclose"] = null;
-  onerror: SocketLike["onerror"] = null;
-  sent: string[] = [];
-  constructor(readonly url: string) {}
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open(lastSeq: number) {
-    this.readyState = 1;
-    this.onopen?.({});
-    this.frame({ type: "welcome_message", session: "s", user: "ops", role: "operator", server_version: "0.1.0", last_seq: lastSeq });
-  }
-  frame(msg: object | string) {
-    this.onmessage?.({ data: typeof msg === "string" ? msg : JSON.stringify(msg) });
-  }
-  drop(code = 1006, reason = "") {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-}
-
-const alert = (seq: number) => ({
-  type: "fight_alert",
-  id: `a${seq}`,
-  seq,
-  camera: "lobby",
-  site: "hq",
-  label: "fight",
-  score: 0.9,
-  started_at: 1,
-  snapshot_url: null,
-  source: "pipeline",
-});
+import { FakeSocket, fightAlert as alert } from "./testing";
 
 let sockets: FakeSocket[];
 let timers: { fn: () => void; ms: number }[];
@@ -196,7 +155,7 @@ describe("Connection", () => {
     expect(c.send({ type: "join_room", room: "chat:hq" })).toBe(false);
     sockets[0].open(0);
     expect(c.send({ type: "join_room", room: "chat:hq" })).toBe(true);
-    expect(JSON.parse(sockets[0].sent[0])).toEqual({ type: "join_room", room: "chat:hq" });
+    expect(sockets[0].sentJson()[0]).toEqual({ type: "join_room", room: "chat:hq" });
     sockets[0].drop();
     c.stop();
     expect(timers).toHaveLength(0);

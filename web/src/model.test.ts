@@ -1,51 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { AlertRecord } from "./alerts";
-import type { SocketLike } from "./connection";
 import { ConsoleModel } from "./model";
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  onopen: SocketLike["onopen"] = null;
-  onmessage: SocketLike["onmessage"] = null;
-  onclose: SocketLike["onclose"] = null;
-  onerror: SocketLike["onerror"] = null;
-  sent: Record<string, unknown>[] = [];
-  constructor(readonly url: string) {}
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open(lastSeq: number) {
-    this.readyState = 1;
-    this.frame({ type: "welcome_message", session: "s", user: "ops", role: "operator", server_version: "0.1.0", last_seq: lastSeq });
-  }
-  frame(msg: object) {
-    this.onmessage?.({ data: JSON.stringify(msg) });
-  }
-  drop() {
-    this.readyState = 3;
-    this.onclose?.({ code: 1001, reason: "server shutting down" });
-  }
-}
-
-const record = (seq: number, status: AlertRecord["status"] = "active"): AlertRecord => ({
-  id: `a${seq}`,
-  seq,
-  camera: "lobby",
-  site: "hq",
-  label: "fight",
-  score: 0.8,
-  peak_score: 0.8,
-  status,
-  started_at: seq,
-  ended_at: null,
-  acked_by: null,
-  note: null,
-  snapshot: null,
-  source: "pipeline",
-});
+import type { AlertRecord } from "./protocol";
+import { FakeSocket, alertRecord as record, fightAlert } from "./testing";
 
 /** The REST answers the fake server gives; tests change them between calls. */
 let rest: { alerts: AlertRecord[]; messages: Record<string, object[]> };
@@ -101,7 +57,7 @@ describe("ConsoleModel", () => {
     sockets[0].open(5);
     // Live events that happen while the REST page is on its way.
     sockets[0].frame({ type: "alert_update", id: "a4", seq: 6, status: "acknowledged", peak_score: 0.9, ended_at: 9, acked_by: "lead", note: "seen" });
-    sockets[0].frame({ type: "fight_alert", id: "a7", seq: 7, camera: "lobby", site: "hq", label: "fight", score: 0.9, started_at: 7, snapshot_url: null, source: "pipeline" });
+    sockets[0].frame(fightAlert(7));
     await started;
     expect(m.alerts.list().map((a) => [a.id, a.status])).toEqual([
       ["a7", "active"],
@@ -121,8 +77,8 @@ describe("ConsoleModel", () => {
     const started = m.start();
     sockets[0].open(4);
     await started;
-    expect(sockets[0].sent).toContainEqual({ type: "join_room", room: "chat:hq" });
-    expect(sockets[0].sent).toContainEqual({ type: "join_room", room: "chat:all" });
+    expect(sockets[0].sentJson()).toContainEqual({ type: "join_room", room: "chat:hq" });
+    expect(sockets[0].sentJson()).toContainEqual({ type: "join_room", room: "chat:all" });
     await m.openRoom("chat:hq");
     // The live copy of a line that history already had is not shown twice.
     sockets[0].frame({ type: "receive_message", seq: 4, room: "chat:hq", from: "ops", text: "on it", at: 2 });
@@ -133,9 +89,9 @@ describe("ConsoleModel", () => {
     const dm = m.rooms.get("dm:lead:ops");
     expect(dm).toMatchObject({ title: "@lead", kind: "dm", unread: 1 });
     expect(m.say("dm:lead:ops", "ok")).toBe(true);
-    expect(sockets[0].sent.at(-1)).toEqual({ type: "private_message", to: "lead", text: "ok" });
+    expect(sockets[0].sentJson().at(-1)).toEqual({ type: "private_message", to: "lead", text: "ok" });
     expect(m.say("chat:hq", "done")).toBe(true);
-    expect(sockets[0].sent.at(-1)).toEqual({ type: "send_message", room: "chat:hq", text: "done" });
+    expect(sockets[0].sentJson().at(-1)).toEqual({ type: "send_message", room: "chat:hq", text: "done" });
   });
 
   it("after a reconnect resumes, rejoins its rooms and refills the open one", async () => {
@@ -152,9 +108,9 @@ describe("ConsoleModel", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(sockets[1].url).toBe("ws://console.test/ws?after_seq=10");
     sockets[1].open(12);
-    sockets[1].frame({ type: "fight_alert", id: "a12", seq: 12, camera: "lobby", site: "hq", label: "fight", score: 0.9, started_at: 12, snapshot_url: null, source: "pipeline" });
+    sockets[1].frame(fightAlert(12));
     await settle();
-    expect(sockets[1].sent).toContainEqual({ type: "join_room", room: "chat:hq" });
+    expect(sockets[1].sentJson()).toContainEqual({ type: "join_room", room: "chat:hq" });
     expect(m.rooms.get("chat:hq")?.lines.map((l) => l.text)).toEqual(["anyone?"]);
     expect(m.alerts.get("a12")).toBeDefined();
     expect(m.linkStats.resumed).toBe(1);

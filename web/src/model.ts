@@ -4,7 +4,7 @@
 import { AlertBook, type Alert } from "./alerts";
 import { api, wsUrl, type CameraInfo, type Me } from "./api";
 import { Connection, type LinkState, type SocketLike } from "./connection";
-import { otherParticipant, privateRoom, type MetricUpdate, type ServerMessage } from "./protocol";
+import { otherParticipant, privateRoom, siteChatRoom, type MetricUpdate, type ServerMessage } from "./protocol";
 
 /** Seconds of metrics the charts keep. */
 export const METRIC_WINDOW = 180;
@@ -61,7 +61,7 @@ export class ConsoleModel {
     readonly me: Me,
     private readonly events: ConsoleEvents = {},
     /** Where and how to open the WebSocket (tests pass a fake). */
-    private readonly link_: { url?: string; makeSocket?: (url: string) => SocketLike } = {},
+    private readonly socketOptions: { url?: string; makeSocket?: (url: string) => SocketLike } = {},
   ) {}
 
   get canAck(): boolean {
@@ -89,8 +89,8 @@ export class ConsoleModel {
 
   async start(): Promise<void> {
     this.connection = new Connection({
-      url: this.link_.url ?? wsUrl(),
-      makeSocket: this.link_.makeSocket,
+      url: this.socketOptions.url ?? wsUrl(),
+      makeSocket: this.socketOptions.makeSocket,
       onMessage: (m) => this.onMessage(m),
       onState: (s) => this.onLink(s),
       onReset: () => void this.startOver(),
@@ -133,8 +133,7 @@ export class ConsoleModel {
     this.alerts.addRecords(alerts);
     this.setCameras(cameras);
     this.users = users.map((u) => u.name).filter((n) => n !== this.me.user);
-    for (const site of this.sites()) this.ensureRoom(`chat:${site}`, `#${site}`, "site");
-    this.ensureRoom("chat:all", "#all", "site");
+    for (const site of [...this.sites(), "all"]) this.ensureRoom(siteChatRoom(site), `#${site}`, "site");
     this.changed();
   }
 

@@ -16,6 +16,18 @@ export interface FightAlert {
   source: string;
 }
 
+/** An alert as the REST API returns it (`GET /api/alerts`, `GET /api/alerts/{id}`): the
+ * `fight_alert` fields (less the event's own) and the alert's current state. */
+export interface AlertRecord extends Omit<FightAlert, "type" | "snapshot_url"> {
+  peak_score: number;
+  status: AlertStatus;
+  ended_at: number | null;
+  acked_by: string | null;
+  note: string | null;
+  /** Snapshot file name on the server, when there is one (served at `/api/alerts/{id}/snapshot.jpg`). */
+  snapshot: string | null;
+}
+
 export interface AlertUpdate {
   type: "alert_update";
   id: string;
@@ -198,7 +210,7 @@ export function otherParticipant(room: string, me: string): string | null {
   return null;
 }
 
-/** The console's chat room for a site (`site:` rooms would narrow the alert feed). */
+/** The console's chat room for a site, or `all` (`site:` rooms would narrow the alert feed). */
 export function siteChatRoom(site: string): string {
   return `chat:${site}`;
 }

@@ -20,6 +20,35 @@ fn claims_of(hub: &Hub, headers: &HeaderMap, token: Option<&str>) -> Result<Clai
         .map_err(|e| ApiError(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
+/// A request's claims when its role may view alerts, cameras and chat: 401 without a valid
+/// token, 403 for a role that only ingests (detectors).
+fn viewer_of(hub: &Hub, headers: &HeaderMap, token: Option<&str>) -> Result<Claims, ApiError> {
+    let claims = claims_of(hub, headers, token)?;
+    if claims.role.can_view() {
+        Ok(claims)
+    } else {
+        Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("the {} role may not view this", claims.role.as_str()),
+        ))
+    }
+}
+
+/// Runs a store query on the blocking pool (SQLite must not stall the async workers).
+async fn query<T: Send + 'static>(
+    hub: &Hub,
+    f: impl FnOnce(&fightwatch_store::Store) -> Result<T, fightwatch_store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = hub.store().clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(result) => result.map_err(|e| ApiError::from(HubError::from(e))),
+        Err(_) => Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down".into(),
+        )),
+    }
+}
+
 /// Maps internal errors to responses in one place; details go to the log, not the browser.
 pub(crate) struct ApiError(StatusCode, String);
 
@@ -54,30 +83,21 @@ pub(crate) struct AlertsQuery {
     limit: Option<usize>,
 }
 
-/// `GET /api/alerts?camera=&status=&since=&before_seq=&limit=`, newest first.
+/// `GET /api/alerts?camera=&status=&since=&until=&before_seq=&limit=`, newest first.
 pub(crate) async fn alerts(
     State(hub): State<Arc<Hub>>,
     headers: HeaderMap,
     Query(q): Query<AlertsQuery>,
-) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
-        Ok(c) if c.role.can_view() => c,
-        Ok(_) => {
-            return ApiError(StatusCode::FORBIDDEN, "role may not view alerts".into())
-                .into_response();
-        }
-        Err(e) => return e.into_response(),
-    };
-    let status = match q.status.as_deref().map(|s| AlertStatus::parse(s).ok_or(s)) {
+) -> Result<Response, ApiError> {
+    let claims = viewer_of(&hub, &headers, q.token.as_deref())?;
+    let status = match q.status.as_deref() {
         None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(s)) => {
-            return ApiError(
+        Some(s) => Some(AlertStatus::parse(s).ok_or_else(|| {
+            ApiError(
                 StatusCode::BAD_REQUEST,
                 format!("status {s:?}: use active, ended or acknowledged"),
             )
-            .into_response();
-        }
+        })?),
     };
     let filter = AlertFilter {
         camera: q.camera,
@@ -87,18 +107,12 @@ pub(crate) async fn alerts(
         before_seq: q.before_seq,
         limit: q.limit.unwrap_or(50),
     };
-    let store = hub.store().clone();
-    match tokio::task::spawn_blocking(move || store.alerts(&filter)).await {
-        Ok(Ok(list)) => {
-            let visible: Vec<_> = list
-                .into_iter()
-                .filter(|a| claims.may_see(&a.camera))
-                .collect();
-            Json(visible).into_response()
-        }
-        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
-        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
-    }
+    let list = query(&hub, move |s| s.alerts(&filter)).await?;
+    let visible: Vec<_> = list
+        .into_iter()
+        .filter(|a| claims.may_see(&a.camera))
+        .collect();
+    Ok(Json(visible).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,23 +126,10 @@ async fn visible_alert(
     token: Option<&str>,
     id: String,
 ) -> Result<fightwatch_store::AlertRecord, ApiError> {
-    let claims = claims_of(hub, headers, token)?;
-    if !claims.role.can_view() {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "role may not view alerts".into(),
-        ));
-    }
-    let store = hub.store().clone();
-    let found = tokio::task::spawn_blocking(move || store.alert(&id)).await;
-    match found {
-        Ok(Ok(Some(a))) if claims.may_see(&a.camera) => Ok(a),
-        Ok(Ok(_)) => Err(ApiError(StatusCode::NOT_FOUND, "no such alert".into())),
-        Ok(Err(e)) => Err(ApiError::from(HubError::from(e))),
-        Err(_) => Err(ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting down".into(),
-        )),
+    let claims = viewer_of(hub, headers, token)?;
+    match query(hub, move |s| s.alert(&id)).await? {
+        Some(a) if claims.may_see(&a.camera) => Ok(a),
+        _ => Err(ApiError(StatusCode::NOT_FOUND, "no such alert".into())),
     }
 }
 
@@ -152,23 +153,16 @@ pub(crate) async fn alert_events(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
-) -> Response {
-    let alert = match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    let store = hub.store().clone();
-    match tokio::task::spawn_blocking(move || store.alert_events(&alert.id)).await {
-        Ok(Ok(events)) => Json(
-            events
-                .into_iter()
-                .map(|(at, event)| serde_json::json!({"at": at, "event": event}))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
-        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
-    }
+) -> Result<Response, ApiError> {
+    let alert = visible_alert(&hub, &headers, q.token.as_deref(), id).await?;
+    let events = query(&hub, move |s| s.alert_events(&alert.id)).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|(at, event)| serde_json::json!({"at": at, "event": event}))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 /// `GET /api/me`: who the request's token belongs to (the console asks on load: its cookie is
@@ -208,27 +202,16 @@ pub(crate) async fn users(
     State(hub): State<Arc<Hub>>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
-) -> Response {
-    match claims_of(&hub, &headers, q.token.as_deref()) {
-        Ok(c) if c.role.can_view() => {}
-        Ok(_) => {
-            return ApiError(StatusCode::FORBIDDEN, "role may not list users".into())
-                .into_response();
-        }
-        Err(e) => return e.into_response(),
-    }
-    let store = hub.store().clone();
-    match tokio::task::spawn_blocking(move || store.user_names()).await {
-        Ok(Ok(list)) => Json(
-            list.into_iter()
-                .filter(|(_, role)| role != "detector")
-                .map(|(name, role)| serde_json::json!({"name": name, "role": role}))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
-        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
-    }
+) -> Result<Response, ApiError> {
+    viewer_of(&hub, &headers, q.token.as_deref())?;
+    let list = query(&hub, |s| s.user_names()).await?;
+    Ok(Json(
+        list.into_iter()
+            .filter(|(_, role)| role != "detector")
+            .map(|(name, role)| serde_json::json!({"name": name, "role": role}))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 /// `GET /api/alerts/{id}/snapshot.jpg`.
@@ -323,30 +306,22 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     Path(room): Path<String>,
     Query(q): Query<MessagesQuery>,
-) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
-        Ok(c) if c.role.can_view() => c,
-        Ok(_) => {
-            return ApiError(StatusCode::FORBIDDEN, "role may not read chat".into())
-                .into_response();
-        }
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let claims = viewer_of(&hub, &headers, q.token.as_deref())?;
     if let Some(pair) = room.strip_prefix("dm:") {
         let mine = pair
             .split_once(':')
             .is_some_and(|(a, b)| a == claims.sub || b == claims.sub);
         if !mine {
-            return ApiError(StatusCode::FORBIDDEN, "not your conversation".into()).into_response();
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "not your conversation".into(),
+            ));
         }
     }
-    let store = hub.store().clone();
     let limit = q.limit.unwrap_or(100).min(1000);
-    match tokio::task::spawn_blocking(move || store.messages(&room, limit)).await {
-        Ok(Ok(list)) => Json(list).into_response(),
-        Ok(Err(e)) => ApiError::from(HubError::from(e)).into_response(),
-        Err(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()).into_response(),
-    }
+    let list = query(&hub, move |s| s.messages(&room, limit)).await?;
+    Ok(Json(list).into_response())
 }
 
 /// `POST /api/detections` with a `Detection` body (detector or admin role).
@@ -449,12 +424,8 @@ pub(crate) async fn cameras(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
-        Ok(c) if c.role.can_view() => c,
-        Ok(_) => {
-            return ApiError(StatusCode::FORBIDDEN, "role may not view cameras".into())
-                .into_response();
-        }
+    let claims = match viewer_of(&hub, &headers, q.token.as_deref()) {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     let list: Vec<serde_json::Value> = match hub.cameras.lock() {

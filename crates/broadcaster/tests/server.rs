@@ -216,11 +216,28 @@ async fn alerts_reach_dashboards_after_they_are_stored_and_rest_serves_them() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = router
-        .oneshot(get("/api/alerts?status=bogus".into()))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    for (uri, want) in [
+        ("/api/alerts?status=bogus", StatusCode::BAD_REQUEST),
+        ("/api/alerts?until=yesterday", StatusCode::BAD_REQUEST),
+        ("/api/alerts/a999/events", StatusCode::NOT_FOUND),
+    ] {
+        let resp = router.clone().oneshot(get(uri.into())).await.unwrap();
+        assert_eq!(resp.status(), want, "{uri}");
+    }
+    // Detectors report alerts; they may not read alerts, people or chat.
+    for uri in ["/api/alerts", "/api/users", "/api/rooms/chat:hq/messages"] {
+        let resp = router
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("authorization", format!("Bearer {}", token(Role::Detector)))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{uri}");
+    }
 }
 
 #[tokio::test]

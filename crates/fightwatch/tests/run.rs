@@ -12,56 +12,84 @@ use common::{fightwatch, http_get, repo, text};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_alerts_dashboards_and_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.path().join("fightwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[model]\npackage = \"{model}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
-             [[cameras]]\nname = \"yard\"\nsource = \"{clip}\"\nsite = \"depot\"\n",
-            model = repo().join("models/fight-demo").display(),
-            clip = repo().join("fixtures/fight_frames").display(),
-        ),
-    )
-    .unwrap();
-    let mut service = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .current_dir(repo())
-        .env("FIGHTWATCH_JWT_SECRET", "service test secret, long enough")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+const SECRET: &str = "service test secret, long enough";
+
+/// A `fightwatch run` configuration in a temp dir: one camera `yard` on `clip`, data in `data/`.
+struct ServiceConfig {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl ServiceConfig {
+    fn new(clip: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            dir.path().join("fightwatch.toml"),
+            format!(
+                "[model]\npackage = \"{model}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+                 [[cameras]]\nname = \"yard\"\nsource = \"{clip}\"\nsite = \"depot\"\n",
+                model = repo().join("models/fight-demo").display(),
+                clip = repo().join(clip).display(),
+            ),
+        )
         .unwrap();
-    let token = {
+        Self { dir, port }
+    }
+
+    /// Starts the service (stderr piped, for the tests that read it).
+    fn start(&self) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+            .args(["run", "--config"])
+            .arg(self.dir.path().join("fightwatch.toml"))
+            .current_dir(repo())
+            .env("FIGHTWATCH_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn viewer_token(&self) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
             .args(["token", "--user", "v", "--role", "viewer"])
-            .env("FIGHTWATCH_JWT_SECRET", "service test secret, long enough")
+            .env("FIGHTWATCH_JWT_SECRET", SECRET)
             .output()
             .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut ws = loop {
-        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
+    }
+
+    /// A dashboard WebSocket, once the service listens (20 s at most).
+    async fn dashboard(&self, token: &str) -> Ws {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match tokio_tungstenite::connect_async(format!(
+                "ws://127.0.0.1:{}/ws?token={token}",
+                self.port
+            ))
             .await
-        {
-            Ok((ws, _)) => break ws,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
+            {
+                Ok((ws, _)) => return ws,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("service did not come up: {e}"),
             }
-            Err(e) => panic!("service did not come up: {e}"),
         }
-    };
-    let alert = loop {
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next `fight_alert` on `ws` (20 s at most).
+async fn next_alert(ws: &mut Ws) -> serde_json::Value {
+    loop {
         let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
             .await
             .expect("an alert in time")
@@ -70,10 +98,20 @@ async fn the_service_alerts_dashboards_and_stops_cleanly() {
         if let Message::Text(t) = msg {
             let v: serde_json::Value = serde_json::from_str(&t).unwrap();
             if v["type"] == "fight_alert" {
-                break v;
+                return v;
             }
         }
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_alerts_dashboards_and_stops_cleanly() {
+    let service_config = ServiceConfig::new("fixtures/fight_frames");
+    let (dir, port) = (&service_config.dir, service_config.port);
+    let mut service = service_config.start();
+    let token = service_config.viewer_token();
+    let mut ws = service_config.dashboard(&token).await;
+    let alert = next_alert(&mut ws).await;
     assert_eq!(
         (alert["camera"].as_str(), alert["site"].as_str()),
         (Some("yard"), Some("depot"))
@@ -174,81 +212,26 @@ fn config_errors_name_the_file_and_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_left_active_by_a_killed_service_are_ended_at_the_next_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.path().join("fightwatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[model]\npackage = \"{model}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
-             [[cameras]]\nname = \"yard\"\nsource = \"{clip}\"\nsite = \"depot\"\n",
-            model = repo().join("models/fight-demo").display(),
-            clip = repo().join("fixtures/fight_street.mp4").display(),
-        ),
-    )
-    .unwrap();
-    let secret = "stale alert test secret, long enough";
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .current_dir(repo())
-            .env("FIGHTWATCH_JWT_SECRET", secret)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let token = {
-        let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-            .args(["token", "--user", "v", "--role", "viewer"])
-            .env("FIGHTWATCH_JWT_SECRET", secret)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let config = ServiceConfig::new("fixtures/fight_street.mp4");
+    let token = config.viewer_token();
     let alert_status = |id: &str| {
-        let (status, body) = http_get(port, &format!("/api/alerts/{id}"), &token);
+        let (status, body) = http_get(config.port, &format!("/api/alerts/{id}"), &token);
         assert_eq!(status, 200);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         v["status"].as_str().unwrap().to_string()
     };
-    let mut service = start();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut ws = loop {
-        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
-            .await
-        {
-            Ok((ws, _)) => break ws,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("service did not come up: {e}"),
-        }
-    };
+    let mut service = config.start();
     // The fight clip raises an alert that is still going when the service is killed.
-    let id = loop {
-        let Some(Ok(Message::Text(t))) = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("an alert in time")
-        else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
-        if v["type"] == "fight_alert" {
-            break v["id"].as_str().unwrap().to_string();
-        }
-    };
+    let mut ws = config.dashboard(&token).await;
+    let id = next_alert(&mut ws).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     service.kill().unwrap(); // SIGKILL: no chance to end the incident
     service.wait().unwrap();
-    let mut service = start();
+    let mut service = config.start();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while std::net::TcpStream::connect(("127.0.0.1", config.port)).is_err() {
         assert!(Instant::now() < deadline, "service did not come back");
         std::thread::sleep(Duration::from_millis(100));
     }
