@@ -412,8 +412,8 @@ impl Store {
     /// with the time the server committed it (ms since the epoch): the alert's timeline.
     pub fn alert_events(&self, id: &str) -> Result<Vec<(u64, ServerMessage)>, StoreError> {
         let conn = self.conn();
-        // The camera column is indexed by nothing, but an alert's events are few and the
-        // `json_extract` filter runs only on the alert's own camera's rows.
+        // A range scan of the primary key from the alert's own seq; `json_extract` only runs on
+        // rows of the alert's camera.
         let mut stmt = conn
             .prepare(
                 "SELECT e.seq, e.at_ms, e.body FROM events e JOIN alerts a ON a.id = ?1
