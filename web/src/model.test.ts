@@ -32,12 +32,13 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-function model() {
+function model(afterSeq?: number) {
   return new ConsoleModel(
     { user: "ops", role: "operator", cameras: null, expires_at: 0 },
     { onNewAlert: (a) => newAlerts.push(a.id) },
     {
       url: "ws://console.test/ws",
+      afterSeq,
       makeSocket: (url) => {
         const s = new FakeSocket(url);
         sockets.push(s);
@@ -66,6 +67,36 @@ describe("ConsoleModel", () => {
     ]);
     expect(newAlerts).toEqual(["a7"]);
     expect(m.users).toEqual(["lead"]);
+  });
+
+  it("alarms for an alert the REST page brought before its live event, once", async () => {
+    // The alert was raised after the socket's welcome (seq 5), and the REST page fetched at
+    // start is answered before the socket delivers its fight_alert.
+    rest.alerts = [record(6), record(2)];
+    const m = model();
+    const started = m.start();
+    sockets[0].open(5);
+    await started;
+    expect(m.alerts.get("a6")?.fresh).toBe(false);
+    expect(newAlerts).toEqual([]);
+    sockets[0].frame(fightAlert(6));
+    expect(newAlerts).toEqual(["a6"]);
+    expect(m.alerts.get("a6")?.fresh).toBe(true);
+    // A repeat (resume overlap) does not alarm twice; an alert from before the welcome never.
+    sockets[0].frame(fightAlert(6));
+    expect(newAlerts).toEqual(["a6"]);
+    expect(m.alerts.get("a2")?.fresh).toBe(false);
+  });
+
+  it("after sign-in, replays from the sign-in position so an alert raised meanwhile alarms", async () => {
+    const m = model(9);
+    const started = m.start();
+    expect(sockets[0].url).toBe("ws://console.test/ws?after_seq=9");
+    rest.alerts = [record(10)];
+    sockets[0].open(10);
+    sockets[0].frame(fightAlert(10)); // replayed: raised between sign-in and connecting
+    await started;
+    expect(newAlerts).toEqual(["a10"]);
   });
 
   it("loads a room's history once, counts unread lines, and opens private conversations", async () => {

@@ -56,12 +56,20 @@ export class ConsoleModel {
   private connection: Connection | null = null;
   private listeners = new Set<() => void>();
   private version = 0;
+  /** Alerts this console has alarmed for (sound, notification, flash): each exactly once. */
+  private alarmed = new Set<string>();
 
   constructor(
     readonly me: Me,
     private readonly events: ConsoleEvents = {},
     /** Where and how to open the WebSocket (tests pass a fake). */
-    private readonly socketOptions: { url?: string; makeSocket?: (url: string) => SocketLike } = {},
+    private readonly socketOptions: {
+      url?: string;
+      makeSocket?: (url: string) => SocketLike;
+      /** The server's last seq when this user signed in: the first connection replays what
+       * happened since, so an alert raised between sign-in and connecting still alarms. */
+      afterSeq?: number;
+    } = {},
   ) {}
 
   get canAck(): boolean {
@@ -91,6 +99,7 @@ export class ConsoleModel {
     this.connection = new Connection({
       url: this.socketOptions.url ?? wsUrl(),
       makeSocket: this.socketOptions.makeSocket,
+      afterSeq: this.socketOptions.afterSeq,
       onMessage: (m) => this.onMessage(m),
       onState: (s) => this.onLink(s),
       onReset: () => void this.startOver(),
@@ -115,6 +124,7 @@ export class ConsoleModel {
    * be reused), so forget it and load the new server's state. */
   private async startOver(): Promise<void> {
     this.alerts.clear();
+    this.alarmed.clear();
     for (const room of this.rooms.values()) {
       room.lines = [];
       room.unread = 0;
@@ -259,12 +269,19 @@ export class ConsoleModel {
       case "welcome_message":
         this.serverVersion = m.server_version;
         break;
-      case "fight_alert":
-        if (this.alerts.addEvent(m)) {
+      case "fight_alert": {
+        // Every `fight_alert` the link delivers was raised after this console's starting
+        // position (sign-in, or its first connection), exactly once: it alarms even when the
+        // REST page fetched at start already brought the alert (that page races the socket).
+        this.alerts.addEvent(m);
+        if (!this.alarmed.has(m.id)) {
+          this.alarmed.add(m.id);
+          this.alerts.markFresh(m.id);
           const a = this.alerts.get(m.id);
           if (a) this.events.onNewAlert?.(a);
         }
         break;
+      }
       case "alert_update":
         this.alerts.applyUpdate(m);
         break;

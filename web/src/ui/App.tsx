@@ -15,15 +15,19 @@ import { Metrics } from "./Metrics";
 import { percent } from "./format";
 import { useHashRoute, useModel } from "./hooks";
 
-type Session = { kind: "checking" } | { kind: "out"; notice?: string } | { kind: "in"; me: Me };
+type Session =
+  | { kind: "checking" }
+  | { kind: "out"; notice?: string }
+  /** `afterSeq`: the server's position at sign-in (absent when the page reopened a session). */
+  | { kind: "in"; me: Me; afterSeq?: number };
 
 export function App() {
   const [session, setSession] = useState<Session>({ kind: "checking" });
 
-  const check = () =>
+  const check = (afterSeq?: number) =>
     api
       .me()
-      .then((me) => setSession({ kind: "in", me }))
+      .then((me) => setSession({ kind: "in", me, afterSeq }))
       .catch((e: unknown) =>
         setSession({
           kind: "out",
@@ -37,9 +41,9 @@ export function App() {
     return (
       <Login
         notice={session.notice}
-        onLogin={() => {
+        onLogin={(lastSeq) => {
           unlockSound();
-          void check();
+          void check(lastSeq);
         }}
       />
     );
@@ -47,6 +51,7 @@ export function App() {
     <Console
       key={session.me.user}
       me={session.me}
+      afterSeq={session.afterSeq}
       signOut={(notice) => setSession({ kind: "out", notice })}
     />
   );
@@ -58,7 +63,7 @@ const VIEWS = [
   ["chat", "Chat"],
 ] as const;
 
-function Console({ me, signOut }: { me: Me; signOut: (notice?: string) => void }) {
+function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut: (notice?: string) => void }) {
   const [route, go] = useHashRoute();
   const [toast, setToast] = useState<string | null>(null);
   const [sound, setSound] = useState(() => localStorage.getItem("fightwatch.sound") !== "off");
@@ -86,7 +91,7 @@ function Console({ me, signOut }: { me: Me; signOut: (notice?: string) => void }
         },
         onServerError: (m) => setToast(m),
         onSignedOut: () => signOut("Your session ended: sign in again."),
-      }),
+      }, { afterSeq }),
   );
   useModel(model);
   useEffect(() => {

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 
-export function Login({ onLogin, notice }: { onLogin: () => void; notice?: string }) {
+export function Login({ onLogin, notice }: { onLogin: (lastSeq: number | undefined) => void; notice?: string }) {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -12,8 +12,8 @@ export function Login({ onLogin, notice }: { onLogin: () => void; notice?: strin
     setBusy(true);
     setError(null);
     try {
-      await api.login(user.trim(), password);
-      onLogin();
+      const { last_seq } = await api.login(user.trim(), password);
+      onLogin(last_seq);
     } catch (err) {
       setError(
         err instanceof ApiError && err.status === 401
