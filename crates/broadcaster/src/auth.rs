@@ -67,6 +67,10 @@ pub struct Claims {
     /// Cameras this user may see; absent: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cameras: Option<Vec<String>>,
+    /// The session this token belongs to (revocable server-side; see [`crate::Hub::authenticate`]).
+    pub jti: String,
+    /// Issued at, seconds since the epoch.
+    pub iat: u64,
 }
 
 impl Claims {
@@ -94,39 +98,59 @@ pub enum AuthError {
     /// The token is expired, forged or malformed.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// The token's session was revoked (logout, user changed or deleted) or is unknown.
+    #[error("session ended: sign in again")]
+    Revoked,
+    /// The signing secret is too short to resist guessing.
+    #[error("the JWT secret has {0} bytes; at least {min} are needed", min = Auth::MIN_SECRET_BYTES)]
+    WeakSecret(usize),
 }
 
 impl Auth {
-    /// Tokens signed with `secret` (at least 32 bytes is advisable).
-    pub fn new(secret: &[u8]) -> Self {
-        Self {
+    /// The shortest secret accepted: HS256 with less than 256 bits of key can be brute-forced.
+    pub const MIN_SECRET_BYTES: usize = 32;
+
+    /// Tokens signed with `secret`, which must have at least [`Auth::MIN_SECRET_BYTES`] bytes
+    /// (an empty key would let anyone sign).
+    pub fn new(secret: &[u8]) -> Result<Self, AuthError> {
+        if secret.len() < Self::MIN_SECRET_BYTES {
+            return Err(AuthError::WeakSecret(secret.len()));
+        }
+        Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
-        }
+        })
     }
 
-    /// A signed token for `user` with `role`, valid for `ttl_s` seconds.
-    pub fn issue(
-        &self,
+    /// Claims for a new token of session `jti`: `user` with `role`, valid for `ttl_s` seconds.
+    pub fn claims(
         user: &str,
         role: Role,
         ttl_s: u64,
         cameras: Option<Vec<String>>,
-    ) -> Result<String, AuthError> {
+        jti: String,
+    ) -> Claims {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let claims = Claims {
+        Claims {
             sub: user.into(),
             role,
             exp: now + ttl_s,
             cameras,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            jti,
+            iat: now,
+        }
+    }
+
+    /// Signs `claims`. The token only works once its session is stored (see
+    /// [`crate::Hub::issue_token`], which does both).
+    pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| AuthError::Invalid(e.to_string()))
     }
 
-    /// Checks a token's signature and expiry.
+    /// Checks a token's signature and expiry (not its session: [`crate::Hub::authenticate`]).
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
@@ -153,7 +177,7 @@ impl Auth {
         query_token.map(str::to_string)
     }
 
-    /// Verifies the request's token.
+    /// Verifies the request's token's signature and expiry (not its session).
     pub fn check(
         &self,
         headers: &HeaderMap,
@@ -170,11 +194,18 @@ mod tests {
 
     #[test]
     fn issue_verify_and_refuse() {
-        let auth = Auth::new(b"0123456789abcdef0123456789abcdef");
-        let t = auth.issue("ops", Role::Operator, 60, None).unwrap();
+        let auth = Auth::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let t = auth
+            .sign(&Auth::claims("ops", Role::Operator, 60, None, "s1".into()))
+            .unwrap();
         let c = auth.verify(&t).unwrap();
-        assert_eq!((c.sub.as_str(), c.role), ("ops", Role::Operator));
-        let other = Auth::new(b"another secret another secret 12");
+        assert_eq!(
+            (c.sub.as_str(), c.role, c.jti.as_str()),
+            ("ops", Role::Operator, "s1")
+        );
+        assert_eq!(Auth::new(b"").err(), Some(AuthError::WeakSecret(0)));
+        assert!(Auth::new(&[7; 31]).is_err());
+        let other = Auth::new(b"another secret another secret 12").unwrap();
         assert!(
             matches!(other.verify(&t), Err(AuthError::Invalid(_))),
             "forged"

@@ -9,9 +9,10 @@ use fightwatch_protocol::{
 use fightwatch_store::{NewAlert, Store, StoreError};
 use tokio::sync::broadcast;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthError, Claims};
+use crate::limits::{Keyed, LoginLimits, PerAddress, Rate};
 
-/// Server settings.
+/// Server settings. Every limit is listed, with its default, in docs/security.md.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Origins allowed to open a WebSocket from a browser (`http://127.0.0.1:8080`); a request
@@ -27,6 +28,31 @@ pub struct ServerConfig {
     pub max_connections_per_ip: usize,
     /// The web console's built files (`web/dist`), served at `/` when the directory exists.
     pub static_dir: Option<PathBuf>,
+    /// Mark the login cookie `Secure` (set when browsers reach the server over HTTPS, e.g.
+    /// behind a TLS reverse proxy).
+    pub secure_cookies: bool,
+    /// Open HTTP connections (not counting WebSockets) in all; more are closed at once.
+    pub max_http_connections: usize,
+    /// Open HTTP connections from one address (IPv6: one /64).
+    pub max_http_connections_per_ip: usize,
+    /// Open WebSockets in all; more are refused with 503.
+    pub max_websockets: usize,
+    /// A connection must send a request's headers within this (slow-header attacks).
+    pub header_read_timeout: std::time::Duration,
+    /// A request's body must arrive within this.
+    pub request_body_timeout: std::time::Duration,
+    /// Login attempts per client address.
+    pub login_rate_per_address: Rate,
+    /// Login attempts per user name and client address.
+    pub login_rate_per_user: Rate,
+    /// Password hashes (argon2, 19 MiB each) computed at once; other logins wait briefly.
+    pub concurrent_password_hashes: usize,
+    /// WebSocket messages per user, over all of its connections.
+    pub message_rate_per_user: Rate,
+    /// Rooms one WebSocket may join.
+    pub max_rooms_per_connection: usize,
+    /// The most events one resume may replay; a client further behind is told to reload.
+    pub max_resume_events: u64,
 }
 
 impl ServerConfig {
@@ -39,6 +65,18 @@ impl ServerConfig {
             max_message_bytes: 64 * 1024,
             max_connections_per_ip: 256,
             static_dir: None,
+            secure_cookies: false,
+            max_http_connections: 1024,
+            max_http_connections_per_ip: 64,
+            max_websockets: 10_000,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            request_body_timeout: std::time::Duration::from_secs(10),
+            login_rate_per_address: Rate::new(10, std::time::Duration::from_secs(6)),
+            login_rate_per_user: Rate::new(5, std::time::Duration::from_secs(60)),
+            concurrent_password_hashes: 2,
+            message_rate_per_user: Rate::new(40, std::time::Duration::from_millis(50)),
+            max_rooms_per_connection: 64,
+            max_resume_events: 10_000,
         }
     }
 }
@@ -62,6 +100,12 @@ pub enum HubError {
     /// A blocking task was cancelled (shutdown).
     #[error("store task cancelled")]
     Cancelled,
+    /// A token could not be made.
+    #[error("issuing a token: {0}")]
+    Token(String),
+    /// The request itself is wrong (400).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A camera's last state and thumbnail.
@@ -102,43 +146,20 @@ pub struct Hub {
     pub(crate) last_metrics: std::sync::Mutex<Option<Metrics>>,
     /// Alerts raised since start, for `/metrics`.
     pub(crate) alerts_raised: std::sync::atomic::AtomicU64,
-    /// Open WebSockets per client IP.
-    pub(crate) per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
-}
-
-/// One counted connection of an IP; dropping it frees the slot.
-pub(crate) struct IpSlot {
-    hub: Arc<Hub>,
-    ip: std::net::IpAddr,
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.hub.per_ip.lock()
-            && let Some(n) = m.get_mut(&self.ip)
-        {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
-            }
-        }
-    }
-}
-
-impl Hub {
-    /// Takes a connection slot for `ip`, or `None` when it has too many open.
-    pub(crate) fn take_ip_slot(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<IpSlot> {
-        let mut m = self.per_ip.lock().ok()?;
-        let n = m.entry(ip).or_insert(0);
-        if *n >= self.config.max_connections_per_ip {
-            return None;
-        }
-        *n += 1;
-        Some(IpSlot {
-            hub: self.clone(),
-            ip,
-        })
-    }
+    /// Open WebSockets per client address.
+    pub(crate) ws_per_ip: Arc<PerAddress>,
+    /// Open HTTP connections per client address.
+    pub(crate) http_per_ip: Arc<PerAddress>,
+    /// Login attempt limits and the password-hashing gate.
+    pub(crate) login: LoginLimits,
+    /// WebSocket messages per user name.
+    pub(crate) messages: Keyed<String>,
+    /// Grows whenever a session is revoked (here or by another process): open WebSockets then
+    /// check that theirs is still good.
+    pub(crate) revocations: tokio::sync::watch::Sender<u64>,
+    /// The site of every camera seen (camera states, alerts): what a camera-restricted user's
+    /// site rooms are.
+    pub(crate) camera_sites: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Hub {
@@ -150,18 +171,128 @@ impl Hub {
             store,
             events,
             auth,
-            config,
             publish: tokio::sync::Mutex::new(()),
             closing,
             cameras: Default::default(),
             last_metrics: Default::default(),
             alerts_raised: Default::default(),
-            per_ip: Default::default(),
+            ws_per_ip: PerAddress::new(config.max_connections_per_ip),
+            http_per_ip: PerAddress::new(config.max_http_connections_per_ip),
+            login: LoginLimits::new(&config),
+            messages: config.message_rate_per_user.limiter(),
+            revocations: tokio::sync::watch::channel(0).0,
+            camera_sites: Default::default(),
+            config,
         })
+    }
+
+    /// A token for a new session of `user`: the session is stored, then the token signed.
+    pub fn issue_token(
+        &self,
+        user: &str,
+        role: crate::Role,
+        ttl_s: u64,
+        cameras: Option<Vec<String>>,
+    ) -> Result<String, HubError> {
+        crate::users::issue_token(&self.store, &self.auth, user, role, ttl_s, cameras).map_err(
+            |e| match e {
+                crate::users::UserError::Store(e) => HubError::Store(e),
+                other => HubError::Token(other.to_string()),
+            },
+        )
+    }
+
+    /// The claims of a request's token: signature and expiry checked, and its session still
+    /// good (not logged out, its user not changed or deleted since). Fails closed: a store
+    /// error refuses.
+    pub async fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+        query_token: Option<&str>,
+    ) -> Result<Claims, AuthError> {
+        let claims = self.auth.check(headers, query_token)?;
+        if self.session_is_live(&claims).await {
+            Ok(claims)
+        } else {
+            Err(AuthError::Revoked)
+        }
+    }
+
+    /// Whether the session of `claims` is still good.
+    pub(crate) async fn session_is_live(&self, claims: &Claims) -> bool {
+        let jti = claims.jti.clone();
+        let now = now_ms();
+        match self.blocking(move |s| s.session(&jti)).await {
+            Ok(Some(session)) => session.user == claims.sub && session.is_valid(now),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot check a session; refusing.");
+                false
+            }
+        }
+    }
+
+    /// Revokes a session (logout) and tells its open WebSockets at once.
+    pub async fn revoke_session(&self, jti: &str) -> Result<(), HubError> {
+        let jti = jti.to_string();
+        self.blocking(move |s| s.revoke_session(&jti)).await?;
+        self.revocations.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    /// Housekeeping while serving: notices sessions revoked by other processes (`fightwatch
+    /// user ...`) within a second, and forgets idle rate-limit keys.
+    pub(crate) async fn maintain(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut last = None;
+        let mut ticks: u64 = 0;
+        loop {
+            tick.tick().await;
+            ticks += 1;
+            if let Ok(revision) = self.blocking(|s| s.revocation_revision()).await {
+                if last.is_some_and(|l| l != revision) {
+                    self.revocations.send_modify(|n| *n += 1);
+                }
+                last = Some(revision);
+            }
+            if ticks % 60 == 0 {
+                self.login.forget_idle();
+                self.messages.retain_recent();
+                self.messages.shrink_to_fit();
+            }
+        }
+    }
+
+    /// The sites a user may see: `None` for every site (an unrestricted user), else the sites
+    /// of its cameras.
+    pub(crate) fn sites_of(&self, claims: &Claims) -> Option<std::collections::HashSet<String>> {
+        let cameras = claims.cameras.as_ref()?;
+        let known = self
+            .camera_sites
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        Some(
+            cameras
+                .iter()
+                .filter_map(|c| known.get(c).cloned())
+                .collect(),
+        )
+    }
+
+    fn note_site(&self, camera: &str, site: &str) {
+        if let Ok(mut m) = self.camera_sites.lock() {
+            // Bounded: camera and site names are length-checked, and this many cameras is
+            // far beyond any deployment.
+            if m.len() < 100_000 || m.contains_key(camera) {
+                m.insert(camera.to_string(), site.to_string());
+            }
+        }
     }
 
     /// Records and broadcasts a camera's new state (live only).
     pub fn camera_status(&self, state: CameraState) {
+        self.note_site(&state.camera, &state.site);
         if let Ok(mut cams) = self.cameras.lock() {
             let thumb = cams.get(&state.camera).and_then(|(_, t)| t.clone());
             cams.insert(state.camera.clone(), (state.clone(), thumb));
@@ -212,14 +343,14 @@ impl Hub {
         &self.store
     }
 
-    fn broadcast(&self, msg: ServerMessage) {
+    pub(crate) fn broadcast(&self, msg: ServerMessage) {
         // Serialised once here, not once per dashboard.
         let json = serde_json::to_string(&msg).unwrap_or_default().into();
         // No subscriber is fine: the event is in the store for later recovery.
         let _ = self.events.send(Arc::new(Event { msg, json }));
     }
 
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, HubError> {
@@ -256,6 +387,7 @@ impl Hub {
             .map_err(|source| HubError::Snapshot { path, source })?;
             alert.snapshot = Some(name);
         }
+        self.note_site(&alert.camera, &alert.site);
         let _order = self.publish.lock().await;
         let created = self.blocking(move |s| s.create_alert(&alert)).await?;
         self.alerts_raised
@@ -288,6 +420,35 @@ impl Hub {
         Ok(update)
     }
 
+    /// Acknowledges an alert for the user of `claims`. An alert of a camera the user may not
+    /// see is treated exactly like one that does not exist (`NoSuchAlert`), so ids cannot be
+    /// probed.
+    pub async fn acknowledge(
+        &self,
+        claims: &Claims,
+        id: &str,
+        note: Option<String>,
+    ) -> Result<AlertUpdate, HubError> {
+        let lookup = id.to_string();
+        let visible = self
+            .blocking(move |s| s.alert(&lookup))
+            .await?
+            .is_some_and(|a| claims.may_see(&a.camera));
+        if !visible {
+            return Err(HubError::Store(StoreError::NoSuchAlert(id.to_string())));
+        }
+        if note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+        {
+            return Err(HubError::Invalid(format!(
+                "a note has at most {MAX_NOTE_CHARS} characters"
+            )));
+        }
+        self.update_alert(id, None, None, Some((claims.sub.clone(), note)))
+            .await
+    }
+
     /// Persists a chat message, then broadcasts it.
     pub async fn post_message(
         &self,
@@ -316,10 +477,22 @@ impl Hub {
                 d.score
             )));
         }
-        if d.camera.is_empty() || d.camera.len() > 128 {
-            return Err(DetectionError::Invalid(
-                "camera must be 1 to 128 characters".into(),
-            ));
+        // Every field is stored, broadcast to every dashboard and kept in memory: bound them.
+        bounded_name("camera", &d.camera, MAX_NAME_BYTES)?;
+        if let Some(site) = &d.site {
+            bounded_name("site", site, MAX_NAME_BYTES)?;
+        }
+        if let Some(label) = &d.label {
+            bounded_name("label", label, MAX_LABEL_BYTES)?;
+        }
+        if d.snapshot_jpeg
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_SNAPSHOT_BASE64_BYTES)
+        {
+            return Err(DetectionError::Invalid(format!(
+                "snapshot_jpeg is over {} KiB of base64",
+                MAX_SNAPSHOT_BASE64_BYTES / 1024
+            )));
         }
         let snapshot = match d.snapshot_jpeg {
             Some(b64) => {
@@ -338,9 +511,7 @@ impl Hub {
             }
             None => None,
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |t| t.as_millis() as u64);
+        let now = now_ms();
         let alert = NewAlert {
             camera: d.camera,
             site: d.site.unwrap_or_else(|| "default".into()),
@@ -364,6 +535,32 @@ impl Hub {
         self.blocking(move |s| s.events_after(after_seq, limit))
             .await
     }
+}
+
+/// Longest acknowledgement note, characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// Longest camera or site name of a detection, bytes.
+pub const MAX_NAME_BYTES: usize = 64;
+/// Longest label of a detection, bytes.
+pub const MAX_LABEL_BYTES: usize = 32;
+/// Largest snapshot of a detection: 512 KiB of base64 (384 KiB of JPEG).
+pub const MAX_SNAPSHOT_BASE64_BYTES: usize = 512 * 1024;
+
+/// A detection's name field: 1 to `max` bytes, no control characters.
+fn bounded_name(field: &str, value: &str, max: usize) -> Result<(), DetectionError> {
+    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(DetectionError::Invalid(format!(
+            "{field} must be 1 to {max} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_millis() as u64)
 }
 
 /// A file-name-safe version of a camera name.

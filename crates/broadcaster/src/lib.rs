@@ -17,53 +17,56 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 | `GET /api/alerts/{id}/snapshot.jpg` | its snapshot |
 | `POST /api/alerts/{id}/ack` | acknowledge (operator) |
 | `GET /api/alerts/{id}/events` | the alert's timeline |
-| `GET /api/me`, `POST /api/logout` | who is logged in; clear the login cookie |
+| `GET /api/me`, `POST /api/logout` | who is logged in; end the session (revoked server-side) |
 | `GET /api/users` | user names and roles (for private messages) |
 | `GET /api/rooms/{room}/messages` | chat history |
 | `POST /api/detections` | an external detector's fight (detector role) |
 | `GET /api/cameras` | cameras and their state |
 | `GET /api/cameras/{name}/latest.jpg` | a recent thumbnail |
-| `GET /metrics` | Prometheus metrics |
-| `GET /healthz` | liveness and the last event's seq |
+| `GET /metrics` | Prometheus metrics (a token that sees every camera) |
+| `GET /healthz` | liveness: `{"status":"ok"}` |
 | anything else | the web console's files (`ServerConfig::static_dir`), when built |
 
-Security: tokens are HS256 JWTs ([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token`
-cookie or `?token=`; a WebSocket is refused *before* the upgrade for a missing, expired or forged
-token (401), a role that may not watch (403), or a browser Origin that is neither allowed nor the
-server's own (403, cross-site WebSocket hijacking).
+Security (docs/security.md has the threat model and every limit): tokens are HS256 JWTs
+([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token` cookie or `?token=`, each tied to
+a server-side session that logout, a user change or deletion revokes ([`Hub::authenticate`]);
+a WebSocket is refused *before* the upgrade for a missing, expired, forged or revoked token
+(401), or a browser Origin that is neither allowed nor the server's own (403); state-changing
+requests need an allowed Origin and a JSON body; [`serve`] caps connections and header time;
+logins are rate-limited per address and per user name, with a fixed number of password hashes
+at once.
 */
 
 mod auth;
+mod guard;
+mod http;
 mod hub;
+mod limits;
 mod rest;
+mod rooms;
 pub mod users;
 mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use auth::{Auth, AuthError, Claims, Role};
-pub use hub::{DetectionError, Hub, HubError, ServerConfig};
-pub use ws::CLOSE_LAGGING;
+pub use http::serve;
+pub use hub::{
+    DetectionError, Hub, HubError, MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_SNAPSHOT_BASE64_BYTES,
+    ServerConfig,
+};
+pub use limits::Rate;
+pub use ws::{CLOSE_LAGGING, CLOSE_REVOKED};
 
-/// Serves `hub` on `listener` until `shutdown` completes, with client addresses known (for
-/// the per-IP connection cap).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    hub: Arc<Hub>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(hub).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
+/// Largest request body, except detections (which may carry a snapshot).
+const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// The router: WebSocket, REST and health routes over `hub`.
+/// The router: WebSocket, REST and health routes over `hub`, with the cross-site checks, body
+/// limits and security headers every route gets.
 pub fn app(hub: Arc<Hub>) -> Router {
     let console = hub
         .config
@@ -79,6 +82,19 @@ pub fn app(hub: Arc<Hub>) -> Router {
         ),
         None => router,
     };
+    let mut router = router
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            guard::state_changes,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            hub.config.request_body_timeout,
+        ));
+    for (name, value) in guard::headers() {
+        router = router
+            .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(name, value));
+    }
     router.with_state(hub)
 }
 
@@ -95,7 +111,10 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/logout", post(rest::logout))
         .route("/api/users", get(rest::users))
         .route("/api/rooms/{room}/messages", get(rest::messages))
-        .route("/api/detections", post(rest::detections))
+        .route(
+            "/api/detections",
+            post(rest::detections).layer(DefaultBodyLimit::max(MAX_SNAPSHOT_BASE64_BYTES + 4096)),
+        )
         .route("/api/cameras", get(rest::cameras))
         .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
         .route("/metrics", get(rest::prometheus))

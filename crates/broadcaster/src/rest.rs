@@ -13,17 +13,25 @@ use serde::Deserialize;
 use crate::auth::Claims;
 use crate::hub::{Hub, HubError};
 
-/// A request's claims, or 401.
-fn claims_of(hub: &Hub, headers: &HeaderMap, token: Option<&str>) -> Result<Claims, ApiError> {
-    hub.auth
-        .check(headers, token)
+/// A request's claims, or 401 (no token, a bad one, or one whose session ended).
+async fn claims_of(
+    hub: &Hub,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<Claims, ApiError> {
+    hub.authenticate(headers, token)
+        .await
         .map_err(|e| ApiError(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
 /// A request's claims when its role may view alerts, cameras and chat: 401 without a valid
 /// token, 403 for a role that only ingests (detectors).
-fn viewer_of(hub: &Hub, headers: &HeaderMap, token: Option<&str>) -> Result<Claims, ApiError> {
-    let claims = claims_of(hub, headers, token)?;
+async fn viewer_of(
+    hub: &Hub,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<Claims, ApiError> {
+    let claims = claims_of(hub, headers, token).await?;
     if claims.role.can_view() {
         Ok(claims)
     } else {
@@ -54,16 +62,24 @@ pub(crate) struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
+        let mut resp = (self.0, Json(serde_json::json!({"error": self.1}))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        resp
     }
 }
 
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         match e {
-            HubError::Store(fightwatch_store::StoreError::NoSuchAlert(id)) => {
-                Self(StatusCode::NOT_FOUND, format!("no alert {id}"))
+            HubError::Store(fightwatch_store::StoreError::NoSuchAlert(_)) => {
+                Self(StatusCode::NOT_FOUND, "no such alert".into())
             }
+            HubError::Invalid(message) => Self(StatusCode::BAD_REQUEST, message),
             other => {
                 tracing::error!(error = %other, "Request failed.");
                 Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
@@ -89,7 +105,7 @@ pub(crate) async fn alerts(
     headers: HeaderMap,
     Query(q): Query<AlertsQuery>,
 ) -> Result<Response, ApiError> {
-    let claims = viewer_of(&hub, &headers, q.token.as_deref())?;
+    let claims = viewer_of(&hub, &headers, q.token.as_deref()).await?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(AlertStatus::parse(s).ok_or_else(|| {
@@ -126,7 +142,7 @@ async fn visible_alert(
     token: Option<&str>,
     id: String,
 ) -> Result<fightwatch_store::AlertRecord, ApiError> {
-    let claims = viewer_of(hub, headers, token)?;
+    let claims = viewer_of(hub, headers, token).await?;
     match query(hub, move |s| s.alert(&id)).await? {
         Some(a) if claims.may_see(&a.camera) => Ok(a),
         _ => Err(ApiError(StatusCode::NOT_FOUND, "no such alert".into())),
@@ -172,7 +188,7 @@ pub(crate) async fn me(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    match claims_of(&hub, &headers, q.token.as_deref()) {
+    match claims_of(&hub, &headers, q.token.as_deref()).await {
         Ok(c) => Json(serde_json::json!({
             "user": c.sub,
             "role": c.role.as_str(),
@@ -184,17 +200,33 @@ pub(crate) async fn me(
     }
 }
 
-/// `POST /api/logout`: clears the login cookie. (A JWT stays valid until it expires; the
-/// console's token lives only in that cookie.)
-pub(crate) async fn logout() -> Response {
-    (
-        [(
-            header::SET_COOKIE,
-            "fightwatch_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
-        )],
+/// `POST /api/logout`: ends the request's session server-side (its token stops working on
+/// every route, and its open WebSockets close) and clears the login cookie.
+pub(crate) async fn logout(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, ApiError> {
+    if let Ok(claims) = hub.auth.check(&headers, q.token.as_deref()) {
+        hub.revoke_session(&claims.jti).await?;
+    }
+    Ok((
+        [(header::SET_COOKIE, login_cookie(&hub, "", 0))],
         StatusCode::NO_CONTENT,
     )
-        .into_response()
+        .into_response())
+}
+
+/// The login cookie: HttpOnly (no script reads it), SameSite=Strict, `Secure` when configured.
+fn login_cookie(hub: &Hub, token: &str, max_age_s: u64) -> String {
+    let secure = if hub.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "fightwatch_token={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}"
+    )
 }
 
 /// `GET /api/users`: names and roles of the people who can chat (for private messages).
@@ -203,7 +235,7 @@ pub(crate) async fn users(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
-    viewer_of(&hub, &headers, q.token.as_deref())?;
+    viewer_of(&hub, &headers, q.token.as_deref()).await?;
     let list = query(&hub, |s| s.user_names()).await?;
     Ok(Json(
         list.into_iter()
@@ -260,7 +292,7 @@ pub(crate) async fn ack(
     Query(q): Query<TokenQuery>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -272,23 +304,20 @@ pub(crate) async fn ack(
         .into_response();
     }
     let note = body.and_then(|b| b.0.note);
-    match hub
-        .update_alert(&id, None, None, Some((claims.sub, note)))
-        .await
-    {
+    match hub.acknowledge(&claims, &id, note).await {
         Ok(update) => Json(update).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: `{"status":"ok"}` while the store answers (no token needed, so it says
+/// nothing more).
 pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> Response {
-    let store = hub.store().clone();
-    match tokio::task::spawn_blocking(move || store.last_seq()).await {
-        Ok(Ok(seq)) => Json(serde_json::json!({"status": "ok", "last_seq": seq})).into_response(),
-        _ => (
+    match hub.blocking(|s| s.last_seq()).await {
+        Ok(_) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "store unavailable"})),
+            Json(serde_json::json!({"status": "unavailable"})),
         )
             .into_response(),
     }
@@ -307,16 +336,14 @@ pub(crate) async fn messages(
     Path(room): Path<String>,
     Query(q): Query<MessagesQuery>,
 ) -> Result<Response, ApiError> {
-    let claims = viewer_of(&hub, &headers, q.token.as_deref())?;
-    if let Some(pair) = room.strip_prefix("dm:") {
-        let mine = pair
-            .split_once(':')
-            .is_some_and(|(a, b)| a == claims.sub || b == claims.sub);
-        if !mine {
-            return Err(ApiError(
-                StatusCode::FORBIDDEN,
-                "not your conversation".into(),
-            ));
+    let claims = viewer_of(&hub, &headers, q.token.as_deref()).await?;
+    match crate::rooms::may_use(&hub, &claims, &room) {
+        Ok(()) => {}
+        Err(crate::rooms::RoomRefusal::Malformed) => {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "not a room name".into()));
+        }
+        Err(crate::rooms::RoomRefusal::Forbidden) => {
+            return Err(ApiError(StatusCode::FORBIDDEN, "not your room".into()));
         }
     }
     let limit = q.limit.unwrap_or(100).min(1000);
@@ -331,7 +358,7 @@ pub(crate) async fn detections(
     Query(q): Query<TokenQuery>,
     body: Result<Json<fightwatch_protocol::Detection>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()) {
+    let claims = match claims_of(&hub, &headers, q.token.as_deref()).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -365,15 +392,43 @@ pub(crate) struct LoginBody {
 /// How long a console login lasts.
 const LOGIN_TTL_S: u64 = 12 * 3600;
 
+/// How long waiting for a password-hashing slot may take before the login is refused (503).
+const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn too_many(retry_after_s: u64, message: &str) -> Response {
+    let mut resp = ApiError(StatusCode::TOO_MANY_REQUESTS, message.into()).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, retry_after_s.into());
+    resp
+}
+
 /// `POST /api/login` `{"user": …, "password": …}`: the token in the body and as an HttpOnly,
-/// SameSite=Strict cookie (so the console's WebSocket needs no token in its URL).
+/// SameSite=Strict cookie (so the console's WebSocket needs no token in its URL), and the
+/// server's last seq (the console replays from it, so nothing raised meanwhile is missed).
+///
+/// Nobody needs an account to call this, and each attempt costs an argon2 hash (19 MiB), so:
+/// attempts are rate-limited per address and per (user name, address) (429 + `Retry-After`),
+/// and only a few hashes run at once (others wait briefly, then 503).
 pub(crate) async fn login(
     State(hub): State<Arc<Hub>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+    };
+    let ip = crate::http::peer_of(peer.as_ref());
+    if let Err(crate::limits::LoginRefusal::TooMany(wait)) = hub.login.attempt(&body.user, ip) {
+        tracing::warn!(%ip, user = %body.user.chars().take(64).collect::<String>(), "Login attempts over the limit.");
+        return too_many(wait, "too many login attempts: wait and try again");
+    }
+    let Ok(Ok(_permit)) = tokio::time::timeout(HASH_QUEUE_WAIT, hub.login.hashing.acquire()).await
+    else {
+        let mut resp =
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, "busy: try again".into()).into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, 1u64.into());
+        return resp;
     };
     let store = hub.store().clone();
     let checked = tokio::task::spawn_blocking(move || {
@@ -399,21 +454,33 @@ pub(crate) async fn login(
                 .into_response();
         }
     };
-    let token = match hub
-        .auth
-        .issue(&user.name, role, LOGIN_TTL_S, user.cameras.clone())
-    {
-        Ok(t) => t,
-        Err(e) => {
-            return ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    let issued = {
+        let hub = hub.clone();
+        let cameras = user.cameras.clone();
+        let name = user.name.clone();
+        tokio::task::spawn_blocking(move || {
+            let token = hub.issue_token(&name, role, LOGIN_TTL_S, cameras)?;
+            Ok::<_, HubError>((token, hub.store().last_seq()?))
+        })
+        .await
+    };
+    let (token, last_seq) = match issued {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Err(_) => {
+            return ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())
+                .into_response();
         }
     };
-    let cookie = format!(
-        "fightwatch_token={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={LOGIN_TTL_S}"
-    );
     (
-        [(header::SET_COOKIE, cookie)],
-        Json(serde_json::json!({"token": token, "user": user.name, "role": role.as_str(), "expires_in": LOGIN_TTL_S})),
+        [(header::SET_COOKIE, login_cookie(&hub, &token, LOGIN_TTL_S))],
+        Json(serde_json::json!({
+            "token": token,
+            "user": user.name,
+            "role": role.as_str(),
+            "expires_in": LOGIN_TTL_S,
+            "last_seq": last_seq,
+        })),
     )
         .into_response()
 }
@@ -424,7 +491,7 @@ pub(crate) async fn cameras(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let claims = match viewer_of(&hub, &headers, q.token.as_deref()) {
+    let claims = match viewer_of(&hub, &headers, q.token.as_deref()).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -453,7 +520,7 @@ pub(crate) async fn camera_latest(
     Path(name): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    match claims_of(&hub, &headers, q.token.as_deref()) {
+    match claims_of(&hub, &headers, q.token.as_deref()).await {
         Ok(c) if c.role.can_view() && c.may_see(&name) => {}
         Ok(_) => return ApiError(StatusCode::FORBIDDEN, "not your camera".into()).into_response(),
         Err(e) => return e.into_response(),
@@ -480,9 +547,25 @@ pub(crate) async fn camera_latest(
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub(crate) async fn prometheus(State(hub): State<Arc<Hub>>) -> Response {
+/// `GET /metrics`: Prometheus text exposition, for a token that may see every camera (it names
+/// them all): viewer role or above, no camera list.
+pub(crate) async fn prometheus(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     use std::fmt::Write;
+    match viewer_of(&hub, &headers, q.token.as_deref()).await {
+        Ok(c) if c.cameras.is_none() => {}
+        Ok(_) => {
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                "metrics name every camera: they need a user who may see them all".into(),
+            )
+            .into_response();
+        }
+        Err(e) => return e.into_response(),
+    }
     let mut out = String::new();
     let raised = hub.alerts_raised.load(std::sync::atomic::Ordering::Relaxed);
     let _ = writeln!(

@@ -42,6 +42,56 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, UserError> {
     Ok(b)
 }
 
+/// `n` secure random bytes as lowercase hex (session ids, secrets).
+pub fn random_hex(n: usize) -> Result<String, UserError> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(n * 2);
+    for b in random_bytes(n)? {
+        let _ = write!(out, "{b:02x}");
+    }
+    Ok(out)
+}
+
+/// Whether `name` can be a user name: 1 to 64 ASCII letters, digits, `-`, `_` or `.` (so it
+/// can never split a `dm:A:B` room or a cookie).
+pub fn valid_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A token for a new session of `user`: the session is stored (so it can be revoked), then
+/// the token signed. [`crate::Hub::issue_token`] and `fightwatch token` both come here.
+pub fn issue_token(
+    store: &Store,
+    auth: &crate::Auth,
+    user: &str,
+    role: Role,
+    ttl_s: u64,
+    cameras: Option<Vec<String>>,
+) -> Result<String, UserError> {
+    if !valid_user_name(user) {
+        return Err(UserError::Invalid(format!(
+            "user name {user:?}: 1-64 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    let claims = crate::Auth::claims(user, role, ttl_s, cameras, random_hex(16)?);
+    store.create_session(&fightwatch_store::SessionRecord {
+        id: claims.jti.clone(),
+        user: claims.sub.clone(),
+        created_at: claims.iat * 1000,
+        expires_at: claims.exp * 1000,
+        revoked_at: None,
+    })?;
+    auth.sign(&claims)
+        .map_err(|e| UserError::Hash(e.to_string()))
+}
+
+/// Longest password accepted, characters (hashing cost must not depend on the attacker).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
 /// An argon2id hash (PHC string) of `password` with a fresh random salt.
 pub fn hash_password(password: &str) -> Result<String, UserError> {
     let salt =
@@ -69,20 +119,15 @@ pub fn add_user(
     password: &str,
     cameras: Option<Vec<String>>,
 ) -> Result<(), UserError> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
+    if !valid_user_name(name) {
         return Err(UserError::Invalid(format!(
             "user name {name:?}: 1-64 letters, digits, '-', '_' or '.'"
         )));
     }
-    if password.chars().count() < 8 {
-        return Err(UserError::Invalid(
-            "a password has at least 8 characters".into(),
-        ));
+    if password.chars().count() < 8 || password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(UserError::Invalid(format!(
+            "a password has 8 to {MAX_PASSWORD_CHARS} characters"
+        )));
     }
     store.put_user(&UserRecord {
         name: name.into(),
@@ -99,10 +144,20 @@ pub fn login(
     name: &str,
     password: &str,
 ) -> Result<Option<(UserRecord, Role)>, UserError> {
-    let Some(user) = store.user(name)? else {
+    let user = if valid_user_name(name) && password.chars().count() <= MAX_PASSWORD_CHARS {
+        store.user(name)?
+    } else {
+        None
+    };
+    let Some(user) = user else {
         // Hash anyway, so a wrong name costs as long as a wrong password and names cannot be
         // probed by timing.
-        let _ = hash_password(password);
+        let _ = hash_password(
+            &password
+                .chars()
+                .take(MAX_PASSWORD_CHARS)
+                .collect::<String>(),
+        );
         return Ok(None);
     };
     if !verify_password(password, &user.password_hash) {

@@ -4,9 +4,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::rooms::is_feed_room;
+
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fightwatch_protocol::{ClientMessage, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
@@ -18,12 +20,14 @@ use crate::hub::Hub;
 
 /// Close code for a client that fell too far behind; it should reconnect and `resume`.
 pub const CLOSE_LAGGING: u16 = 4008;
+/// Close code for a connection whose session ended (logout, user changed or deleted): sign in
+/// again.
+pub const CLOSE_REVOKED: u16 = 4001;
+/// Close code for a message over the size limit (RFC 6455).
+const CLOSE_TOO_BIG: u16 = 1009;
 /// Heartbeat: a ping this often, and a client silent for `IDLE` is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
 const IDLE: Duration = Duration::from_secs(60);
-/// Token bucket per connection: this many messages per second, bursts up to `BURST`.
-const RATE_PER_S: f64 = 20.0;
-const BURST: f64 = 40.0;
 /// A client that takes longer than this to accept one message is cut (it can resume later).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events read from the store per query while replaying.
@@ -36,17 +40,9 @@ pub struct WsQuery {
     after_seq: Option<u64>,
 }
 
-/// Whether a browser `origin` may connect: listed, or the server's own host.
-fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
-    if allowed.iter().any(|a| a == origin || a == "*") {
-        return true;
-    }
-    let bare = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    host.is_some_and(|h| h == bare)
-}
-
-/// Refuses before the upgrade: cross-site origin (403), missing or bad token (401). Detectors
-/// may connect to report detections but receive no events.
+/// Refuses before the upgrade: cross-site origin (403), missing, bad or revoked token (401),
+/// too many sockets from the address (429) or in all (503). Detectors may connect to report
+/// detections but receive no events.
 pub async fn handler(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<WsQuery>,
@@ -54,21 +50,21 @@ pub async fn handler(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        if !origin_allowed(origin, host, &hub.config.allowed_origins) {
-            tracing::warn!(%origin, "Refused a cross-origin WebSocket.");
-            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
-        }
+    if let Some(origin) = crate::guard::foreign_origin(&hub, &headers) {
+        tracing::warn!(%origin, "Refused a cross-origin WebSocket.");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let claims = match hub.auth.check(&headers, q.token.as_deref()) {
+    let claims = match hub.authenticate(&headers, q.token.as_deref()).await {
         Ok(c) => c,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
-    // Connections per client IP (known when served with connect info, as fightwatch does).
+    if hub.connections() >= hub.config.max_websockets {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    }
+    // Connections per client address (known when served by `crate::serve`).
     let slot = match peer {
         Some(axum::Extension(axum::extract::ConnectInfo(addr))) => {
-            match hub.take_ip_slot(addr.ip()) {
+            match hub.ws_per_ip.take(addr.ip()) {
                 Some(slot) => Some(slot),
                 None => {
                     return (
@@ -105,8 +101,6 @@ struct Session {
     alerts: HashMap<String, (String, String)>,
     /// Highest seq sent: anything at or below it is never sent again.
     sent: u64,
-    tokens: f64,
-    refilled: Instant,
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
@@ -119,8 +113,6 @@ impl Session {
             rooms: HashSet::new(),
             alerts: HashMap::new(),
             sent: 0,
-            tokens: BURST,
-            refilled: Instant::now(),
         }
     }
 
@@ -160,8 +152,8 @@ impl Session {
                 None => self.claims.cameras.is_none() && unfiltered(&self.rooms),
             },
             ServerMessage::CameraStatus(c) => self.claims.may_see(&c.camera),
-            ServerMessage::ReceiveMessage(m) => {
-                self.rooms.contains(&m.room) || is_participant(&m.room, &self.claims.sub)
+            ServerMessage::ReceiveMessage(_) => {
+                crate::rooms::message_visible(&self.rooms, &self.claims.sub, msg)
             }
             _ => true,
         }
@@ -187,11 +179,25 @@ impl Session {
                 return Ok(());
             }
         }
+        // A camera-restricted user's metrics name only its cameras.
+        let narrowed = match (msg, &self.claims.cameras) {
+            (ServerMessage::MetricUpdate(m), Some(_)) => {
+                let mut m = m.clone();
+                m.cameras.retain(|c| self.claims.may_see(&c.camera));
+                Some(ServerMessage::MetricUpdate(m))
+            }
+            _ => None,
+        };
+        let (msg, json) = match &narrowed {
+            Some(n) => (n, None),
+            None => (msg, json),
+        };
         let text = match json {
             Some(j) => j.clone(),
             None => serde_json::to_string(msg)
                 .unwrap_or_else(|e| {
-                    format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#)
+                    tracing::error!(error = %e, "Cannot serialise a message.");
+                    r#"{"type":"error","code":"internal","message":"internal error"}"#.into()
                 })
                 .into(),
         };
@@ -220,15 +226,37 @@ impl Session {
         .await
     }
 
-    /// Sends every stored event after `after`, page by page.
-    async fn replay(&mut self, sink: &mut Sink, after: u64) -> Result<(), axum::Error> {
+    /// Sends every stored event after `after`, page by page; a client further behind than
+    /// `max_resume_events` is told to reload from REST instead (`resume_too_far`), so one
+    /// resume cannot make the server read the whole log.
+    async fn replay(
+        &mut self,
+        sink: &mut Sink,
+        after: u64,
+        position: u64,
+    ) -> Result<(), axum::Error> {
+        let behind = position.saturating_sub(after);
+        if behind > self.hub.config.max_resume_events {
+            self.sent = self.sent.max(position);
+            return self
+                .error(
+                    sink,
+                    "resume_too_far",
+                    format!(
+                        "{behind} events missed, more than {} a resume replays: reload from GET /api/alerts",
+                        self.hub.config.max_resume_events
+                    ),
+                )
+                .await;
+        }
         let mut cursor = after;
         loop {
             let page = match self.hub.events_after(cursor, REPLAY_PAGE).await {
                 Ok(p) => p,
                 Err(e) => {
+                    tracing::error!(error = %e, "Cannot read history for a replay.");
                     return self
-                        .error(sink, "internal", format!("cannot read history: {e}"))
+                        .error(sink, "internal", "cannot read history".into())
                         .await;
                 }
             };
@@ -260,39 +288,53 @@ impl Session {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => self.error(sink, "internal", e.to_string()).await,
+            Err(e) => {
+                tracing::error!(error = %e, "Storing a chat message failed.");
+                self.error(sink, "internal", "internal error".into()).await
+            }
         }
     }
 
-    fn take_token(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.refilled).as_secs_f64() * RATE_PER_S).min(BURST);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
+    /// Counts a message against the user's rate (over all of its connections, so reconnecting
+    /// does not refill it).
+    fn take_token(&self) -> bool {
+        crate::limits::check(&self.hub.messages, &self.claims.sub).is_ok()
+    }
+
+    /// Whether this connection's session is still good; closes it (`CLOSE_REVOKED`) if not.
+    async fn still_signed_in(&self, sink: &mut Sink) -> bool {
+        if self.hub.session_is_live(&self.claims).await {
+            return true;
         }
+        let frame = CloseFrame {
+            code: CLOSE_REVOKED,
+            reason: "session ended: sign in again".into(),
+        };
+        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        false
     }
 
     async fn run(&mut self, socket: WebSocket, after_seq: Option<u64>) -> Result<(), axum::Error> {
         // Read the position, then subscribe, then replay from the position: an event committed
         // in between is in the store (replayed) or in the subscription (live), and `sent`
         // drops the one that is in both.
-        let position = match tokio::task::spawn_blocking({
-            let store = self.hub.store.clone();
-            move || store.last_seq()
-        })
-        .await
-        {
-            Ok(Ok(seq)) => seq,
-            _ => 0,
+        let (mut sink, mut stream) = socket.split();
+        // Fail closed: without the position, "everything after 0" would be a lie.
+        let position = match self.hub.blocking(|s| s.last_seq()).await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot read the last seq; closing.");
+                let frame = CloseFrame {
+                    code: 1011,
+                    reason: "store unavailable".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                return Ok(());
+            }
         };
         let mut rx = self.hub.events.subscribe();
         let mut closing = self.hub.closing.subscribe();
-        let (mut sink, mut stream) = socket.split();
+        let mut revocations = self.hub.revocations.subscribe();
         let session = format!("{:016x}", fastrand::u64(..));
         let welcome = ServerMessage::WelcomeMessage {
             session,
@@ -303,7 +345,7 @@ impl Session {
         };
         self.send(&mut sink, &welcome).await?;
         self.sent = after_seq.unwrap_or(position);
-        self.replay(&mut sink, self.sent).await?;
+        self.replay(&mut sink, self.sent, position).await?;
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
         loop {
@@ -329,10 +371,26 @@ impl Session {
                     last_heard = Instant::now();
                     match incoming {
                         Some(Ok(Message::Text(text))) => self.on_text(&mut sink, text.as_str()).await?,
-                        Some(Ok(Message::Binary(_))) => self.error(&mut sink, "bad_message", "binary frames are not accepted: send JSON text".into()).await?,
+                        Some(Ok(Message::Binary(_))) => {
+                            if self.take_token() {
+                                self.error(&mut sink, "bad_message", "binary frames are not accepted: send JSON text".into()).await?;
+                            } else {
+                                self.error(&mut sink, "rate_limited", "too many messages".into()).await?;
+                            }
+                        }
                         Some(Ok(Message::Close(_))) | None => return Ok(()),
                         Some(Ok(_)) => {}
+                        Some(Err(e)) if is_too_big(e.to_string().as_str()) => {
+                            let frame = CloseFrame { code: CLOSE_TOO_BIG, reason: format!("message over {} bytes", self.hub.config.max_message_bytes).into() };
+                            let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                            return Ok(());
+                        }
                         Some(Err(e)) => return Err(e),
+                    }
+                }
+                Ok(()) = revocations.changed() => {
+                    if !self.still_signed_in(&mut sink).await {
+                        return Ok(());
                     }
                 }
                 _ = closing.changed() => {
@@ -354,11 +412,7 @@ impl Session {
     async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<(), axum::Error> {
         if !self.take_token() {
             return self
-                .error(
-                    sink,
-                    "rate_limited",
-                    format!("more than {RATE_PER_S} messages per second"),
-                )
+                .error(sink, "rate_limited", "too many messages: slow down".into())
                 .await;
         }
         let msg: ClientMessage = match serde_json::from_str(text) {
@@ -367,31 +421,55 @@ impl Session {
         };
         match msg {
             ClientMessage::JoinRoom { room } => {
-                if room.starts_with("dm:") && !is_participant(&room, &self.claims.sub) {
-                    // Someone else's conversation: joining would let this client read it.
-                    self.error(
-                        sink,
-                        "forbidden",
-                        format!("{room:?} is not your conversation"),
-                    )
-                    .await
-                } else if valid_room(&room) {
-                    self.rooms.insert(room);
-                    Ok(())
-                } else {
-                    self.error(
-                        sink,
-                        "bad_room",
-                        format!("room {room:?}: use camera:NAME, site:NAME or a chat room name"),
-                    )
-                    .await
+                match crate::rooms::may_use(&self.hub, &self.claims, &room) {
+                    Ok(()) if self.rooms.contains(&room) => Ok(()),
+                    Ok(()) if self.rooms.len() >= self.hub.config.max_rooms_per_connection => {
+                        self.error(
+                            sink,
+                            "too_many_rooms",
+                            format!(
+                                "a connection joins at most {} rooms",
+                                self.hub.config.max_rooms_per_connection
+                            ),
+                        )
+                        .await
+                    }
+                    Ok(()) => {
+                        self.rooms.insert(room);
+                        Ok(())
+                    }
+                    // A room of a camera or site this user may not see, or someone else's
+                    // conversation: joining would let this client read it.
+                    Err(crate::rooms::RoomRefusal::Forbidden) => {
+                        self.error(sink, "forbidden", format!("{room:?} is not your room"))
+                            .await
+                    }
+                    Err(crate::rooms::RoomRefusal::Malformed) => {
+                        self.error(
+                            sink,
+                            "bad_room",
+                            "a room is camera:NAME, site:NAME, chat:SITE or a chat room name \
+                             (letters, digits, - _ : ., up to 128)"
+                                .into(),
+                        )
+                        .await
+                    }
                 }
             }
             ClientMessage::LeaveRoom { room } => {
                 self.rooms.remove(&room);
                 Ok(())
             }
-            ClientMessage::Resume { after_seq } => self.replay(sink, after_seq).await,
+            ClientMessage::Resume { after_seq } => {
+                let position = match self.hub.blocking(|s| s.last_seq()).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(error = %e, "Cannot read the last seq.");
+                        return self.error(sink, "internal", "internal error".into()).await;
+                    }
+                };
+                self.replay(sink, after_seq, position).await
+            }
             ClientMessage::SendMessage { room, text } => {
                 if !self.claims.role.can_view() {
                     return self
@@ -410,7 +488,7 @@ impl Session {
                 self.chat(sink, &room, &text).await
             }
             ClientMessage::PrivateMessage { to, text } => {
-                if !self.claims.role.can_view() || !valid_room(&to) {
+                if !self.claims.role.can_view() || !crate::users::valid_user_name(&to) {
                     return self
                         .error(
                             sink,
@@ -418,6 +496,19 @@ impl Session {
                             "private messages go to a user name".into(),
                         )
                         .await;
+                }
+                let name = to.clone();
+                match self.hub.blocking(move |s| s.user(&name)).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return self
+                            .error(sink, "bad_message", format!("no user {to:?}"))
+                            .await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Cannot look a user up.");
+                        return self.error(sink, "internal", "internal error".into()).await;
+                    }
                 }
                 let room = fightwatch_protocol::private_room(&self.claims.sub, &to);
                 self.chat(sink, &room, &text).await
@@ -441,7 +532,10 @@ impl Session {
                     Err(crate::hub::DetectionError::Invalid(m)) => {
                         self.error(sink, "bad_detection", m).await
                     }
-                    Err(e) => self.error(sink, "internal", e.to_string()).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "Storing a detection failed.");
+                        self.error(sink, "internal", "internal error".into()).await
+                    }
                 }
             }
             ClientMessage::AckAlert { id, note } => {
@@ -454,62 +548,26 @@ impl Session {
                         )
                         .await;
                 }
-                match self
-                    .hub
-                    .update_alert(&id, None, None, Some((self.claims.sub.clone(), note)))
-                    .await
-                {
+                let claims = self.claims.clone();
+                match self.hub.acknowledge(&claims, &id, note).await {
                     Ok(_) => Ok(()),
-                    Err(e) => self.error(sink, "ack_failed", e.to_string()).await,
+                    // Hidden and unknown alerts get the same answer: ids cannot be probed.
+                    Err(crate::HubError::Store(fightwatch_store::StoreError::NoSuchAlert(_))) => {
+                        self.error(sink, "not_found", "no such alert".into()).await
+                    }
+                    Err(crate::HubError::Invalid(m)) => self.error(sink, "bad_message", m).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "Acknowledging failed.");
+                        self.error(sink, "internal", "internal error".into()).await
+                    }
                 }
             }
         }
     }
 }
 
-/// Whether joining `room` narrows the alert feed.
-fn is_feed_room(room: &str) -> bool {
-    room.starts_with("camera:") || room.starts_with("site:")
-}
-
-/// Whether `user` is one of the two people of a `dm:A:B` room.
-fn is_participant(room: &str, user: &str) -> bool {
-    room.strip_prefix("dm:")
-        .and_then(|r| r.split_once(':'))
-        .is_some_and(|(a, b)| a == user || b == user)
-}
-
-fn valid_room(room: &str) -> bool {
-    !room.is_empty()
-        && room.len() <= 128
-        && room
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins() {
-        let allowed = vec!["https://console.example".to_string()];
-        assert!(origin_allowed("https://console.example", None, &allowed));
-        assert!(origin_allowed(
-            "http://127.0.0.1:8080",
-            Some("127.0.0.1:8080"),
-            &allowed
-        ));
-        assert!(!origin_allowed(
-            "https://evil.example",
-            Some("127.0.0.1:8080"),
-            &allowed
-        ));
-    }
-
-    #[test]
-    fn rooms() {
-        assert!(valid_room("camera:lobby-1") && valid_room("site:hq") && valid_room("ops"));
-        assert!(!valid_room("") && !valid_room("a b") && !valid_room(&"x".repeat(200)));
-    }
+/// Whether a read error is a message or frame over the size limit (tungstenite's "Space
+/// limit exceeded: Message too long" and frame-size errors).
+fn is_too_big(error: &str) -> bool {
+    error.contains("Space limit exceeded")
 }

@@ -29,11 +29,14 @@ async fn server() -> Server {
     let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
     let mut config = ServerConfig::new(dir.path());
     config.allowed_origins = vec!["http://console.test".into()];
-    let hub = Hub::new(store, Auth::new(SECRET), config);
+    let hub = Hub::new(store, Auth::new(SECRET).unwrap(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = app(hub.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(fightwatch_broadcaster::serve(
+        listener,
+        hub.clone(),
+        std::future::pending(),
+    ));
     Server {
         hub,
         addr,
@@ -41,9 +44,8 @@ async fn server() -> Server {
     }
 }
 
-fn token(role: Role) -> String {
-    Auth::new(SECRET)
-        .issue(&format!("{}-user", role.as_str()), role, 3600, None)
+fn token(hub: &Hub, role: Role) -> String {
+    hub.issue_token(&format!("{}-user", role.as_str()), role, 3600, None)
         .unwrap()
 }
 
@@ -98,7 +100,8 @@ async fn refusals_happen_before_the_upgrade() {
     let s = server().await;
     assert_eq!(status_of(connect(s.addr, "").await.err().unwrap()), 401);
     let forged = Auth::new(b"some other secret, 32 bytes long")
-        .issue("x", Role::Admin, 60, None)
+        .unwrap()
+        .sign(&Auth::claims("x", Role::Admin, 60, None, "s".into()))
         .unwrap();
     assert_eq!(
         status_of(
@@ -115,6 +118,8 @@ async fn refusals_happen_before_the_upgrade() {
         role: Role::Viewer,
         exp: 1_000,
         cameras: None,
+        jti: "old-session".into(),
+        iat: 900,
     };
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
@@ -132,7 +137,7 @@ async fn refusals_happen_before_the_upgrade() {
         401
     );
     // Cross-site WebSocket hijacking: a browser page on another origin.
-    let mut req = format!("ws://{}/ws?token={}", s.addr, token(Role::Viewer))
+    let mut req = format!("ws://{}/ws?token={}", s.addr, token(&s.hub, Role::Viewer))
         .into_client_request()
         .unwrap();
     req.headers_mut()
@@ -141,7 +146,7 @@ async fn refusals_happen_before_the_upgrade() {
         status_of(tokio_tungstenite::connect_async(req).await.err().unwrap()),
         403
     );
-    let mut req = format!("ws://{}/ws?token={}", s.addr, token(Role::Viewer))
+    let mut req = format!("ws://{}/ws?token={}", s.addr, token(&s.hub, Role::Viewer))
         .into_client_request()
         .unwrap();
     req.headers_mut()
@@ -152,7 +157,7 @@ async fn refusals_happen_before_the_upgrade() {
 #[tokio::test]
 async fn alerts_reach_dashboards_after_they_are_stored_and_rest_serves_them() {
     let s = server().await;
-    let mut ws = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+    let mut ws = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
         .await
         .unwrap();
     let welcome = next(&mut ws).await;
@@ -185,7 +190,10 @@ async fn alerts_reach_dashboards_after_they_are_stored_and_rest_serves_them() {
     let router = app(s.hub.clone());
     let get = |uri: String| {
         Request::get(uri)
-            .header("authorization", format!("Bearer {}", token(Role::Viewer)))
+            .header(
+                "authorization",
+                format!("Bearer {}", token(&s.hub, Role::Viewer)),
+            )
             .body(Body::empty())
             .unwrap()
     };
@@ -230,7 +238,10 @@ async fn alerts_reach_dashboards_after_they_are_stored_and_rest_serves_them() {
             .clone()
             .oneshot(
                 Request::get(uri)
-                    .header("authorization", format!("Bearer {}", token(Role::Detector)))
+                    .header(
+                        "authorization",
+                        format!("Bearer {}", token(&s.hub, Role::Detector)),
+                    )
                     .body(Body::empty())
                     .unwrap(),
             )
@@ -243,11 +254,11 @@ async fn alerts_reach_dashboards_after_they_are_stored_and_rest_serves_them() {
 #[tokio::test]
 async fn detectors_raise_alerts_like_the_pipeline_and_see_nothing() {
     let s = server().await;
-    let mut viewer = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+    let mut viewer = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
         .await
         .unwrap();
     next(&mut viewer).await;
-    let mut detector = connect(s.addr, &format!("token={}", token(Role::Detector)))
+    let mut detector = connect(s.addr, &format!("token={}", token(&s.hub, Role::Detector)))
         .await
         .unwrap();
     assert_eq!(next(&mut detector).await["role"], "detector");
@@ -297,7 +308,7 @@ async fn detectors_raise_alerts_like_the_pipeline_and_see_nothing() {
     let r = router
         .clone()
         .oneshot(post(
-            token(Role::Detector),
+            token(&s.hub, Role::Detector),
             r#"{"camera":"gate","score":0.9}"#,
         ))
         .await
@@ -306,7 +317,7 @@ async fn detectors_raise_alerts_like_the_pipeline_and_see_nothing() {
     let r = router
         .clone()
         .oneshot(post(
-            token(Role::Detector),
+            token(&s.hub, Role::Detector),
             r#"{"camera":"gate","score":0.9,"extra":1}"#,
         ))
         .await
@@ -314,7 +325,7 @@ async fn detectors_raise_alerts_like_the_pipeline_and_see_nothing() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = router
         .oneshot(post(
-            token(Role::Viewer),
+            token(&s.hub, Role::Viewer),
             r#"{"camera":"gate","score":0.9}"#,
         ))
         .await
@@ -330,19 +341,20 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
     {
         let hub = Hub::new(
             Arc::new(Store::open(&db).unwrap()),
-            Auth::new(SECRET),
+            Auth::new(SECRET).unwrap(),
             ServerConfig::new(dir.path()),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = app(hub.clone());
         let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        let alice = Auth::new(SECRET)
-            .issue("alice", Role::Operator, 600, None)
-            .unwrap();
-        let bob = Auth::new(SECRET)
-            .issue("bob", Role::Viewer, 600, None)
-            .unwrap();
+        // Private messages go to users that exist.
+        for (name, role) in [("alice", Role::Operator), ("bob", Role::Viewer)] {
+            fightwatch_broadcaster::users::add_user(hub.store(), name, role, "long password", None)
+                .unwrap();
+        }
+        let alice = hub.issue_token("alice", Role::Operator, 600, None).unwrap();
+        let bob = hub.issue_token("bob", Role::Viewer, 600, None).unwrap();
         let mut a = connect(addr, &format!("token={alice}")).await.unwrap();
         let mut b = connect(addr, &format!("token={bob}")).await.unwrap();
         next(&mut a).await;
@@ -387,9 +399,7 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
             (Some("dm:alice:bob"), Some("copy"))
         );
         // A third person cannot listen in by joining the conversation's room.
-        let carol = Auth::new(SECRET)
-            .issue("carol", Role::Admin, 600, None)
-            .unwrap();
+        let carol = hub.issue_token("carol", Role::Admin, 600, None).unwrap();
         let mut c = connect(addr, &format!("token={carol}")).await.unwrap();
         next(&mut c).await;
         c.send(Message::Text(
@@ -414,18 +424,15 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
     // A new server on the same database still has the history.
     let hub = Hub::new(
         Arc::new(Store::open(&db).unwrap()),
-        Auth::new(SECRET),
+        Auth::new(SECRET).unwrap(),
         ServerConfig::new(dir.path()),
     );
-    let router = app(hub);
+    let router = app(hub.clone());
     let get = |room: &str, who: &str, role: Role| {
         Request::get(format!("/api/rooms/{room}/messages"))
             .header(
                 "authorization",
-                format!(
-                    "Bearer {}",
-                    Auth::new(SECRET).issue(who, role, 60, None).unwrap()
-                ),
+                format!("Bearer {}", hub.issue_token(who, role, 60, None).unwrap()),
             )
             .body(Body::empty())
             .unwrap()
@@ -456,10 +463,10 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
 #[tokio::test]
 async fn ack_from_one_client_reaches_another_and_viewers_may_not_ack() {
     let s = server().await;
-    let mut viewer = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+    let mut viewer = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
         .await
         .unwrap();
-    let mut operator = connect(s.addr, &format!("token={}", token(Role::Operator)))
+    let mut operator = connect(s.addr, &format!("token={}", token(&s.hub, Role::Operator)))
         .await
         .unwrap();
     next(&mut viewer).await;
@@ -506,7 +513,10 @@ async fn ack_from_one_client_reaches_another_and_viewers_may_not_ack() {
     let r = app(s.hub.clone())
         .oneshot(
             Request::get(format!("/api/alerts/{}/events", a.id))
-                .header("authorization", format!("Bearer {}", token(Role::Viewer)))
+                .header(
+                    "authorization",
+                    format!("Bearer {}", token(&s.hub, Role::Viewer)),
+                )
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -531,7 +541,7 @@ async fn ack_from_one_client_reaches_another_and_viewers_may_not_ack() {
 #[tokio::test]
 async fn resume_during_a_burst_loses_and_duplicates_nothing() {
     let s = server().await;
-    let t = token(Role::Viewer);
+    let t = token(&s.hub, Role::Viewer);
     let mut ws = connect(s.addr, &format!("token={t}")).await.unwrap();
     next(&mut ws).await;
     for _ in 0..3 {
@@ -578,7 +588,7 @@ async fn resume_during_a_burst_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
     let s = server().await;
-    let mut bystander = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+    let mut bystander = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
         .await
         .unwrap();
     next(&mut bystander).await;
@@ -591,7 +601,7 @@ async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
             }
         }
     });
-    let mut fuzzer = connect(s.addr, &format!("token={}", token(Role::Operator)))
+    let mut fuzzer = connect(s.addr, &format!("token={}", token(&s.hub, Role::Operator)))
         .await
         .unwrap();
     next(&mut fuzzer).await;
@@ -642,7 +652,7 @@ async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
         .unwrap();
     assert_eq!(got["type"], "fight_alert");
     assert!(
-        connect(s.addr, &format!("token={}", token(Role::Viewer)))
+        connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
             .await
             .is_ok()
     );
@@ -652,13 +662,15 @@ async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
 async fn a_client_that_stops_reading_is_cut_and_the_others_get_everything() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
-    let hub = Hub::new(store, Auth::new(SECRET), ServerConfig::new(dir.path())); // queue 1024
+    let mut config = ServerConfig::new(dir.path()); // queue 1024
+    config.max_resume_events = 100_000; // the stalled client resumes ~17k events back
+    let hub = Hub::new(store, Auth::new(SECRET).unwrap(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app(hub.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
-    let t = token(Role::Viewer);
+    let t = token(&hub, Role::Viewer);
     let mut stalled = connect(addr, &format!("token={t}")).await.unwrap();
     next(&mut stalled).await; // welcome, then it never reads again
     let mut healthy = connect(addr, &format!("token={t}")).await.unwrap();
@@ -829,7 +841,8 @@ async fn login_sets_a_cookie_that_opens_the_websocket() {
         .oneshot(
             Request::post("/api/logout")
                 .header("cookie", &cookie)
-                .body(Body::empty())
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
                 .unwrap(),
         )
         .await
@@ -844,7 +857,7 @@ async fn concurrent_publishers_reach_clients_in_seq_order_without_loss() {
     // Found by the 10,000-dashboard benchmark: with several publishers, an event could be
     // broadcast after a later one and then be skipped by every connection.
     let s = server().await;
-    let mut ws = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+    let mut ws = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
         .await
         .unwrap();
     next(&mut ws).await;
@@ -876,17 +889,17 @@ async fn connections_per_ip_are_capped() {
     config.max_connections_per_ip = 3;
     let hub = Hub::new(
         Arc::new(Store::open(&dir.path().join("db")).unwrap()),
-        Auth::new(SECRET),
+        Auth::new(SECRET).unwrap(),
         config,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let q = format!("token={}", token(&hub, Role::Viewer));
     tokio::spawn(fightwatch_broadcaster::serve(
         listener,
         hub,
         std::future::pending(),
     ));
-    let q = format!("token={}", token(Role::Viewer));
     let mut open = Vec::new();
     for _ in 0..3 {
         let mut ws = connect(addr, &q).await.unwrap();
@@ -914,7 +927,7 @@ async fn the_console_is_served_when_built() {
     config.static_dir = Some(web);
     let router = app(Hub::new(
         Arc::new(Store::open(&dir.path().join("db")).unwrap()),
-        Auth::new(SECRET),
+        Auth::new(SECRET).unwrap(),
         config,
     ));
     let body = |r: axum::response::Response| async move {
@@ -954,15 +967,16 @@ async fn camera_and_site_rooms_narrow_the_feed_and_chat_rooms_do_not() {
     let earlier = s.hub.raise_alert(alert("yard"), None).await.unwrap();
     let join =
         |room: &str| Message::Text(format!(r#"{{"type":"join_room","room":"{room}"}}"#).into());
-    let mut gate_only = connect(s.addr, &format!("token={}", token(Role::Viewer)))
+    let mut gate_only = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
         .await
         .unwrap();
-    let mut chatting = connect(s.addr, &format!("token={}", token(Role::Operator)))
+    let mut chatting = connect(s.addr, &format!("token={}", token(&s.hub, Role::Operator)))
         .await
         .unwrap();
     // A user who may only see the yard, connected after the yard's alert was raised.
-    let yard_token = Auth::new(SECRET)
-        .issue("yard-guard", Role::Operator, 600, Some(vec!["yard".into()]))
+    let yard_token = s
+        .hub
+        .issue_token("yard-guard", Role::Operator, 600, Some(vec!["yard".into()]))
         .unwrap();
     let mut yard_only = connect(s.addr, &format!("token={yard_token}"))
         .await

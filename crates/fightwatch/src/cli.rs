@@ -167,7 +167,8 @@ pub struct InferenceArgs {
 /// `fightwatch user …`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create or replace a user; the password is read from standard input.
+    /// Create or replace a user; the password is read from standard input. Replacing a user
+    /// ends its sessions.
     Add {
         /// Login name.
         name: String,
@@ -180,6 +181,22 @@ pub enum UserCommand {
         /// Cameras this user may see (repeatable; default all).
         #[arg(long = "camera")]
         cameras: Vec<String>,
+        /// The server's data directory.
+        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        data_dir: PathBuf,
+    },
+    /// Delete a user and end its sessions (open consoles are signed out within a second).
+    Delete {
+        /// Login name.
+        name: String,
+        /// The server's data directory.
+        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        data_dir: PathBuf,
+    },
+    /// End every session of a user (sign it out everywhere; its tokens stop working).
+    Revoke {
+        /// Login name (or a token's user).
+        name: String,
         /// The server's data directory.
         #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
         data_dir: PathBuf,

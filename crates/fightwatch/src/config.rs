@@ -87,6 +87,9 @@ pub struct ServerSection {
     pub max_connections_per_ip: usize,
     /// The web console's built files (relative to the config file).
     pub web_dir: PathBuf,
+    /// Mark the login cookie Secure (browsers reach the server over HTTPS, e.g. through a TLS
+    /// reverse proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerSection {
@@ -96,6 +99,7 @@ impl Default for ServerSection {
             allowed_origins: Vec::new(),
             max_connections_per_ip: 256,
             web_dir: "web/dist".into(),
+            secure_cookies: false,
         }
     }
 }

@@ -102,5 +102,11 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             &role,
             (!cameras.is_empty()).then_some(cameras),
         ),
+        cli::Command::User {
+            command: cli::UserCommand::Delete { name, data_dir },
+        } => serve::delete_user(&data_dir, &name),
+        cli::Command::User {
+            command: cli::UserCommand::Revoke { name, data_dir },
+        } => serve::revoke_user(&data_dir, &name),
     }
 }

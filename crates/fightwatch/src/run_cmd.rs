@@ -51,6 +51,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         site: "default".into(),
         max_connections_per_ip: config.server.max_connections_per_ip,
         web_dir: config.server.web_dir.clone(),
+        secure_cookies: config.server.secure_cookies,
     };
     let mut server = Server::start(&serve)?;
     server.end_stale_alerts()?;

@@ -32,29 +32,74 @@ pub struct ServeArgs {
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
     pub site: String,
+    /// Mark the login cookie Secure (browsers reach the server over HTTPS, e.g. through a TLS
+    /// reverse proxy).
+    #[arg(long)]
+    pub secure_cookies: bool,
 }
 
 /// The HS256 secret: `FIGHTWATCH_JWT_SECRET`, else `DATA_DIR/jwt_secret`, created (0600) with
-/// 32 random bytes on first use.
+/// 32 bytes from the operating system's secure random source on first use. A secret shorter
+/// than 32 bytes is refused, not used: an empty file would mean anyone can sign tokens.
+/// Rotating it (delete the file, restart) signs everyone out.
 pub fn jwt_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    if let Ok(s) = std::env::var("FIGHTWATCH_JWT_SECRET") {
+    let min = Auth::MIN_SECRET_BYTES;
+    if let Some(s) = std::env::var_os("FIGHTWATCH_JWT_SECRET") {
+        let s = s.into_encoded_bytes();
         anyhow::ensure!(
-            s.len() >= 16,
-            "FIGHTWATCH_JWT_SECRET must be at least 16 characters"
+            s.len() >= min,
+            "FIGHTWATCH_JWT_SECRET has {} bytes; it must have at least {min} (e.g. `openssl rand -hex 32`)",
+            s.len()
         );
-        return Ok(s.into_bytes());
+        return Ok(s);
     }
     let path = data_dir.join("jwt_secret");
-    if let Ok(hex) = std::fs::read_to_string(&path) {
-        return Ok(hex.trim().as_bytes().to_vec());
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let secret = bytes.trim_ascii().to_vec();
+            anyhow::ensure!(
+                secret.len() >= min,
+                "{} holds {} bytes; a JWT secret needs at least {min}. Delete the file to make a new \
+                 one (this signs everyone out), or write {min}+ random bytes into it",
+                path.display(),
+                secret.len()
+            );
+            return Ok(secret);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let secret: String = (0..32)
-        .map(|_| format!("{:02x}", fastrand::u8(..)))
-        .collect();
+    private_dir(data_dir)?;
+    let secret = fightwatch_broadcaster::users::random_hex(32)
+        .context("reading the system's secure random source")?;
     write_private(&path, &secret)?;
     Ok(secret.into_bytes())
+}
+
+/// Creates `dir` readable by its owner only (it holds the database, snapshots and the
+/// secret); warns when an existing one is open to others.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "The data directory is readable by other users; `chmod 700` it."
+            );
+            eprintln!(
+                "fightwatch: warning: {} has mode {mode:o}: other users can read it (chmod 700 {0})",
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
 }
 
 /// Writes a file only its owner can read.
@@ -92,8 +137,7 @@ pub struct Server {
 impl Server {
     /// Opens the store and starts listening.
     pub fn start(args: &ServeArgs) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        private_dir(&args.data_dir)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("server")
@@ -107,6 +151,7 @@ impl Server {
         config.allowed_origins = args.allowed_origins.clone();
         config.max_connections_per_ip = args.max_connections_per_ip;
         config.static_dir = Some(args.web_dir.clone());
+        config.secure_cookies = args.secure_cookies;
         if let Some(password) =
             fightwatch_broadcaster::users::bootstrap_admin(&store, &args.data_dir)?
         {
@@ -116,7 +161,7 @@ impl Server {
                 args.data_dir.join("admin_password").display()
             );
         }
-        let hub = Hub::new(store, Auth::new(&jwt_secret(&args.data_dir)?), config);
+        let hub = Hub::new(store, Auth::new(&jwt_secret(&args.data_dir)?)?, config);
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(args.bind))
             .with_context(|| format!("listening on {}", args.bind))?;
@@ -464,8 +509,34 @@ impl ProcessSampler {
 pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Result<()> {
     let role: fightwatch_broadcaster::Role = role.parse().map_err(anyhow::Error::msg)?;
     let ttl_s = parse_duration(ttl)?;
-    let auth = Auth::new(&jwt_secret(data_dir)?);
-    println!("{}", auth.issue(user, role, ttl_s, None)?);
+    let auth = Auth::new(&jwt_secret(data_dir)?)?;
+    let store = open_store(data_dir)?;
+    let token = fightwatch_broadcaster::users::issue_token(&store, &auth, user, role, ttl_s, None)?;
+    println!("{token}");
+    Ok(())
+}
+
+/// The data directory's database, for the user and token commands.
+fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    private_dir(data_dir)?;
+    let db = data_dir.join("fightwatch.db");
+    Store::open(&db).with_context(|| format!("opening {}", db.display()))
+}
+
+/// `fightwatch user delete NAME`: removes the user and ends its sessions (a running server
+/// closes their WebSockets within a second).
+pub fn delete_user(data_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let store = open_store(data_dir)?;
+    anyhow::ensure!(store.delete_user(name)?, "no user {name:?}");
+    eprintln!("fightwatch: user {name} deleted; its sessions are revoked");
+    Ok(())
+}
+
+/// `fightwatch user revoke NAME`: ends every session of a user (logs it out everywhere).
+pub fn revoke_user(data_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let store = open_store(data_dir)?;
+    let n = store.revoke_user_sessions(name)?;
+    eprintln!("fightwatch: revoked {n} session(s) of {name}");
     Ok(())
 }
 
@@ -498,10 +569,8 @@ pub fn add_user(
         .read_line(&mut password)
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\n', '\r']);
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let store = open_store(data_dir)?;
     let db = data_dir.join("fightwatch.db");
-    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     fightwatch_broadcaster::users::add_user(&store, name, role, password, cameras)?;
     eprintln!(
         "fightwatch: user {name} ({}) saved in {}",
@@ -521,7 +590,7 @@ mod tests {
         let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
         let hub = Hub::new(
             store.clone(),
-            Auth::new(b"0123456789abcdef0123456789abcdef"),
+            Auth::new(b"0123456789abcdef0123456789abcdef").unwrap(),
             ServerConfig::new(dir.path()),
         );
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -1,5 +1,5 @@
 /*!
-SQLite persistence for fightwatch: alerts, acknowledgements, events, chat, users.
+SQLite persistence for fightwatch: alerts, acknowledgements, events, chat, users, sessions.
 
 Alerts are committed here before any dashboard sees them. Every persisted change is also an
 *event* with a sequence number that only grows (SQLite's `AUTOINCREMENT` never reuses one), and
@@ -24,6 +24,8 @@ assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");
 ```
 */
 
+mod sessions;
 mod store;
 
+pub use sessions::SessionRecord;
 pub use store::{AlertFilter, AlertRecord, NewAlert, Store, StoreError, UserRecord};

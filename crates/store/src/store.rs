@@ -112,7 +112,8 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms INTEGER NOT NULL,
     camera TEXT,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    alert_id TEXT
 );
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -145,7 +146,66 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     cameras TEXT
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 ";
+
+/// Upgrades a database made by an earlier version to `SCHEMA_VERSION` (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        // Version 1: events know their alert, so an alert's timeline and a camera's events are
+        // index lookups instead of scans of the whole log.
+        let has_alert_id = conn
+            .prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'alert_id'")?
+            .exists([])?;
+        let tx = conn.unchecked_transaction()?;
+        if !has_alert_id {
+            tx.execute_batch(
+                "ALTER TABLE events ADD COLUMN alert_id TEXT;
+                 UPDATE events SET alert_id = json_extract(body, '$.id')
+                 WHERE json_extract(body, '$.type') IN ('fight_alert', 'alert_update');",
+            )?;
+        }
+        tx.execute_batch(
+            "CREATE INDEX IF NOT EXISTS events_alert ON events (alert_id, seq);
+             CREATE INDEX IF NOT EXISTS events_camera ON events (camera, seq);",
+        )?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Creates the database file readable by its owner only (it holds password hashes and chat), or
+/// narrows an existing one that others could read. SQLite gives its -wal and -shm files the
+/// database file's mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = file.metadata()?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "Database was readable by others; set to 0600.");
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
 
 /// A user account (the password is stored only as an argon2 hash, made by the caller).
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +220,7 @@ pub struct UserRecord {
     pub cameras: Option<Vec<String>>,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -173,26 +233,36 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        private_file(path).map_err(|e| {
+            err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(e.to_string()),
+            ))
+        })?;
         let conn = Connection::open(path).map_err(err)?;
+        // Another process (`fightwatch user`, `fightwatch token`) may write while the server runs.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         )
         .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn).map_err(err)?;
         Ok(Self {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
         })
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
+    pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,
         }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -211,13 +281,18 @@ impl Store {
         .map_err(|e| self.err(e))?;
         let seq = tx.last_insert_rowid() as u64;
         let msg = make(seq);
+        let alert_id = match &msg {
+            ServerMessage::FightAlert(a) => Some(a.id.as_str()),
+            ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
+            _ => None,
+        };
         let body = serde_json::to_string(&msg).map_err(|e| StoreError::BadEvent {
             seq,
             message: e.to_string(),
         })?;
         tx.execute(
-            "UPDATE events SET body = ?1 WHERE seq = ?2",
-            params![body, seq as i64],
+            "UPDATE events SET body = ?1, alert_id = ?3 WHERE seq = ?2",
+            params![body, seq as i64, alert_id],
         )
         .map_err(|e| self.err(e))?;
         Ok((seq, msg))
@@ -412,14 +487,8 @@ impl Store {
     /// with the time the server committed it (ms since the epoch): the alert's timeline.
     pub fn alert_events(&self, id: &str) -> Result<Vec<(u64, ServerMessage)>, StoreError> {
         let conn = self.conn();
-        // A range scan of the primary key from the alert's own seq; `json_extract` only runs on
-        // rows of the alert's camera.
         let mut stmt = conn
-            .prepare(
-                "SELECT e.seq, e.at_ms, e.body FROM events e JOIN alerts a ON a.id = ?1
-                 WHERE e.seq >= a.seq AND e.camera = a.camera AND json_extract(e.body, '$.id') = ?1
-                 ORDER BY e.seq",
-            )
+            .prepare("SELECT seq, at_ms, body FROM events WHERE alert_id = ?1 ORDER BY seq")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![id], |r| {
@@ -527,25 +596,39 @@ impl Store {
             params![before_ms as i64],
         )
         .map_err(|e| self.err(e))?;
+        // Sessions that expired (logins last hours; the cutoff is days old).
+        tx.execute(
+            "DELETE FROM sessions WHERE expires_at < ?1",
+            params![before_ms as i64],
+        )
+        .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(snapshots)
     }
 }
 
 impl Store {
-    /// Creates or replaces a user.
+    /// Creates or replaces a user. Replacing one (new password, role or cameras) revokes its
+    /// sessions: tokens issued before carry the old role and cameras.
     pub fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let cameras = user
-            .cameras
-            .as_ref()
-            .map(|c| serde_json::to_string(c).unwrap_or_default());
-        self.conn()
-            .execute(
-                "INSERT INTO users (name, role, password_hash, cameras) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3, cameras = ?4",
-                params![user.name, user.role, user.password_hash, cameras],
-            )
+        let cameras = match &user.cameras {
+            Some(c) => Some(serde_json::to_string(c).map_err(|e| StoreError::BadEvent {
+                seq: 0,
+                message: e.to_string(),
+            })?),
+            None => None,
+        };
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO users (name, role, password_hash, cameras) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3, cameras = ?4",
+            params![user.name, user.role, user.password_hash, cameras],
+        )
+        .map_err(|e| self.err(e))?;
+        crate::sessions::revoke_where(&tx, "user = ?1", params![user.name])
             .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -561,7 +644,17 @@ impl Store {
                         name: r.get(0)?,
                         role: r.get(1)?,
                         password_hash: r.get(2)?,
-                        cameras: cameras.and_then(|c| serde_json::from_str(&c).ok()),
+                        // Fail closed: an unreadable list must not become "all cameras".
+                        cameras: match cameras {
+                            Some(c) => Some(serde_json::from_str(&c).map_err(|e| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    3,
+                                    rusqlite::types::Type::Text,
+                                    Box::new(e),
+                                )
+                            })?),
+                            None => None,
+                        },
                     })
                 },
             )
@@ -629,7 +722,14 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> Result<AlertRecord, rusqlite::Error> {
         label: r.get(4)?,
         score: r.get::<_, f64>(5)? as f32,
         peak_score: r.get::<_, f64>(6)? as f32,
-        status: AlertStatus::parse(&status).unwrap_or(AlertStatus::Active),
+        // Fail closed: an unknown status is an error, not "active".
+        status: AlertStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                7,
+                rusqlite::types::Type::Text,
+                format!("unknown alert status {status:?}").into(),
+            )
+        })?,
         started_at: r.get::<_, i64>(8)? as u64,
         ended_at: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
         acked_by: r.get(10)?,
@@ -709,6 +809,61 @@ mod tests {
             store.update_alert("a99", None, None, None),
             Err(StoreError::NoSuchAlert(_))
         ));
+    }
+
+    #[test]
+    fn a_database_of_the_previous_schema_gets_indexed_alert_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path).unwrap();
+            let a = store.create_alert(&new_alert("lobby", 100)).unwrap();
+            store.update_alert(&a.id, Some(0.9), None, None).unwrap();
+            // Back to version 0: no alert_id column, no indexes.
+            let conn = store.conn();
+            conn.execute_batch(
+                "DROP INDEX events_alert; DROP INDEX events_camera;
+                 ALTER TABLE events DROP COLUMN alert_id; PRAGMA user_version = 0;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.alert_events("a1").unwrap().len(), 2);
+        let plan: String = store
+            .conn()
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE alert_id = 'a1' ORDER BY seq",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("events_alert"), "{plan}");
+    }
+
+    #[test]
+    fn the_database_file_is_private_and_bad_rows_fail_closed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::open(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        store.create_alert(&new_alert("lobby", 1)).unwrap();
+        assert_eq!(mode(&dir.path().join("db-wal")), 0o600);
+        let conn = store.conn();
+        conn.execute_batch(
+            "UPDATE alerts SET status = 'bogus';
+             INSERT INTO users VALUES ('u', 'viewer', 'h', 'not json');",
+        )
+        .unwrap();
+        drop(conn);
+        assert!(store.alert("a1").is_err(), "unknown status is not 'active'");
+        assert!(
+            store.user("u").is_err(),
+            "unreadable cameras are not 'all cameras'"
+        );
     }
 
     #[test]
