@@ -17,7 +17,7 @@ out=target/bench/broadcast.jsonl
 data=$(mktemp -d)
 export FIGHTWATCH_JWT_SECRET="bench secret, long enough to be fine"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn target/release/fightwatch serve --bind "127.0.0.1:$port" --data-dir "$data" --max-connections-per-ip 20000 2>target/bench/broadcast-server.log &
+RUST_LOG=warn target/release/fightwatch serve --bind "127.0.0.1:$port" --data-dir "$data" --max-connections-per-ip 20000 --max-websockets 20000 --max-http-connections-per-ip 1024 2>target/bench/broadcast-server.log &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

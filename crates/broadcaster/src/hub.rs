@@ -45,7 +45,8 @@ pub struct ServerConfig {
     pub login_rate_per_address: Rate,
     /// Login attempts per user name and client address.
     pub login_rate_per_user: Rate,
-    /// Password hashes (argon2, 19 MiB each) computed at once; other logins wait briefly.
+    /// Password hashes (argon2, 19 MiB each) computed at once, on as many dedicated threads;
+    /// up to 8 times as many logins wait, more are refused (503).
     pub concurrent_password_hashes: usize,
     /// WebSocket messages per user, over all of its connections.
     pub message_rate_per_user: Rate,

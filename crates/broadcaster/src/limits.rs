@@ -124,7 +124,7 @@ impl Drop for Slot {
 pub(crate) struct LoginLimits {
     per_address: Keyed<IpAddr>,
     per_user_address: Keyed<(String, IpAddr)>,
-    pub(crate) hashing: tokio::sync::Semaphore,
+    pub(crate) hashing: HashPool,
 }
 
 /// Why a login attempt was not even tried.
@@ -139,7 +139,10 @@ impl LoginLimits {
         Self {
             per_address: config.login_rate_per_address.limiter(),
             per_user_address: config.login_rate_per_user.limiter(),
-            hashing: tokio::sync::Semaphore::new(config.concurrent_password_hashes.max(1)),
+            hashing: HashPool::new(
+                config.concurrent_password_hashes,
+                config.concurrent_password_hashes * 8,
+            ),
         }
     }
 
@@ -188,5 +191,53 @@ mod tests {
         assert!(per.take(ip).is_none());
         drop(slot);
         assert!(per.take(ip).is_some());
+    }
+}
+
+/// A fixed set of threads that check passwords. argon2 needs 19 MiB per hash; on the blocking
+/// pool every thread that ever hashed keeps such a block in its malloc arena (glibc raises its
+/// mmap threshold after the first free), so a flood grew the server by hundreds of MiB that
+/// never came back. Here memory is bounded by the thread count, and a full queue refuses.
+pub(crate) struct HashPool {
+    jobs: crossbeam_channel::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+/// The pool's queue is full: try again shortly.
+#[derive(Debug)]
+pub(crate) struct Busy;
+
+impl HashPool {
+    /// `threads` hashing threads with up to `queue` waiting checks. The threads end when the
+    /// pool is dropped.
+    pub(crate) fn new(threads: usize, queue: usize) -> Self {
+        let (jobs, rx) = crossbeam_channel::bounded::<Box<dyn FnOnce() + Send>>(queue);
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        job();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "Cannot start a password hashing thread.");
+            }
+        }
+        Self { jobs }
+    }
+
+    /// Runs `f` on a hashing thread; `Busy` when the queue is full.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| Busy)?;
+        rx.await.map_err(|_| Busy)
     }
 }

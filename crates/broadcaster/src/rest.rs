@@ -371,7 +371,7 @@ pub(crate) async fn detections(
     }
     let Json(detection) = match body {
         Ok(b) => b,
-        Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+        Err(e) => return ApiError(e.status(), e.body_text()).into_response(),
     };
     match hub.detection(detection, &claims.sub).await {
         Ok(alert) => (StatusCode::CREATED, Json(alert)).into_response(),
@@ -392,9 +392,6 @@ pub(crate) struct LoginBody {
 /// How long a console login lasts.
 const LOGIN_TTL_S: u64 = 12 * 3600;
 
-/// How long waiting for a password-hashing slot may take before the login is refused (503).
-const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
 fn too_many(retry_after_s: u64, message: &str) -> Response {
     let mut resp = ApiError(StatusCode::TOO_MANY_REQUESTS, message.into()).into_response();
     resp.headers_mut()
@@ -408,7 +405,7 @@ fn too_many(retry_after_s: u64, message: &str) -> Response {
 ///
 /// Nobody needs an account to call this, and each attempt costs an argon2 hash (19 MiB), so:
 /// attempts are rate-limited per address and per (user name, address) (429 + `Retry-After`),
-/// and only a few hashes run at once (others wait briefly, then 503).
+/// and only a few hashes run at once, on their own threads (a few more wait; beyond that 503).
 pub(crate) async fn login(
     State(hub): State<Arc<Hub>>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
@@ -416,41 +413,37 @@ pub(crate) async fn login(
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.body_text()).into_response(),
+        Err(e) => return ApiError(e.status(), e.body_text()).into_response(),
     };
     let ip = crate::http::peer_of(peer.as_ref());
     if let Err(crate::limits::LoginRefusal::TooMany(wait)) = hub.login.attempt(&body.user, ip) {
         tracing::warn!(%ip, user = %body.user.chars().take(64).collect::<String>(), "Login attempts over the limit.");
         return too_many(wait, "too many login attempts: wait and try again");
     }
-    let Ok(Ok(_permit)) = tokio::time::timeout(HASH_QUEUE_WAIT, hub.login.hashing.acquire()).await
+    let store = hub.store().clone();
+    let Ok(checked) = hub
+        .login
+        .hashing
+        .run(move || crate::users::login(&store, &body.user, &body.password))
+        .await
     else {
         let mut resp =
             ApiError(StatusCode::SERVICE_UNAVAILABLE, "busy: try again".into()).into_response();
         resp.headers_mut().insert(header::RETRY_AFTER, 1u64.into());
         return resp;
     };
-    let store = hub.store().clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        crate::users::login(&store, &body.user, &body.password)
-    })
-    .await;
     let (user, role) = match checked {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => {
+        Ok(Some(found)) => found,
+        Ok(None) => {
             return ApiError(
                 StatusCode::UNAUTHORIZED,
                 "wrong user name or password".into(),
             )
             .into_response();
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::error!(error = %e, "Login failed.");
             return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
-                .into_response();
-        }
-        Err(_) => {
-            return ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())
                 .into_response();
         }
     };

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use fightwatch_store::{Store, StoreError, UserRecord};
 
 use crate::Role;
@@ -102,13 +102,71 @@ pub fn hash_password(password: &str) -> Result<String, UserError> {
         .map_err(|e| UserError::Hash(e.to_string()))
 }
 
-/// Whether `password` matches the stored hash.
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+thread_local! {
+    /// argon2's working memory (19 MiB with the default parameters), kept by each thread that
+    /// checks passwords. Allocating it per check fragmented the malloc arenas of those threads
+    /// until a login flood had grown the server by hundreds of MiB that never came back.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` and `salt` into `out`, in this thread's reused working memory.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    ARGON2_MEMORY.with_borrow_mut(|blocks| {
+        let need = argon.params().block_count();
+        if blocks.len() < need {
+            blocks.resize(need, argon2::Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..need])
     })
+}
+
+/// Whether `password` matches the stored hash (a PHC string); compares in constant time.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::Output;
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        argon2::Algorithm::try_from(parsed.algorithm),
+        argon2::Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version {
+        Some(v) => match argon2::Version::try_from(v) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+        None => argon2::Version::default(),
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params);
+    argon2_into(&argon, password.as_bytes(), salt, &mut out).is_ok()
+        && Output::new(&out).is_ok_and(|o| o == expected)
+}
+
+/// Costs what checking a real user's password costs, so a wrong name cannot be told from a
+/// wrong password by timing.
+fn waste_a_hash(password: &str) {
+    let mut out = [0u8; 32];
+    let _ = argon2_into(
+        &Argon2::default(),
+        password.as_bytes(),
+        b"fightwatch-no-such-user",
+        &mut out,
+    );
 }
 
 /// Creates or replaces a user.
@@ -150,9 +208,7 @@ pub fn login(
         None
     };
     let Some(user) = user else {
-        // Hash anyway, so a wrong name costs as long as a wrong password and names cannot be
-        // probed by timing.
-        let _ = hash_password(
+        waste_a_hash(
             &password
                 .chars()
                 .take(MAX_PASSWORD_CHARS)

@@ -85,6 +85,10 @@ pub struct ServerSection {
     pub allowed_origins: Vec<String>,
     /// Open WebSockets allowed from one IP address.
     pub max_connections_per_ip: usize,
+    /// Open WebSockets allowed in all.
+    pub max_websockets: usize,
+    /// Open HTTP connections (before any WebSocket upgrade) allowed from one IP address.
+    pub max_http_connections_per_ip: usize,
     /// The web console's built files (relative to the config file).
     pub web_dir: PathBuf,
     /// Mark the login cookie Secure (browsers reach the server over HTTPS, e.g. through a TLS
@@ -98,6 +102,8 @@ impl Default for ServerSection {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             allowed_origins: Vec::new(),
             max_connections_per_ip: 256,
+            max_websockets: 10_000,
+            max_http_connections_per_ip: 64,
             web_dir: "web/dist".into(),
             secure_cookies: false,
         }

@@ -52,6 +52,8 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         max_connections_per_ip: config.server.max_connections_per_ip,
         web_dir: config.server.web_dir.clone(),
         secure_cookies: config.server.secure_cookies,
+        max_websockets: config.server.max_websockets,
+        max_http_connections_per_ip: config.server.max_http_connections_per_ip,
     };
     let mut server = Server::start(&serve)?;
     server.end_stale_alerts()?;

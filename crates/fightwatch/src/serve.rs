@@ -26,6 +26,12 @@ pub struct ServeArgs {
     /// Open WebSockets allowed from one IP address.
     #[arg(long, default_value_t = 256)]
     pub max_connections_per_ip: usize,
+    /// Open WebSockets allowed in all.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_websockets: usize,
+    /// Open HTTP connections (before any WebSocket upgrade) allowed from one IP address.
+    #[arg(long, default_value_t = 64)]
+    pub max_http_connections_per_ip: usize,
     /// The web console's built files, served at / when present.
     #[arg(long, default_value = "web/dist", value_name = "DIR")]
     pub web_dir: PathBuf,
@@ -152,6 +158,8 @@ impl Server {
         config.max_connections_per_ip = args.max_connections_per_ip;
         config.static_dir = Some(args.web_dir.clone());
         config.secure_cookies = args.secure_cookies;
+        config.max_websockets = args.max_websockets;
+        config.max_http_connections_per_ip = args.max_http_connections_per_ip;
         if let Some(password) =
             fightwatch_broadcaster::users::bootstrap_admin(&store, &args.data_dir)?
         {

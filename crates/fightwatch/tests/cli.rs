@@ -235,7 +235,7 @@ fn user_add_reads_the_password_from_stdin_and_checks_it() {
     };
     let out = add("short");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("at least 8 characters"));
+    assert!(text(&out.stderr).contains("8 to 1024 characters"));
     let out = add("a long enough password");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("fightwatch.db").is_file());

@@ -9,7 +9,14 @@
 //! ```text
 //! fightwatch-loadgen --url ws://127.0.0.1:8080/ws --clients 1000 --publishers 1 --alerts 100 \
 //!     --token VIEWER_JWT --publisher-token DETECTOR_JWT [--json]
+//! fightwatch-loadgen --url ws://127.0.0.1:8080/ws --login-flood 10 --clients 48 \
+//!     [--spread-addresses] --server-pid PID --json
 //! ```
+//!
+//! `--login-flood` is the unauthenticated login attack of docs/security.md as a benchmark:
+//! wrong passwords as fast as the server answers, `/healthz` latency and server memory.
+
+mod login_flood;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,7 +48,7 @@ struct Args {
     #[arg(long, default_value_t = 20.0)]
     rate: f64,
     /// Token for the dashboards (viewer or above).
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     token: String,
     /// Token for the publishers (detector or admin); not needed with --watch.
     #[arg(long, default_value = "")]
@@ -62,6 +69,14 @@ struct Args {
     /// report their latency from the confirming frame's capture (`started_at`) to arrival.
     #[arg(long, value_name = "SECONDS")]
     watch: Option<u64>,
+    /// Post wrong passwords to /api/login from --clients connections for this many seconds,
+    /// timing /healthz meanwhile (see docs/security.md).
+    #[arg(long, value_name = "SECONDS")]
+    login_flood: Option<u64>,
+    /// With --login-flood: each attacking connection from its own loopback address
+    /// (127.0.X.Y), so per-address limits do not hide the cost of hashing.
+    #[arg(long)]
+    spread_addresses: bool,
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -70,6 +85,58 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+async fn flood(args: &Args, secs: u64) -> anyhow::Result<()> {
+    let authority = args
+        .url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .context("--url needs a host:port")?;
+    let addr: std::net::SocketAddr = authority
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .with_context(|| format!("--url host {authority:?}: use 127.0.0.1:PORT"))?;
+    let r = login_flood::run(
+        addr,
+        args.clients,
+        secs,
+        args.spread_addresses,
+        args.server_pid,
+    )
+    .await;
+    let statuses: serde_json::Map<String, serde_json::Value> = r
+        .statuses
+        .iter()
+        .map(|(s, n)| (s.to_string(), (*n).into()))
+        .collect();
+    let grew_mib = match (r.rss_before_kib, r.rss_peak_kib) {
+        (Some(b), Some(p)) => Some(p.saturating_sub(b) as f64 / 1024.0),
+        _ => None,
+    };
+    let report = serde_json::json!({
+        "mode": "login_flood",
+        "seconds": secs,
+        "connections": args.clients,
+        "spread_addresses": args.spread_addresses,
+        "login_statuses": statuses,
+        "healthz_probes": r.healthz_ms.len(),
+        "healthz_failures": r.healthz_failures,
+        "healthz_p50_ms": percentile(&r.healthz_ms, 0.5),
+        "healthz_p99_ms": percentile(&r.healthz_ms, 0.99),
+        "healthz_max_ms": r.healthz_ms.last().copied().unwrap_or(f64::NAN),
+        "server_rss_before_mib": r.rss_before_kib.map(|k| k as f64 / 1024.0),
+        "server_rss_peak_mib": r.rss_peak_kib.map(|k| k as f64 / 1024.0),
+        "server_rss_after_mib": r.rss_after_kib.map(|k| k as f64 / 1024.0),
+        "server_rss_growth_mib": grew_mib,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -111,6 +178,9 @@ async fn main() -> anyhow::Result<()> {
 
     if let Some(secs) = args.watch {
         return watch(&args, secs).await;
+    }
+    if let Some(secs) = args.login_flood {
+        return flood(&args, secs).await;
     }
 
     // 1. Dashboards.
