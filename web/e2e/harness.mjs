@@ -208,7 +208,9 @@ export async function detect(base, token, camera, site) {
 /** Accessibility audit (axe-core, WCAG 2 A/AA rules): the serious and critical violations,
  * each as "rule: first offending element". */
 export async function accessibilityProblems(page) {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: AXE });
+  // Evaluated through the DevTools protocol: the console's Content-Security-Policy (rightly)
+  // refuses inline scripts, which addScriptTag would add.
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE);
   return page.evaluate(async () => {
     const result = await window.axe.run(document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },

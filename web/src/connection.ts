@@ -13,6 +13,8 @@ import {
 
 /** Close code of a client that fell behind (docs/protocol.md): reconnect and resume at once. */
 export const CLOSE_LAGGING = 4008;
+/** Close code of a connection whose session ended (logout elsewhere, user changed or deleted). */
+export const CLOSE_REVOKED = 4001;
 
 /** What the socket needs from the browser's WebSocket (a fake one in the tests). */
 export interface SocketLike {
@@ -48,6 +50,8 @@ export interface ConnectionOptions {
   onReset?: (welcome: WelcomeMessage) => void;
   /** A frame that is not valid protocol (logged, then ignored). */
   onProtocolError?: (err: ProtocolError) => void;
+  /** The server ended this session (close 4001): sign in again; no reconnect. */
+  onRevoked?: () => void;
 }
 
 /** Counters for the connection indicator and the end-to-end tests. */
@@ -152,6 +156,11 @@ export class Connection {
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (ev.code === CLOSE_REVOKED) {
+        this.stop();
+        this.opts.onRevoked?.();
+        return;
+      }
       if (ev.code === CLOSE_LAGGING) {
         // Not the network's fault: come back at once and resume.
         this.backoff.reset();

@@ -147,6 +147,33 @@ describe("ConsoleModel", () => {
     expect(m.linkStats.resumed).toBe(1);
   });
 
+  it("reloads from REST when the server will not replay that far, and signs out when revoked", async () => {
+    let signedOut = 0;
+    const m = new ConsoleModel(
+      { user: "ops", role: "operator", cameras: null, expires_at: 0 },
+      { onSignedOut: () => (signedOut += 1) },
+      {
+        url: "ws://console.test/ws",
+        makeSocket: (url) => {
+          const s = new FakeSocket(url);
+          sockets.push(s);
+          return s;
+        },
+      },
+    );
+    const started = m.start();
+    sockets[0].open(10);
+    await started;
+    rest.alerts = [record(9000)];
+    sockets[0].frame({ type: "error", code: "resume_too_far", message: "reload" });
+    await settle();
+    expect(m.alerts.get("a9000")).toBeDefined();
+    sockets[0].drop(4001, "session ended: sign in again");
+    expect(signedOut).toBe(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sockets.length).toBe(1); // no reconnect with a revoked session
+  });
+
   it("forgets everything when the server comes back with another database", async () => {
     rest.alerts = [record(40), record(41)];
     const m = model();

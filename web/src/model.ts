@@ -104,6 +104,7 @@ export class ConsoleModel {
       onState: (s) => this.onLink(s),
       onReset: () => void this.startOver(),
       onProtocolError: (e) => console.warn("fightwatch: ignored a bad frame:", e.message),
+      onRevoked: () => this.events.onSignedOut?.(),
     });
     // Live first, then history: whatever REST returns is merged with live events, and the
     // merge only moves forward, so the order of arrival does not matter.
@@ -304,7 +305,9 @@ export class ConsoleModel {
         this.addMetrics(m);
         break;
       case "error":
-        this.events.onServerError?.(`${m.code}: ${m.message}`);
+        // Away for longer than the server replays: what was missed comes from REST instead.
+        if (m.code === "resume_too_far") void this.reload().catch(() => {});
+        else this.events.onServerError?.(`${m.code}: ${m.message}`);
         break;
     }
     this.changed();
