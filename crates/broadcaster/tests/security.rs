@@ -147,7 +147,11 @@ async fn slow_header_connections_time_out_and_do_not_starve_others() {
 #[tokio::test]
 async fn a_restricted_operator_cannot_touch_or_probe_hidden_alerts() {
     let s = server().await;
-    let vault = s.hub.raise_alert(alert("vault", "hq"), None).await.unwrap();
+    let vault = s
+        .hub
+        .raise_alert(alert_at("vault", "hq"), None)
+        .await
+        .unwrap();
     let yard_op = s
         .hub
         .issue_token("yardop", Role::Operator, 600, Some(vec!["yard".into()]))
@@ -215,9 +219,12 @@ async fn a_restricted_operator_cannot_touch_or_probe_hidden_alerts() {
 #[tokio::test]
 async fn site_and_camera_rooms_follow_camera_permissions() {
     let s = server().await;
-    s.hub.raise_alert(alert("vault", "hq"), None).await.unwrap();
     s.hub
-        .raise_alert(alert("yard", "depot"), None)
+        .raise_alert(alert_at("vault", "hq"), None)
+        .await
+        .unwrap();
+    s.hub
+        .raise_alert(alert_at("yard", "depot"), None)
         .await
         .unwrap();
     s.hub
@@ -395,7 +402,10 @@ async fn oversized_detection_fields_are_refused() {
 async fn a_resume_from_far_back_is_refused_and_costs_nothing() {
     let s = server_with(|c| c.max_resume_events = 500).await;
     for _ in 0..600 {
-        s.hub.raise_alert(alert("vault", "hq"), None).await.unwrap();
+        s.hub
+            .raise_alert(alert_at("vault", "hq"), None)
+            .await
+            .unwrap();
     }
     let viewer = s
         .hub
@@ -419,7 +429,7 @@ async fn a_resume_from_far_back_is_refused_and_costs_nothing() {
     )
     .await;
     s.hub
-        .raise_alert(alert("yard", "depot"), None)
+        .raise_alert(alert_at("yard", "depot"), None)
         .await
         .unwrap();
     let m = next(&mut ws).await;
@@ -489,7 +499,11 @@ async fn message_rate_is_per_user_across_reconnects_and_rooms_are_capped() {
 #[tokio::test]
 async fn cross_origin_and_form_shaped_posts_are_refused() {
     let s = server().await;
-    let a = s.hub.raise_alert(alert("lobby", "hq"), None).await.unwrap();
+    let a = s
+        .hub
+        .raise_alert(alert_at("lobby", "hq"), None)
+        .await
+        .unwrap();
     let cookie = format!("fightwatch_token={}", token(&s.hub, Role::Operator));
     let path = format!("/api/alerts/{}/ack", a.id);
     let r = http(

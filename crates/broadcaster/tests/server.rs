@@ -1,13 +1,17 @@
 //! The server with real WebSocket clients (tokio-tungstenite) on a port of 127.0.0.1, a real
-//! SQLite store in a temp dir, and REST routes through `oneshot`.
+//! SQLite store in a temp dir, and REST routes through `oneshot` (the audit's attacks, over
+//! real TCP, are in security.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{SECRET, alert, connect, next, server, token};
 use fightwatch_broadcaster::{Auth, Hub, Role, ServerConfig, app};
 use fightwatch_store::{NewAlert, Store};
 use futures_util::{SinkExt, StreamExt};
@@ -15,78 +19,6 @@ use http_body_util::BodyExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::ServiceExt;
-
-const SECRET: &[u8] = b"test secret of thirty-two bytes!";
-
-struct Server {
-    hub: Arc<Hub>,
-    addr: std::net::SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
-    let mut config = ServerConfig::new(dir.path());
-    config.allowed_origins = vec!["http://console.test".into()];
-    let hub = Hub::new(store, Auth::new(SECRET).unwrap(), config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(fightwatch_broadcaster::serve(
-        listener,
-        hub.clone(),
-        std::future::pending(),
-    ));
-    Server {
-        hub,
-        addr,
-        _dir: dir,
-    }
-}
-
-fn token(hub: &Hub, role: Role) -> String {
-    hub.issue_token(&format!("{}-user", role.as_str()), role, 3600, None)
-        .unwrap()
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(
-    addr: std::net::SocketAddr,
-    query: &str,
-) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-    let url = format!("ws://{addr}/ws?{query}");
-    tokio_tungstenite::connect_async(url)
-        .await
-        .map(|(ws, _)| ws)
-}
-
-/// Next JSON text message, skipping pings.
-async fn next(ws: &mut Ws) -> serde_json::Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("message in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
-
-fn alert(camera: &str) -> NewAlert {
-    NewAlert {
-        camera: camera.into(),
-        site: "hq".into(),
-        label: "fight".into(),
-        score: 0.9,
-        started_at: 1,
-        snapshot: None,
-        source: "pipeline".into(),
-    }
-}
 
 fn status_of(err: tokio_tungstenite::tungstenite::Error) -> u16 {
     match err {

@@ -10,15 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fightwatch, repo, text};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{fightwatch, free_port, repo, text};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -111,15 +103,18 @@ fn weak_jwt_secrets_are_refused_and_new_ones_are_random_and_private() {
 fn the_data_directory_and_database_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = fightwatch(&[
-        "token",
-        "--user",
-        "ops",
-        "--role",
-        "viewer",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let mint = || {
+        fightwatch(&[
+            "token",
+            "--user",
+            "ops",
+            "--role",
+            "viewer",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+    };
+    let out = mint();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("fightwatch.db")), 0o600);
@@ -129,15 +124,7 @@ fn the_data_directory_and_database_are_private() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let out = fightwatch(&[
-        "token",
-        "--user",
-        "ops",
-        "--role",
-        "viewer",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let out = mint();
     assert!(out.status.success());
     assert!(
         text(&out.stderr).contains("other users can read it"),

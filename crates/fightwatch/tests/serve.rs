@@ -9,19 +9,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{http_get, repo};
+use common::{free_port, http_get, repo};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "e2e secret, at least sixteen chars";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn serve(port: u16, data: &Path, clip: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_fightwatch"))

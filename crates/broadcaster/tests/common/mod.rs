@@ -99,7 +99,13 @@ pub async fn close_code(ws: &mut Ws, wait: Duration) -> Option<u16> {
     }
 }
 
-pub fn alert(camera: &str, site: &str) -> NewAlert {
+/// A pipeline alert of `camera` at site `hq`.
+pub fn alert(camera: &str) -> NewAlert {
+    alert_at(camera, "hq")
+}
+
+/// A pipeline alert of `camera` at `site`.
+pub fn alert_at(camera: &str, site: &str) -> NewAlert {
     NewAlert {
         camera: camera.into(),
         site: site.into(),
