@@ -256,7 +256,7 @@ impl Hub {
                 }
                 last = Some(revision);
             }
-            if ticks % 60 == 0 {
+            if ticks.is_multiple_of(60) {
                 self.login.forget_idle();
                 self.messages.retain_recent();
                 self.messages.shrink_to_fit();
