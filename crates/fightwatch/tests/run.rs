@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fightwatch, http_get, repo, text};
+use common::{fightwatch, free_port, http_get, repo, text};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -23,11 +23,7 @@ struct ServiceConfig {
 impl ServiceConfig {
     fn new(clip: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         std::fs::write(
             dir.path().join("fightwatch.toml"),
             format!(
@@ -57,7 +53,9 @@ impl ServiceConfig {
 
     fn viewer_token(&self) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-            .args(["token", "--user", "v", "--role", "viewer"])
+            .args(["token", "--user", "v", "--role", "viewer", "--data-dir"])
+            // The service's database: the token's session must be where the service looks.
+            .arg(self.dir.path().join("data"))
             .env("FIGHTWATCH_JWT_SECRET", SECRET)
             .output()
             .unwrap();
