@@ -371,7 +371,7 @@ pub(crate) async fn detections(
     }
     let Json(detection) = match body {
         Ok(b) => b,
-        Err(e) => return ApiError(e.status(), e.body_text()).into_response(),
+        Err(e) => return body_rejected(&e),
     };
     match hub.detection(detection, &claims.sub).await {
         Ok(alert) => (StatusCode::CREATED, Json(alert)).into_response(),
@@ -380,6 +380,16 @@ pub(crate) async fn detections(
         }
         Err(crate::hub::DetectionError::Hub(e)) => ApiError::from(e).into_response(),
     }
+}
+
+/// A JSON body that could not be read: 413 when it is too large, else 400.
+fn body_rejected(e: &axum::extract::rejection::JsonRejection) -> Response {
+    let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError(status, e.body_text()).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -413,7 +423,7 @@ pub(crate) async fn login(
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return ApiError(e.status(), e.body_text()).into_response(),
+        Err(e) => return body_rejected(&e),
     };
     let ip = crate::http::peer_of(peer.as_ref());
     if let Err(crate::limits::LoginRefusal::TooMany(wait)) = hub.login.attempt(&body.user, ip) {

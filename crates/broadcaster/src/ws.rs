@@ -175,9 +175,11 @@ impl Session {
                 return Ok(());
             }
             self.sent = seq;
-            if !self.visible(msg) {
-                return Ok(());
-            }
+        }
+        // Live-only messages (camera_status, metric_update) are filtered too: a restricted
+        // user learns nothing of other cameras, a detector nothing at all.
+        if !self.visible(msg) {
+            return Ok(());
         }
         // A camera-restricted user's metrics name only its cameras.
         let narrowed = match (msg, &self.claims.cameras) {

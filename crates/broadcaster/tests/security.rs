@@ -659,12 +659,27 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         dropped_frames: 0,
         queue_depth: 0,
     };
+    s.hub.camera_status(fightwatch_protocol::CameraState {
+        camera: "vault".into(),
+        site: "hq".into(),
+        status: "offline".into(),
+        error: Some("cut".into()),
+        since: 1,
+    });
     s.hub.metrics(fightwatch_protocol::Metrics {
         at: 1,
         cameras: vec![camera("yard"), camera("vault")],
         cpu_percent: 1.0,
         rss_bytes: 1,
         clients: 0,
+    });
+    // Another camera's state is not sent either; the next message is the metric update.
+    s.hub.camera_status(fightwatch_protocol::CameraState {
+        camera: "vault".into(),
+        site: "hq".into(),
+        status: "online".into(),
+        error: None,
+        since: 1,
     });
     let m = next(&mut ws).await;
     assert_eq!(m["type"], "metric_update");
