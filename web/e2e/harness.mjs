@@ -18,15 +18,20 @@ export const SHOTS = path.join(REPO, "target/e2e");
 const BIN = process.env.FIGHTWATCH_BIN ?? path.join(REPO, "target/debug/fightwatch");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+/** A free port of 127.0.0.1 below the kernel's ephemeral range (32768–60999): a port from
+ * listen(0) is ephemeral, and an outgoing connection can take it while the server restarts. */
+let nextPort = 20_000 + ((process.pid * 7919) % 12_000);
+export async function freePort() {
+  for (;;) {
+    const port = nextPort;
+    nextPort = nextPort + 1 >= 32_000 ? 20_000 : nextPort + 1;
+    const free = await new Promise((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -24,13 +24,22 @@ pub fn fightwatch(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A port of 127.0.0.1 that is free now.
+/// A free port of 127.0.0.1 *below* the kernel's ephemeral range (32768–60999 here): a port
+/// from `bind(0)` is an ephemeral one, which an outgoing connection of a test running in
+/// parallel can take before the server binds it (or while a restarted server is down), and the
+/// bind then fails with "address in use". Ports are tried from a per-process start.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    let start = std::process::id().wrapping_mul(7919) % COUNT;
+    loop {
+        let port = (FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Lossy UTF-8.
