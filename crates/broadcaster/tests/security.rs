@@ -264,6 +264,14 @@ async fn site_and_camera_rooms_follow_camera_permissions() {
         )
         .await;
     }
+    // The server handles a connection's messages in order: once this refusal is back, the
+    // joins above are done.
+    send(
+        &mut ws,
+        serde_json::json!({"type": "join_room", "room": "camera:vault"}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["code"], "forbidden");
     s.hub
         .post_message("chat:hq", "boss", "still secret")
         .await

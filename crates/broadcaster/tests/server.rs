@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{SECRET, alert, connect, next, server, token};
+use common::{SECRET, alert, barrier, connect, next, server, token};
 use fightwatch_broadcaster::{Auth, Hub, Role, ServerConfig, app};
 use fightwatch_store::{NewAlert, Store};
 use futures_util::{SinkExt, StreamExt};
@@ -303,8 +303,8 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
             ))
             .await
             .unwrap();
+            barrier(ws).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
         a.send(Message::Text(
             r#"{"type":"send_message","room":"site:hq","text":"guard to gate 2"}"#.into(),
         ))
@@ -839,9 +839,12 @@ async fn connections_per_ip_are_capped() {
         open.push(ws);
     }
     assert_eq!(status_of(connect(addr, &q).await.err().unwrap()), 429);
-    drop(open.pop()); // a slot frees when a connection ends
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(connect(addr, &q).await.is_ok());
+    drop(open.pop()); // a slot frees when the server sees the connection end
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while connect(addr, &q).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "the slot never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -919,7 +922,8 @@ async fn camera_and_site_rooms_narrow_the_feed_and_chat_rooms_do_not() {
     gate_only.send(join("camera:gate")).await.unwrap();
     chatting.send(join("chat:hq")).await.unwrap();
     chatting.send(join("chat:all")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    barrier(&mut gate_only).await;
+    barrier(&mut chatting).await;
     s.hub.raise_alert(alert("lobby"), None).await.unwrap();
     s.hub.raise_alert(alert("gate"), None).await.unwrap();
     s.hub

@@ -86,6 +86,22 @@ pub async fn send(ws: &mut Ws, json: serde_json::Value) {
         .unwrap();
 }
 
+/// Waits until the server has handled everything sent on `ws` so far: it handles a
+/// connection's messages in order, so once the refusal of a malformed join is back, so are the
+/// effects of the messages before it (joins, leaves).
+pub async fn barrier(ws: &mut Ws) {
+    send(
+        ws,
+        serde_json::json!({"type": "join_room", "room": "not a room"}),
+    )
+    .await;
+    loop {
+        if next(ws).await["code"] == "bad_room" {
+            return;
+        }
+    }
+}
+
 /// The close code the server ends `ws` with (None: closed without a close frame), within `wait`.
 pub async fn close_code(ws: &mut Ws, wait: Duration) -> Option<u16> {
     let deadline = tokio::time::Instant::now() + wait;

@@ -24,10 +24,11 @@ pub fn fightwatch(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A free port of 127.0.0.1 *below* the kernel's ephemeral range (32768–60999 here): a port
-/// from `bind(0)` is an ephemeral one, which an outgoing connection of a test running in
-/// parallel can take before the server binds it (or while a restarted server is down), and the
-/// bind then fails with "address in use". Ports are tried from a per-process start.
+/// A port of 127.0.0.1 where nothing listens, *below* the kernel's ephemeral range
+/// (32768–60999 here), so no outgoing connection of a parallel test can take it before a server
+/// binds it (or while a restarted server is down). Checked by connecting, not by binding: a
+/// probe listener would be copied into any child another test thread forks at that moment and
+/// stay bound until the child execs.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -36,8 +37,10 @@ pub fn free_port() -> u16 {
     let start = std::process::id().wrapping_mul(7919) % COUNT;
     loop {
         let port = (FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return port,
+            _ => {}
         }
     }
 }
