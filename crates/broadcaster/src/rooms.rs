@@ -3,8 +3,6 @@
 //! two users; any other name is an open chat room. A user limited to some cameras may only use
 //! the rooms of those cameras and of their sites: the same rule on REST history and WS join.
 
-use fightwatch_protocol::ServerMessage;
-
 use crate::Hub;
 use crate::auth::Claims;
 
@@ -70,18 +68,9 @@ pub(crate) fn may_use(hub: &Hub, claims: &Claims, room: &str) -> Result<(), Room
     }
 }
 
-/// Whether a stored chat message may reach a connection in `rooms`.
-pub(crate) fn message_visible(
-    rooms: &std::collections::HashSet<String>,
-    user: &str,
-    msg: &ServerMessage,
-) -> bool {
-    match msg {
-        ServerMessage::ReceiveMessage(m) => {
-            rooms.contains(&m.room) || is_participant(&m.room, user)
-        }
-        _ => false,
-    }
+/// Whether a chat message of `room` reaches a connection of `user` that joined `rooms`.
+pub(crate) fn reaches(rooms: &std::collections::HashSet<String>, user: &str, room: &str) -> bool {
+    rooms.contains(room) || is_participant(room, user)
 }
 
 #[cfg(test)]

@@ -152,8 +152,8 @@ impl Session {
                 None => self.claims.cameras.is_none() && unfiltered(&self.rooms),
             },
             ServerMessage::CameraStatus(c) => self.claims.may_see(&c.camera),
-            ServerMessage::ReceiveMessage(_) => {
-                crate::rooms::message_visible(&self.rooms, &self.claims.sub, msg)
+            ServerMessage::ReceiveMessage(m) => {
+                crate::rooms::reaches(&self.rooms, &self.claims.sub, &m.room)
             }
             _ => true,
         }

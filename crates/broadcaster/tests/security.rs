@@ -657,6 +657,13 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
             .contains("frame-ancestors 'none'")
     );
     // A metric update names only the cameras a restricted viewer may see.
+    let vault_is = |status: &str| fightwatch_protocol::CameraState {
+        camera: "vault".into(),
+        site: "hq".into(),
+        status: status.into(),
+        error: None,
+        since: 1,
+    };
     let mut ws = connect(s.addr, &format!("token={yard}")).await.unwrap();
     next(&mut ws).await;
     let camera = |name: &str| fightwatch_protocol::CameraMetrics {
@@ -667,13 +674,7 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         dropped_frames: 0,
         queue_depth: 0,
     };
-    s.hub.camera_status(fightwatch_protocol::CameraState {
-        camera: "vault".into(),
-        site: "hq".into(),
-        status: "offline".into(),
-        error: Some("cut".into()),
-        since: 1,
-    });
+    s.hub.camera_status(vault_is("offline"));
     s.hub.metrics(fightwatch_protocol::Metrics {
         at: 1,
         cameras: vec![camera("yard"), camera("vault")],
@@ -682,13 +683,7 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         clients: 0,
     });
     // Another camera's state is not sent either; the next message is the metric update.
-    s.hub.camera_status(fightwatch_protocol::CameraState {
-        camera: "vault".into(),
-        site: "hq".into(),
-        status: "online".into(),
-        error: None,
-        since: 1,
-    });
+    s.hub.camera_status(vault_is("online"));
     let m = next(&mut ws).await;
     assert_eq!(m["type"], "metric_update");
     assert_eq!(m["cameras"].as_array().unwrap().len(), 1);
