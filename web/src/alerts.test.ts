@@ -7,6 +7,8 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   type: "alert_update",
   id,
   seq,
+  camera: "lobby",
+  site: "hq",
   status,
   peak_score: 0.9,
   ended_at: status === "active" ? null : 5000,

@@ -1,7 +1,20 @@
 // REST calls. The login cookie (HttpOnly) authenticates every request; errors carry the
 // server's own message so the console can show it.
 
-import type { AlertRecord, AlertUpdate, ChatMessage } from "./protocol";
+import type {
+  AlertRecord,
+  AlertUpdate,
+  CameraView,
+  ChatMessage,
+  LoginResponse,
+  Me,
+  TimelineEntry,
+  UserSummary,
+} from "./generated/protocol";
+
+export type { Me, TimelineEntry };
+/** A camera as `GET /api/cameras` lists it. */
+export type CameraInfo = CameraView;
 
 export class ApiError extends Error {
   constructor(
@@ -42,22 +55,6 @@ function post<T>(path: string, body?: unknown): Promise<T> {
   });
 }
 
-export interface Me {
-  user: string;
-  role: string;
-  cameras: string[] | null;
-  expires_at: number;
-}
-
-export interface CameraInfo {
-  camera: string;
-  site: string;
-  status: string;
-  error: string | null;
-  since: number;
-  latest_url: string | null;
-}
-
 export interface AlertQuery {
   camera?: string;
   status?: string;
@@ -67,14 +64,9 @@ export interface AlertQuery {
   limit?: number;
 }
 
-export interface TimelineEntry {
-  at: number;
-  event: { type: "fight_alert" | "alert_update"; [k: string]: unknown };
-}
-
 export const api = {
   login: (user: string, password: string) =>
-    post<{ user: string; role: string; expires_in: number; last_seq?: number }>("/api/login", { user, password }),
+    post<LoginResponse>("/api/login", { user, password }),
   logout: () => post<void>("/api/logout", {}),
   me: () => request<Me>("/api/me"),
   alerts(q: AlertQuery = {}): Promise<AlertRecord[]> {
@@ -92,9 +84,9 @@ export const api = {
   ack: (id: string, note: string) =>
     post<AlertUpdate>(`/api/alerts/${encodeURIComponent(id)}/ack`, note ? { note } : {}),
   cameras: () => request<CameraInfo[]>("/api/cameras"),
-  users: () => request<{ name: string; role: string }[]>("/api/users"),
+  users: () => request<UserSummary[]>("/api/users"),
   messages: (room: string, limit = 100) =>
-    request<Omit<ChatMessage, "type">[]>(`/api/rooms/${encodeURIComponent(room)}/messages?limit=${limit}`),
+    request<ChatMessage[]>(`/api/rooms/${encodeURIComponent(room)}/messages?limit=${limit}`),
 };
 
 /** The `/ws` URL on the page's own host. */

@@ -57,7 +57,7 @@ describe("ConsoleModel", () => {
     const started = m.start();
     sockets[0].open(5);
     // Live events that happen while the REST page is on its way.
-    sockets[0].frame({ type: "alert_update", id: "a4", seq: 6, status: "acknowledged", peak_score: 0.9, ended_at: 9, acked_by: "lead", note: "seen" });
+    sockets[0].frame({ type: "alert_update", id: "a4", seq: 6, camera: "lobby", site: "hq", status: "acknowledged", peak_score: 0.9, ended_at: 9, acked_by: "lead", note: "seen" });
     sockets[0].frame(fightAlert(7));
     await started;
     expect(m.alerts.list().map((a) => [a.id, a.status])).toEqual([

@@ -161,8 +161,9 @@ export class ConsoleModel {
   async ack(id: string, note: string): Promise<void> {
     const sent = this.connection?.send({ type: "ack_alert", id, note: note || undefined });
     if (!sent) {
+      // REST answers the update's fields; the event is the same with its type tag.
       const update = await api.ack(id, note);
-      this.alerts.applyUpdate(update);
+      this.alerts.applyUpdate({ type: "alert_update", ...update });
       this.changed();
     }
   }

@@ -43,8 +43,13 @@ describe("parseServerMessage", () => {
     ["a string seq", JSON.stringify({ ...alert, seq: "42" }), /fight_alert.seq/],
     ["a non-finite score", JSON.stringify(alert).replace("0.93", "1e999"), /fight_alert.score/],
     [
+      "a welcome without server_version",
+      JSON.stringify({ type: "welcome_message", session: "s", user: "u", role: "viewer", last_seq: 0 }),
+      /welcome_message.server_version: expected string/,
+    ],
+    [
       "an unknown status",
-      JSON.stringify({ type: "alert_update", id: "a", seq: 1, status: "lost", peak_score: 1 }),
+      JSON.stringify({ type: "alert_update", id: "a", seq: 1, camera: "c", site: "s", status: "lost", peak_score: 1 }),
       /unknown status "lost"/,
     ],
   ])("refuses %s with a ProtocolError", (_, text, message) => {

@@ -1,117 +1,24 @@
 // The WebSocket protocol (docs/protocol.md), as the console speaks it. Messages from the
 // server are checked before use: a malformed one becomes a ProtocolError, never a crash.
 
-export type AlertStatus = "active" | "ended" | "acknowledged";
+import type * as wire from "./generated/protocol";
+import type { ServerMessage } from "./generated/protocol";
 
-export interface FightAlert {
-  type: "fight_alert";
-  id: string;
-  seq: number;
-  camera: string;
-  site: string;
-  label: string;
-  score: number;
-  started_at: number;
-  snapshot_url: string | null;
-  source: string;
-}
+// The wire types are generated from the server's Rust types (crates/protocol, ts-rs) into
+// ./generated/protocol.ts; here they get the names the console uses.
+export type { AlertRecord, AlertStatus, CameraMetrics, ClientMessage, Role, ServerMessage } from "./generated/protocol";
 
-/** An alert as the REST API returns it (`GET /api/alerts`, `GET /api/alerts/{id}`): the
- * `fight_alert` fields (less the event's own) and the alert's current state. */
-export interface AlertRecord extends Omit<FightAlert, "type" | "snapshot_url"> {
-  peak_score: number;
-  status: AlertStatus;
-  ended_at: number | null;
-  acked_by: string | null;
-  note: string | null;
-  /** Snapshot file name on the server, when there is one (served at `/api/alerts/{id}/snapshot.jpg`). */
-  snapshot: string | null;
-}
-
-export interface AlertUpdate {
-  type: "alert_update";
-  id: string;
-  seq: number;
-  /** Null in events stored by servers that did not name the camera yet. */
-  camera?: string | null;
-  site?: string | null;
-  status: AlertStatus;
-  peak_score: number;
-  ended_at: number | null;
-  acked_by: string | null;
-  note: string | null;
-}
-
-export interface ChatMessage {
-  type: "receive_message";
-  seq: number;
-  room: string;
-  from: string;
-  text: string;
-  at: number;
-}
-
-export interface WelcomeMessage {
-  type: "welcome_message";
-  session: string;
-  user: string;
-  role: string;
-  server_version: string;
-  last_seq: number;
-}
-
-export interface CameraStatus {
-  type: "camera_status";
-  camera: string;
-  site: string;
-  status: string;
-  error: string | null;
-  since: number;
-}
-
-export interface CameraMetrics {
-  camera: string;
-  capture_fps: number;
-  inference_fps: number;
-  inference_ms: number;
-  dropped_frames: number;
-  queue_depth: number;
-}
-
-export interface MetricUpdate {
-  type: "metric_update";
-  at: number;
-  cameras: CameraMetrics[];
-  cpu_percent: number;
-  rss_bytes: number;
-  clients: number;
-}
-
-export interface ServerError {
-  type: "error";
-  code: string;
-  message: string;
-}
-
-export type ServerMessage =
-  | WelcomeMessage
-  | FightAlert
-  | AlertUpdate
-  | ChatMessage
-  | CameraStatus
-  | MetricUpdate
-  | ServerError;
+type Tagged<T extends wire.ServerMessage["type"]> = Extract<wire.ServerMessage, { type: T }>;
+export type WelcomeMessage = Tagged<"welcome_message">;
+export type FightAlert = Tagged<"fight_alert">;
+export type AlertUpdate = Tagged<"alert_update">;
+export type ChatMessage = Tagged<"receive_message">;
+export type CameraStatus = Tagged<"camera_status">;
+export type MetricUpdate = Tagged<"metric_update">;
+export type ServerError = Tagged<"error">;
 
 /** Events the server stores and numbers; the ones a reconnecting console resumes. */
 export type SeqEvent = FightAlert | AlertUpdate | ChatMessage;
-
-export type ClientMessage =
-  | { type: "join_room"; room: string }
-  | { type: "leave_room"; room: string }
-  | { type: "resume"; after_seq: number }
-  | { type: "ack_alert"; id: string; note?: string }
-  | { type: "send_message"; room: string; text: string }
-  | { type: "private_message"; to: string; text: string };
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -120,10 +27,14 @@ export class ProtocolError extends Error {
   }
 }
 
-type Shape = Record<string, "string" | "number" | "string?" | "number?" | "array">;
+type Kind = "string" | "number" | "string?" | "number?" | "array";
+/** Every field of a message but its type tag, each with the kind it must have: the compiler
+ * holds this list to the generated types, so a field the server adds or renames fails the
+ * build until it is checked here too. */
+type Shape<M> = { [F in Exclude<keyof M, "type">]-?: Kind };
 
-const SHAPES: Record<ServerMessage["type"], Shape> = {
-  welcome_message: { session: "string", user: "string", role: "string", last_seq: "number" },
+const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
+  welcome_message: { session: "string", user: "string", role: "string", server_version: "string", last_seq: "number" },
   fight_alert: {
     id: "string",
     seq: "number",
@@ -138,8 +49,8 @@ const SHAPES: Record<ServerMessage["type"], Shape> = {
   alert_update: {
     id: "string",
     seq: "number",
-    camera: "string?",
-    site: "string?",
+    camera: "string",
+    site: "string",
     status: "string",
     peak_score: "number",
     ended_at: "number?",
@@ -171,7 +82,7 @@ export function parseServerMessage(text: string): ServerMessage {
   if (typeof type !== "string" || !(type in SHAPES)) {
     throw new ProtocolError(`unknown message type ${JSON.stringify(type)}`);
   }
-  const shape = SHAPES[type as ServerMessage["type"]];
+  const shape: Record<string, Kind> = SHAPES[type as wire.ServerMessage["type"]];
   for (const [field, kind] of Object.entries(shape)) {
     const v = msg[field];
     const optional = kind.endsWith("?");

@@ -4,56 +4,7 @@ use axum::http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-/// What a user may do. Ordered: viewer < operator < admin; detector only ingests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reports detections; may not watch.
-    Detector,
-    /// Watches alerts.
-    Viewer,
-    /// Watches and acknowledges alerts.
-    Operator,
-    /// Everything.
-    Admin,
-}
-
-impl Role {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Detector => "detector",
-            Self::Viewer => "viewer",
-            Self::Operator => "operator",
-            Self::Admin => "admin",
-        }
-    }
-
-    /// Whether this role may watch dashboards.
-    pub fn can_view(self) -> bool {
-        self >= Self::Viewer
-    }
-
-    /// Whether this role may acknowledge alerts.
-    pub fn can_ack(self) -> bool {
-        self >= Self::Operator
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "detector" => Ok(Self::Detector),
-            "viewer" => Ok(Self::Viewer),
-            "operator" => Ok(Self::Operator),
-            "admin" => Ok(Self::Admin),
-            _ => Err(format!(
-                "unknown role {s:?}: use viewer, operator, admin or detector"
-            )),
-        }
-    }
-}
+pub use fightwatch_protocol::Role;
 
 /// The token's claims.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +167,5 @@ mod tests {
         assert_eq!(Auth::token_from(&h, None).as_deref(), Some("xyz"));
         h.insert("authorization", "Bearer abc".parse().unwrap());
         assert_eq!(Auth::token_from(&h, Some("q")).as_deref(), Some("abc"));
-        assert!(Role::Operator.can_ack() && !Role::Viewer.can_ack() && !Role::Detector.can_view());
     }
 }

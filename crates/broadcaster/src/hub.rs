@@ -1,12 +1,14 @@
-//! The hub: persists events, then fans them out to every connection.
+//! The hub: the broadcaster's shared state. It relays the event bus to every connection and
+//! keeps what the routes need (cameras, limits, sessions).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use fightwatch_alerts::{AlertError, AlertService};
 use fightwatch_protocol::{
-    AlertUpdate, CameraState, ChatMessage, Detection, FightAlert, Metrics, ServerMessage,
+    AlertUpdate, CameraState, ChatMessage, Detection, FightAlert, Metrics, ServerMessage, now_ms,
 };
-use fightwatch_store::{NewAlert, Store, StoreError};
+use fightwatch_store::{AlertStore, NewAlert, StoreError};
 use tokio::sync::broadcast;
 
 use crate::auth::{Auth, AuthError, Claims};
@@ -18,8 +20,6 @@ pub struct ServerConfig {
     /// Origins allowed to open a WebSocket from a browser (`http://127.0.0.1:8080`); a request
     /// whose Origin is neither listed nor the server's own host is refused.
     pub allowed_origins: Vec<String>,
-    /// Where snapshots are kept.
-    pub snapshot_dir: PathBuf,
     /// Events a slow client may fall behind before it is disconnected (it then resumes).
     pub client_queue: usize,
     /// Largest accepted WebSocket message, bytes.
@@ -56,12 +56,10 @@ pub struct ServerConfig {
     pub max_resume_events: u64,
 }
 
-impl ServerConfig {
-    /// Defaults with snapshots under `data_dir/snapshots`.
-    pub fn new(data_dir: &std::path::Path) -> Self {
+impl Default for ServerConfig {
+    fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
-            snapshot_dir: data_dir.join("snapshots"),
             client_queue: 1024,
             max_message_bytes: 64 * 1024,
             max_connections_per_ip: 256,
@@ -86,67 +84,42 @@ impl ServerConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HubError {
-    /// The store failed.
+    /// The alert stage or the store failed, or refused the request.
     #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Writing a snapshot failed.
-    #[error("writing snapshot {path}: {source}")]
-    Snapshot {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A blocking task was cancelled (shutdown).
-    #[error("store task cancelled")]
-    Cancelled,
+    Alerts(#[from] AlertError),
     /// A token could not be made.
     #[error("issuing a token: {0}")]
     Token(String),
-    /// The request itself is wrong (400).
-    #[error("{0}")]
-    Invalid(String),
 }
 
-/// A camera's last state and thumbnail.
-pub(crate) type CameraEntry = (CameraState, Option<Arc<Vec<u8>>>);
+impl From<StoreError> for HubError {
+    fn from(e: StoreError) -> Self {
+        Self::Alerts(AlertError::Store(e))
+    }
+}
 
-/// A persisted event on its way to the connections, with its JSON made once.
+/// A camera's last state.
+pub(crate) type CameraEntry = CameraState;
+
+/// An event on its way to the connections, with its JSON made once.
 pub(crate) struct Event {
     pub(crate) msg: ServerMessage,
     pub(crate) json: axum::extract::ws::Utf8Bytes,
 }
 
-/// Why a detection was not turned into an alert.
-#[derive(Debug, thiserror::Error)]
-pub enum DetectionError {
-    /// The detection itself is wrong (400).
-    #[error("{0}")]
-    Invalid(String),
-    /// Storing it failed.
-    #[error(transparent)]
-    Hub(HubError),
-}
-
 /// Shared server state.
 pub struct Hub {
-    pub(crate) store: Arc<Store>,
+    pub(crate) alerts: Arc<AlertService>,
+    /// The bus relayed to every connection, serialised once per event.
     pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) auth: Auth,
     pub(crate) config: ServerConfig,
-    /// Held from the store write to the broadcast, so events go out in `seq` order: connections
-    /// drop any event at or below the last seq they sent, so an event overtaken by a later one
-    /// would be lost to them.
-    publish: tokio::sync::Mutex<()>,
     /// Flips to true on shutdown: every connection closes with 1001.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
-    /// Cameras as last reported, with their latest thumbnail.
+    /// Cameras as last reported on the bus.
     pub(crate) cameras: std::sync::Mutex<std::collections::BTreeMap<String, CameraEntry>>,
     /// The last metric update, for `/metrics`.
     pub(crate) last_metrics: std::sync::Mutex<Option<Metrics>>,
-    /// Alerts raised since start, for `/metrics`.
-    pub(crate) alerts_raised: std::sync::atomic::AtomicU64,
     /// Open WebSockets per client address.
     pub(crate) ws_per_ip: Arc<PerAddress>,
     /// Open HTTP connections per client address.
@@ -164,19 +137,19 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub over `store`.
-    pub fn new(store: Arc<Store>, auth: Auth, config: ServerConfig) -> Arc<Self> {
+    /// A hub serving what `alerts` stores and publishes. Starts relaying its bus, so call it
+    /// inside a tokio runtime.
+    pub fn new(alerts: Arc<AlertService>, auth: Auth, config: ServerConfig) -> Arc<Self> {
         let (events, _) = broadcast::channel(config.client_queue.max(16));
         let (closing, _) = tokio::sync::watch::channel(false);
-        Arc::new(Self {
-            store,
+        let subscription = alerts.bus().subscribe();
+        let hub = Arc::new(Self {
+            alerts,
             events,
             auth,
-            publish: tokio::sync::Mutex::new(()),
             closing,
             cameras: Default::default(),
             last_metrics: Default::default(),
-            alerts_raised: Default::default(),
             ws_per_ip: PerAddress::new(config.max_connections_per_ip),
             http_per_ip: PerAddress::new(config.max_http_connections_per_ip),
             login: LoginLimits::new(&config),
@@ -184,7 +157,9 @@ impl Hub {
             revocations: tokio::sync::watch::channel(0).0,
             camera_sites: Default::default(),
             config,
-        })
+        });
+        tokio::spawn(crate::relay::run(Arc::downgrade(&hub), subscription));
+        hub
     }
 
     /// A token for a new session of `user`: the session is stored, then the token signed.
@@ -195,12 +170,18 @@ impl Hub {
         ttl_s: u64,
         cameras: Option<Vec<String>>,
     ) -> Result<String, HubError> {
-        crate::users::issue_token(&self.store, &self.auth, user, role, ttl_s, cameras).map_err(
-            |e| match e {
-                crate::users::UserError::Store(e) => HubError::Store(e),
-                other => HubError::Token(other.to_string()),
-            },
+        crate::users::issue_token(
+            self.store().as_ref(),
+            &self.auth,
+            user,
+            role,
+            ttl_s,
+            cameras,
         )
+        .map_err(|e| match e {
+            crate::users::UserError::Store(e) => HubError::from(e),
+            other => HubError::Token(other.to_string()),
+        })
     }
 
     /// The claims of a request's token: signature and expiry checked, and its session still
@@ -281,7 +262,7 @@ impl Hub {
         )
     }
 
-    fn note_site(&self, camera: &str, site: &str) {
+    pub(crate) fn note_site(&self, camera: &str, site: &str) {
         if let Ok(mut m) = self.camera_sites.lock() {
             // Bounded: camera and site names are length-checked, and this many cameras is
             // far beyond any deployment.
@@ -291,32 +272,19 @@ impl Hub {
         }
     }
 
-    /// Records and broadcasts a camera's new state (live only).
+    /// Publishes a camera's new state (live only).
     pub fn camera_status(&self, state: CameraState) {
-        self.note_site(&state.camera, &state.site);
-        if let Ok(mut cams) = self.cameras.lock() {
-            let thumb = cams.get(&state.camera).and_then(|(_, t)| t.clone());
-            cams.insert(state.camera.clone(), (state.clone(), thumb));
-        }
-        self.broadcast(ServerMessage::CameraStatus(state));
+        self.alerts.camera_status(state);
     }
 
     /// Keeps a camera's latest thumbnail for `GET /api/cameras/{name}/latest.jpg`.
     pub fn camera_thumbnail(&self, camera: &str, jpeg: Arc<Vec<u8>>) {
-        if let Ok(mut cams) = self.cameras.lock()
-            && let Some(entry) = cams.get_mut(camera)
-        {
-            entry.1 = Some(jpeg);
-        }
+        self.alerts.set_thumbnail(camera, jpeg);
     }
 
-    /// Broadcasts a metric update, filling in the connection count.
-    pub fn metrics(&self, mut metrics: Metrics) {
-        metrics.clients = self.connections();
-        if let Ok(mut last) = self.last_metrics.lock() {
-            *last = Some(metrics.clone());
-        }
-        self.broadcast(ServerMessage::MetricUpdate(metrics));
+    /// Publishes a metric update (the relay fills in the connection count).
+    pub fn metrics(&self, metrics: Metrics) {
+        self.alerts.metrics(metrics);
     }
 
     /// Tells every connection to close (1001, "server shutting down").
@@ -334,91 +302,31 @@ impl Hub {
         &self.auth
     }
 
-    /// Where snapshots are kept.
-    pub fn snapshot_dir(&self) -> &std::path::Path {
-        &self.config.snapshot_dir
+    /// The alert stage this hub serves.
+    pub fn alerts(&self) -> &Arc<AlertService> {
+        &self.alerts
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
+    pub fn store(&self) -> &Arc<dyn AlertStore> {
+        self.alerts.store()
     }
 
-    pub(crate) fn broadcast(&self, msg: ServerMessage) {
-        // Serialised once here, not once per dashboard.
-        let json = serde_json::to_string(&msg).unwrap_or_default().into();
-        // No subscriber is fine: the event is in the store for later recovery.
-        let _ = self.events.send(Arc::new(Event { msg, json }));
-    }
-
+    /// Runs a store call on the blocking pool.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, HubError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|_| HubError::Cancelled)?
-            .map_err(HubError::from)
+        Ok(fightwatch_alerts::blocking(self.store(), f).await?)
     }
 
-    /// Persists a new alert (and its snapshot), then broadcasts it.
+    /// Persists a new alert (and its snapshot), then publishes it.
     pub async fn raise_alert(
         &self,
-        mut alert: NewAlert,
+        alert: NewAlert,
         snapshot: Option<Arc<Vec<u8>>>,
     ) -> Result<FightAlert, HubError> {
-        if let Some(jpeg) = snapshot {
-            // Random suffix: two alerts of one camera in the same millisecond keep both files.
-            let name = format!(
-                "{}-{}-{:08x}.jpg",
-                sanitize(&alert.camera),
-                alert.started_at,
-                fastrand::u32(..)
-            );
-            let path = self.config.snapshot_dir.join(&name);
-            let dir = self.config.snapshot_dir.clone();
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || {
-                std::fs::create_dir_all(&dir)?;
-                std::fs::write(&p, jpeg.as_slice())
-            })
-            .await
-            .map_err(|_| HubError::Cancelled)?
-            .map_err(|source| HubError::Snapshot { path, source })?;
-            alert.snapshot = Some(name);
-        }
-        self.note_site(&alert.camera, &alert.site);
-        let _order = self.publish.lock().await;
-        let created = self.blocking(move |s| s.create_alert(&alert)).await?;
-        self.alerts_raised
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.broadcast(ServerMessage::FightAlert(created.clone()));
-        Ok(created)
-    }
-
-    /// Persists an alert change, then broadcasts it.
-    pub async fn update_alert(
-        &self,
-        id: &str,
-        peak: Option<f32>,
-        ended_at: Option<u64>,
-        ack: Option<(String, Option<String>)>,
-    ) -> Result<AlertUpdate, HubError> {
-        let id = id.to_string();
-        let _order = self.publish.lock().await;
-        let update = self
-            .blocking(move |s| {
-                s.update_alert(
-                    &id,
-                    peak,
-                    ended_at,
-                    ack.as_ref().map(|(u, n)| (u.as_str(), n.as_deref())),
-                )
-            })
-            .await?;
-        self.broadcast(ServerMessage::AlertUpdate(update.clone()));
-        Ok(update)
+        Ok(self.alerts.raise(alert, snapshot).await?)
     }
 
     /// Acknowledges an alert for the user of `claims`. An alert of a camera the user may not
@@ -436,21 +344,12 @@ impl Hub {
             .await?
             .is_some_and(|a| claims.may_see(&a.camera));
         if !visible {
-            return Err(HubError::Store(StoreError::NoSuchAlert(id.to_string())));
+            return Err(StoreError::NoSuchAlert(id.to_string()).into());
         }
-        if note
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-        {
-            return Err(HubError::Invalid(format!(
-                "a note has at most {MAX_NOTE_CHARS} characters"
-            )));
-        }
-        self.update_alert(id, None, None, Some((claims.sub.clone(), note)))
-            .await
+        Ok(self.alerts.acknowledge(id, &claims.sub, note).await?)
     }
 
-    /// Persists a chat message, then broadcasts it.
+    /// Persists a chat message, then publishes it.
     pub async fn post_message(
         &self,
         room: &str,
@@ -458,73 +357,19 @@ impl Hub {
         text: &str,
     ) -> Result<ChatMessage, HubError> {
         let (room, from, text) = (room.to_string(), from.to_string(), text.to_string());
-        let _order = self.publish.lock().await;
-        let msg = self
-            .blocking(move |s| s.add_message(&room, &from, &text))
-            .await?;
-        self.broadcast(ServerMessage::ReceiveMessage(msg.clone()));
-        Ok(msg)
+        Ok(self
+            .alerts
+            .journal()
+            .record(
+                move |s| s.add_message(&room, &from, &text),
+                ServerMessage::ReceiveMessage,
+            )
+            .await?)
     }
 
     /// Turns an external detection into an alert, like the pipeline's.
-    pub async fn detection(
-        &self,
-        d: Detection,
-        source: &str,
-    ) -> Result<FightAlert, DetectionError> {
-        if !(0.0..=1.0).contains(&d.score) {
-            return Err(DetectionError::Invalid(format!(
-                "score {} is not between 0 and 1",
-                d.score
-            )));
-        }
-        // Every field is stored, broadcast to every dashboard and kept in memory: bound them.
-        bounded_name("camera", &d.camera, MAX_NAME_BYTES)?;
-        if let Some(site) = &d.site {
-            bounded_name("site", site, MAX_NAME_BYTES)?;
-        }
-        if let Some(label) = &d.label {
-            bounded_name("label", label, MAX_LABEL_BYTES)?;
-        }
-        if d.snapshot_jpeg
-            .as_ref()
-            .is_some_and(|s| s.len() > MAX_SNAPSHOT_BASE64_BYTES)
-        {
-            return Err(DetectionError::Invalid(format!(
-                "snapshot_jpeg is over {} KiB of base64",
-                MAX_SNAPSHOT_BASE64_BYTES / 1024
-            )));
-        }
-        let snapshot = match d.snapshot_jpeg {
-            Some(b64) => {
-                use base64::Engine;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|e| {
-                        DetectionError::Invalid(format!("snapshot_jpeg is not base64: {e}"))
-                    })?;
-                if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-                    return Err(DetectionError::Invalid(
-                        "snapshot_jpeg is not a JPEG".into(),
-                    ));
-                }
-                Some(Arc::new(bytes))
-            }
-            None => None,
-        };
-        let now = now_ms();
-        let alert = NewAlert {
-            camera: d.camera,
-            site: d.site.unwrap_or_else(|| "default".into()),
-            label: d.label.unwrap_or_else(|| "fight".into()),
-            score: d.score,
-            started_at: now,
-            snapshot: None,
-            source: source.into(),
-        };
-        self.raise_alert(alert, snapshot)
-            .await
-            .map_err(DetectionError::Hub)
+    pub async fn detection(&self, d: Detection, source: &str) -> Result<FightAlert, HubError> {
+        Ok(self.alerts.detection(d, source).await?)
     }
 
     /// Events after `after_seq` from the store, oldest first.
@@ -533,46 +378,12 @@ impl Hub {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<ServerMessage>, HubError> {
-        self.blocking(move |s| s.events_after(after_seq, limit))
-            .await
+        let bus = self.alerts.bus().clone();
+        Ok(
+            tokio::task::spawn_blocking(move || bus.replay_after(after_seq, limit))
+                .await
+                .map_err(|_| AlertError::Cancelled)?
+                .map_err(AlertError::from)?,
+        )
     }
-}
-
-/// Longest acknowledgement note, characters.
-pub const MAX_NOTE_CHARS: usize = 2000;
-
-/// Longest camera or site name of a detection, bytes.
-pub const MAX_NAME_BYTES: usize = 64;
-/// Longest label of a detection, bytes.
-pub const MAX_LABEL_BYTES: usize = 32;
-/// Largest snapshot of a detection: 512 KiB of base64 (384 KiB of JPEG).
-pub const MAX_SNAPSHOT_BASE64_BYTES: usize = 512 * 1024;
-
-/// A detection's name field: 1 to `max` bytes, no control characters.
-fn bounded_name(field: &str, value: &str, max: usize) -> Result<(), DetectionError> {
-    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
-        return Err(DetectionError::Invalid(format!(
-            "{field} must be 1 to {max} bytes without control characters"
-        )));
-    }
-    Ok(())
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.as_millis() as u64)
-}
-
-/// A file-name-safe version of a camera name.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -1,10 +1,14 @@
 /*!
 WebSocket and HTTP server of fightwatch: pushes fight alerts to every dashboard.
 
-The last stage of the pipeline (capture → inference → alerts → **broadcaster**). A [`Hub`]
-persists every event in the [`fightwatch_store::Store`] *before* broadcasting it, so a
-dashboard that reconnects and sends `resume { after_seq }` gets exactly what it missed: in
-order, without gaps or duplicates, even while new alerts arrive during the replay.
+The last stage of the pipeline (capture → inference → alerts → **broadcaster**). The alert
+stage ([`fightwatch_alerts::AlertService`]) persists every event *before* publishing it on the
+event bus; a [`Hub`] relays the bus to every connection, so a dashboard that reconnects and
+sends `resume { after_seq }` gets exactly what it missed from the log: in order, without gaps
+or duplicates, even while new alerts arrive during the replay.
+
+[`Server`] assembles a node (SQLite store, in-process bus, alert stage, hub, listener) from
+[`ServerOptions`]; the `fightwatch` binary only parses its command line into them.
 
 [`app`] builds the axum router (used by `fightwatch` and by the tests alike):
 
@@ -25,6 +29,7 @@ order, without gaps or duplicates, even while new alerts arrive during the repla
 | `GET /api/cameras/{name}/latest.jpg` | a recent thumbnail |
 | `GET /metrics` | Prometheus metrics (a token that sees every camera) |
 | `GET /healthz` | liveness: `{"status":"ok"}` |
+| `GET /api/openapi.json` | this API as an OpenAPI 3.1 document ([`openapi`]) |
 | anything else | the web console's files (`ServerConfig::static_dir`), when built |
 
 Security (docs/security.md has the threat model and every limit): tokens are HS256 JWTs
@@ -38,12 +43,17 @@ at once.
 */
 
 mod auth;
+mod extract;
 mod guard;
 mod http;
 mod hub;
 mod limits;
+mod metrics;
+pub mod openapi;
+mod relay;
 mod rest;
 mod rooms;
+mod server;
 pub mod users;
 mod ws;
 
@@ -55,11 +65,9 @@ use axum::routing::{get, post};
 
 pub use auth::{Auth, AuthError, Claims, Role};
 pub use http::serve;
-pub use hub::{
-    DetectionError, Hub, HubError, MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_SNAPSHOT_BASE64_BYTES,
-    ServerConfig,
-};
+pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;
+pub use server::{Server, ServerOptions, jwt_secret, open_store, private_dir};
 pub use ws::{CLOSE_LAGGING, CLOSE_REVOKED};
 
 /// Largest request body, except detections (which may carry a snapshot).
@@ -113,10 +121,13 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/rooms/{room}/messages", get(rest::messages))
         .route(
             "/api/detections",
-            post(rest::detections).layer(DefaultBodyLimit::max(MAX_SNAPSHOT_BASE64_BYTES + 4096)),
+            post(rest::detections).layer(DefaultBodyLimit::max(
+                fightwatch_alerts::detection::MAX_SNAPSHOT_BASE64_BYTES + 4096,
+            )),
         )
         .route("/api/cameras", get(rest::cameras))
         .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
         .route("/metrics", get(rest::prometheus))
         .route("/healthz", get(rest::healthz))
+        .route("/api/openapi.json", get(openapi::serve))
 }

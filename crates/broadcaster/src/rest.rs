@@ -1,118 +1,60 @@
-//! REST routes: alert history, snapshots, acknowledgement, health.
+//! REST routes: alert history, snapshots, acknowledgement, login, cameras, health.
+//!
+//! Each handler names the role it needs in its signature ([`Viewer`], [`Operator`],
+//! [`Detector`]), answers a `crates/protocol` type, and fails with an [`ApiError`]. The
+//! `#[utoipa::path]` attributes make the OpenAPI document (`GET /api/openapi.json`).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fightwatch_protocol::AlertStatus;
+use fightwatch_protocol::{
+    AckRequest, AlertRecord, AlertStatus, AlertUpdate, CameraView, ChatMessage, Detection,
+    FightAlert, Health, LoginRequest, LoginResponse, Me, TimelineEntry, UserSummary,
+};
 use fightwatch_store::AlertFilter;
 use serde::Deserialize;
 
-use crate::auth::Claims;
-use crate::hub::{Hub, HubError};
+use crate::extract::{ApiError, Authenticated, Body, Detector, Operator, Viewer};
+use crate::hub::Hub;
 
-/// A request's claims, or 401 (no token, a bad one, or one whose session ended).
-async fn claims_of(
-    hub: &Hub,
-    headers: &HeaderMap,
-    token: Option<&str>,
-) -> Result<Claims, ApiError> {
-    hub.authenticate(headers, token)
-        .await
-        .map_err(|e| ApiError(StatusCode::UNAUTHORIZED, e.to_string()))
-}
+/// How long a console login lasts.
+pub(crate) const LOGIN_TTL_S: u64 = 12 * 3600;
 
-/// A request's claims when its role may view alerts, cameras and chat: 401 without a valid
-/// token, 403 for a role that only ingests (detectors).
-async fn viewer_of(
-    hub: &Hub,
-    headers: &HeaderMap,
-    token: Option<&str>,
-) -> Result<Claims, ApiError> {
-    let claims = claims_of(hub, headers, token).await?;
-    if claims.role.can_view() {
-        Ok(claims)
-    } else {
-        Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!("the {} role may not view this", claims.role.as_str()),
-        ))
-    }
-}
-
-/// Runs a store query on the blocking pool (SQLite must not stall the async workers).
-async fn query<T: Send + 'static>(
-    hub: &Hub,
-    f: impl FnOnce(&fightwatch_store::Store) -> Result<T, fightwatch_store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = hub.store().clone();
-    match tokio::task::spawn_blocking(move || f(&store)).await {
-        Ok(result) => result.map_err(|e| ApiError::from(HubError::from(e))),
-        Err(_) => Err(ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting down".into(),
-        )),
-    }
-}
-
-/// Maps internal errors to responses in one place; details go to the log, not the browser.
-pub(crate) struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (self.0, Json(serde_json::json!({"error": self.1}))).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-        }
-        resp
-    }
-}
-
-impl From<HubError> for ApiError {
-    fn from(e: HubError) -> Self {
-        match e {
-            HubError::Store(fightwatch_store::StoreError::NoSuchAlert(_)) => {
-                Self(StatusCode::NOT_FOUND, "no such alert".into())
-            }
-            HubError::Invalid(message) => Self(StatusCode::BAD_REQUEST, message),
-            other => {
-                tracing::error!(error = %other, "Request failed.");
-                Self(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
-            }
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
+/// `GET /api/alerts` filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AlertsQuery {
-    token: Option<String>,
+    /// Only this camera.
     camera: Option<String>,
+    /// Only this status.
+    #[param(value_type = Option<AlertStatus>)]
     status: Option<String>,
+    /// Started at or after (ms since the epoch).
     since: Option<u64>,
+    /// Started before (ms since the epoch).
     until: Option<u64>,
+    /// Paging: the last seq of the previous page.
     before_seq: Option<u64>,
+    /// At most this many (default 50, at most 1000).
     limit: Option<usize>,
 }
 
-/// `GET /api/alerts?camera=&status=&since=&until=&before_seq=&limit=`, newest first.
+/// Alert history, newest first, of the cameras the user may see.
+#[utoipa::path(get, path = "/api/alerts", tag = "alerts", params(AlertsQuery),
+    responses((status = 200, body = Vec<AlertRecord>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn alerts(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Viewer(claims): Viewer,
     Query(q): Query<AlertsQuery>,
-) -> Result<Response, ApiError> {
-    let claims = viewer_of(&hub, &headers, q.token.as_deref()).await?;
+) -> Result<Json<Vec<AlertRecord>>, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(AlertStatus::parse(s).ok_or_else(|| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("status {s:?}: use active, ended or acknowledged"),
-            )
+            ApiError::bad_request(format!("status {s:?}: use active, ended or acknowledged"))
         })?),
     };
     let filter = AlertFilter {
@@ -123,91 +65,78 @@ pub(crate) async fn alerts(
         before_seq: q.before_seq,
         limit: q.limit.unwrap_or(50),
     };
-    let list = query(&hub, move |s| s.alerts(&filter)).await?;
-    let visible: Vec<_> = list
-        .into_iter()
-        .filter(|a| claims.may_see(&a.camera))
-        .collect();
-    Ok(Json(visible).into_response())
+    let list = hub.blocking(move |s| s.alerts(&filter)).await?;
+    Ok(Json(
+        list.into_iter()
+            .filter(|a| claims.may_see(&a.camera))
+            .collect(),
+    ))
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct TokenQuery {
-    token: Option<String>,
-}
-
+/// An alert the user may see; one of another camera is "no such alert" (ids cannot be probed).
 async fn visible_alert(
     hub: &Hub,
-    headers: &HeaderMap,
-    token: Option<&str>,
+    claims: &crate::Claims,
     id: String,
-) -> Result<fightwatch_store::AlertRecord, ApiError> {
-    let claims = viewer_of(hub, headers, token).await?;
-    match query(hub, move |s| s.alert(&id)).await? {
+) -> Result<AlertRecord, ApiError> {
+    match hub.blocking(move |s| s.alert(&id)).await? {
         Some(a) if claims.may_see(&a.camera) => Ok(a),
-        _ => Err(ApiError(StatusCode::NOT_FOUND, "no such alert".into())),
+        _ => Err(ApiError::not_found("no such alert")),
     }
 }
 
-/// `GET /api/alerts/{id}`.
+/// One alert.
+#[utoipa::path(get, path = "/api/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, body = AlertRecord), (status = 404, body = ErrorBody)))]
 pub(crate) async fn alert(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Viewer(claims): Viewer,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
-        Ok(a) => Json(a).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Json<AlertRecord>, ApiError> {
+    visible_alert(&hub, &claims, id).await.map(Json)
 }
 
-/// `GET /api/alerts/{id}/events`: the alert's timeline, `[{"at": ms, "event": {...}}]`, oldest
-/// first (raised, peak updates, ended, acknowledged).
+/// The alert's timeline, oldest first: raised, peak updates, ended, acknowledged.
+#[utoipa::path(get, path = "/api/alerts/{id}/events", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, body = Vec<TimelineEntry>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn alert_events(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Viewer(claims): Viewer,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, ApiError> {
-    let alert = visible_alert(&hub, &headers, q.token.as_deref(), id).await?;
-    let events = query(&hub, move |s| s.alert_events(&alert.id)).await?;
+) -> Result<Json<Vec<TimelineEntry>>, ApiError> {
+    let alert = visible_alert(&hub, &claims, id).await?;
+    let events = hub.blocking(move |s| s.alert_events(&alert.id)).await?;
     Ok(Json(
         events
             .into_iter()
-            .map(|(at, event)| serde_json::json!({"at": at, "event": event}))
-            .collect::<Vec<_>>(),
-    )
-    .into_response())
+            .map(|(at, event)| TimelineEntry { at, event })
+            .collect(),
+    ))
 }
 
-/// `GET /api/me`: who the request's token belongs to (the console asks on load: its cookie is
-/// HttpOnly, so only the server can read it).
-pub(crate) async fn me(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    match claims_of(&hub, &headers, q.token.as_deref()).await {
-        Ok(c) => Json(serde_json::json!({
-            "user": c.sub,
-            "role": c.role.as_str(),
-            "cameras": c.cameras,
-            "expires_at": c.exp * 1000,
-        }))
-        .into_response(),
-        Err(e) => e.into_response(),
-    }
+/// Who the request's token belongs to (the console asks on load: its cookie is HttpOnly, so
+/// only the server can read it).
+#[utoipa::path(get, path = "/api/me", tag = "session",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub(crate) async fn me(Authenticated(c): Authenticated) -> Json<Me> {
+    Json(Me {
+        user: c.sub,
+        role: c.role,
+        cameras: c.cameras,
+        expires_at: c.exp * 1000,
+    })
 }
 
-/// `POST /api/logout`: ends the request's session server-side (its token stops working on
-/// every route, and its open WebSockets close) and clears the login cookie.
+/// Ends the request's session server-side (its token stops working on every route, and its
+/// open WebSockets close) and clears the login cookie. Answers 204 even without a session.
+#[utoipa::path(post, path = "/api/logout", tag = "session", responses((status = 204)))]
 pub(crate) async fn logout(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Ok(claims) = hub.auth.check(&headers, q.token.as_deref()) {
+    if let Ok(claims) = hub.auth.check(&headers, None) {
         hub.revoke_session(&claims.jti).await?;
     }
     Ok((
@@ -229,232 +158,171 @@ fn login_cookie(hub: &Hub, token: &str, max_age_s: u64) -> String {
     )
 }
 
-/// `GET /api/users`: names and roles of the people who can chat (for private messages).
+/// Names and roles of the people who can chat (for private messages).
+#[utoipa::path(get, path = "/api/users", tag = "chat",
+    responses((status = 200, body = Vec<UserSummary>)))]
 pub(crate) async fn users(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, ApiError> {
-    viewer_of(&hub, &headers, q.token.as_deref()).await?;
-    let list = query(&hub, |s| s.user_names()).await?;
+    Viewer(_): Viewer,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
+    let list = hub.blocking(|s| s.user_names()).await?;
     Ok(Json(
         list.into_iter()
-            .filter(|(_, role)| role != "detector")
-            .map(|(name, role)| serde_json::json!({"name": name, "role": role}))
-            .collect::<Vec<_>>(),
-    )
-    .into_response())
+            .filter(|(_, role)| role.can_view())
+            .map(|(name, role)| UserSummary { name, role })
+            .collect(),
+    ))
 }
 
-/// `GET /api/alerts/{id}/snapshot.jpg`.
+/// The alert's snapshot JPEG.
+#[utoipa::path(get, path = "/api/alerts/{id}/snapshot.jpg", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, body = ErrorBody)))]
 pub(crate) async fn snapshot(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Viewer(claims): Viewer,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    let alert = match visible_alert(&hub, &headers, q.token.as_deref(), id).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    let Some(name) = alert.snapshot else {
-        return ApiError(StatusCode::NOT_FOUND, "alert has no snapshot".into()).into_response();
-    };
-    match tokio::fs::read(hub.config.snapshot_dir.join(&name)).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "image/jpeg"),
-                (header::CACHE_CONTROL, "private, max-age=86400"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(_) => ApiError(
-            StatusCode::NOT_FOUND,
-            "snapshot file is gone (retention)".into(),
-        )
-        .into_response(),
-    }
+) -> Result<Response, ApiError> {
+    let alert = visible_alert(&hub, &claims, id).await?;
+    let path = alert
+        .snapshot
+        .and_then(|name| hub.alerts.snapshots().path(&name))
+        .ok_or_else(|| ApiError::not_found("alert has no snapshot"))?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|_| ApiError::not_found("snapshot file is gone (retention)"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AckBody {
-    #[serde(default)]
-    note: Option<String>,
-}
-
-/// `POST /api/alerts/{id}/ack` with `{"note": "..."}` (operators).
+/// Acknowledges an alert (operators), with an optional note.
+#[utoipa::path(post, path = "/api/alerts/{id}/ack", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")), request_body = Option<AckRequest>,
+    responses((status = 200, body = AlertUpdate), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub(crate) async fn ack(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Operator(claims): Operator,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
-    body: Option<Json<AckBody>>,
-) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
+    body: Option<Body<AckRequest>>,
+) -> Result<Json<AlertUpdate>, ApiError> {
+    let note = body.and_then(|Body(b)| b.note);
+    Ok(Json(hub.acknowledge(&claims, &id, note).await?))
+}
+
+/// `{"status":"ok"}` while the store answers (no token needed, so it says nothing more).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> (StatusCode, Json<Health>) {
+    let (code, status) = match hub.blocking(|s| s.last_seq()).await {
+        Ok(_) => (StatusCode::OK, "ok"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
-    if !claims.role.can_ack() {
-        return ApiError(
-            StatusCode::FORBIDDEN,
-            "acknowledging needs the operator role".into(),
-        )
-        .into_response();
-    }
-    let note = body.and_then(|b| b.0.note);
-    match hub.acknowledge(&claims, &id, note).await {
-        Ok(update) => Json(update).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    (
+        code,
+        Json(Health {
+            status: status.into(),
+        }),
+    )
 }
 
-/// `GET /healthz`: `{"status":"ok"}` while the store answers (no token needed, so it says
-/// nothing more).
-pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> Response {
-    match hub.blocking(|s| s.last_seq()).await {
-        Ok(_) => Json(serde_json::json!({"status": "ok"})).into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable"})),
-        )
-            .into_response(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
+/// `GET /api/rooms/{room}/messages` paging.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct MessagesQuery {
-    token: Option<String>,
+    /// At most this many of the newest (default 100, at most 1000).
     limit: Option<usize>,
 }
 
-/// `GET /api/rooms/{room}/messages?limit=100`: chat history, oldest first.
+/// A chat room's history, oldest first.
+#[utoipa::path(get, path = "/api/rooms/{room}/messages", tag = "chat",
+    params(("room" = String, Path, description = "`site:NAME`, a chat room or `dm:A:B`"),
+        MessagesQuery),
+    responses((status = 200, body = Vec<ChatMessage>), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
 pub(crate) async fn messages(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Viewer(claims): Viewer,
     Path(room): Path<String>,
     Query(q): Query<MessagesQuery>,
-) -> Result<Response, ApiError> {
-    let claims = viewer_of(&hub, &headers, q.token.as_deref()).await?;
+) -> Result<Json<Vec<ChatMessage>>, ApiError> {
     match crate::rooms::may_use(&hub, &claims, &room) {
         Ok(()) => {}
         Err(crate::rooms::RoomRefusal::Malformed) => {
-            return Err(ApiError(StatusCode::BAD_REQUEST, "not a room name".into()));
+            return Err(ApiError::bad_request("not a room name"));
         }
         Err(crate::rooms::RoomRefusal::Forbidden) => {
-            return Err(ApiError(StatusCode::FORBIDDEN, "not your room".into()));
+            return Err(ApiError::forbidden("not your room"));
         }
     }
     let limit = q.limit.unwrap_or(100).min(1000);
-    let list = query(&hub, move |s| s.messages(&room, limit)).await?;
-    Ok(Json(list).into_response())
+    Ok(Json(hub.blocking(move |s| s.messages(&room, limit)).await?))
 }
 
-/// `POST /api/detections` with a `Detection` body (detector or admin role).
+/// An external detector's fight: it becomes a `fight_alert` like the pipeline's.
+#[utoipa::path(post, path = "/api/detections", tag = "alerts", request_body = Detection,
+    responses((status = 201, body = FightAlert), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(crate) async fn detections(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-    body: Result<Json<fightwatch_protocol::Detection>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let claims = match claims_of(&hub, &headers, q.token.as_deref()).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    if !matches!(claims.role, crate::Role::Detector | crate::Role::Admin) {
-        return ApiError(
-            StatusCode::FORBIDDEN,
-            "detections need the detector role".into(),
-        )
-        .into_response();
-    }
-    let Json(detection) = match body {
-        Ok(b) => b,
-        Err(e) => return body_rejected(&e),
-    };
-    match hub.detection(detection, &claims.sub).await {
-        Ok(alert) => (StatusCode::CREATED, Json(alert)).into_response(),
-        Err(crate::hub::DetectionError::Invalid(m)) => {
-            ApiError(StatusCode::BAD_REQUEST, m).into_response()
-        }
-        Err(crate::hub::DetectionError::Hub(e)) => ApiError::from(e).into_response(),
-    }
+    Detector(claims): Detector,
+    Body(detection): Body<Detection>,
+) -> Result<(StatusCode, Json<FightAlert>), ApiError> {
+    let alert = hub.detection(detection, &claims.sub).await?;
+    Ok((StatusCode::CREATED, Json(alert)))
 }
 
-/// A JSON body that could not be read: 413 when it is too large, else 400.
-fn body_rejected(e: &axum::extract::rejection::JsonRejection) -> Response {
-    let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        StatusCode::PAYLOAD_TOO_LARGE
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    ApiError(status, e.body_text()).into_response()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LoginBody {
-    user: String,
-    password: String,
-}
-
-/// How long a console login lasts.
-const LOGIN_TTL_S: u64 = 12 * 3600;
-
-fn too_many(retry_after_s: u64, message: &str) -> Response {
-    let mut resp = ApiError(StatusCode::TOO_MANY_REQUESTS, message.into()).into_response();
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, retry_after_s.into());
-    resp
-}
-
-/// `POST /api/login` `{"user": …, "password": …}`: the token in the body and as an HttpOnly,
-/// SameSite=Strict cookie (so the console's WebSocket needs no token in its URL), and the
-/// server's last seq (the console replays from it, so nothing raised meanwhile is missed).
+/// Signs in: the token in the body and as an HttpOnly, SameSite=Strict cookie (so the
+/// console's WebSocket needs no token in its URL), and the server's last seq (the console
+/// replays from it, so nothing raised meanwhile is missed).
 ///
 /// Nobody needs an account to call this, and each attempt costs an argon2 hash (19 MiB), so:
 /// attempts are rate-limited per address and per (user name, address) (429 + `Retry-After`),
 /// and only a few hashes run at once, on their own threads (a few more wait; beyond that 503).
+#[utoipa::path(post, path = "/api/login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn login(
     State(hub): State<Arc<Hub>>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return body_rejected(&e),
-    };
+    Body(body): Body<LoginRequest>,
+) -> Result<Response, ApiError> {
     let ip = crate::http::peer_of(peer.as_ref());
     if let Err(crate::limits::LoginRefusal::TooMany(wait)) = hub.login.attempt(&body.user, ip) {
         tracing::warn!(%ip, user = %body.user.chars().take(64).collect::<String>(), "Login attempts over the limit.");
-        return too_many(wait, "too many login attempts: wait and try again");
+        return Err(ApiError::retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            "too many login attempts: wait and try again",
+        ));
     }
     let store = hub.store().clone();
-    let Ok(checked) = hub
+    let checked = hub
         .login
         .hashing
-        .run(move || crate::users::login(&store, &body.user, &body.password))
+        .run(move || crate::users::login(store.as_ref(), &body.user, &body.password))
         .await
-    else {
-        let mut resp =
-            ApiError(StatusCode::SERVICE_UNAVAILABLE, "busy: try again".into()).into_response();
-        resp.headers_mut().insert(header::RETRY_AFTER, 1u64.into());
-        return resp;
-    };
+        .map_err(|_| {
+            ApiError::retry_after(StatusCode::SERVICE_UNAVAILABLE, 1, "busy: try again")
+        })?;
     let (user, role) = match checked {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return ApiError(
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "wrong user name or password".into(),
-            )
-            .into_response();
+                "wrong user name or password",
+            ));
         }
         Err(e) => {
             tracing::error!(error = %e, "Login failed.");
-            return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
-                .into_response();
+            return Err(ApiError::internal());
         }
     };
     let issued = {
@@ -463,163 +331,108 @@ pub(crate) async fn login(
         let name = user.name.clone();
         tokio::task::spawn_blocking(move || {
             let token = hub.issue_token(&name, role, LOGIN_TTL_S, cameras)?;
-            Ok::<_, HubError>((token, hub.store().last_seq()?))
+            Ok::<_, crate::HubError>((token, hub.store().last_seq()?))
         })
         .await
     };
     let (token, last_seq) = match issued {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Ok(result) => result?,
         Err(_) => {
-            return ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())
-                .into_response();
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting down",
+            ));
         }
     };
-    (
+    Ok((
         [(header::SET_COOKIE, login_cookie(&hub, &token, LOGIN_TTL_S))],
-        Json(serde_json::json!({
-            "token": token,
-            "user": user.name,
-            "role": role.as_str(),
-            "expires_in": LOGIN_TTL_S,
-            "last_seq": last_seq,
-        })),
+        Json(LoginResponse {
+            token,
+            user: user.name,
+            role,
+            expires_in: LOGIN_TTL_S,
+            last_seq,
+        }),
     )
-        .into_response()
+        .into_response())
 }
 
-/// `GET /api/cameras`: every camera the user may see, with its state.
+/// Every camera the user may see, with its state.
+#[utoipa::path(get, path = "/api/cameras", tag = "cameras",
+    responses((status = 200, body = Vec<CameraView>)))]
 pub(crate) async fn cameras(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    let claims = match viewer_of(&hub, &headers, q.token.as_deref()).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let list: Vec<serde_json::Value> = match hub.cameras.lock() {
-        Ok(cams) => cams
-            .values()
-            .filter(|(c, _)| claims.may_see(&c.camera))
-            .map(|(c, thumb)| {
-                let mut v = serde_json::to_value(c).unwrap_or_default();
-                v["latest_url"] = thumb
-                    .as_ref()
-                    .map(|_| format!("/api/cameras/{}/latest.jpg", c.camera))
-                    .into();
-                v
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    Json(list).into_response()
-}
-
-/// `GET /api/cameras/{name}/latest.jpg`: the camera's latest thumbnail.
-pub(crate) async fn camera_latest(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    match claims_of(&hub, &headers, q.token.as_deref()).await {
-        Ok(c) if c.role.can_view() && c.may_see(&name) => {}
-        Ok(_) => return ApiError(StatusCode::FORBIDDEN, "not your camera".into()).into_response(),
-        Err(e) => return e.into_response(),
-    }
-    let jpeg = hub
+    Viewer(claims): Viewer,
+) -> Json<Vec<CameraView>> {
+    let states: Vec<_> = hub
         .cameras
         .lock()
-        .ok()
-        .and_then(|c| c.get(&name).and_then(|(_, t)| t.clone()));
-    match jpeg {
-        Some(j) => (
-            [
-                (header::CONTENT_TYPE, "image/jpeg"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            j.as_slice().to_vec(),
-        )
-            .into_response(),
-        None => ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no frame from camera {name} yet"),
-        )
-        .into_response(),
-    }
+        .map(|cams| {
+            cams.values()
+                .filter(|c| claims.may_see(&c.camera))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(
+        states
+            .into_iter()
+            .map(|state| CameraView {
+                latest_url: hub
+                    .alerts
+                    .thumbnail(&state.camera)
+                    .map(|_| format!("/api/cameras/{}/latest.jpg", state.camera)),
+                state,
+            })
+            .collect(),
+    )
 }
 
-/// `GET /metrics`: Prometheus text exposition, for a token that may see every camera (it names
-/// them all): viewer role or above, no camera list.
+/// The camera's latest thumbnail (JPEG, at most 480 pixels wide).
+#[utoipa::path(get, path = "/api/cameras/{name}/latest.jpg", tag = "cameras",
+    params(("name" = String, Path, description = "Camera name")),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn camera_latest(
+    State(hub): State<Arc<Hub>>,
+    Viewer(claims): Viewer,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    if !claims.may_see(&name) {
+        return Err(ApiError::forbidden("not your camera"));
+    }
+    let jpeg = hub
+        .alerts
+        .thumbnail(&name)
+        .ok_or_else(|| ApiError::not_found(format!("no frame from camera {name} yet")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        jpeg.as_slice().to_vec(),
+    )
+        .into_response())
+}
+
+/// Prometheus text exposition, for a user who may see every camera (it names them all).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String),
+        (status = 403, body = ErrorBody)))]
 pub(crate) async fn prometheus(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    use std::fmt::Write;
-    match viewer_of(&hub, &headers, q.token.as_deref()).await {
-        Ok(c) if c.cameras.is_none() => {}
-        Ok(_) => {
-            return ApiError(
-                StatusCode::FORBIDDEN,
-                "metrics name every camera: they need a user who may see them all".into(),
-            )
-            .into_response();
-        }
-        Err(e) => return e.into_response(),
+    Viewer(claims): Viewer,
+) -> Result<Response, ApiError> {
+    if claims.cameras.is_some() {
+        return Err(ApiError::forbidden(
+            "metrics name every camera: they need a user who may see them all",
+        ));
     }
-    let mut out = String::new();
-    let raised = hub.alerts_raised.load(std::sync::atomic::Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "# HELP fightwatch_alerts_raised_total Fight alerts raised since start.\n# TYPE fightwatch_alerts_raised_total counter\nfightwatch_alerts_raised_total {raised}"
-    );
-    let _ = writeln!(
-        out,
-        "# HELP fightwatch_clients Connected dashboards.\n# TYPE fightwatch_clients gauge\nfightwatch_clients {}",
-        hub.connections()
-    );
-    if let Ok(Some(m)) = hub.last_metrics.lock().map(|m| m.clone()) {
-        let _ = writeln!(
-            out,
-            "# TYPE fightwatch_process_cpu_percent gauge\nfightwatch_process_cpu_percent {}",
-            m.cpu_percent
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE fightwatch_process_rss_bytes gauge\nfightwatch_process_rss_bytes {}",
-            m.rss_bytes
-        );
-        for (name, help) in [
-            ("capture_fps", "Frames received per second."),
-            ("inference_fps", "Windows scored per second."),
-            ("inference_ms", "Mean model run time, ms."),
-            (
-                "dropped_frames_total",
-                "Frames dropped because inference was behind.",
-            ),
-            ("queue_depth", "Frames waiting in the camera queue."),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP fightwatch_camera_{name} {help}\n# TYPE fightwatch_camera_{name} gauge"
-            );
-            for c in &m.cameras {
-                let v = match name {
-                    "capture_fps" => c.capture_fps,
-                    "inference_fps" => c.inference_fps,
-                    "inference_ms" => c.inference_ms,
-                    "dropped_frames_total" => c.dropped_frames as f64,
-                    _ => c.queue_depth as f64,
-                };
-                let _ = writeln!(
-                    out,
-                    "fightwatch_camera_{name}{{camera=\"{}\"}} {v}",
-                    c.camera.replace('"', "_")
-                );
-            }
-        }
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    Ok((
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(&hub),
+    )
+        .into_response())
 }
+
+use fightwatch_protocol::ErrorBody;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use fightwatch_store::{Store, StoreError, UserRecord};
+use fightwatch_store::{AlertStore, StoreError, UserRecord};
 
 use crate::Role;
 
@@ -65,7 +65,7 @@ pub fn valid_user_name(name: &str) -> bool {
 /// A token for a new session of `user`: the session is stored (so it can be revoked), then
 /// the token signed. [`crate::Hub::issue_token`] and `fightwatch token` both come here.
 pub fn issue_token(
-    store: &Store,
+    store: &dyn AlertStore,
     auth: &crate::Auth,
     user: &str,
     role: Role,
@@ -171,7 +171,7 @@ fn waste_a_hash(password: &str) {
 
 /// Creates or replaces a user.
 pub fn add_user(
-    store: &Store,
+    store: &dyn AlertStore,
     name: &str,
     role: Role,
     password: &str,
@@ -189,7 +189,7 @@ pub fn add_user(
     }
     store.put_user(&UserRecord {
         name: name.into(),
-        role: role.as_str().into(),
+        role,
         password_hash: hash_password(password)?,
         cameras,
     })?;
@@ -198,7 +198,7 @@ pub fn add_user(
 
 /// The user, when the password is right.
 pub fn login(
-    store: &Store,
+    store: &dyn AlertStore,
     name: &str,
     password: &str,
 ) -> Result<Option<(UserRecord, Role)>, UserError> {
@@ -219,13 +219,34 @@ pub fn login(
     if !verify_password(password, &user.password_hash) {
         return Ok(None);
     }
-    let role = user.role.parse::<Role>().map_err(UserError::Invalid)?;
+    let role = user.role;
     Ok(Some((user, role)))
+}
+
+/// Writes a file only its owner can read (mode 0600 from creation: never readable by others,
+/// not even for a moment), replacing any file there.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 /// On first start (no users), creates `admin` with a random password, writes it to
 /// `DATA_DIR/admin_password` (mode 0600) and returns it so it can be printed once.
-pub fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<String>, UserError> {
+pub fn bootstrap_admin(
+    store: &dyn AlertStore,
+    data_dir: &Path,
+) -> Result<Option<String>, UserError> {
     if store.user_count()? > 0 {
         return Ok(None);
     }
@@ -236,19 +257,8 @@ pub fn bootstrap_admin(store: &Store, data_dir: &Path) -> Result<Option<String>,
         .collect();
     add_user(store, "admin", Role::Admin, &password, None)?;
     let path = data_dir.join("admin_password");
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| UserError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    writeln!(f, "{password}").map_err(|source| UserError::Io { path, source })?;
+    write_private(&path, &format!("{password}\n"))
+        .map_err(|source| UserError::Io { path, source })?;
     Ok(Some(password))
 }
 
@@ -259,7 +269,7 @@ mod tests {
     #[test]
     fn hash_verify_login_and_bootstrap() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = fightwatch_store::SqliteStore::open(&dir.path().join("db")).unwrap();
         let pw = bootstrap_admin(&store, dir.path())
             .unwrap()
             .expect("first start creates admin");

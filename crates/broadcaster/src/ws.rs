@@ -317,10 +317,12 @@ impl Session {
     }
 
     async fn run(&mut self, socket: WebSocket, after_seq: Option<u64>) -> Result<(), axum::Error> {
-        // Read the position, then subscribe, then replay from the position: an event committed
-        // in between is in the store (replayed) or in the subscription (live), and `sent`
-        // drops the one that is in both.
+        // Subscribe, then read the position, then replay up to it: an event committed before
+        // the position is replayed (when the client asked for it), one committed after arrives
+        // live, and `sent` drops the one that is both (the relay may deliver an event committed
+        // before the position after the subscription began).
         let (mut sink, mut stream) = socket.split();
+        let mut rx = self.hub.events.subscribe();
         // Fail closed: without the position, "everything after 0" would be a lie.
         let position = match self.hub.blocking(|s| s.last_seq()).await {
             Ok(seq) => seq,
@@ -334,14 +336,13 @@ impl Session {
                 return Ok(());
             }
         };
-        let mut rx = self.hub.events.subscribe();
         let mut closing = self.hub.closing.subscribe();
         let mut revocations = self.hub.revocations.subscribe();
         let session = format!("{:016x}", fastrand::u64(..));
         let welcome = ServerMessage::WelcomeMessage {
             session,
             user: self.claims.sub.clone(),
-            role: self.claims.role.as_str().into(),
+            role: self.claims.role,
             server_version: env!("CARGO_PKG_VERSION").into(),
             last_seq: position,
         };
@@ -516,7 +517,7 @@ impl Session {
                 self.chat(sink, &room, &text).await
             }
             ClientMessage::FightDetected(detection) => {
-                if !matches!(self.claims.role, crate::Role::Detector | crate::Role::Admin) {
+                if !self.claims.role.can_detect() {
                     return self
                         .error(
                             sink,
@@ -531,7 +532,7 @@ impl Session {
                     .await
                 {
                     Ok(_) => Ok(()),
-                    Err(crate::hub::DetectionError::Invalid(m)) => {
+                    Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
                         self.error(sink, "bad_detection", m).await
                     }
                     Err(e) => {
@@ -554,10 +555,12 @@ impl Session {
                 match self.hub.acknowledge(&claims, &id, note).await {
                     Ok(_) => Ok(()),
                     // Hidden and unknown alerts get the same answer: ids cannot be probed.
-                    Err(crate::HubError::Store(fightwatch_store::StoreError::NoSuchAlert(_))) => {
+                    Err(crate::HubError::Alerts(e)) if e.is_no_such_alert() => {
                         self.error(sink, "not_found", "no such alert".into()).await
                     }
-                    Err(crate::HubError::Invalid(m)) => self.error(sink, "bad_message", m).await,
+                    Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
+                        self.error(sink, "bad_message", m).await
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "Acknowledging failed.");
                         self.error(sink, "internal", "internal error".into()).await

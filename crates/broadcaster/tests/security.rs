@@ -41,7 +41,7 @@ async fn login(s: &Server, from: IpAddr, user: &str, password: &str) -> Reply {
 async fn login_floods_are_refused_early_without_locking_out_the_real_user() {
     let s = server().await;
     users::add_user(
-        s.hub.store(),
+        s.hub.store().as_ref(),
         "admin",
         Role::Admin,
         "the admin password",
@@ -292,7 +292,14 @@ async fn site_and_camera_rooms_follow_camera_permissions() {
 #[tokio::test]
 async fn logout_user_changes_and_deletion_revoke_tokens_and_close_sockets() {
     let s = server().await;
-    users::add_user(s.hub.store(), "ops", Role::Operator, "night shift 1", None).unwrap();
+    users::add_user(
+        s.hub.store().as_ref(),
+        "ops",
+        Role::Operator,
+        "night shift 1",
+        None,
+    )
+    .unwrap();
     let signed_in = login(&s, loopback(1), "ops", "night shift 1").await;
     assert_eq!(signed_in.status, 200);
     let t = signed_in.json()["token"].as_str().unwrap().to_string();
@@ -329,14 +336,22 @@ async fn logout_user_changes_and_deletion_revoke_tokens_and_close_sockets() {
     // Another process (`fightwatch user add` replacing the user, `fightwatch user delete`)
     // changes the store: the running server notices within a second or so.
     for change in ["role", "delete"] {
-        users::add_user(s.hub.store(), "ops", Role::Operator, "night shift 1", None).unwrap();
+        users::add_user(
+            s.hub.store().as_ref(),
+            "ops",
+            Role::Operator,
+            "night shift 1",
+            None,
+        )
+        .unwrap();
         let t = login(&s, loopback(2), "ops", "night shift 1").await.json()["token"]
             .as_str()
             .unwrap()
             .to_string();
         let mut ws = connect(s.addr, &format!("token={t}")).await.unwrap();
         next(&mut ws).await;
-        let other = fightwatch_store::Store::open(&s.dir.path().join("db")).unwrap();
+        use fightwatch_store::AlertStore;
+        let other = fightwatch_store::SqliteStore::open(&s.dir.path().join("db")).unwrap();
         if change == "role" {
             users::add_user(&other, "ops", Role::Viewer, "night shift 1", None).unwrap();
         } else {
@@ -574,7 +589,7 @@ async fn odd_user_names_cannot_make_odd_private_rooms() {
     let s = server().await;
     assert!(
         users::add_user(
-            s.hub.store(),
+            s.hub.store().as_ref(),
             "bob:yardop",
             Role::Viewer,
             "long password",
@@ -582,7 +597,14 @@ async fn odd_user_names_cannot_make_odd_private_rooms() {
         )
         .is_err()
     );
-    users::add_user(s.hub.store(), "bob", Role::Viewer, "long password", None).unwrap();
+    users::add_user(
+        s.hub.store().as_ref(),
+        "bob",
+        Role::Viewer,
+        "long password",
+        None,
+    )
+    .unwrap();
     let admin = s.hub.issue_token("admin", Role::Admin, 600, None).unwrap();
     let mut ws = connect(s.addr, &format!("token={admin}")).await.unwrap();
     next(&mut ws).await;
@@ -657,10 +679,10 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
             .contains("frame-ancestors 'none'")
     );
     // A metric update names only the cameras a restricted viewer may see.
-    let vault_is = |status: &str| fightwatch_protocol::CameraState {
+    let vault_is = |status: fightwatch_protocol::CameraStatus| fightwatch_protocol::CameraState {
         camera: "vault".into(),
         site: "hq".into(),
-        status: status.into(),
+        status,
         error: None,
         since: 1,
     };
@@ -674,7 +696,8 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         dropped_frames: 0,
         queue_depth: 0,
     };
-    s.hub.camera_status(vault_is("offline"));
+    s.hub
+        .camera_status(vault_is(fightwatch_protocol::CameraStatus::Offline));
     s.hub.metrics(fightwatch_protocol::Metrics {
         at: 1,
         cameras: vec![camera("yard"), camera("vault")],
@@ -683,13 +706,21 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         clients: 0,
     });
     // Another camera's state is not sent either; the next message is the metric update.
-    s.hub.camera_status(vault_is("online"));
+    s.hub
+        .camera_status(vault_is(fightwatch_protocol::CameraStatus::Online));
     let m = next(&mut ws).await;
     assert_eq!(m["type"], "metric_update");
     assert_eq!(m["cameras"].as_array().unwrap().len(), 1);
     assert_eq!(m["cameras"][0]["camera"], "yard");
     // Secure cookie behind TLS.
-    users::add_user(s.hub.store(), "ops", Role::Operator, "night shift 1", None).unwrap();
+    users::add_user(
+        s.hub.store().as_ref(),
+        "ops",
+        Role::Operator,
+        "night shift 1",
+        None,
+    )
+    .unwrap();
     let r = login(&s, loopback(1), "ops", "night shift 1").await;
     assert!(r.header("set-cookie").unwrap().contains("; Secure"));
     // A 70 KiB frame closes with 1009 (message too big).

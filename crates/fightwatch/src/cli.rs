@@ -1,8 +1,11 @@
 //! Command-line arguments (clap derive).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use fightwatch_broadcaster::{ServerConfig, ServerOptions};
+use fightwatch_inference::{IncidentConfig, PipelineConfig};
 
 /// Real-time fight detection: watches cameras and recordings with an action-recognition model
 /// and pushes fight alerts to every connected security dashboard.
@@ -69,7 +72,7 @@ pub enum Command {
         #[arg(long)]
         serve: bool,
         #[command(flatten)]
-        server: crate::serve::ServeArgs,
+        server: ServeArgs,
     },
     /// Run the service described by a config file: cameras, model, server, storage.
     Run {
@@ -80,7 +83,7 @@ pub enum Command {
     /// Serve dashboards (WebSocket + REST) without cameras: history, chat, external detectors.
     Serve {
         #[command(flatten)]
-        server: crate::serve::ServeArgs,
+        server: ServeArgs,
     },
     /// Manage the server's user accounts.
     User {
@@ -145,23 +148,95 @@ pub struct InferenceArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Seconds of media time between window starts.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = PipelineConfig::default().hop_s)]
     pub hop: f64,
     /// Most clips per model run.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = PipelineConfig::default().max_batch)]
     pub max_batch: usize,
     /// Smoothed score that starts an incident.
-    #[arg(long, default_value_t = 0.6)]
+    #[arg(long, default_value_t = IncidentConfig::default().start_threshold)]
     pub start_threshold: f32,
     /// Smoothed score below which an incident ends.
-    #[arg(long, default_value_t = 0.4)]
+    #[arg(long, default_value_t = IncidentConfig::default().end_threshold)]
     pub end_threshold: f32,
     /// Consecutive windows above the start threshold needed to start.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = IncidentConfig::default().min_windows)]
     pub min_windows: usize,
     /// Seconds after an incident ends before another can start on the same camera.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = IncidentConfig::default().cooldown_s)]
     pub cooldown: f64,
+}
+
+impl InferenceArgs {
+    /// The pipeline settings these arguments give (the rest: the defaults).
+    pub fn pipeline_config(&self) -> PipelineConfig {
+        let defaults = PipelineConfig::default();
+        PipelineConfig {
+            hop_s: self.hop,
+            max_batch: self.max_batch.max(1),
+            incident: IncidentConfig {
+                start_threshold: self.start_threshold,
+                end_threshold: self.end_threshold,
+                min_windows: self.min_windows,
+                cooldown_s: self.cooldown,
+                ..defaults.incident
+            },
+            ..defaults
+        }
+    }
+}
+
+/// Server options shared by `serve` and `replay --serve`; defaults are the server's own
+/// ([`ServerConfig::default`]).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Database, snapshots and the JWT secret live here.
+    #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Browser origins allowed to open WebSockets besides the server's own (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Open WebSockets allowed from one IP address.
+    #[arg(long, default_value_t = ServerConfig::default().max_connections_per_ip)]
+    pub max_connections_per_ip: usize,
+    /// Open WebSockets allowed in all.
+    #[arg(long, default_value_t = ServerConfig::default().max_websockets)]
+    pub max_websockets: usize,
+    /// Open HTTP connections (before any WebSocket upgrade) allowed from one IP address.
+    #[arg(long, default_value_t = ServerConfig::default().max_http_connections_per_ip)]
+    pub max_http_connections_per_ip: usize,
+    /// The web console's built files, served at / when present.
+    #[arg(long, default_value = "web/dist", value_name = "DIR")]
+    pub web_dir: PathBuf,
+    /// Site name given to the replayed cameras.
+    #[arg(long, default_value = "replay")]
+    pub site: String,
+    /// Mark the login cookie Secure (browsers reach the server over HTTPS, e.g. through a TLS
+    /// reverse proxy).
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+impl ServeArgs {
+    /// The server these arguments describe.
+    pub fn options(&self) -> ServerOptions {
+        ServerOptions {
+            bind: self.bind,
+            data_dir: self.data_dir.clone(),
+            config: ServerConfig {
+                allowed_origins: self.allowed_origins.clone(),
+                max_connections_per_ip: self.max_connections_per_ip,
+                max_websockets: self.max_websockets,
+                max_http_connections_per_ip: self.max_http_connections_per_ip,
+                static_dir: Some(self.web_dir.clone()),
+                secure_cookies: self.secure_cookies,
+                ..ServerConfig::default()
+            },
+        }
+    }
 }
 
 /// `fightwatch user …`

@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use fightwatch_alerts::{CameraSpec, Retention};
+use fightwatch_broadcaster::{ServerConfig, ServerOptions};
+use fightwatch_capture::Pacing;
+use fightwatch_inference::{IncidentConfig, PipelineConfig};
 use serde::Deserialize;
 
 /// The whole file.
@@ -13,9 +17,12 @@ use serde::Deserialize;
 pub struct Config {
     /// Model and inference settings.
     pub model: ModelSection,
-    /// Incident detection.
+    /// Incident detection: the inference crate's own settings type.
     #[serde(default)]
-    pub incident: IncidentSection,
+    pub incident: IncidentConfig,
+    /// Windows and batching.
+    #[serde(default)]
+    pub pipeline: PipelineSection,
     /// The dashboard server.
     #[serde(default)]
     pub server: ServerSection,
@@ -44,33 +51,23 @@ fn default_device() -> String {
     "cpu".into()
 }
 
-/// `[incident]`: all optional; defaults as `fightwatch replay`'s.
+/// `[pipeline]`: how windows are cut and batched; defaults as `fightwatch replay`'s
+/// ([`PipelineConfig::default`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct IncidentSection {
-    /// Smoothed score that starts an incident.
-    pub start_threshold: f32,
-    /// Smoothed score below which it ends.
-    pub end_threshold: f32,
-    /// Consecutive windows above the start threshold.
-    pub min_windows: usize,
-    /// Seconds after an incident before another on the same camera.
-    pub cooldown_s: f64,
-    /// Seconds between window starts.
+pub struct PipelineSection {
+    /// Seconds of media time between window starts.
     pub hop_s: f64,
     /// Most clips per model run.
     pub max_batch: usize,
 }
 
-impl Default for IncidentSection {
+impl Default for PipelineSection {
     fn default() -> Self {
+        let d = PipelineConfig::default();
         Self {
-            start_threshold: 0.6,
-            end_threshold: 0.4,
-            min_windows: 2,
-            cooldown_s: 5.0,
-            hop_s: 0.5,
-            max_batch: 8,
+            hop_s: d.hop_s,
+            max_batch: d.max_batch,
         }
     }
 }
@@ -98,14 +95,15 @@ pub struct ServerSection {
 
 impl Default for ServerSection {
     fn default() -> Self {
+        let d = ServerConfig::default();
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            allowed_origins: Vec::new(),
-            max_connections_per_ip: 256,
-            max_websockets: 10_000,
-            max_http_connections_per_ip: 64,
+            allowed_origins: d.allowed_origins,
+            max_connections_per_ip: d.max_connections_per_ip,
+            max_websockets: d.max_websockets,
+            max_http_connections_per_ip: d.max_http_connections_per_ip,
             web_dir: "web/dist".into(),
-            secure_cookies: false,
+            secure_cookies: d.secure_cookies,
         }
     }
 }
@@ -198,7 +196,68 @@ impl Config {
         Ok(config)
     }
 
+    /// The server this file describes.
+    pub fn server_options(&self) -> ServerOptions {
+        let s = &self.server;
+        ServerOptions {
+            bind: s.bind,
+            data_dir: self.storage.data_dir.clone(),
+            config: ServerConfig {
+                allowed_origins: s.allowed_origins.clone(),
+                max_connections_per_ip: s.max_connections_per_ip,
+                max_websockets: s.max_websockets,
+                max_http_connections_per_ip: s.max_http_connections_per_ip,
+                static_dir: Some(s.web_dir.clone()),
+                secure_cookies: s.secure_cookies,
+                ..ServerConfig::default()
+            },
+        }
+    }
+
+    /// The pipeline settings.
+    pub fn pipeline_config(&self) -> PipelineConfig {
+        PipelineConfig {
+            incident: self.incident,
+            hop_s: self.pipeline.hop_s,
+            max_batch: self.pipeline.max_batch.max(1),
+            ..PipelineConfig::default()
+        }
+    }
+
+    /// How long alerts and snapshots are kept.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            days: self.storage.retention_days,
+            max_snapshot_bytes: self.storage.max_snapshot_mb.saturating_mul(1024 * 1024),
+        }
+    }
+
+    /// The cameras.
+    pub fn camera_specs(&self) -> Vec<CameraSpec> {
+        self.cameras
+            .iter()
+            .map(|c| CameraSpec {
+                name: c.name.clone(),
+                source: c.source.clone(),
+                site: c.site.clone(),
+                analysis_fps: c.analysis_fps,
+                pacing: if c.realtime {
+                    Pacing::Realtime
+                } else {
+                    Pacing::AsFastAsPossible
+                },
+                loop_file: c.loop_file,
+            })
+            .collect()
+    }
+
     fn check(&self) -> anyhow::Result<()> {
+        self.incident
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[incident]: {e}"))?;
+        if self.pipeline.hop_s.is_nan() || self.pipeline.hop_s <= 0.0 {
+            bail!("[pipeline]: hop_s must be > 0");
+        }
         if self.cameras.is_empty() {
             bail!("no [[cameras]]");
         }

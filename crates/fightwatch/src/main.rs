@@ -11,7 +11,7 @@ mod model_cmd;
 mod probe_cmd;
 mod replay_cmd;
 mod run_cmd;
-mod serve;
+mod user_cmd;
 
 use std::process::ExitCode;
 
@@ -84,9 +84,12 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             role,
             ttl,
             data_dir,
-        } => serve::token(&data_dir, &user, &role, &ttl),
+        } => user_cmd::token(&data_dir, &user, &role, &ttl),
         cli::Command::Run { config } => run_cmd::run(&cli.global, &config),
-        cli::Command::Serve { server } => serve::Server::start(&server)?.serve_until_signal(),
+        cli::Command::Serve { server } => {
+            fightwatch_broadcaster::Server::start(server.options())?.serve_until_signal()?;
+            Ok(())
+        }
         cli::Command::User {
             command:
                 cli::UserCommand::Add {
@@ -96,7 +99,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                     cameras,
                     data_dir,
                 },
-        } => serve::add_user(
+        } => user_cmd::add(
             &data_dir,
             &name,
             &role,
@@ -104,9 +107,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         ),
         cli::Command::User {
             command: cli::UserCommand::Delete { name, data_dir },
-        } => serve::delete_user(&data_dir, &name),
+        } => user_cmd::delete(&data_dir, &name),
         cli::Command::User {
             command: cli::UserCommand::Revoke { name, data_dir },
-        } => serve::revoke_user(&data_dir, &name),
+        } => user_cmd::revoke(&data_dir, &name),
     }
 }

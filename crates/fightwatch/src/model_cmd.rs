@@ -20,6 +20,22 @@ pub fn ort_runtime(global: &GlobalArgs) -> anyhow::Result<OrtRuntime> {
         .context("loading ONNX Runtime")
 }
 
+/// Loads a model package the way every pipeline command does.
+pub fn load_package(
+    global: &GlobalArgs,
+    package: &Path,
+    device: fightwatch_inference::Device,
+    threads: usize,
+) -> anyhow::Result<ModelPackage> {
+    let runtime = ort_runtime(global)?;
+    let session = fightwatch_inference::SessionConfig {
+        device,
+        intra_threads: threads,
+    };
+    ModelPackage::load_with(&runtime, package, &session)
+        .with_context(|| format!("loading model package {}", package.display()))
+}
+
 fn inspect(global: &GlobalArgs, path: &Path, json: bool) -> anyhow::Result<()> {
     let runtime = ort_runtime(global)?;
     // A package directory is loaded as a package: model.toml is parsed and checked against the

@@ -8,15 +8,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing, SourceOptions};
-use fightwatch_inference::{
-    ModelPackage, Pipeline, PipelineConfig, PipelineEvent, SessionConfig, resize_spec,
-};
+use fightwatch_alerts::{CameraSpec, RunningPipeline};
+use fightwatch_broadcaster::Server;
+use fightwatch_capture::{CameraStatus, Pacing, SourceOptions};
+use fightwatch_inference::PipelineEvent;
 use fightwatch_protocol::IncidentEvent;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::{GlobalArgs, InferenceArgs};
+use crate::cli::{GlobalArgs, InferenceArgs, ServeArgs};
 
 /// What `replay` was asked to do.
 pub struct ReplayArgs {
@@ -27,7 +27,7 @@ pub struct ReplayArgs {
     pub verbose: bool,
     pub out: Option<PathBuf>,
     /// Serve dashboards with these settings.
-    pub serve: Option<crate::serve::ServeArgs>,
+    pub serve: Option<ServeArgs>,
 }
 
 /// Unique camera names from the sources' file names.
@@ -51,21 +51,14 @@ fn camera_names(sources: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Loads the model package the way every pipeline command does.
-pub fn load_model(global: &GlobalArgs, args: &InferenceArgs) -> anyhow::Result<ModelPackage> {
-    let runtime = crate::model_cmd::ort_runtime(global)?;
-    let session = SessionConfig {
-        device: args.device,
-        intra_threads: args.threads,
-    };
-    ModelPackage::load_with(&runtime, &args.model, &session)
-        .with_context(|| format!("loading model package {}", args.model.display()))
-}
-
 pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let model = load_model(global, &args.inference)?;
-    let spec = resize_spec(&model.config().input);
+    let model = crate::model_cmd::load_package(
+        global,
+        &args.inference.model,
+        args.inference.device,
+        args.inference.threads,
+    )?;
     let names = camera_names(&args.sources);
 
     // Open each source once up front: a missing or broken file fails here, clearly, before any
@@ -80,34 +73,34 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     }
 
-    let (status_tx, status_rx) = crossbeam_channel::unbounded();
-    let mut cameras = Vec::new();
-    for (source, name) in args.sources.iter().zip(&names) {
-        let mut cfg = CameraConfig::new(name, source);
-        cfg.pacing = if args.realtime {
-            Pacing::Realtime
-        } else {
-            Pacing::AsFastAsPossible
-        };
-        cfg.model_resize = Some(spec);
-        cameras.push(
-            Camera::start(cfg, status_tx.clone())
-                .with_context(|| format!("starting camera {name}"))?,
-        );
-    }
-    drop(status_tx);
-
-    let mut pipeline = Pipeline::new(model, args.inference.pipeline_config())?;
-    let mut server = args
+    let server = args
         .serve
         .as_ref()
-        .map(crate::serve::Server::start)
+        .map(|s| Server::start(s.options()))
         .transpose()?;
-    if let Some(server) = &server {
-        server.end_stale_alerts()?;
-    }
-    let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    let mut alerts = match (&server, &args.serve) {
+        (Some(server), Some(serve)) => {
+            server.end_stale_alerts()?;
+            Some(server.pipeline_alerts(&serve.site))
+        }
+        _ => None,
+    };
+    let cameras: Vec<CameraSpec> = args
+        .sources
+        .iter()
+        .zip(&names)
+        .map(|(source, name)| CameraSpec {
+            pacing: if args.realtime {
+                Pacing::Realtime
+            } else {
+                Pacing::AsFastAsPossible
+            },
+            ..CameraSpec::new(name, source)
+        })
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let pipeline = RunningPipeline::start(model, args.inference.pipeline_config(), &cameras, stop)
+        .context("starting the pipeline")?;
     let source_of: std::collections::HashMap<String, String> = names
         .iter()
         .cloned()
@@ -126,23 +119,16 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         bar
     });
 
-    // Events are printed on this thread while the pipeline runs on another.
-    let pipeline_thread = {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("inference".into())
-            .spawn(move || {
-                let summary = pipeline.run(&cameras, &status_rx, &events_tx, &stop);
-                drop(cameras);
-                summary
-            })?
-    };
+    // Events are printed on this thread while the pipeline runs on its own.
     let mut failures = Vec::new();
     let mut incidents = 0u64;
     let mut media_done: std::collections::HashMap<String, f64> = Default::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for event in events_rx {
+    for event in &pipeline.events {
+        if let Some(alerts) = alerts.as_mut() {
+            alerts.handle(&event)?;
+        }
         match event {
             PipelineEvent::Window {
                 camera,
@@ -173,15 +159,10 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                 }
             }
             PipelineEvent::Incident {
-                event,
-                snapshot,
-                frame_ms,
+                event, snapshot, ..
             } => {
                 if matches!(event, IncidentEvent::Started { .. }) {
                     incidents += 1;
-                }
-                if let Some(server) = server.as_mut() {
-                    server.on_incident(&event, snapshot.clone(), frame_ms)?;
                 }
                 let snapshot_path = match (&args.out, &snapshot) {
                     (Some(dir), Some(jpeg)) => {
@@ -213,20 +194,8 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            PipelineEvent::Metrics(cameras) => {
-                if let Some(server) = server.as_mut() {
-                    server.on_metrics(cameras);
-                }
-            }
-            PipelineEvent::Thumbnail { camera, jpeg } => {
-                if let Some(server) = server.as_ref() {
-                    server.on_thumbnail(&camera, jpeg);
-                }
-            }
+            PipelineEvent::Metrics(_) | PipelineEvent::Thumbnail { .. } => {}
             PipelineEvent::Camera(status) => {
-                if let Some(server) = server.as_ref() {
-                    server.on_camera(&status);
-                }
                 if let CameraStatus::Offline { error: Some(error) } = &status.status {
                     failures.push(format!("{}: {error}", status.camera));
                     if args.json {
@@ -241,10 +210,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let summary = match pipeline_thread.join() {
-        Ok(summary) => summary?,
-        Err(_) => bail!("the inference thread panicked"),
-    };
+    let summary = pipeline.join()?;
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
@@ -319,25 +285,6 @@ fn describe(event: &IncidentEvent) -> String {
             format!(
                 "{camera}: incident {incident} ended at {t:.2} s after {duration_s:.1} s (peak {peak:.2})"
             )
-        }
-    }
-}
-
-/// The pipeline settings from the command line.
-impl InferenceArgs {
-    pub fn pipeline_config(&self) -> PipelineConfig {
-        let defaults = PipelineConfig::default();
-        PipelineConfig {
-            hop_s: self.hop,
-            max_batch: self.max_batch.max(1),
-            incident: fightwatch_inference::IncidentConfig {
-                start_threshold: self.start_threshold,
-                end_threshold: self.end_threshold,
-                min_windows: self.min_windows,
-                cooldown_s: self.cooldown,
-                ..defaults.incident
-            },
-            ..defaults
         }
     }
 }

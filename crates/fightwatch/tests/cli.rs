@@ -60,7 +60,7 @@ fn ort_dylib_path_pointing_at_junk_is_a_load_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("libonnxruntime.so");
     std::fs::write(&junk, b"not a library").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+    let out = common::command(&[])
         .args([
             "model",
             "inspect",
@@ -215,7 +215,7 @@ fn user_add_reads_the_password_from_stdin_and_checks_it() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let add = |password: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        let mut child = common::command(&[])
             .args([
                 "user",
                 "add",

@@ -4,18 +4,12 @@
 
 mod common;
 
-use common::repo;
-
-use std::process::Command;
-
 #[test]
 fn eval_on_the_fixtures_reports_metrics_and_writes_plots() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+    let out = common::command(&[])
         .args(["eval", "fixtures", "--json", "--out"])
         .arg(out_dir.path())
-        .current_dir(repo())
-        .env("RUST_LOG", "error")
         .output()
         .unwrap();
     assert!(
@@ -48,7 +42,7 @@ fn eval_on_the_fixtures_reports_metrics_and_writes_plots() {
 #[test]
 fn eval_of_a_folder_without_labels_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+    let out = common::command(&[])
         .arg("eval")
         .arg(dir.path())
         .output()

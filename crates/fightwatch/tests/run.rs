@@ -39,12 +39,10 @@ impl ServiceConfig {
 
     /// Starts the service (stderr piped, for the tests that read it).
     fn start(&self) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        common::command(&[])
             .args(["run", "--config"])
             .arg(self.dir.path().join("fightwatch.toml"))
-            .current_dir(repo())
             .env("FIGHTWATCH_JWT_SECRET", SECRET)
-            .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -52,7 +50,7 @@ impl ServiceConfig {
     }
 
     fn viewer_token(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        let out = common::command(&[])
             .args(["token", "--user", "v", "--role", "viewer", "--data-dir"])
             // The service's database: the token's session must be where the service looks.
             .arg(self.dir.path().join("data"))

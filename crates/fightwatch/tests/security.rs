@@ -10,14 +10,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fightwatch, free_port, repo, text};
+use common::{fightwatch, free_port, text};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn serve(data: &Path, port: u16, secret: Option<&str>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fightwatch"));
+    let mut cmd = common::command(&[]);
     cmd.args([
         "serve",
         "--bind",
@@ -25,8 +25,6 @@ fn serve(data: &Path, port: u16, secret: Option<&str>) -> Command {
         "--data-dir",
     ])
     .arg(data)
-    .current_dir(repo())
-    .env("RUST_LOG", "error")
     .env_remove("FIGHTWATCH_JWT_SECRET");
     if let Some(s) = secret {
         cmd.env("FIGHTWATCH_JWT_SECRET", s);
@@ -77,7 +75,7 @@ fn weak_jwt_secrets_are_refused_and_new_ones_are_random_and_private() {
     // Two data directories made in the same instant get unrelated secrets.
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let mint = |d: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        common::command(&[])
             .args(["token", "--user", "ops", "--role", "viewer", "--data-dir"])
             .arg(d)
             .env_remove("FIGHTWATCH_JWT_SECRET")

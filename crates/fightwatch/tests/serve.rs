@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, http_get, repo};
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 const SECRET: &str = "e2e secret, at least sixteen chars";
 
 fn serve(port: u16, data: &Path, clip: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+    common::command(&[])
         .args([
             "replay",
             "--realtime",
@@ -38,7 +38,7 @@ fn serve(port: u16, data: &Path, clip: &str) -> Child {
 }
 
 fn token(role: &str, data: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+    let out = common::command(&[])
         .args([
             "token",
             "--user",
@@ -168,7 +168,7 @@ async fn kill_9_mid_burst_loses_no_alert_that_any_client_saw() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let start = || {
-        Command::new(env!("CARGO_BIN_EXE_fightwatch"))
+        common::command(&[])
             .args([
                 "serve",
                 "--bind",

@@ -21,18 +21,35 @@ assert_eq!(
 */
 
 mod messages;
+mod rest;
+mod role;
+pub mod typescript;
 
 pub use messages::{
     AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage, ClientMessage, Detection,
     FightAlert, Metrics, ServerMessage, private_room,
 };
+pub use rest::{
+    AckRequest, AlertRecord, CameraView, ErrorBody, Health, LoginRequest, LoginResponse, Me,
+    TimelineEntry, UserSummary,
+};
+pub use role::{CameraStatus, Role};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Milliseconds since the Unix epoch, the unit of every time on the wire (0 if the clock is
+/// set before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// A change in a fight incident on one camera, as the incident detector reports it.
 ///
 /// `t` is media time in seconds (the end of the window that caused the event), `wall_ms` the
 /// wall-clock time in milliseconds since the Unix epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum IncidentEvent {
     /// A fight began: the smoothed score crossed the start threshold for long enough.

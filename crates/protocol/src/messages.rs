@@ -5,9 +5,13 @@
 //! missed, in order.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{CameraStatus, Role};
 
 /// State of an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// The fight is going on.
@@ -40,7 +44,7 @@ impl AlertStatus {
 }
 
 /// A new fight alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FightAlert {
     /// Alert id.
@@ -64,7 +68,7 @@ pub struct FightAlert {
 }
 
 /// A change to an alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertUpdate {
     /// Alert id.
@@ -91,7 +95,7 @@ pub struct AlertUpdate {
 }
 
 /// A chat message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatMessage {
     /// Event sequence number.
@@ -107,15 +111,15 @@ pub struct ChatMessage {
 }
 
 /// A camera's state, as `camera_status` and `GET /api/cameras` report it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraState {
     /// Camera name.
     pub camera: String,
     /// Site.
     pub site: String,
-    /// `online`, `reconnecting`, `offline` or `ended`.
-    pub status: String,
+    /// What the camera is doing.
+    pub status: CameraStatus,
     /// Why it is not online, when it is not.
     pub error: Option<String>,
     /// When this state began, ms since the epoch.
@@ -123,7 +127,7 @@ pub struct CameraState {
 }
 
 /// Per-camera figures of a `metric_update`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraMetrics {
     /// Camera name.
@@ -141,7 +145,7 @@ pub struct CameraMetrics {
 }
 
 /// A `metric_update`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// When, ms since the epoch.
@@ -157,7 +161,7 @@ pub struct Metrics {
 }
 
 /// Server → client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First message on a connection.
@@ -167,7 +171,7 @@ pub enum ServerMessage {
         /// Authenticated user.
         user: String,
         /// The user's role.
-        role: String,
+        role: Role,
         /// Server version.
         server_version: String,
         /// Newest event sequence number.
@@ -205,7 +209,7 @@ impl ServerMessage {
 }
 
 /// Client → server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// Narrow the feed to a room (`camera:NAME`, `site:NAME`) or enter a chat room.
@@ -229,6 +233,7 @@ pub enum ClientMessage {
         id: String,
         /// Optional note.
         #[serde(default)]
+        #[ts(optional)]
         note: Option<String>,
     },
     /// Post to a chat room (it must have been joined).
@@ -251,21 +256,24 @@ pub enum ClientMessage {
 }
 
 /// A fight reported by an external detector (`fight_detected`, `POST /api/detections`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Detection {
     /// Camera name.
     pub camera: String,
     /// Site; default `default`.
     #[serde(default)]
+    #[ts(optional)]
     pub site: Option<String>,
     /// Fight score, 0–1.
     pub score: f32,
     /// Label; default `fight`.
     #[serde(default)]
+    #[ts(optional)]
     pub label: Option<String>,
     /// JPEG snapshot, base64.
     #[serde(default)]
+    #[ts(optional)]
     pub snapshot_jpeg: Option<String>,
 }
 

@@ -1,19 +1,21 @@
 /*!
-SQLite persistence for fightwatch: alerts, acknowledgements, events, chat, users, sessions.
+Persistence for fightwatch behind one small interface, [`AlertStore`]: alerts and their
+acknowledgements, the numbered event log, chat, users and login sessions.
 
 Alerts are committed here before any dashboard sees them. Every persisted change is also an
-*event* with a sequence number that only grows (SQLite's `AUTOINCREMENT` never reuses one), and
-the event log is what lets a reconnecting dashboard recover exactly what it missed
-([`Store::events_after`]).
+*event* with a sequence number that only grows, and the event log is what lets a reconnecting
+dashboard recover exactly what it missed ([`AlertStore::events_after`]).
 
-Start with [`Store::open`]. The database runs in WAL mode with `synchronous=NORMAL`: a committed
-alert survives the process being killed.
+[`SqliteStore`] is the embedded default (one file, WAL mode, `synchronous=NORMAL`: a committed
+alert survives the process being killed). Its schema is versioned and upgraded in place on
+open; a database from a newer release is refused. Another backend implements [`AlertStore`]
+(docs/architecture.md says how).
 
 ```
-use fightwatch_store::{NewAlert, Store};
+use fightwatch_store::{AlertStore, NewAlert, SqliteStore};
 
 let dir = tempfile::tempdir()?;
-let store = Store::open(&dir.path().join("fightwatch.db"))?;
+let store = SqliteStore::open(&dir.path().join("fightwatch.db"))?;
 let alert = store.create_alert(&NewAlert {
     camera: "lobby".into(), site: "hq".into(), label: "fight".into(), score: 0.9,
     started_at: 1_764_000_000_000, snapshot: None, source: "pipeline".into(),
@@ -24,8 +26,75 @@ assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");
 ```
 */
 
-mod sessions;
-mod store;
+mod error;
+mod records;
+mod sqlite;
 
-pub use sessions::SessionRecord;
-pub use store::{AlertFilter, AlertRecord, NewAlert, Store, StoreError, UserRecord};
+pub use error::StoreError;
+pub use fightwatch_protocol::AlertRecord;
+use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, ServerMessage};
+pub use records::{AlertChange, AlertFilter, NewAlert, SessionRecord, UserRecord};
+pub use sqlite::SqliteStore;
+
+/// Everything fightwatch keeps: what the alert stage and the broadcaster call.
+///
+/// Calls block (a database round trip): async callers run them on a blocking thread
+/// (`fightwatch_alerts::blocking`). Implementations must be safe to share between threads and
+/// must assign event sequence numbers in commit order.
+pub trait AlertStore: Send + Sync + 'static {
+    // Alerts and the event log.
+
+    /// Creates an alert and its `fight_alert` event, atomically.
+    fn create_alert(&self, new: &NewAlert) -> Result<FightAlert, StoreError>;
+    /// Applies a change to an alert and records its `alert_update` event, atomically.
+    fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError>;
+    /// One alert.
+    fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError>;
+    /// Alerts matching `filter`, newest first.
+    fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError>;
+    /// An alert's events (its `fight_alert` and every `alert_update`), oldest first, each with
+    /// the time it was committed (ms since the epoch).
+    fn alert_events(&self, id: &str) -> Result<Vec<(u64, ServerMessage)>, StoreError>;
+    /// Events with `seq > after_seq`, oldest first, at most `limit`.
+    fn events_after(&self, after_seq: u64, limit: usize) -> Result<Vec<ServerMessage>, StoreError>;
+    /// The newest event's sequence number (0 when there is none).
+    fn last_seq(&self) -> Result<u64, StoreError>;
+    /// Deletes alerts, events and messages from before `before_ms`, and sessions that expired
+    /// then; returns the deleted alerts' snapshot file names (the caller removes the files).
+    fn prune(&self, before_ms: u64) -> Result<Vec<String>, StoreError>;
+    /// The oldest alerts that still have a snapshot: (id, file name), oldest first.
+    fn oldest_snapshots(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
+    /// Forgets an alert's snapshot (its file was removed for space); the alert stays.
+    fn clear_snapshot(&self, id: &str) -> Result<(), StoreError>;
+
+    // Chat.
+
+    /// Stores a chat message as an event.
+    fn add_message(&self, room: &str, from: &str, text: &str) -> Result<ChatMessage, StoreError>;
+    /// The newest messages of a room, oldest first.
+    fn messages(&self, room: &str, limit: usize) -> Result<Vec<ChatMessage>, StoreError>;
+
+    // Users and sessions.
+
+    /// Creates or replaces a user. Replacing one revokes its sessions: tokens issued before
+    /// carry the old role and cameras.
+    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// A user by name. Fails (never guesses) when its row cannot be read.
+    fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user's name and role, by name.
+    fn user_names(&self) -> Result<Vec<(String, fightwatch_protocol::Role)>, StoreError>;
+    /// How many users exist.
+    fn user_count(&self) -> Result<u64, StoreError>;
+    /// Deletes a user and revokes its sessions; returns whether it existed.
+    fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
+    /// Records a new session.
+    fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// A session by id.
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Revokes one session (logout); returns whether it was live.
+    fn revoke_session(&self, id: &str) -> Result<bool, StoreError>;
+    /// Revokes every session of `user`; returns how many were live.
+    fn revoke_user_sessions(&self, user: &str) -> Result<usize, StoreError>;
+    /// A number that grows whenever any session is revoked, by this process or another.
+    fn revocation_revision(&self) -> Result<u64, StoreError>;
+}

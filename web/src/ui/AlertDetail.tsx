@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type TimelineEntry } from "../api";
 import type { ConsoleModel } from "../model";
+import { seqOf } from "../protocol";
 import { dateTime, duration, percent, clock } from "./format";
 import { StatusBadge } from "./Feed";
 
@@ -113,7 +114,7 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
             <h3>Timeline</h3>
             <ol class="timeline">
               {(timeline ?? []).map((t) => (
-                <li key={`${t.at}-${String(t.event.seq)}`}>
+                <li key={`${t.at}-${String(seqOf(t.event))}`}>
                   <time>{clock(t.at)}</time> {describe(t)}
                 </li>
               ))}

@@ -8,8 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fightwatch_alerts::{AlertService, LocalBus, SnapshotDir};
 use fightwatch_broadcaster::{Auth, Hub, Role, ServerConfig};
-use fightwatch_store::{NewAlert, Store};
+use fightwatch_store::{AlertStore, NewAlert, SqliteStore};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -30,11 +31,12 @@ pub async fn server() -> Server {
 /// A server whose configuration `tweak` adjusts first.
 pub async fn server_with(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
-    let mut config = ServerConfig::new(dir.path());
-    config.allowed_origins = vec!["http://console.test".into()];
+    let mut config = ServerConfig {
+        allowed_origins: vec!["http://console.test".into()],
+        ..ServerConfig::default()
+    };
     tweak(&mut config);
-    let hub = Hub::new(store, Auth::new(SECRET).unwrap(), config);
+    let hub = hub_at(&dir.path().join("db"), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(fightwatch_broadcaster::serve(
@@ -43,6 +45,27 @@ pub async fn server_with(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
         std::future::pending(),
     ));
     Server { hub, addr, dir }
+}
+
+/// A hub over the SQLite database at `db` (snapshots beside it), as `fightwatch serve` builds
+/// it: store, in-process bus, alert stage. Call inside a tokio runtime.
+pub fn hub_at(db: &std::path::Path, config: ServerConfig) -> Arc<Hub> {
+    let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(db).unwrap());
+    let bus = Arc::new(LocalBus::new(store.clone(), config.client_queue));
+    let snapshots = SnapshotDir::new(db.with_file_name("snapshots"));
+    Hub::new(
+        AlertService::new(store, bus, snapshots),
+        Auth::new(SECRET).unwrap(),
+        config,
+    )
+}
+
+/// The HTTP status of a refused WebSocket handshake.
+pub fn status_of(err: tokio_tungstenite::tungstenite::Error) -> u16 {
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(r) => r.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
 }
 
 /// A token of a session of `{role}-user`.

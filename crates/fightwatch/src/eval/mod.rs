@@ -39,7 +39,12 @@ struct Outcome {
 
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
     let clips = dataset::load(&args.dir)?;
-    let model = crate::replay_cmd::load_model(global, &args.inference)?;
+    let model = crate::model_cmd::load_package(
+        global,
+        &args.inference.model,
+        args.inference.device,
+        args.inference.threads,
+    )?;
     let model_name = model.config().model.name.clone();
     let spec = resize_spec(&model.config().input);
     let threshold = args.inference.start_threshold;

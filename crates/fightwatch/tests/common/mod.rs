@@ -13,15 +13,20 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
-/// Runs the binary from the repository root, with no ORT_DYLIB_PATH inherited and quiet logs.
-pub fn fightwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fightwatch"))
-        .args(args)
+/// The binary with `args`, to run from the repository root with no ORT_DYLIB_PATH inherited
+/// and quiet logs (a test may change any of these before it runs it).
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fightwatch"));
+    cmd.args(args)
         .current_dir(repo())
         .env_remove("ORT_DYLIB_PATH")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+/// Runs the binary (see [`command`]) to completion.
+pub fn fightwatch(args: &[&str]) -> Output {
+    command(args).output().unwrap()
 }
 
 /// A port of 127.0.0.1 where nothing listens, *below* the kernel's ephemeral range

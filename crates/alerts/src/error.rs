@@ -1,0 +1,49 @@
+use std::path::PathBuf;
+
+use fightwatch_store::StoreError;
+
+/// Errors of the alert stage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AlertError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing a snapshot failed.
+    #[error("writing snapshot {path}: {source}")]
+    Snapshot {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking task was cancelled (the runtime is shutting down).
+    #[error("store task cancelled (shutting down)")]
+    Cancelled,
+    /// The request itself is wrong (a bad detection, a note too long): the caller's fault.
+    #[error("{0}")]
+    Invalid(String),
+    /// A camera could not be started.
+    #[error("starting camera {camera}: {source}")]
+    Camera {
+        /// Its name.
+        camera: String,
+        /// Why.
+        #[source]
+        source: fightwatch_capture::CaptureError,
+    },
+    /// The inference pipeline could not be built or failed.
+    #[error(transparent)]
+    Inference(#[from] fightwatch_inference::Error),
+    /// A thread could not be started.
+    #[error("starting a thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+impl AlertError {
+    /// Whether this says "no such alert" (a 404, not a failure).
+    pub fn is_no_such_alert(&self) -> bool {
+        matches!(self, Self::Store(StoreError::NoSuchAlert(_)))
+    }
+}

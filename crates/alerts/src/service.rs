@@ -1,0 +1,235 @@
+//! The alert stage's state: raising, updating and ending alerts, their snapshots, retention.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fightwatch_protocol::{
+    AlertStatus, AlertUpdate, CameraState, Detection, FightAlert, Metrics, ServerMessage, now_ms,
+};
+use fightwatch_store::{AlertChange, AlertFilter, AlertStore, NewAlert};
+
+use crate::{AlertError, EventBus, Journal, SnapshotDir, blocking};
+
+/// Longest acknowledgement note, characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// The alert stage: turns incidents and detections into stored alerts with snapshots, and
+/// publishes every change (and the cameras' live state) on the event bus.
+pub struct AlertService {
+    journal: Journal,
+    snapshots: SnapshotDir,
+    /// Each camera's latest small JPEG (live only, this node's cameras).
+    thumbnails: std::sync::Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    raised: AtomicU64,
+}
+
+/// How long alerts and snapshots are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Alerts (and their events and snapshots) older than this many days are deleted; 0 keeps
+    /// them forever.
+    pub days: u32,
+    /// The oldest snapshots are deleted beyond this many bytes; 0: no limit.
+    pub max_snapshot_bytes: u64,
+}
+
+impl AlertService {
+    /// A stage writing to `store`, publishing on `bus`, keeping snapshots in `snapshots`.
+    pub fn new(
+        store: Arc<dyn AlertStore>,
+        bus: Arc<dyn EventBus>,
+        snapshots: SnapshotDir,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            journal: Journal::new(store, bus),
+            snapshots,
+            thumbnails: Default::default(),
+            raised: AtomicU64::new(0),
+        })
+    }
+
+    /// Persists a new alert (and its snapshot), then publishes it.
+    pub async fn raise(
+        &self,
+        mut alert: NewAlert,
+        snapshot: Option<Arc<Vec<u8>>>,
+    ) -> Result<FightAlert, AlertError> {
+        if let Some(jpeg) = snapshot {
+            alert.snapshot = Some(
+                self.snapshots
+                    .save(&alert.camera, alert.started_at, jpeg)
+                    .await?,
+            );
+        }
+        let created = self
+            .journal
+            .record(move |s| s.create_alert(&alert), ServerMessage::FightAlert)
+            .await?;
+        self.raised.fetch_add(1, Ordering::Relaxed);
+        Ok(created)
+    }
+
+    /// Persists a change to an alert, then publishes it.
+    pub async fn update(&self, id: &str, change: AlertChange) -> Result<AlertUpdate, AlertError> {
+        let id = id.to_string();
+        self.journal
+            .record(
+                move |s| s.update_alert(&id, &change),
+                ServerMessage::AlertUpdate,
+            )
+            .await
+    }
+
+    /// Acknowledges an alert for `user`. (Whether the user may see the alert is the caller's
+    /// check: it knows the user.)
+    pub async fn acknowledge(
+        &self,
+        id: &str,
+        user: &str,
+        note: Option<String>,
+    ) -> Result<AlertUpdate, AlertError> {
+        if note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+        {
+            return Err(AlertError::Invalid(format!(
+                "a note has at most {MAX_NOTE_CHARS} characters"
+            )));
+        }
+        let change = AlertChange {
+            ack: Some((user.to_string(), note)),
+            ..AlertChange::default()
+        };
+        self.update(id, change).await
+    }
+
+    /// Turns an external detector's report into an alert, like the pipeline's.
+    pub async fn detection(&self, d: Detection, source: &str) -> Result<FightAlert, AlertError> {
+        let (alert, jpeg) = crate::detection::check(d, source, now_ms())?;
+        self.raise(alert, jpeg.map(Arc::new)).await
+    }
+
+    /// Publishes a camera's new state (live only).
+    pub fn camera_status(&self, state: CameraState) {
+        self.journal.announce(ServerMessage::CameraStatus(state));
+    }
+
+    /// Publishes a metric update (live only).
+    pub fn metrics(&self, metrics: Metrics) {
+        self.journal.announce(ServerMessage::MetricUpdate(metrics));
+    }
+
+    /// Keeps a camera's latest thumbnail.
+    pub fn set_thumbnail(&self, camera: &str, jpeg: Arc<Vec<u8>>) {
+        if let Ok(mut t) = self.thumbnails.lock() {
+            t.insert(camera.to_string(), jpeg);
+        }
+    }
+
+    /// A camera's latest thumbnail, if this node has one.
+    pub fn thumbnail(&self, camera: &str) -> Option<Arc<Vec<u8>>> {
+        self.thumbnails.lock().ok()?.get(camera).cloned()
+    }
+
+    /// Ends the pipeline's alerts that a previous run left active. A clean stop ends every open
+    /// incident; a crash or `kill -9` cannot, and its alerts would otherwise stay "active"
+    /// forever on every console. (External detectors' alerts are theirs to end: left alone.)
+    /// Call before the pipeline starts: this run's own incidents are not open yet.
+    pub async fn end_stale(&self) -> Result<usize, AlertError> {
+        let active = blocking(self.journal.store(), |s| {
+            s.alerts(&AlertFilter {
+                status: Some(AlertStatus::Active),
+                limit: 1000,
+                ..AlertFilter::default()
+            })
+        })
+        .await?;
+        let mut ended = 0;
+        for alert in active.iter().filter(|a| a.source == crate::PIPELINE_SOURCE) {
+            let change = AlertChange {
+                ended_at: Some(now_ms()),
+                ..AlertChange::default()
+            };
+            self.update(&alert.id, change).await?;
+            ended += 1;
+        }
+        if ended > 0 {
+            tracing::warn!(
+                alerts = ended,
+                "Ended alerts that a previous run left active (it did not stop cleanly)."
+            );
+        }
+        Ok(ended)
+    }
+
+    /// Applies `retention` now and every hour, until the runtime stops. Call from inside a
+    /// tokio runtime.
+    pub fn retain(self: &Arc<Self>, retention: Retention) {
+        if retention.days == 0 && retention.max_snapshot_bytes == 0 {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(e) = this.apply_retention(retention).await {
+                    tracing::error!(error = %e, "Retention failed.");
+                    if matches!(e, AlertError::Cancelled) {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// One pass of `retention`.
+    pub async fn apply_retention(&self, retention: Retention) -> Result<(), AlertError> {
+        if retention.max_snapshot_bytes > 0 {
+            let snapshots = self.snapshots.clone();
+            let max = retention.max_snapshot_bytes;
+            let removed = blocking(self.journal.store(), move |s| snapshots.trim(s, max)).await?;
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "Snapshot space limit: removed the oldest snapshots."
+                );
+            }
+        }
+        if retention.days > 0 {
+            let cutoff = now_ms().saturating_sub(u64::from(retention.days) * 86_400_000);
+            let names = blocking(self.journal.store(), move |s| s.prune(cutoff)).await?;
+            self.snapshots.remove(&names);
+            if !names.is_empty() {
+                tracing::info!(removed = names.len(), "Retention removed old alerts.");
+            }
+        }
+        Ok(())
+    }
+
+    /// Alerts raised since start.
+    pub fn raised(&self) -> u64 {
+        self.raised.load(Ordering::Relaxed)
+    }
+
+    /// Persist-then-publish, for other events (chat).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn AlertStore> {
+        self.journal.store()
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        self.journal.bus()
+    }
+
+    /// The snapshot folder.
+    pub fn snapshots(&self) -> &SnapshotDir {
+        &self.snapshots
+    }
+}

@@ -1,0 +1,111 @@
+//! Snapshot files: one JPEG per alert, named in the store, kept within a space limit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fightwatch_store::{AlertStore, StoreError};
+
+use crate::AlertError;
+
+/// The folder of alert snapshots.
+#[derive(Debug, Clone)]
+pub struct SnapshotDir {
+    dir: PathBuf,
+}
+
+impl SnapshotDir {
+    /// Snapshots in `dir` (created on the first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of a stored snapshot name. Names come from the store, which only holds names
+    /// this type made; one with a path separator is refused anyway.
+    pub fn path(&self, name: &str) -> Option<PathBuf> {
+        (!name.is_empty() && !name.contains(['/', '\\']) && name != "..")
+            .then(|| self.dir.join(name))
+    }
+
+    /// Writes a camera's snapshot; returns its name. A random suffix keeps both files of two
+    /// alerts of one camera in the same millisecond.
+    pub async fn save(
+        &self,
+        camera: &str,
+        started_at: u64,
+        jpeg: Arc<Vec<u8>>,
+    ) -> Result<String, AlertError> {
+        let name = format!(
+            "{}-{started_at}-{:08x}.jpg",
+            file_safe(camera),
+            fastrand::u32(..)
+        );
+        let path = self.dir.join(&name);
+        let (dir, p) = (self.dir.clone(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&p, jpeg.as_slice())
+        })
+        .await
+        .map_err(|_| AlertError::Cancelled)?
+        .map_err(|source| AlertError::Snapshot { path, source })?;
+        Ok(name)
+    }
+
+    /// Removes files by name (those of pruned alerts); a missing file is fine.
+    pub fn remove(&self, names: &[String]) {
+        for name in names {
+            if let Some(path) = self.path(name) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Removes the oldest snapshots until the folder holds at most `max_bytes`; returns how
+    /// many were removed. The alerts stay (age retention removes them).
+    pub fn trim(&self, store: &dyn AlertStore, max_bytes: u64) -> Result<usize, StoreError> {
+        let mut total: u64 = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum(),
+            Err(_) => return Ok(0),
+        };
+        let mut removed = 0;
+        while total > max_bytes {
+            let batch = store.oldest_snapshots(64)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (id, name) in batch {
+                if let Some(path) = self.path(&name) {
+                    total = total.saturating_sub(std::fs::metadata(&path).map_or(0, |m| m.len()));
+                    let _ = std::fs::remove_file(&path);
+                }
+                store.clear_snapshot(&id)?;
+                removed += 1;
+                if total <= max_bytes {
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A file-name-safe version of a camera name.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,95 @@
+//! `GET /metrics`: Prometheus text exposition (format 0.0.4) made by `prometheus-client`,
+//! which names, types and escapes everything (label values included).
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::hub::Hub;
+
+/// The content type of [`render`]'s text.
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CameraLabel {
+    camera: String,
+}
+
+type PerCamera<M> = Family<CameraLabel, M>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The metrics as they are now. A registry is made per scrape: every value is a snapshot of
+/// the hub's state (there is nothing to accumulate between scrapes), and it is small.
+pub(crate) fn render(hub: &Hub) -> String {
+    let mut registry = Registry::with_prefix("fightwatch");
+    let raised = Counter::<u64>::default();
+    raised.inc_by(hub.alerts.raised());
+    registry.register("alerts_raised", "Fight alerts raised since start", raised);
+    let clients = Gauge::<i64>::default();
+    clients.set(hub.connections() as i64);
+    registry.register("clients", "Connected dashboards", clients);
+
+    if let Ok(Some(m)) = hub.last_metrics.lock().map(|m| m.clone()) {
+        let cpu = FloatGauge::default();
+        cpu.set(m.cpu_percent);
+        registry.register(
+            "process_cpu_percent",
+            "Process CPU use over the last second, percent of one core",
+            cpu,
+        );
+        let rss = Gauge::<i64>::default();
+        rss.set(i64::try_from(m.rss_bytes).unwrap_or(i64::MAX));
+        registry.register("process_rss_bytes", "Process resident memory", rss);
+
+        let capture_fps = PerCamera::<FloatGauge>::default();
+        let inference_fps = PerCamera::<FloatGauge>::default();
+        let inference_ms = PerCamera::<FloatGauge>::default();
+        let queue_depth = PerCamera::<Gauge<i64>>::default();
+        let dropped = PerCamera::<Counter<u64>>::default();
+        for c in &m.cameras {
+            let label = CameraLabel {
+                camera: c.camera.clone(),
+            };
+            capture_fps.get_or_create(&label).set(c.capture_fps);
+            inference_fps.get_or_create(&label).set(c.inference_fps);
+            inference_ms.get_or_create(&label).set(c.inference_ms);
+            queue_depth
+                .get_or_create(&label)
+                .set(i64::try_from(c.queue_depth).unwrap_or(i64::MAX));
+            dropped.get_or_create(&label).inc_by(c.dropped_frames);
+        }
+        registry.register(
+            "camera_capture_fps",
+            "Frames received per second",
+            capture_fps,
+        );
+        registry.register(
+            "camera_inference_fps",
+            "Windows scored per second",
+            inference_fps,
+        );
+        registry.register(
+            "camera_inference_ms",
+            "Mean model run time, ms",
+            inference_ms,
+        );
+        registry.register(
+            "camera_queue_depth",
+            "Frames waiting in the camera queue",
+            queue_depth,
+        );
+        registry.register(
+            "camera_dropped_frames",
+            "Frames dropped because inference was behind",
+            dropped,
+        );
+    }
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
+    out
+}

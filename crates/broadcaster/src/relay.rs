@@ -1,0 +1,90 @@
+//! The relay: one task per hub that reads the event bus and hands every event, serialised
+//! once, to the connections. It also keeps what the routes show (camera states, the last
+//! metrics, each camera's site) from what passes by, so every node knows every camera.
+
+use std::sync::{Arc, Weak};
+
+use fightwatch_alerts::Subscription;
+use fightwatch_protocol::ServerMessage;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::hub::{Event, Hub};
+
+/// Events fetched from the log per page when the relay fell behind the bus.
+const CATCH_UP_PAGE: usize = 500;
+
+/// Relays until the bus closes or the hub is dropped.
+pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
+    // The highest seq relayed: a persisted event at or below it is never relayed again.
+    let mut relayed = 0u64;
+    loop {
+        let msg = match bus.recv().await {
+            Ok(msg) => msg,
+            Err(RecvError::Lagged(missed)) => {
+                let Some(hub) = hub.upgrade() else { return };
+                tracing::warn!(
+                    missed,
+                    "The relay fell behind the event bus; catching up from the log."
+                );
+                catch_up(&hub, &mut relayed).await;
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        if let Some(seq) = msg.seq() {
+            if seq <= relayed {
+                continue;
+            }
+            relayed = seq;
+        }
+        fan_out(&hub, (*msg).clone());
+    }
+}
+
+/// Relays the persisted events after `relayed` from the log (live-only ones missed while
+/// behind are gone: the next ones replace them).
+async fn catch_up(hub: &Hub, relayed: &mut u64) {
+    loop {
+        match hub.events_after(*relayed, CATCH_UP_PAGE).await {
+            Ok(page) if page.is_empty() => return,
+            Ok(page) => {
+                for msg in page {
+                    if let Some(seq) = msg.seq() {
+                        *relayed = (*relayed).max(seq);
+                    }
+                    fan_out(hub, msg);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "The relay cannot read the event log.");
+                return;
+            }
+        }
+    }
+}
+
+fn fan_out(hub: &Hub, mut msg: ServerMessage) {
+    match &mut msg {
+        ServerMessage::CameraStatus(state) => {
+            hub.note_site(&state.camera, &state.site);
+            if let Ok(mut cams) = hub.cameras.lock()
+                && (cams.len() < 100_000 || cams.contains_key(&state.camera))
+            {
+                cams.insert(state.camera.clone(), state.clone());
+            }
+        }
+        ServerMessage::FightAlert(alert) => hub.note_site(&alert.camera, &alert.site),
+        ServerMessage::MetricUpdate(metrics) => {
+            metrics.clients = hub.connections();
+            if let Ok(mut last) = hub.last_metrics.lock() {
+                *last = Some(metrics.clone());
+            }
+        }
+        _ => {}
+    }
+    // Serialised once here, not once per dashboard.
+    let json = serde_json::to_string(&msg).unwrap_or_default().into();
+    // No connection is fine: persisted events are in the log for later recovery.
+    let _ = hub.events.send(Arc::new(Event { msg, json }));
+}

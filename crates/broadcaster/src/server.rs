@@ -1,0 +1,281 @@
+//! A node: store, bus, alert stage and hub assembled from [`ServerOptions`], listening.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fightwatch_alerts::{AlertService, LocalBus, PipelineAlerts, Retention, SnapshotDir};
+use fightwatch_store::{AlertStore, SqliteStore};
+
+use crate::{Auth, Hub, ServerConfig};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A file or directory of the data directory, or the listener.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The JWT secret is unusable.
+    #[error("{0}")]
+    Secret(String),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] fightwatch_store::StoreError),
+    /// The first admin could not be created.
+    #[error(transparent)]
+    Users(#[from] crate::users::UserError),
+    /// The alert stage failed.
+    #[error(transparent)]
+    Alerts(#[from] fightwatch_alerts::AlertError),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let what = what.into();
+    move |source| ServerError::Io { what, source }
+}
+
+/// What a node needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Database, snapshots and the JWT secret live here.
+    pub data_dir: PathBuf,
+    /// The hub's settings (origins, limits, console files).
+    pub config: ServerConfig,
+}
+
+/// A running node. Dropping it closes connections gracefully (1001) and stops the listener.
+pub struct Server {
+    rt: tokio::runtime::Runtime,
+    hub: Arc<Hub>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Opens the store (creating the first admin on first start), starts the alert stage and
+    /// the hub, and listens.
+    pub fn start(options: ServerOptions) -> Result<Self, ServerError> {
+        private_dir(&options.data_dir)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("server")
+            .enable_all()
+            .build()
+            .map_err(io("starting the server runtime"))?;
+        let store: Arc<dyn AlertStore> = Arc::new(open_store(&options.data_dir)?);
+        if let Some(password) = crate::users::bootstrap_admin(store.as_ref(), &options.data_dir)? {
+            // Printed once, as Frigate does; also in DATA_DIR/admin_password (0600).
+            eprintln!(
+                "fightwatch: first start: created user `admin` with password {password} (also in {})",
+                options.data_dir.join("admin_password").display()
+            );
+        }
+        let auth = Auth::new(&jwt_secret(&options.data_dir)?)
+            .map_err(|e| ServerError::Secret(e.to_string()))?;
+        let bus = Arc::new(LocalBus::new(store.clone(), options.config.client_queue));
+        let alerts = AlertService::new(
+            store,
+            bus,
+            SnapshotDir::new(options.data_dir.join("snapshots")),
+        );
+        let hub = {
+            let _inside = rt.enter();
+            Hub::new(alerts, auth, options.config)
+        };
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(options.bind))
+            .map_err(io(format!("listening on {}", options.bind)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("reading the bound address"))?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(crate::serve(listener, hub.clone(), async {
+            let _ = rx.await;
+        }));
+        tracing::info!(%addr, data_dir = %options.data_dir.display(), "Serving dashboards.");
+        eprintln!(
+            "fightwatch: serving on http://{addr} (WebSocket ws://{addr}/ws; mint a token with `fightwatch token --role viewer --user NAME --data-dir {}`)",
+            options.data_dir.display()
+        );
+        Ok(Self {
+            rt,
+            hub,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// The alert stage.
+    pub fn alerts(&self) -> &Arc<AlertService> {
+        self.hub.alerts()
+    }
+
+    /// What turns a pipeline's events into this node's alerts (cameras in `default_site`
+    /// unless set otherwise).
+    pub fn pipeline_alerts(&self, default_site: &str) -> PipelineAlerts {
+        PipelineAlerts::new(
+            self.alerts().clone(),
+            self.rt.handle().clone(),
+            default_site,
+        )
+    }
+
+    /// Ends the pipeline's alerts a killed run left active (see
+    /// [`AlertService::end_stale`]); call before the pipeline starts.
+    pub fn end_stale_alerts(&self) -> Result<usize, ServerError> {
+        Ok(self.rt.block_on(self.alerts().end_stale())?)
+    }
+
+    /// Applies `retention` now and every hour.
+    pub fn retain(&self, retention: Retention) {
+        let _inside = self.rt.enter();
+        self.alerts().retain(retention);
+    }
+
+    /// Sets `flag` on Ctrl-C or SIGTERM.
+    pub fn flag_on_signal(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.rt.spawn(async move {
+            if wait_for_signal().await.is_ok() {
+                eprintln!("fightwatch: stopping (signal)");
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Keeps serving until Ctrl-C or SIGTERM, then closes connections gracefully.
+    pub fn serve_until_signal(mut self) -> std::io::Result<()> {
+        eprintln!("fightwatch: serving until Ctrl-C or SIGTERM");
+        self.rt.block_on(wait_for_signal())?;
+        self.stop();
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        // Close the WebSockets first (graceful shutdown does not track upgraded connections),
+        // giving them a moment to send their close frames.
+        self.hub.shutdown();
+        let hub = self.hub.clone();
+        self.rt.block_on(async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+            while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = self.rt.block_on(task);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+/// The data directory's database (created private), for the server and the user and token
+/// commands.
+pub fn open_store(data_dir: &Path) -> Result<SqliteStore, ServerError> {
+    private_dir(data_dir)?;
+    Ok(SqliteStore::open(&data_dir.join("fightwatch.db"))?)
+}
+
+/// The HS256 secret: `FIGHTWATCH_JWT_SECRET`, else `DATA_DIR/jwt_secret`, created (0600) with
+/// 32 bytes from the operating system's secure random source on first use. A secret shorter
+/// than 32 bytes is refused, not used: an empty file would mean anyone can sign tokens.
+/// Rotating it (delete the file, restart) signs everyone out.
+pub fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
+    let min = Auth::MIN_SECRET_BYTES;
+    if let Some(s) = std::env::var_os("FIGHTWATCH_JWT_SECRET") {
+        let s = s.into_encoded_bytes();
+        if s.len() < min {
+            return Err(ServerError::Secret(format!(
+                "FIGHTWATCH_JWT_SECRET has {} bytes; it must have at least {min} (e.g. `openssl rand -hex 32`)",
+                s.len()
+            )));
+        }
+        return Ok(s);
+    }
+    let path = data_dir.join("jwt_secret");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let secret = bytes.trim_ascii().to_vec();
+            if secret.len() < min {
+                return Err(ServerError::Secret(format!(
+                    "{} holds {} bytes; a JWT secret needs at least {min}. Delete the file to make a new \
+                     one (this signs everyone out), or write {min}+ random bytes into it",
+                    path.display(),
+                    secret.len()
+                )));
+            }
+            return Ok(secret);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+    }
+    private_dir(data_dir)?;
+    let secret = crate::users::random_hex(32).map_err(|e| {
+        ServerError::Secret(format!("reading the system's secure random source: {e}"))
+    })?;
+    crate::users::write_private(&path, &secret)
+        .map_err(io(format!("creating {}", path.display())))?;
+    Ok(secret.into_bytes())
+}
+
+/// Creates `dir` readable by its owner only (it holds the database, snapshots and the
+/// secret); warns when an existing one is open to others.
+pub fn private_dir(dir: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "The data directory is readable by other users; `chmod 700` it."
+            );
+            eprintln!(
+                "fightwatch: warning: {} has mode {mode:o}: other users can read it (chmod 700 {0})",
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(format!("creating {}", dir.display())))
+}

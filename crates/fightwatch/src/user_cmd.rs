@@ -1,0 +1,88 @@
+//! `fightwatch token` and `fightwatch user …`: accounts and sessions in a data directory's
+//! database (a running server notices changes within a second).
+
+use std::path::Path;
+
+use anyhow::Context;
+use fightwatch_broadcaster::{Auth, Role, jwt_secret, open_store};
+use fightwatch_store::AlertStore;
+
+/// `fightwatch token`: prints a signed JWT of a new session.
+pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Result<()> {
+    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+    let ttl_s = parse_duration(ttl)?;
+    let auth = Auth::new(&jwt_secret(data_dir)?)?;
+    let store = open_store(data_dir)?;
+    let token = fightwatch_broadcaster::users::issue_token(&store, &auth, user, role, ttl_s, None)?;
+    println!("{token}");
+    Ok(())
+}
+
+/// `fightwatch user add NAME --role ROLE --password-stdin`.
+pub fn add(
+    data_dir: &Path,
+    name: &str,
+    role: &str,
+    cameras: Option<Vec<String>>,
+) -> anyhow::Result<()> {
+    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    let store = open_store(data_dir)?;
+    fightwatch_broadcaster::users::add_user(&store, name, role, password, cameras)?;
+    eprintln!(
+        "fightwatch: user {name} ({role}) saved in {}",
+        data_dir.join("fightwatch.db").display()
+    );
+    Ok(())
+}
+
+/// `fightwatch user delete NAME`: removes the user and ends its sessions.
+pub fn delete(data_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let store = open_store(data_dir)?;
+    anyhow::ensure!(store.delete_user(name)?, "no user {name:?}");
+    eprintln!("fightwatch: user {name} deleted; its sessions are revoked");
+    Ok(())
+}
+
+/// `fightwatch user revoke NAME`: ends every session of a user (logs it out everywhere).
+pub fn revoke(data_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let store = open_store(data_dir)?;
+    let n = store.revoke_user_sessions(name)?;
+    eprintln!("fightwatch: revoked {n} session(s) of {name}");
+    Ok(())
+}
+
+/// `90`, `90s`, `15m`, `1h`, `7d` → seconds.
+fn parse_duration(s: &str) -> anyhow::Result<u64> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("bad duration {s:?}: use e.g. 90s, 15m, 1h, 7d"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => anyhow::bail!("bad duration {s:?}: use e.g. 90s, 15m, 1h, 7d"),
+    };
+    n.checked_mul(mult)
+        .with_context(|| format!("duration {s:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), 90);
+        assert_eq!(parse_duration("15m").unwrap(), 900);
+        assert_eq!(parse_duration("1h").unwrap(), 3600);
+        assert!(parse_duration("1w").is_err() && parse_duration("h").is_err());
+        assert!(parse_duration("99999999999999999d").is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! Bodies of the REST API (`/api/...`): what each route takes and answers. The OpenAPI
+//! document (`GET /api/openapi.json`) and the console's TypeScript types are made from these.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{AlertStatus, CameraState, Role, ServerMessage};
+
+/// An alert as stored and as `GET /api/alerts` answers it: the `fight_alert` fields and the
+/// alert's current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct AlertRecord {
+    /// Alert id.
+    pub id: String,
+    /// Sequence number of its creation.
+    pub seq: u64,
+    /// Camera.
+    pub camera: String,
+    /// Site.
+    pub site: String,
+    /// Label (`fight`).
+    pub label: String,
+    /// Score at start, 0–1.
+    pub score: f32,
+    /// Highest score so far.
+    pub peak_score: f32,
+    /// Status.
+    pub status: AlertStatus,
+    /// Start, ms since the epoch.
+    pub started_at: u64,
+    /// End, ms since the epoch.
+    pub ended_at: Option<u64>,
+    /// Who acknowledged it.
+    pub acked_by: Option<String>,
+    /// Acknowledgement note.
+    pub note: Option<String>,
+    /// Snapshot file name on the server (served at `/api/alerts/{id}/snapshot.jpg`).
+    pub snapshot: Option<String>,
+    /// Who raised it: `pipeline` or a detector's user name.
+    pub source: String,
+}
+
+/// `POST /api/login`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The answer to a login; the token is also set as an HttpOnly cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct LoginResponse {
+    /// A JWT for `Authorization: Bearer`, `?token=` or the cookie.
+    pub token: String,
+    /// User name.
+    pub user: String,
+    /// The user's role.
+    pub role: Role,
+    /// Seconds the token lasts.
+    pub expires_in: u64,
+    /// The newest event's seq: the console replays from here, so nothing raised between
+    /// sign-in and its WebSocket's welcome is missed.
+    pub last_seq: u64,
+}
+
+/// `GET /api/me`: who a token belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Me {
+    /// User name.
+    pub user: String,
+    /// Role.
+    pub role: Role,
+    /// The cameras this user may see; `null`: all.
+    pub cameras: Option<Vec<String>>,
+    /// When the token expires, ms since the epoch.
+    pub expires_at: u64,
+}
+
+/// One entry of `GET /api/users`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct UserSummary {
+    /// User name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// One entry of an alert's timeline (`GET /api/alerts/{id}/events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct TimelineEntry {
+    /// When the server committed the event, ms since the epoch.
+    pub at: u64,
+    /// The event (`fight_alert` or `alert_update`).
+    pub event: ServerMessage,
+}
+
+/// One camera of `GET /api/cameras`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct CameraView {
+    /// Its state.
+    #[serde(flatten)]
+    pub state: CameraState,
+    /// Where a recent thumbnail is served, once there is one.
+    pub latest_url: Option<String>,
+}
+
+/// `POST /api/alerts/{id}/ack` (the body may be left out).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// What was done (at most 2,000 characters).
+    #[serde(default)]
+    #[ts(optional)]
+    pub note: Option<String>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` (503) when the store does not answer.
+    pub status: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+}

@@ -1,0 +1,40 @@
+use std::path::PathBuf;
+
+/// Errors from a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed (disk full, corrupt file, locked by another process, ...).
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was made by a newer fightwatch: refused rather than misread.
+    #[error(
+        "database {path} has schema version {found}; this fightwatch knows up to {known}: upgrade fightwatch"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// No alert with this id.
+    #[error("no alert {0}")]
+    NoSuchAlert(String),
+    /// A stored row or event could not be read back (written by an incompatible version, or
+    /// edited by hand).
+    #[error("stored event {seq} is unreadable: {message}")]
+    BadEvent {
+        /// The event (0 for rows that are not events).
+        seq: u64,
+        /// Why.
+        message: String,
+    },
+}

@@ -1,0 +1,86 @@
+//! What goes into and comes out of an [`crate::AlertStore`] besides the wire types.
+
+use fightwatch_protocol::{AlertStatus, Role};
+
+/// An alert to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    /// Camera name.
+    pub camera: String,
+    /// Site.
+    pub site: String,
+    /// Label (`fight`).
+    pub label: String,
+    /// Score at start.
+    pub score: f32,
+    /// When the fight started, ms since the epoch.
+    pub started_at: u64,
+    /// Snapshot file name inside the snapshot folder, if any.
+    pub snapshot: Option<String>,
+    /// `pipeline` or the detector's user name.
+    pub source: String,
+}
+
+/// A change to an alert (any combination).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertChange {
+    /// Raises the peak score (a lower one is ignored).
+    pub peak: Option<f32>,
+    /// Ends an active alert, ms since the epoch.
+    pub ended_at: Option<u64>,
+    /// Acknowledges it: (user, note).
+    pub ack: Option<(String, Option<String>)>,
+}
+
+/// Filters for [`crate::AlertStore::alerts`].
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// Only this camera.
+    pub camera: Option<String>,
+    /// Only this status.
+    pub status: Option<AlertStatus>,
+    /// Only alerts started at or after this, ms since the epoch.
+    pub since: Option<u64>,
+    /// Only alerts started before this, ms since the epoch (with `since`: a date range).
+    pub until: Option<u64>,
+    /// Only alerts with seq below this (paging: pass the last seq of the previous page).
+    pub before_seq: Option<u64>,
+    /// At most this many (newest first); 0 means 100, more than 1000 means 1000.
+    pub limit: usize,
+}
+
+/// A user account (the password is stored only as an argon2 hash, made by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    /// Login name.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// PHC-format password hash.
+    pub password_hash: String,
+    /// Cameras the user may see; `None`: all.
+    pub cameras: Option<Vec<String>>,
+}
+
+/// A stored login session: every token names one (its `jti`), and a token is only as good
+/// as its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The token's `jti`.
+    pub id: String,
+    /// Whose session it is.
+    pub user: String,
+    /// Created, ms since the epoch.
+    pub created_at: u64,
+    /// Expires, ms since the epoch.
+    pub expires_at: u64,
+    /// Revoked (logout, user changed or deleted), ms since the epoch.
+    pub revoked_at: Option<u64>,
+}
+
+impl SessionRecord {
+    /// Whether a token of this session is still good at `now_ms`.
+    pub fn is_valid(&self, now_ms: u64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now_ms
+    }
+}

@@ -1,0 +1,230 @@
+//! Alerts and the event log: every change to an alert is also a numbered event, written in
+//! the same transaction.
+
+use fightwatch_protocol::{AlertStatus, AlertUpdate, FightAlert, ServerMessage, now_ms};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Failure, unreadable};
+use crate::{AlertChange, AlertFilter, AlertRecord, NewAlert, StoreError};
+
+/// Appends an event inside `tx`; `make` builds the message from its sequence number.
+pub(super) fn append(
+    tx: &Transaction<'_>,
+    camera: Option<&str>,
+    make: impl FnOnce(u64) -> ServerMessage,
+) -> Result<ServerMessage, Failure> {
+    tx.execute(
+        "INSERT INTO events (at_ms, camera, body) VALUES (?1, ?2, '')",
+        params![now_ms() as i64, camera],
+    )?;
+    let seq = tx.last_insert_rowid() as u64;
+    let msg = make(seq);
+    let alert_id = match &msg {
+        ServerMessage::FightAlert(a) => Some(a.id.as_str()),
+        ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
+        _ => None,
+    };
+    let body = serde_json::to_string(&msg).map_err(|e| bad_event(seq, e))?;
+    tx.execute(
+        "UPDATE events SET body = ?1, alert_id = ?3 WHERE seq = ?2",
+        params![body, seq as i64, alert_id],
+    )?;
+    Ok(msg)
+}
+
+fn bad_event(seq: u64, e: impl std::fmt::Display) -> StoreError {
+    StoreError::BadEvent {
+        seq,
+        message: e.to_string(),
+    }
+}
+
+fn parse_event(seq: u64, body: &str) -> Result<ServerMessage, StoreError> {
+    serde_json::from_str(body).map_err(|e| bad_event(seq, e))
+}
+
+pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert, Failure> {
+    let tx = conn.transaction()?;
+    let msg = append(&tx, Some(&new.camera), |seq| {
+        ServerMessage::FightAlert(FightAlert {
+            id: format!("a{seq}"),
+            seq,
+            camera: new.camera.clone(),
+            site: new.site.clone(),
+            label: new.label.clone(),
+            score: new.score,
+            started_at: new.started_at,
+            snapshot_url: new
+                .snapshot
+                .as_ref()
+                .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
+            source: new.source.clone(),
+        })
+    })?;
+    let ServerMessage::FightAlert(alert) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.execute(
+        "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'active', ?7, ?8, ?9)",
+        params![
+            alert.id,
+            alert.seq as i64,
+            new.camera,
+            new.site,
+            new.label,
+            f64::from(new.score),
+            new.started_at as i64,
+            new.snapshot,
+            new.source
+        ],
+    )?;
+    tx.commit()?;
+    Ok(alert)
+}
+
+/// `peak` raises the peak score, `ended_at` ends an active alert, `ack` acknowledges it (an
+/// acknowledged alert stays acknowledged when it later ends).
+pub(super) fn update(
+    conn: &mut Connection,
+    id: &str,
+    change: &AlertChange,
+) -> Result<AlertUpdate, Failure> {
+    let tx = conn.transaction()?;
+    let current = get(&tx, id)?.ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
+    let peak_score = change
+        .peak
+        .map_or(current.peak_score, |p| p.max(current.peak_score));
+    let ended = change.ended_at.or(current.ended_at);
+    let (status, acked_by, note) = match &change.ack {
+        Some((user, note)) => (AlertStatus::Acknowledged, Some(user.clone()), note.clone()),
+        None if current.status == AlertStatus::Acknowledged => {
+            (AlertStatus::Acknowledged, current.acked_by, current.note)
+        }
+        None if ended.is_some() => (AlertStatus::Ended, None, None),
+        None => (AlertStatus::Active, None, None),
+    };
+    tx.execute(
+        "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6 WHERE id = ?1",
+        params![id, f64::from(peak_score), ended.map(|e| e as i64), status.as_str(), acked_by, note],
+    )?;
+    let msg = append(&tx, Some(&current.camera), |seq| {
+        ServerMessage::AlertUpdate(AlertUpdate {
+            id: id.into(),
+            seq,
+            camera: current.camera.clone(),
+            site: current.site.clone(),
+            status,
+            peak_score,
+            ended_at: ended,
+            acked_by,
+            note,
+        })
+    })?;
+    let ServerMessage::AlertUpdate(update) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.commit()?;
+    Ok(update)
+}
+
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
+
+fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
+    let status: String = r.get(7)?;
+    Ok(AlertRecord {
+        id: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
+        camera: r.get(2)?,
+        site: r.get(3)?,
+        label: r.get(4)?,
+        score: r.get::<_, f64>(5)? as f32,
+        peak_score: r.get::<_, f64>(6)? as f32,
+        // Fail closed: an unknown status is an error, not "active".
+        status: AlertStatus::parse(&status)
+            .ok_or_else(|| unreadable(7, format!("unknown alert status {status:?}")))?,
+        started_at: r.get::<_, i64>(8)? as u64,
+        ended_at: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+        acked_by: r.get(10)?,
+        note: r.get(11)?,
+        snapshot: r.get(12)?,
+        source: r.get(13)?,
+    })
+}
+
+pub(super) fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AlertRecord>> {
+    conn.query_row(
+        &format!("{SELECT_ALERT} WHERE id = ?1"),
+        params![id],
+        row_to_alert,
+    )
+    .optional()
+}
+
+pub(super) fn list(conn: &Connection, filter: &AlertFilter) -> rusqlite::Result<Vec<AlertRecord>> {
+    let sql = format!(
+        "{SELECT_ALERT} WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR status = ?2)
+         AND (?3 IS NULL OR started_at >= ?3) AND (?4 IS NULL OR seq < ?4)
+         AND (?6 IS NULL OR started_at < ?6) ORDER BY seq DESC LIMIT ?5"
+    );
+    let limit = match filter.limit {
+        0 => 100,
+        n => n.min(1000),
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            filter.camera,
+            filter.status.map(AlertStatus::as_str),
+            filter.since.map(|s| s as i64),
+            filter.before_seq.map(|s| s as i64),
+            limit as i64,
+            filter.until.map(|s| s as i64)
+        ],
+        row_to_alert,
+    )?;
+    rows.collect()
+}
+
+pub(super) fn events_after(
+    conn: &Connection,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<ServerMessage>, Failure> {
+    let mut stmt =
+        conn.prepare("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let rows = stmt.query_map(params![after_seq as i64, limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, body) = row?;
+        out.push(parse_event(seq, &body)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn events_of(conn: &Connection, id: &str) -> Result<Vec<(u64, ServerMessage)>, Failure> {
+    let mut stmt =
+        conn.prepare("SELECT seq, at_ms, body FROM events WHERE alert_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map(params![id], |r| {
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            r.get::<_, i64>(1)? as u64,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at, body) = row?;
+        out.push((at, parse_event(seq, &body)?));
+    }
+    Ok(out)
+}
+
+pub(super) fn last_seq(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|s| s as u64)
+}

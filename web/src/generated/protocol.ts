@@ -1,0 +1,514 @@
+// Generated from crates/protocol by ts-rs: do not edit. Regenerate with
+// UPDATE_GENERATED=1 cargo test -p fightwatch-protocol --lib typescript
+
+export type AlertStatus = "active" | "ended" | "acknowledged";
+
+export type Role = "detector" | "viewer" | "operator" | "admin";
+
+export type CameraStatus = "online" | "reconnecting" | "offline" | "ended";
+
+export type FightAlert = { 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * Event sequence number.
+ */
+seq: number, 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Site the camera belongs to.
+ */
+site: string, 
+/**
+ * What was detected (`fight`).
+ */
+label: string, 
+/**
+ * Fight score, 0–1.
+ */
+score: number, 
+/**
+ * When the fight started, ms since the epoch.
+ */
+started_at: number, 
+/**
+ * Where the snapshot JPEG is served, when there is one.
+ */
+snapshot_url: string | null, 
+/**
+ * Who raised it: `pipeline` or the detector client's user name.
+ */
+source: string, };
+
+export type AlertUpdate = { 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * Event sequence number.
+ */
+seq: number, 
+/**
+ * The alert's camera, so that an update can be routed to the dashboards that may see it
+ * (empty in events stored before it was added).
+ */
+camera: string, 
+/**
+ * The alert's site (empty in events stored before it was added).
+ */
+site: string, 
+/**
+ * New status.
+ */
+status: AlertStatus, 
+/**
+ * Highest score so far.
+ */
+peak_score: number, 
+/**
+ * When the fight ended, ms since the epoch.
+ */
+ended_at: number | null, 
+/**
+ * Operator who acknowledged it.
+ */
+acked_by: string | null, 
+/**
+ * The operator's note.
+ */
+note: string | null, };
+
+export type ChatMessage = { 
+/**
+ * Event sequence number.
+ */
+seq: number, 
+/**
+ * Room (`site:NAME`, a chat room, or a 1:1 room `dm:A:B`).
+ */
+room: string, 
+/**
+ * Sender.
+ */
+from: string, 
+/**
+ * The text.
+ */
+text: string, 
+/**
+ * When it was sent, ms since the epoch.
+ */
+at: number, };
+
+export type CameraState = { 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Site.
+ */
+site: string, 
+/**
+ * What the camera is doing.
+ */
+status: CameraStatus, 
+/**
+ * Why it is not online, when it is not.
+ */
+error: string | null, 
+/**
+ * When this state began, ms since the epoch.
+ */
+since: number, };
+
+export type CameraMetrics = { 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Frames received from the camera per second.
+ */
+capture_fps: number, 
+/**
+ * Windows scored per second.
+ */
+inference_fps: number, 
+/**
+ * Mean model run time of the last second's windows, ms.
+ */
+inference_ms: number, 
+/**
+ * Frames dropped so far because inference was behind.
+ */
+dropped_frames: number, 
+/**
+ * Frames waiting in the camera's queue.
+ */
+queue_depth: number, };
+
+export type Metrics = { 
+/**
+ * When, ms since the epoch.
+ */
+at: number, 
+/**
+ * Per camera.
+ */
+cameras: Array<CameraMetrics>, 
+/**
+ * Process CPU use over the last second, percent of one core.
+ */
+cpu_percent: number, 
+/**
+ * Process resident memory, bytes.
+ */
+rss_bytes: number, 
+/**
+ * Connected dashboards.
+ */
+clients: number, };
+
+export type ServerMessage = { "type": "welcome_message", 
+/**
+ * Connection id.
+ */
+session: string, 
+/**
+ * Authenticated user.
+ */
+user: string, 
+/**
+ * The user's role.
+ */
+role: Role, 
+/**
+ * Server version.
+ */
+server_version: string, 
+/**
+ * Newest event sequence number.
+ */
+last_seq: number, } | { "type": "fight_alert" } & FightAlert | { "type": "alert_update" } & AlertUpdate | { "type": "receive_message" } & ChatMessage | { "type": "camera_status" } & CameraState | { "type": "metric_update" } & Metrics | { "type": "error", 
+/**
+ * Stable machine-readable code (`bad_message`, `forbidden`, `rate_limited`, …).
+ */
+code: string, 
+/**
+ * What went wrong, for people.
+ */
+message: string, };
+
+export type ClientMessage = { "type": "join_room", 
+/**
+ * The room.
+ */
+room: string, } | { "type": "leave_room", 
+/**
+ * The room.
+ */
+room: string, } | { "type": "resume", 
+/**
+ * Last sequence number the client has.
+ */
+after_seq: number, } | { "type": "ack_alert", 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * Optional note.
+ */
+note?: string, } | { "type": "send_message", 
+/**
+ * The room.
+ */
+room: string, 
+/**
+ * The text (at most 2,000 characters).
+ */
+text: string, } | { "type": "private_message", 
+/**
+ * Recipient user name.
+ */
+to: string, 
+/**
+ * The text.
+ */
+text: string, } | { "type": "fight_detected" } & Detection;
+
+export type Detection = { 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Site; default `default`.
+ */
+site?: string, 
+/**
+ * Fight score, 0–1.
+ */
+score: number, 
+/**
+ * Label; default `fight`.
+ */
+label?: string, 
+/**
+ * JPEG snapshot, base64.
+ */
+snapshot_jpeg?: string, };
+
+export type IncidentEvent = { "event": "incident_started", 
+/**
+ * Incident id, unique per process run (`CAMERA-N`).
+ */
+incident: string, 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Media time, seconds.
+ */
+t: number, 
+/**
+ * Wall time, ms since the epoch.
+ */
+wall_ms: number, 
+/**
+ * Smoothed fight score when it started.
+ */
+score: number, 
+/**
+ * The winning fight label.
+ */
+label: string, } | { "event": "incident_updated", 
+/**
+ * Incident id.
+ */
+incident: string, 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Media time of the new peak, seconds.
+ */
+t: number, 
+/**
+ * Wall time, ms since the epoch.
+ */
+wall_ms: number, 
+/**
+ * The new peak (smoothed) score.
+ */
+peak: number, } | { "event": "incident_ended", 
+/**
+ * Incident id.
+ */
+incident: string, 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Media time it ended, seconds.
+ */
+t: number, 
+/**
+ * Wall time, ms since the epoch.
+ */
+wall_ms: number, 
+/**
+ * Media time from start to end, seconds.
+ */
+duration_s: number, 
+/**
+ * Highest smoothed score.
+ */
+peak: number, 
+/**
+ * Media time of the peak, seconds.
+ */
+peak_t: number, };
+
+export type AlertRecord = { 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * Sequence number of its creation.
+ */
+seq: number, 
+/**
+ * Camera.
+ */
+camera: string, 
+/**
+ * Site.
+ */
+site: string, 
+/**
+ * Label (`fight`).
+ */
+label: string, 
+/**
+ * Score at start, 0–1.
+ */
+score: number, 
+/**
+ * Highest score so far.
+ */
+peak_score: number, 
+/**
+ * Status.
+ */
+status: AlertStatus, 
+/**
+ * Start, ms since the epoch.
+ */
+started_at: number, 
+/**
+ * End, ms since the epoch.
+ */
+ended_at: number | null, 
+/**
+ * Who acknowledged it.
+ */
+acked_by: string | null, 
+/**
+ * Acknowledgement note.
+ */
+note: string | null, 
+/**
+ * Snapshot file name on the server (served at `/api/alerts/{id}/snapshot.jpg`).
+ */
+snapshot: string | null, 
+/**
+ * Who raised it: `pipeline` or a detector's user name.
+ */
+source: string, };
+
+export type LoginRequest = { 
+/**
+ * User name.
+ */
+user: string, 
+/**
+ * Password.
+ */
+password: string, };
+
+export type LoginResponse = { 
+/**
+ * A JWT for `Authorization: Bearer`, `?token=` or the cookie.
+ */
+token: string, 
+/**
+ * User name.
+ */
+user: string, 
+/**
+ * The user's role.
+ */
+role: Role, 
+/**
+ * Seconds the token lasts.
+ */
+expires_in: number, 
+/**
+ * The newest event's seq: the console replays from here, so nothing raised between
+ * sign-in and its WebSocket's welcome is missed.
+ */
+last_seq: number, };
+
+export type Me = { 
+/**
+ * User name.
+ */
+user: string, 
+/**
+ * Role.
+ */
+role: Role, 
+/**
+ * The cameras this user may see; `null`: all.
+ */
+cameras: Array<string> | null, 
+/**
+ * When the token expires, ms since the epoch.
+ */
+expires_at: number, };
+
+export type UserSummary = { 
+/**
+ * User name.
+ */
+name: string, 
+/**
+ * Role.
+ */
+role: Role, };
+
+export type TimelineEntry = { 
+/**
+ * When the server committed the event, ms since the epoch.
+ */
+at: number, 
+/**
+ * The event (`fight_alert` or `alert_update`).
+ */
+event: ServerMessage, };
+
+export type CameraView = { 
+/**
+ * Where a recent thumbnail is served, once there is one.
+ */
+latest_url: string | null, 
+/**
+ * Camera name.
+ */
+camera: string, 
+/**
+ * Site.
+ */
+site: string, 
+/**
+ * What the camera is doing.
+ */
+status: CameraStatus, 
+/**
+ * Why it is not online, when it is not.
+ */
+error: string | null, 
+/**
+ * When this state began, ms since the epoch.
+ */
+since: number, };
+
+export type AckRequest = { 
+/**
+ * What was done (at most 2,000 characters).
+ */
+note?: string, };
+
+export type Health = { 
+/**
+ * `ok`, or `unavailable` (503) when the store does not answer.
+ */
+status: string, };
+
+export type ErrorBody = { 
+/**
+ * What went wrong, for people.
+ */
+error: string, };
