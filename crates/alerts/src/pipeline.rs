@@ -250,3 +250,110 @@ impl PipelineAlerts {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fightwatch_protocol::{AlertStatus, ServerMessage};
+    use fightwatch_store::{AlertStore, SqliteStore};
+
+    use super::*;
+    use crate::{EventBus, LocalBus, SnapshotDir};
+
+    #[test]
+    fn incidents_become_alerts_that_peak_and_end_and_cameras_are_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store: Arc<dyn AlertStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let bus = Arc::new(LocalBus::new(store.clone(), 64));
+        let mut published = bus.subscribe();
+        let service = AlertService::new(
+            store.clone(),
+            bus,
+            SnapshotDir::new(dir.path().join("snapshots")),
+        );
+        let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "default");
+        alerts.set_site("lobby", "hq");
+        let incident = |event| PipelineEvent::Incident {
+            event,
+            frame_ms: Some(1_700_000_000_123),
+            snapshot: Some(Arc::new(vec![0xFF, 0xD8, 0xFF, 0xD9])),
+        };
+        alerts
+            .handle(&incident(IncidentEvent::Started {
+                incident: "lobby-1".into(),
+                camera: "lobby".into(),
+                t: 2.0,
+                wall_ms: 0,
+                score: 0.7,
+                label: "fight".into(),
+            }))
+            .unwrap();
+        alerts
+            .handle(&incident(IncidentEvent::Updated {
+                incident: "lobby-1".into(),
+                camera: "lobby".into(),
+                t: 3.0,
+                wall_ms: 0,
+                peak: 0.95,
+            }))
+            .unwrap();
+        alerts
+            .handle(&incident(IncidentEvent::Ended {
+                incident: "lobby-1".into(),
+                camera: "lobby".into(),
+                t: 6.0,
+                wall_ms: 0,
+                duration_s: 4.0,
+                peak: 0.95,
+                peak_t: 3.0,
+            }))
+            .unwrap();
+        // An update of an incident this run does not know is ignored, not an error.
+        alerts
+            .handle(&incident(IncidentEvent::Updated {
+                incident: "gate-9".into(),
+                camera: "gate".into(),
+                t: 1.0,
+                wall_ms: 0,
+                peak: 0.9,
+            }))
+            .unwrap();
+        let a = store.alert("a1").unwrap().unwrap();
+        assert_eq!(
+            (a.site.as_str(), a.started_at, a.peak_score, a.status),
+            ("hq", 1_700_000_000_123, 0.95, AlertStatus::Ended)
+        );
+        assert_eq!(a.source, PIPELINE_SOURCE);
+        assert!(a.snapshot.is_some());
+
+        alerts
+            .handle(&PipelineEvent::Camera(fightwatch_capture::StatusEvent {
+                camera: "gate".into(),
+                status: CameraStatus::Offline {
+                    error: Some("gone".into()),
+                },
+            }))
+            .unwrap();
+        let mut kinds = Vec::new();
+        while let Ok(msg) = published.try_recv() {
+            kinds.push(match &*msg {
+                ServerMessage::FightAlert(_) => "alert".to_string(),
+                ServerMessage::AlertUpdate(u) => format!("update:{}", u.status.as_str()),
+                ServerMessage::CameraStatus(c) => {
+                    format!("camera:{}:{}:{}", c.camera, c.site, c.status.as_str())
+                }
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(
+            kinds,
+            [
+                "alert",
+                "update:active",
+                "update:ended",
+                "camera:gate:default:offline"
+            ]
+        );
+    }
+}

@@ -233,3 +233,133 @@ impl AlertService {
         &self.snapshots
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fightwatch_store::SqliteStore;
+
+    use super::*;
+    use crate::LocalBus;
+
+    fn service(dir: &std::path::Path) -> Arc<AlertService> {
+        let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(&dir.join("db")).unwrap());
+        let bus = Arc::new(LocalBus::new(store.clone(), 64));
+        AlertService::new(store, bus, SnapshotDir::new(dir.join("snapshots")))
+    }
+
+    fn alert(camera: &str, started_at: u64, source: &str) -> NewAlert {
+        NewAlert {
+            camera: camera.into(),
+            site: "s".into(),
+            label: "fight".into(),
+            score: 0.9,
+            started_at,
+            snapshot: None,
+            source: source.into(),
+        }
+    }
+
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir.join("snapshots")).map_or(0, |d| d.count())
+    }
+
+    #[tokio::test]
+    async fn snapshots_beyond_the_space_limit_go_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = service(dir.path());
+        for i in 0..3 {
+            let jpeg = Some(Arc::new(vec![0xFF; 1000]));
+            alerts
+                .raise(alert(&format!("c{i}"), i, "test"), jpeg)
+                .await
+                .unwrap();
+        }
+        let trim = Retention {
+            days: 0,
+            max_snapshot_bytes: 1500,
+        };
+        alerts.apply_retention(trim).await.unwrap();
+        let left = alerts.store().oldest_snapshots(10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, "a3", "the newest snapshot stays");
+        assert_eq!(files(dir.path()), 1);
+        alerts.apply_retention(trim).await.unwrap();
+        assert_eq!(files(dir.path()), 1, "within the limit: nothing more goes");
+    }
+
+    #[tokio::test]
+    async fn retention_deletes_old_alerts_with_their_snapshot_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = service(dir.path());
+        let jpeg = || Some(Arc::new(vec![0xFF, 0xD8, 0xFF]));
+        let old = alerts
+            .raise(alert("gate", 1_000, "test"), jpeg())
+            .await
+            .unwrap();
+        let new = alerts
+            .raise(alert("gate", now_ms(), "test"), jpeg())
+            .await
+            .unwrap();
+        assert_eq!(files(dir.path()), 2);
+        alerts
+            .apply_retention(Retention {
+                days: 1,
+                max_snapshot_bytes: 0,
+            })
+            .await
+            .unwrap();
+        assert!(alerts.store().alert(&old.id).unwrap().is_none());
+        assert!(alerts.store().alert(&new.id).unwrap().is_some());
+        assert_eq!(files(dir.path()), 1);
+    }
+
+    #[tokio::test]
+    async fn a_killed_runs_pipeline_alerts_are_ended_and_detectors_alerts_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = service(dir.path());
+        let mut published = alerts.bus().subscribe();
+        let left = alerts
+            .raise(alert("gate", 1, crate::PIPELINE_SOURCE), None)
+            .await
+            .unwrap();
+        let external = alerts
+            .raise(alert("gate", 2, "door-sensor"), None)
+            .await
+            .unwrap();
+        assert_eq!(alerts.end_stale().await.unwrap(), 1);
+        let status = |id: &str| alerts.store().alert(id).unwrap().unwrap().status;
+        assert_eq!(status(&left.id), AlertStatus::Ended);
+        assert_eq!(status(&external.id), AlertStatus::Active);
+        // Every change went out on the bus, in seq order.
+        let mut seqs = Vec::new();
+        while let Ok(msg) = published.try_recv() {
+            seqs.extend(msg.seq());
+        }
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(alerts.raised(), 2);
+    }
+
+    #[tokio::test]
+    async fn notes_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = service(dir.path());
+        let a = alerts.raise(alert("gate", 1, "test"), None).await.unwrap();
+        let long = "x".repeat(MAX_NOTE_CHARS + 1);
+        assert!(matches!(
+            alerts.acknowledge(&a.id, "ops", Some(long)).await,
+            Err(AlertError::Invalid(_))
+        ));
+        let update = alerts
+            .acknowledge(&a.id, "ops", Some("handled".into()))
+            .await
+            .unwrap();
+        assert_eq!(update.status, AlertStatus::Acknowledged);
+        assert!(
+            alerts
+                .acknowledge("a99", "ops", None)
+                .await
+                .unwrap_err()
+                .is_no_such_alert()
+        );
+    }
+}

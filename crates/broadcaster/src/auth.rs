@@ -81,9 +81,7 @@ impl Auth {
         cameras: Option<Vec<String>>,
         jti: String,
     ) -> Claims {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = fightwatch_protocol::now_ms() / 1000;
         Claims {
             sub: user.into(),
             role,

@@ -375,3 +375,33 @@ async fn camera_and_site_rooms_narrow_the_feed_and_chat_rooms_do_not() {
     let leaked = tokio::time::timeout(Duration::from_millis(300), next(&mut yard_only)).await;
     assert!(leaked.is_err(), "yard-only user got more: {leaked:?}");
 }
+
+/// The relay between the bus and the connections may fall behind the bus (a burst larger than
+/// the bus buffers); it then reads the missed events from the log, so dashboards still get
+/// every one, in order. The burst is made without yielding (one thread runs the test and the
+/// server), so the relay cannot keep up: deterministic.
+#[tokio::test]
+async fn a_relay_that_falls_behind_the_bus_recovers_from_the_log() {
+    let s = common::server_over(|_| {}, |db, config| common::hub_with_bus(db, config, 16)).await;
+    let mut ws = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
+        .await
+        .unwrap();
+    next(&mut ws).await; // welcome
+    let alerts = s.hub.alerts();
+    for i in 0..100 {
+        let created = alerts
+            .store()
+            .create_alert(&alert(&format!("c{i}")))
+            .unwrap();
+        alerts
+            .bus()
+            .publish(fightwatch_protocol::ServerMessage::FightAlert(created));
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 100 {
+        let msg = next(&mut ws).await;
+        assert_eq!(msg["type"], "fight_alert", "{msg}");
+        seqs.push(msg["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
+}

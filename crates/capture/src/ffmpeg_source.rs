@@ -32,7 +32,7 @@ fn init_ffmpeg() {
 }
 
 /// Milliseconds since a process-wide start instant: a clock an atomic can hold.
-fn now_ms() -> u64 {
+fn monotonic_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
@@ -49,12 +49,13 @@ impl Watchdog {
     fn should_interrupt(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
             || (self.stall_ms > 0
-                && now_ms().saturating_sub(self.last_progress_ms.load(Ordering::Relaxed))
+                && monotonic_ms().saturating_sub(self.last_progress_ms.load(Ordering::Relaxed))
                     > self.stall_ms)
     }
 
     fn progress(&self) {
-        self.last_progress_ms.store(now_ms(), Ordering::Relaxed);
+        self.last_progress_ms
+            .store(monotonic_ms(), Ordering::Relaxed);
     }
 }
 
@@ -96,7 +97,7 @@ impl FfmpegSource {
         }
         let watchdog = Arc::new(Watchdog {
             cancel: options.cancel.clone().unwrap_or_default(),
-            last_progress_ms: AtomicU64::new(now_ms()),
+            last_progress_ms: AtomicU64::new(monotonic_ms()),
             // Files never stall; a network stream that sends nothing for this long is dead.
             stall_ms: if network {
                 stall_ms(options.stall_timeout)

@@ -30,13 +30,21 @@ pub async fn server() -> Server {
 
 /// A server whose configuration `tweak` adjusts first.
 pub async fn server_with(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    server_over(tweak, hub_at).await
+}
+
+/// A server over the hub `make` builds from the database path and the configuration.
+pub async fn server_over(
+    tweak: impl FnOnce(&mut ServerConfig),
+    make: impl FnOnce(&std::path::Path, ServerConfig) -> Arc<Hub>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServerConfig {
         allowed_origins: vec!["http://console.test".into()],
         ..ServerConfig::default()
     };
     tweak(&mut config);
-    let hub = hub_at(&dir.path().join("db"), config);
+    let hub = make(&dir.path().join("db"), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(fightwatch_broadcaster::serve(
@@ -50,8 +58,14 @@ pub async fn server_with(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
 /// A hub over the SQLite database at `db` (snapshots beside it), as `fightwatch serve` builds
 /// it: store, in-process bus, alert stage. Call inside a tokio runtime.
 pub fn hub_at(db: &std::path::Path, config: ServerConfig) -> Arc<Hub> {
+    let capacity = config.client_queue;
+    hub_with_bus(db, config, capacity)
+}
+
+/// [`hub_at`] with a bus that buffers `bus_capacity` events.
+pub fn hub_with_bus(db: &std::path::Path, config: ServerConfig, bus_capacity: usize) -> Arc<Hub> {
     let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(db).unwrap());
-    let bus = Arc::new(LocalBus::new(store.clone(), config.client_queue));
+    let bus = Arc::new(LocalBus::new(store.clone(), bus_capacity));
     let snapshots = SnapshotDir::new(db.with_file_name("snapshots"));
     Hub::new(
         AlertService::new(store, bus, snapshots),
