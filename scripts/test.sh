@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fightwatch test on this machine, installing what they need first (scripts/setup.sh).
 #
-#   ./scripts/test.sh            set up, then: rustfmt check, clippy -D warnings, cargo test,
+#   ./scripts/test.sh            set up, then: rustfmt check, clippy -D warnings, the wire
+#                                contracts (generated TypeScript, OpenAPI), cargo test,
 #                                reproducibility of generated fixtures and models, the Python
 #                                scripts' tests, the web console's unit tests
 #                                (vitest) and end-to-end tests in Chromium
@@ -61,6 +62,16 @@ node_from_pypi() {
 step "rustfmt" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "GPU features compile" cargo check -p fightwatch --features cuda,tensorrt --locked
+# The wire contracts: web/src/generated/protocol.ts and docs/openapi.json are made from the
+# Rust types (a changed field fails here until they are regenerated), and the console must
+# compile against the generated types.
+contracts() {
+  cargo test --locked -q -p fightwatch-protocol --lib typescript
+  cargo test --locked -q -p fightwatch-broadcaster --lib openapi
+  (cd web && npx tsc --noEmit)
+}
+
+step "contracts: generated TypeScript and OpenAPI are current; the console type-checks" contracts
 step "cargo test" cargo test --workspace --locked
 step "generated test model is reproducible" reproducible_test_model
 step "fixtures are reproducible (byte for byte)" reproducible_fixtures
