@@ -325,25 +325,17 @@ pub(crate) async fn login(
             return Err(ApiError::internal());
         }
     };
-    let issued = {
-        let hub = hub.clone();
-        let cameras = user.cameras.clone();
-        let name = user.name.clone();
-        tokio::task::spawn_blocking(move || {
-            let token = hub.issue_token(&name, role, LOGIN_TTL_S, cameras)?;
-            Ok::<_, crate::HubError>((token, hub.store().last_seq()?))
+    let (auth, name, cameras) = (hub.auth.clone(), user.name.clone(), user.cameras.clone());
+    let (issued, last_seq) = hub
+        .blocking(move |s| {
+            let token = crate::users::issue_token(s, &auth, &name, role, LOGIN_TTL_S, cameras);
+            Ok((token, s.last_seq()?))
         })
-        .await
-    };
-    let (token, last_seq) = match issued {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting down",
-            ));
-        }
-    };
+        .await?;
+    let token = issued.map_err(|e| {
+        tracing::error!(error = %e, "Issuing a login token failed.");
+        ApiError::internal()
+    })?;
     Ok((
         [(header::SET_COOKIE, login_cookie(&hub, &token, LOGIN_TTL_S))],
         Json(LoginResponse {

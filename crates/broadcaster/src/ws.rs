@@ -9,13 +9,14 @@ use crate::rooms::is_feed_room;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use fightwatch_protocol::{ClientMessage, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Claims;
+use crate::extract::ApiError;
 use crate::hub::Hub;
 
 /// Close code for a client that fell too far behind; it should reconnect and `resume`.
@@ -49,38 +50,38 @@ pub async fn handler(
     headers: HeaderMap,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ws: WebSocketUpgrade,
-) -> Response {
+) -> Result<Response, ApiError> {
     if let Some(origin) = crate::guard::foreign_origin(&hub, &headers) {
         tracing::warn!(%origin, "Refused a cross-origin WebSocket.");
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        return Err(ApiError::forbidden("origin not allowed"));
     }
-    let claims = match hub.authenticate(&headers, q.token.as_deref()).await {
-        Ok(c) => c,
-        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
-    };
+    let claims = hub
+        .authenticate(&headers, q.token.as_deref())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
     if hub.connections() >= hub.config.max_websockets {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections",
+        ));
     }
     // Connections per client address (known when served by `crate::serve`).
     let slot = match peer {
         Some(axum::Extension(axum::extract::ConnectInfo(addr))) => {
-            match hub.ws_per_ip.take(addr.ip()) {
-                Some(slot) => Some(slot),
-                None => {
-                    return (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "too many connections from this address",
-                    )
-                        .into_response();
-                }
-            }
+            Some(hub.ws_per_ip.take(addr.ip()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many connections from this address",
+                )
+            })?)
         }
         None => None,
     };
     let max = hub.config.max_message_bytes;
     // Small per-connection buffers: tungstenite's default 128 KiB read buffer would cost
     // ~130 KiB per dashboard; alert messages are a few hundred bytes.
-    ws.read_buffer_size(8 * 1024)
+    Ok(ws
+        .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
@@ -90,7 +91,7 @@ pub async fn handler(
             if let Err(e) = session.run(socket, q.after_seq).await {
                 tracing::debug!(user = %session.claims.sub, error = %e, "WebSocket session ended.");
             }
-        })
+        }))
 }
 
 struct Session {
