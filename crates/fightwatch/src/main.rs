@@ -5,7 +5,7 @@
 
 mod cli;
 mod config;
-mod eval;
+mod eval_cmd;
 mod logging;
 mod model_cmd;
 mod probe_cmd;
@@ -45,9 +45,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             out,
             json,
             parallel,
-        } => eval::run(
+        } => eval_cmd::run(
             &cli.global,
-            eval::EvalArgs {
+            eval_cmd::EvalArgs {
                 dir,
                 inference,
                 out,

@@ -3,15 +3,15 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use anyhow::{Context, anyhow};
 use plotters::prelude::*;
 
-use super::metrics::ClipResult;
+use crate::EvalError;
+use crate::metrics::ClipResult;
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 /// Registers the font once; plotters draws no text without one.
-fn font() -> anyhow::Result<()> {
+fn font() -> Result<(), EvalError> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         let bytes = std::fs::read(FONT).map_err(|e| {
@@ -23,7 +23,7 @@ fn font() -> anyhow::Result<()> {
             .map_err(|_| format!("{FONT} is not a usable font"))
     })
     .clone()
-    .map_err(|e| anyhow!(e))
+    .map_err(EvalError::Plot)
 }
 
 /// Writes the ROC curve.
@@ -32,10 +32,11 @@ pub fn roc(
     points: &[(f64, f64)],
     auc: Option<f64>,
     model: &str,
-) -> anyhow::Result<()> {
+) -> Result<(), EvalError> {
     font()?;
     let root = BitMapBackend::new(path, (640, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    root.fill(&WHITE)
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     let title = match auc {
         Some(a) => format!("ROC, {model}: AUC {a:.3}"),
         None => format!("ROC, {model}"),
@@ -46,21 +47,21 @@ pub fn roc(
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     chart
         .configure_mesh()
         .x_desc("false positive rate (calm clips flagged)")
         .y_desc("true positive rate (fights flagged)")
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     chart
         .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3)))
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     chart
         .draw_series(LineSeries::new(points.iter().copied(), RED.stroke_width(3)))
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     root.present()
-        .with_context(|| format!("writing {}", path.display()))?;
+        .map_err(|e| EvalError::Plot(format!("writing {}: {e}", path.display())))?;
     Ok(())
 }
 
@@ -70,7 +71,7 @@ pub fn histogram(
     results: &[ClipResult],
     threshold: f32,
     model: &str,
-) -> anyhow::Result<()> {
+) -> Result<(), EvalError> {
     font()?;
     const BINS: usize = 20;
     let mut fight = [0u32; BINS];
@@ -85,7 +86,8 @@ pub fn histogram(
     }
     let top = fight.iter().chain(&calm).copied().max().unwrap_or(1).max(1);
     let root = BitMapBackend::new(path, (800, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    root.fill(&WHITE)
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("Max window score per clip, {model}"),
@@ -95,13 +97,13 @@ pub fn histogram(
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1f64, 0u32..top + 1)
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     chart
         .configure_mesh()
         .x_desc("max fight score")
         .y_desc("clips")
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     let w = 1.0 / BINS as f64;
     let bars = |counts: [u32; BINS], offset: f64, color: RGBColor| {
         counts
@@ -115,12 +117,12 @@ pub fn histogram(
     };
     chart
         .draw_series(bars(calm, 0.0, BLUE))
-        .map_err(|e| anyhow!("{e}"))?
+        .map_err(|e| EvalError::Plot(e.to_string()))?
         .label("calm")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.filled()));
     chart
         .draw_series(bars(fight, w / 2.0, RED))
-        .map_err(|e| anyhow!("{e}"))?
+        .map_err(|e| EvalError::Plot(e.to_string()))?
         .label("fight")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], RED.filled()));
     let t = f64::from(threshold);
@@ -129,7 +131,7 @@ pub fn histogram(
             [(t, 0), (t, top + 1)],
             BLACK.stroke_width(2),
         ))
-        .map_err(|e| anyhow!("{e}"))?
+        .map_err(|e| EvalError::Plot(e.to_string()))?
         .label("start threshold")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], BLACK));
     chart
@@ -138,8 +140,8 @@ pub fn histogram(
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| EvalError::Plot(e.to_string()))?;
     root.present()
-        .with_context(|| format!("writing {}", path.display()))?;
+        .map_err(|e| EvalError::Plot(format!("writing {}: {e}", path.display())))?;
     Ok(())
 }

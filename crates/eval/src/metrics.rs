@@ -16,14 +16,23 @@ pub struct ClipResult {
 /// Confusion counts and the measures derived from them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Metrics {
+    /// Clips evaluated.
     pub clips: usize,
+    /// Fights flagged.
     pub true_positives: usize,
+    /// Calm clips flagged.
     pub false_positives: usize,
+    /// Calm clips passed.
     pub true_negatives: usize,
+    /// Fights missed.
     pub false_negatives: usize,
+    /// Share of clips judged right.
     pub accuracy: f64,
+    /// Share of flagged clips that are fights.
     pub precision: f64,
+    /// Share of fights flagged.
     pub recall: f64,
+    /// Harmonic mean of precision and recall.
     pub f1: f64,
     /// Area under the ROC curve of the clips' max scores; `None` with only one class.
     pub roc_auc: Option<f64>,

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::EvalError;
 
 /// One labelled clip.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +26,12 @@ struct Row {
 }
 
 /// Loads `dir/labels.csv` when present, else the RWF-2000 layout (`*/Fight/*`, `*/NonFight/*`).
-pub fn load(dir: &Path) -> anyhow::Result<Vec<LabelledClip>> {
+pub fn load(dir: &Path) -> Result<Vec<LabelledClip>, EvalError> {
     if !dir.is_dir() {
-        bail!("{} is not a directory", dir.display());
+        return Err(EvalError::Dataset(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
     }
     let csv_path = dir.join("labels.csv");
     let clips = if csv_path.is_file() {
@@ -37,31 +40,35 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<LabelledClip>> {
         from_rwf(dir)?
     };
     if clips.is_empty() {
-        bail!(
+        return Err(EvalError::Dataset(format!(
             "{} has no labelled clips: expected labels.csv or Fight/ and NonFight/ folders",
             dir.display()
-        );
+        )));
     }
     Ok(clips)
 }
 
-fn from_csv(dir: &Path, csv_path: &Path) -> anyhow::Result<Vec<LabelledClip>> {
+fn from_csv(dir: &Path, csv_path: &Path) -> Result<Vec<LabelledClip>, EvalError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(csv_path)
-        .with_context(|| format!("reading {}", csv_path.display()))?;
+        .map_err(|e| EvalError::Dataset(format!("reading {}: {e}", csv_path.display())))?;
     let mut clips = Vec::new();
     for (i, row) in reader.deserialize::<Row>().enumerate() {
         // Line numbers count the header as line 1.
-        let row = row.with_context(|| format!("{}: line {}", csv_path.display(), i + 2))?;
+        let row = row.map_err(|e| {
+            EvalError::Dataset(format!("{}: line {}: {e}", csv_path.display(), i + 2))
+        })?;
         let fight = match row.label.as_str() {
             "fight" => true,
             "nonfight" => false,
-            other => bail!(
-                "{}: line {}: label {other:?} is neither fight nor nonfight",
-                csv_path.display(),
-                i + 2
-            ),
+            other => {
+                return Err(EvalError::Dataset(format!(
+                    "{}: line {}: label {other:?} is neither fight nor nonfight",
+                    csv_path.display(),
+                    i + 2
+                )));
+            }
         };
         let segment = match (row.fight_start_s, row.fight_end_s) {
             (Some(a), Some(b)) if fight => Some((a, b)),
@@ -76,11 +83,14 @@ fn from_csv(dir: &Path, csv_path: &Path) -> anyhow::Result<Vec<LabelledClip>> {
     Ok(clips)
 }
 
-fn from_rwf(dir: &Path) -> anyhow::Result<Vec<LabelledClip>> {
+fn from_rwf(dir: &Path) -> Result<Vec<LabelledClip>, EvalError> {
     let mut clips = Vec::new();
-    let mut visit = |class_dir: &Path, fight: bool| -> anyhow::Result<()> {
+    let mut visit = |class_dir: &Path, fight: bool| -> Result<(), EvalError> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(class_dir)
-            .with_context(|| format!("listing {}", class_dir.display()))?
+            .map_err(|source| EvalError::Io {
+                path: class_dir.to_path_buf(),
+                source,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         files.sort();
@@ -93,7 +103,11 @@ fn from_rwf(dir: &Path) -> anyhow::Result<Vec<LabelledClip>> {
     };
     // RWF-2000: train/Fight, train/NonFight, val/Fight, val/NonFight (or the classes at the top).
     let mut roots = vec![dir.to_path_buf()];
-    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)?
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| EvalError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();

@@ -1,0 +1,102 @@
+//! `fightwatch eval`: clip-level evaluation of a model and incident settings on labelled clips.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{GlobalArgs, InferenceArgs};
+
+/// What `eval` was asked to do.
+pub struct EvalArgs {
+    pub dir: PathBuf,
+    pub inference: InferenceArgs,
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub parallel: usize,
+}
+
+pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
+    let clips = fightwatch_eval::load(&args.dir)?;
+    let model = crate::model_cmd::load_package(
+        global,
+        &args.inference.model,
+        args.inference.device,
+        args.inference.threads,
+    )?;
+    let threshold = args.inference.start_threshold;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(clips.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} clips  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+
+    let evaluation = fightwatch_eval::evaluate(
+        model,
+        args.inference.pipeline_config(),
+        &clips,
+        args.parallel,
+        |done| {
+            if let Some(bar) = &progress {
+                bar.set_position(done as u64);
+            }
+        },
+    )?;
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let (m, failed, model_name) = (&evaluation.metrics, &evaluation.failed, &evaluation.model);
+    if let Some(out) = &args.out {
+        fightwatch_eval::write_report(out, &clips, &evaluation, threshold)?;
+    }
+
+    if args.json {
+        let mut v = serde_json::to_value(m)?;
+        v["model"] = serde_json::json!(model_name);
+        v["failed"] = serde_json::json!(failed);
+        println!("{v}");
+    } else {
+        println!("model:        {model_name}");
+        println!("clips:        {} ({} failed)", m.clips, failed.len());
+        println!("accuracy:     {:.3}", m.accuracy);
+        println!("precision:    {:.3}", m.precision);
+        println!("recall:       {:.3}", m.recall);
+        println!("F1:           {:.3}", m.f1);
+        println!(
+            "ROC AUC:      {}",
+            m.roc_auc
+                .map_or("n/a (one class)".into(), |a| format!("{a:.3}"))
+        );
+        println!(
+            "confusion:    fight flagged {} / missed {};  calm flagged {} / passed {}",
+            m.true_positives, m.false_negatives, m.false_positives, m.true_negatives
+        );
+        match m.mean_detection_delay_s {
+            Some(d) => println!("mean delay:   {d:.2} s from labelled fight start to incident"),
+            None => println!("mean delay:   n/a (no labelled segments detected)"),
+        }
+        if let Some(out) = &args.out {
+            println!(
+                "wrote:        {0}/scores.csv, {0}/metrics.json, {0}/roc.png, {0}/scores.png",
+                out.display()
+            );
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} clip(s) could not be evaluated: {}",
+            failed.len(),
+            failed.join("; ")
+        );
+    }
+    Ok(())
+}
