@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use fightwatch_broadcaster::{ServerConfig, ServerOptions};
 use fightwatch_inference::{IncidentConfig, PipelineConfig};
 
+use crate::config::{DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_WEB_DIR};
+
 /// Real-time fight detection: watches cameras and recordings with an action-recognition model
 /// and pushes fight alerts to every connected security dashboard.
 #[derive(Debug, Parser)]
@@ -102,7 +104,7 @@ pub enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
         /// The server's data directory (holds its JWT secret).
-        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
         data_dir: PathBuf,
     },
     /// Evaluate a model and incident settings on labelled clips (labels.csv or RWF-2000 layout).
@@ -191,10 +193,10 @@ impl InferenceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value_t = DEFAULT_BIND)]
     pub bind: SocketAddr,
     /// Database, snapshots and the JWT secret live here.
-    #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+    #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
     /// Browser origins allowed to open WebSockets besides the server's own (repeatable).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
@@ -209,7 +211,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = ServerConfig::default().max_http_connections_per_ip)]
     pub max_http_connections_per_ip: usize,
     /// The web console's built files, served at / when present.
-    #[arg(long, default_value = "web/dist", value_name = "DIR")]
+    #[arg(long, default_value = DEFAULT_WEB_DIR, value_name = "DIR")]
     pub web_dir: PathBuf,
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
@@ -257,7 +259,7 @@ pub enum UserCommand {
         #[arg(long = "camera")]
         cameras: Vec<String>,
         /// The server's data directory.
-        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
         data_dir: PathBuf,
     },
     /// Delete a user and end its sessions (open consoles are signed out within a second).
@@ -265,7 +267,7 @@ pub enum UserCommand {
         /// Login name.
         name: String,
         /// The server's data directory.
-        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
         data_dir: PathBuf,
     },
     /// End every session of a user (sign it out everywhere; its tokens stop working).
@@ -273,7 +275,7 @@ pub enum UserCommand {
         /// Login name (or a token's user).
         name: String,
         /// The server's data directory.
-        #[arg(long, default_value = "fightwatch-data", value_name = "DIR")]
+        #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
         data_dir: PathBuf,
     },
 }

@@ -11,6 +11,16 @@ use fightwatch_capture::Pacing;
 use fightwatch_inference::{IncidentConfig, PipelineConfig};
 use serde::Deserialize;
 
+/// Where the server listens unless told otherwise (`[server] bind`, `--bind`).
+pub const DEFAULT_BIND: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    8080,
+));
+/// The data directory unless told otherwise (`[storage] data_dir`, `--data-dir`).
+pub const DEFAULT_DATA_DIR: &str = "fightwatch-data";
+/// The console's built files unless told otherwise (`[server] web_dir`, `--web-dir`).
+pub const DEFAULT_WEB_DIR: &str = "web/dist";
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,12 +107,12 @@ impl Default for ServerSection {
     fn default() -> Self {
         let d = ServerConfig::default();
         Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            bind: DEFAULT_BIND,
             allowed_origins: d.allowed_origins,
             max_connections_per_ip: d.max_connections_per_ip,
             max_websockets: d.max_websockets,
             max_http_connections_per_ip: d.max_http_connections_per_ip,
-            web_dir: "web/dist".into(),
+            web_dir: DEFAULT_WEB_DIR.into(),
             secure_cookies: d.secure_cookies,
         }
     }
@@ -123,7 +133,7 @@ pub struct StorageSection {
 impl Default for StorageSection {
     fn default() -> Self {
         Self {
-            data_dir: "fightwatch-data".into(),
+            data_dir: DEFAULT_DATA_DIR.into(),
             retention_days: 30,
             max_snapshot_mb: 2048,
         }
