@@ -22,10 +22,15 @@ server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 viewer=$(target/release/fightwatch token --user bench --role viewer --data-dir "$data")
-detector=$(target/release/fightwatch token --user cam --role detector --data-dir "$data")
+# One detector user per publisher: the server limits WebSocket messages per user (20/s after a
+# burst of 40, docs/security.md), so four publishers of one user could not offer 40 alerts/s.
+detectors=()
+for k in 1 2 3 4; do
+  detectors+=(--publisher-token "$(target/release/fightwatch token --user "cam$k" --role detector --data-dir "$data")")
+done
 for clients in "${@:-1000 10000}"; do
   for n in $clients; do
     target/release/fightwatch-loadgen --url "ws://127.0.0.1:$port/ws" --clients "$n" --alerts 100 --rate "${RATE:-40}" --publishers 4 \
-      --token "$viewer" --publisher-token "$detector" --server-pid "$server" --timeout 60 --json | tee -a "$out"
+      --token "$viewer" "${detectors[@]}" --server-pid "$server" --timeout 60 --json | tee -a "$out"
   done
 done

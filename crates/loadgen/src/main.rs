@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! fightwatch-loadgen --url ws://127.0.0.1:8080/ws --clients 1000 --publishers 1 --alerts 100 \
-//!     --token VIEWER_JWT --publisher-token DETECTOR_JWT [--json]
+//!     --token VIEWER_JWT --publisher-token DETECTOR_JWT [--publisher-token …] [--json]
 //! fightwatch-loadgen --url ws://127.0.0.1:8080/ws --login-flood 10 --clients 48 \
 //!     [--spread-addresses] --server-pid PID --json
 //! ```
@@ -50,9 +50,11 @@ struct Args {
     /// Token for the dashboards (viewer or above).
     #[arg(long, default_value = "")]
     token: String,
-    /// Token for the publishers (detector or admin); not needed with --watch.
-    #[arg(long, default_value = "")]
-    publisher_token: String,
+    /// Token for the publishers (detector or admin); not needed with --watch. Repeatable:
+    /// publisher k uses the k-th (round robin). The server limits messages per user, so
+    /// publishers of one user share its rate.
+    #[arg(long = "publisher-token")]
+    publisher_tokens: Vec<String>,
     /// Connections opened at once.
     #[arg(long, default_value_t = 256)]
     connect_concurrency: usize,
@@ -249,9 +251,14 @@ async fn main() -> anyhow::Result<()> {
 
     // 3. Publishers.
     let mut pubs = Vec::new();
-    for _ in 0..args.publishers.max(1) {
+    anyhow::ensure!(
+        !args.publisher_tokens.is_empty(),
+        "--publisher-token is needed to publish"
+    );
+    for k in 0..args.publishers.max(1) {
+        let token = &args.publisher_tokens[k % args.publisher_tokens.len()];
         pubs.push(
-            open(&args.url, &args.publisher_token)
+            open(&args.url, token)
                 .await
                 .context("publisher connection")?,
         );
@@ -272,7 +279,6 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let publish_s = publish_started.elapsed().as_secs_f64();
-
     // 4. Wait for deliveries (or the timeout), then close everything.
     let expected = args.alerts * readers.len();
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
@@ -289,6 +295,21 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let delivered_s = publish_started.elapsed().as_secs_f64();
+    // What the server answered the publishers: an `error` (rate_limited, bad_detection) means
+    // that alert was never raised, so its deliveries are missing for a known reason.
+    let mut refused = 0usize;
+    for p in &mut pubs {
+        while let Ok(Some(Ok(msg))) =
+            tokio::time::timeout(Duration::from_millis(200), p.next()).await
+        {
+            if let Message::Text(t) = msg
+                && serde_json::from_str::<serde_json::Value>(&t).is_ok_and(|v| v["type"] == "error")
+            {
+                refused += 1;
+            }
+        }
+    }
+
     // Dashboards the server closed before the end (lagging, errors): each loses the rest.
     let closed_early = readers.iter().filter(|r| r.is_finished()).count();
     for r in &readers {
@@ -329,6 +350,7 @@ async fn main() -> anyhow::Result<()> {
         "latency_ms_max": latencies.last().copied().unwrap_or(f64::NAN),
         "messages_per_s": received.len() as f64 / delivered_s.max(1e-9),
         "errors": errors,
+        "publishes_refused": refused,
         "dashboards_closed_early": closed_early,
         "server_rss_kib_before": rss_before,
         "server_rss_kib_connected": rss_connected,
@@ -339,7 +361,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    if report["missing_deliveries"].as_u64() != Some(0) || errors > 0 {
+    if report["missing_deliveries"].as_u64() != Some(0) || errors > 0 || refused > 0 {
         std::process::exit(1);
     }
     Ok(())
