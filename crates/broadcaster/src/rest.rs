@@ -20,6 +20,12 @@ use serde::Deserialize;
 use crate::extract::{ApiError, Authenticated, Body, Detector, Operator, Viewer};
 use crate::hub::Hub;
 
+/// A token in the query (`?token=`), for the routes that read it themselves.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
 /// How long a console login lasts.
 pub(crate) const LOGIN_TTL_S: u64 = 12 * 3600;
 
@@ -131,12 +137,13 @@ pub(crate) async fn me(Authenticated(c): Authenticated) -> Json<Me> {
 
 /// Ends the request's session server-side (its token stops working on every route, and its
 /// open WebSockets close) and clears the login cookie. Answers 204 even without a session.
-#[utoipa::path(post, path = "/api/logout", tag = "session", responses((status = 204)))]
+#[utoipa::path(post, path = "/api/logout", tag = "session", security(()), responses((status = 204)))]
 pub(crate) async fn logout(
     State(hub): State<Arc<Hub>>,
     headers: axum::http::HeaderMap,
+    Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
-    if let Ok(claims) = hub.auth.check(&headers, None) {
+    if let Ok(claims) = hub.auth.check(&headers, q.token.as_deref()) {
         hub.revoke_session(&claims.jti).await?;
     }
     Ok((
@@ -218,7 +225,7 @@ pub(crate) async fn ack(
 }
 
 /// `{"status":"ok"}` while the store answers (no token needed, so it says nothing more).
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> (StatusCode, Json<Health>) {
     let (code, status) = match hub.blocking(|s| s.last_seq()).await {
@@ -286,7 +293,7 @@ pub(crate) async fn detections(
 /// Nobody needs an account to call this, and each attempt costs an argon2 hash (19 MiB), so:
 /// attempts are rate-limited per address and per (user name, address) (429 + `Retry-After`),
 /// and only a few hashes run at once, on their own threads (a few more wait; beyond that 503).
-#[utoipa::path(post, path = "/api/login", tag = "session", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/login", tag = "session", security(()), request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn login(
