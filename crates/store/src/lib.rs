@@ -26,6 +26,8 @@ assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");
 ```
 */
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod error;
 mod records;
 mod sqlite;

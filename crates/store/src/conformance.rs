@@ -1,0 +1,245 @@
+//! The behaviour every [`AlertStore`] must have, as checks any implementation can run:
+//! `check_all(&mut || Box::new(MyStore::fresh()))` in a test of the implementation. Each
+//! check starts from an empty store. (The SQLite store runs them in its own tests; enable the
+//! `conformance` feature to use them from another crate.)
+
+// A test suite: a failed expectation is a panic with the values side by side.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use fightwatch_protocol::{AlertStatus, Role};
+
+use crate::{
+    AlertChange, AlertFilter, AlertStore, NewAlert, SessionRecord, StoreError, UserRecord,
+};
+
+/// Runs every check, each on a store `fresh` makes empty.
+pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
+    events_are_numbered_in_commit_order(fresh().as_ref());
+    users_round_trip(fresh().as_ref());
+    filters_paging_chat_and_retention(fresh().as_ref());
+    sessions_are_revoked(fresh().as_ref());
+}
+
+fn new_alert(camera: &str, started_at: u64) -> NewAlert {
+    NewAlert {
+        camera: camera.into(),
+        site: "hq".into(),
+        label: "fight".into(),
+        score: 0.8,
+        started_at,
+        snapshot: Some("snap.jpg".into()),
+        source: "pipeline".into(),
+    }
+}
+
+/// Alerts, their updates and acknowledgements are events numbered 1, 2, 3, … in order; an
+/// alert's timeline holds its own events only; an unknown alert is `NoSuchAlert`.
+pub fn events_are_numbered_in_commit_order(store: &dyn AlertStore) {
+    let a = store.create_alert(&new_alert("lobby", 100)).unwrap();
+    assert_eq!((a.seq, a.id.as_str()), (1, "a1"));
+    assert_eq!(
+        a.snapshot_url.as_deref(),
+        Some("/api/alerts/a1/snapshot.jpg")
+    );
+    let u = store
+        .update_alert(
+            &a.id,
+            &AlertChange {
+                peak: Some(0.95),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (u.seq, u.status, u.peak_score),
+        (2, AlertStatus::Active, 0.95)
+    );
+    let u = store
+        .update_alert(
+            &a.id,
+            &AlertChange {
+                peak: Some(0.5),
+                ended_at: Some(200),
+                ack: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (u.status, u.peak_score, u.ended_at),
+        (AlertStatus::Ended, 0.95, Some(200))
+    );
+    let u = store
+        .update_alert(
+            &a.id,
+            &AlertChange {
+                ack: Some(("ops".into(), Some("handled".into()))),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (u.status, u.acked_by.as_deref(), u.note.as_deref()),
+        (AlertStatus::Acknowledged, Some("ops"), Some("handled"))
+    );
+    let events = store.events_after(0, 100).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq().unwrap()).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(store.events_after(2, 100).unwrap().len(), 2);
+    assert_eq!(store.last_seq().unwrap(), 4);
+    // Another alert on the same camera is not part of a1's timeline.
+    let b = store.create_alert(&new_alert("lobby", 300)).unwrap();
+    store
+        .update_alert(
+            &b.id,
+            &AlertChange {
+                peak: Some(0.9),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let timeline = store.alert_events("a1").unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|(_, e)| e.seq().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert!(timeline.iter().all(|(at, _)| *at > 1_700_000_000_000));
+    assert_eq!(store.alert_events(&b.id).unwrap().len(), 2);
+    assert!(store.alert_events("a99").unwrap().is_empty());
+    assert!(matches!(
+        store.update_alert("a99", &AlertChange::default()),
+        Err(StoreError::NoSuchAlert(_))
+    ));
+}
+
+/// Users are stored, replaced and listed; an unknown one is `None`.
+pub fn users_round_trip(store: &dyn AlertStore) {
+    assert_eq!(store.user_count().unwrap(), 0);
+    let u = UserRecord {
+        name: "ops".into(),
+        role: Role::Operator,
+        password_hash: "$argon2id$x".into(),
+        cameras: Some(vec!["lobby".into()]),
+    };
+    store.put_user(&u).unwrap();
+    assert_eq!(store.user("ops").unwrap(), Some(u.clone()));
+    store
+        .put_user(&UserRecord {
+            role: Role::Admin,
+            cameras: None,
+            ..u
+        })
+        .unwrap();
+    assert_eq!(store.user("ops").unwrap().unwrap().role, Role::Admin);
+    assert_eq!(store.user_count().unwrap(), 1);
+    assert_eq!(
+        store.user_names().unwrap(),
+        vec![("ops".to_string(), Role::Admin)]
+    );
+    assert_eq!(store.user("nobody").unwrap(), None);
+}
+
+/// Filters, paging, chat history, snapshot bookkeeping and retention.
+pub fn filters_paging_chat_and_retention(store: &dyn AlertStore) {
+    for i in 0..5 {
+        store
+            .create_alert(&new_alert(
+                if i % 2 == 0 { "lobby" } else { "gate" },
+                100 + i,
+            ))
+            .unwrap();
+    }
+    store.add_message("site:hq", "ops", "on my way").unwrap();
+    let lobby = store
+        .alerts(&AlertFilter {
+            camera: Some("lobby".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        lobby.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        vec![5, 3, 1]
+    );
+    let page = store
+        .alerts(&AlertFilter {
+            limit: 2,
+            before_seq: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![3, 2]);
+    let since = store
+        .alerts(&AlertFilter {
+            since: Some(103),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(since.len(), 2);
+    let day = store
+        .alerts(&AlertFilter {
+            since: Some(101),
+            until: Some(103),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(day.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![3, 2]);
+    let msgs = store.messages("site:hq", 10).unwrap();
+    assert_eq!(
+        (msgs.len(), msgs[0].text.as_str(), msgs[0].seq),
+        (1, "on my way", 6)
+    );
+    let next = store.create_alert(&new_alert("lobby", 200)).unwrap();
+    assert_eq!(next.seq, 7);
+    let oldest = store.oldest_snapshots(2).unwrap();
+    assert_eq!(
+        oldest.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        vec!["a1", "a2"]
+    );
+    store.clear_snapshot("a1").unwrap();
+    assert_eq!(store.oldest_snapshots(1).unwrap()[0].0, "a2");
+    let gone = store.prune(103).unwrap();
+    assert_eq!(gone.len(), 2); // a1's snapshot was already cleared
+    assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 3);
+}
+
+/// Sessions are revoked by logout, by a change of their user and by its deletion, each
+/// once, and every revocation grows the revision.
+pub fn sessions_are_revoked(store: &dyn AlertStore) {
+    let session = |id: &str, user: &str| SessionRecord {
+        id: id.into(),
+        user: user.into(),
+        created_at: 1,
+        expires_at: u64::MAX / 2,
+        revoked_at: None,
+    };
+    for (id, user) in [("s1", "ops"), ("s2", "ops"), ("s3", "lead")] {
+        store.create_session(&session(id, user)).unwrap();
+    }
+    assert_eq!(store.revocation_revision().unwrap(), 0);
+    assert!(store.session("s1").unwrap().unwrap().is_valid(2));
+    assert!(store.revoke_session("s1").unwrap());
+    assert!(!store.revoke_session("s1").unwrap(), "only once");
+    assert!(!store.session("s1").unwrap().unwrap().is_valid(2));
+    assert_eq!(store.revocation_revision().unwrap(), 1);
+    // Changing a user (role, cameras, password) revokes what it had.
+    store
+        .put_user(&UserRecord {
+            name: "ops".into(),
+            role: Role::Viewer,
+            password_hash: "x".into(),
+            cameras: None,
+        })
+        .unwrap();
+    assert!(!store.session("s2").unwrap().unwrap().is_valid(2));
+    assert!(store.session("s3").unwrap().unwrap().is_valid(2));
+    assert!(store.delete_user("ops").unwrap());
+    assert!(store.user("ops").unwrap().is_none());
+    assert_eq!(store.revoke_user_sessions("lead").unwrap(), 1);
+    assert_eq!(store.revocation_revision().unwrap(), 3);
+    assert!(store.session("nope").unwrap().is_none());
+    assert!(!session("x", "y").is_valid(u64::MAX));
+}
