@@ -1,6 +1,6 @@
 //! Snapshot files: one JPEG per alert, named in the store, kept within a space limit.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use fightwatch_store::{AlertStore, StoreError};
@@ -17,11 +17,6 @@ impl SnapshotDir {
     /// Snapshots in `dir` (created on the first save).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
-    }
-
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The file of a stored snapshot name. Names come from the store, which only holds names

@@ -98,9 +98,6 @@ impl From<StoreError> for HubError {
     }
 }
 
-/// A camera's last state.
-pub(crate) type CameraEntry = CameraState;
-
 /// An event on its way to the connections, with its JSON made once.
 pub(crate) struct Event {
     pub(crate) msg: ServerMessage,
@@ -117,7 +114,7 @@ pub struct Hub {
     /// Flips to true on shutdown: every connection closes with 1001.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// Cameras as last reported on the bus.
-    pub(crate) cameras: std::sync::Mutex<std::collections::BTreeMap<String, CameraEntry>>,
+    pub(crate) cameras: std::sync::Mutex<std::collections::BTreeMap<String, CameraState>>,
     /// The last metric update, for `/metrics`.
     pub(crate) last_metrics: std::sync::Mutex<Option<Metrics>>,
     /// Open WebSockets per client address.
@@ -275,11 +272,6 @@ impl Hub {
     /// Publishes a camera's new state (live only).
     pub fn camera_status(&self, state: CameraState) {
         self.alerts.camera_status(state);
-    }
-
-    /// Keeps a camera's latest thumbnail for `GET /api/cameras/{name}/latest.jpg`.
-    pub fn camera_thumbnail(&self, camera: &str, jpeg: Arc<Vec<u8>>) {
-        self.alerts.set_thumbnail(camera, jpeg);
     }
 
     /// Publishes a metric update (the relay fills in the connection count).

@@ -56,7 +56,6 @@ pub struct ServerOptions {
 pub struct Server {
     rt: tokio::runtime::Runtime,
     hub: Arc<Hub>,
-    addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -110,20 +109,9 @@ impl Server {
         Ok(Self {
             rt,
             hub,
-            addr,
             shutdown: Some(tx),
             task: Some(task),
         })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The hub.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
     }
 
     /// The alert stage.

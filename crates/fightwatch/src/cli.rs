@@ -1,13 +1,12 @@
 //! Command-line arguments (clap derive).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use fightwatch_broadcaster::{ServerConfig, ServerOptions};
+use fightwatch_broadcaster::ServerOptions;
 use fightwatch_inference::{IncidentConfig, PipelineConfig};
 
-use crate::config::{DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_WEB_DIR};
+use crate::config::{DEFAULT_DATA_DIR, ServerSection};
 
 /// Real-time fight detection: watches cameras and recordings with an action-recognition model
 /// and pushes fight alerts to every connected security dashboard.
@@ -170,6 +169,14 @@ pub struct InferenceArgs {
 }
 
 impl InferenceArgs {
+    /// Loads the model package these arguments name.
+    pub fn load_model(
+        &self,
+        global: &GlobalArgs,
+    ) -> anyhow::Result<fightwatch_inference::ModelPackage> {
+        crate::model_cmd::load_package(global, &self.model, self.device, self.threads)
+    }
+
     /// The pipeline settings these arguments give (the rest: the defaults).
     pub fn pipeline_config(&self) -> PipelineConfig {
         let defaults = PipelineConfig::default();
@@ -188,56 +195,23 @@ impl InferenceArgs {
     }
 }
 
-/// Server options shared by `serve` and `replay --serve`; defaults are the server's own
-/// ([`ServerConfig::default`]).
+/// Server options shared by `serve` and `replay --serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value_t = DEFAULT_BIND)]
-    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub server: ServerSection,
     /// Database, snapshots and the JWT secret live here.
     #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
-    /// Browser origins allowed to open WebSockets besides the server's own (repeatable).
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    pub allowed_origins: Vec<String>,
-    /// Open WebSockets allowed from one IP address.
-    #[arg(long, default_value_t = ServerConfig::default().max_connections_per_ip)]
-    pub max_connections_per_ip: usize,
-    /// Open WebSockets allowed in all.
-    #[arg(long, default_value_t = ServerConfig::default().max_websockets)]
-    pub max_websockets: usize,
-    /// Open HTTP connections (before any WebSocket upgrade) allowed from one IP address.
-    #[arg(long, default_value_t = ServerConfig::default().max_http_connections_per_ip)]
-    pub max_http_connections_per_ip: usize,
-    /// The web console's built files, served at / when present.
-    #[arg(long, default_value = DEFAULT_WEB_DIR, value_name = "DIR")]
-    pub web_dir: PathBuf,
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
     pub site: String,
-    /// Mark the login cookie Secure (browsers reach the server over HTTPS, e.g. through a TLS
-    /// reverse proxy).
-    #[arg(long)]
-    pub secure_cookies: bool,
 }
 
 impl ServeArgs {
     /// The server these arguments describe.
     pub fn options(&self) -> ServerOptions {
-        ServerOptions {
-            bind: self.bind,
-            data_dir: self.data_dir.clone(),
-            config: ServerConfig {
-                allowed_origins: self.allowed_origins.clone(),
-                max_connections_per_ip: self.max_connections_per_ip,
-                max_websockets: self.max_websockets,
-                max_http_connections_per_ip: self.max_http_connections_per_ip,
-                static_dir: Some(self.web_dir.clone()),
-                secure_cookies: self.secure_cookies,
-                ..ServerConfig::default()
-            },
-        }
+        self.server.options(&self.data_dir)
     }
 }
 

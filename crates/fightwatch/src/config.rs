@@ -82,25 +82,54 @@ impl Default for PipelineSection {
     }
 }
 
-/// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[server]` in the config file, and the same settings as `serve`'s and `replay --serve`'s
+/// options: one type, so both read them alike. Defaults are the server's own
+/// ([`ServerConfig::default`]).
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
-    /// Listen address.
+    /// Address to listen on.
+    #[arg(long, default_value_t = DEFAULT_BIND)]
     pub bind: SocketAddr,
-    /// Browser origins allowed besides the server's own.
+    /// Browser origins allowed to open WebSockets besides the server's own (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
     /// Open WebSockets allowed from one IP address.
+    #[arg(long, default_value_t = ServerConfig::default().max_connections_per_ip)]
     pub max_connections_per_ip: usize,
     /// Open WebSockets allowed in all.
+    #[arg(long, default_value_t = ServerConfig::default().max_websockets)]
     pub max_websockets: usize,
     /// Open HTTP connections (before any WebSocket upgrade) allowed from one IP address.
+    #[arg(long, default_value_t = ServerConfig::default().max_http_connections_per_ip)]
     pub max_http_connections_per_ip: usize,
-    /// The web console's built files (relative to the config file).
+    /// The web console's built files, served at / when present (in a config file: relative
+    /// to the file).
+    #[arg(long, default_value = DEFAULT_WEB_DIR, value_name = "DIR")]
     pub web_dir: PathBuf,
     /// Mark the login cookie Secure (browsers reach the server over HTTPS, e.g. through a TLS
     /// reverse proxy).
+    #[arg(long)]
     pub secure_cookies: bool,
+}
+
+impl ServerSection {
+    /// The server these settings describe, keeping its data in `data_dir`.
+    pub fn options(&self, data_dir: &Path) -> ServerOptions {
+        ServerOptions {
+            bind: self.bind,
+            data_dir: data_dir.to_path_buf(),
+            config: ServerConfig {
+                allowed_origins: self.allowed_origins.clone(),
+                max_connections_per_ip: self.max_connections_per_ip,
+                max_websockets: self.max_websockets,
+                max_http_connections_per_ip: self.max_http_connections_per_ip,
+                static_dir: Some(self.web_dir.clone()),
+                secure_cookies: self.secure_cookies,
+                ..ServerConfig::default()
+            },
+        }
+    }
 }
 
 impl Default for ServerSection {
@@ -208,20 +237,7 @@ impl Config {
 
     /// The server this file describes.
     pub fn server_options(&self) -> ServerOptions {
-        let s = &self.server;
-        ServerOptions {
-            bind: s.bind,
-            data_dir: self.storage.data_dir.clone(),
-            config: ServerConfig {
-                allowed_origins: s.allowed_origins.clone(),
-                max_connections_per_ip: s.max_connections_per_ip,
-                max_websockets: s.max_websockets,
-                max_http_connections_per_ip: s.max_http_connections_per_ip,
-                static_dir: Some(s.web_dir.clone()),
-                secure_cookies: s.secure_cookies,
-                ..ServerConfig::default()
-            },
-        }
+        self.server.options(&self.storage.data_dir)
     }
 
     /// The pipeline settings.
@@ -317,5 +333,43 @@ mod tests {
         std::fs::write(&p, "[model]\npackage = \"m\"\n[[cameras]]\nname = \"a\"\nsource = \"x\"\n[[cameras]]\nname = \"a\"\nsource = \"y\"\n").unwrap();
         let e = format!("{:#}", Config::load(&p).unwrap_err());
         assert!(e.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn incident_and_pipeline_sections_are_the_library_types_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fightwatch.toml");
+        let load = |extra: &str| {
+            std::fs::write(
+                &p,
+                format!(
+                    "[model]\npackage = \"m\"\n{extra}\n[[cameras]]\nname = \"a\"\nsource = \"x\"\n"
+                ),
+            )
+            .unwrap();
+            Config::load(&p).map_err(|e| format!("{e:#}"))
+        };
+        let c = load(
+            "[incident]\nstart_threshold = 0.7\nsmoothing = { kind = \"ema\", alpha = 0.5 }\n[pipeline]\nhop_s = 1.0\n",
+        )
+        .unwrap();
+        let pipeline = c.pipeline_config();
+        assert_eq!(pipeline.incident.start_threshold, 0.7);
+        assert_eq!(pipeline.hop_s, 1.0);
+        assert_eq!(pipeline.max_batch, PipelineConfig::default().max_batch);
+        assert_eq!(
+            c.incident.smoothing,
+            fightwatch_inference::Smoothing::Ema { alpha: 0.5 }
+        );
+        for (extra, want) in [
+            ("[incident]\nstart_threshold = 0.3\n", "end threshold"),
+            ("[incident]\nmin_windows = 0\n", "min_windows"),
+            ("[pipeline]\nhop_s = 0.0\n", "hop_s must be > 0"),
+            // The old place of the window settings names the line.
+            ("[incident]\nhop_s = 0.5\n", "hop_s"),
+        ] {
+            let e = load(extra).unwrap_err();
+            assert!(e.contains(want), "{extra:?}: {e}");
+        }
     }
 }

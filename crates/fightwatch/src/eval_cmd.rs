@@ -19,12 +19,7 @@ pub struct EvalArgs {
 
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
     let clips = fightwatch_eval::load(&args.dir)?;
-    let model = crate::model_cmd::load_package(
-        global,
-        &args.inference.model,
-        args.inference.device,
-        args.inference.threads,
-    )?;
+    let model = args.inference.load_model(global)?;
     let threshold = args.inference.start_threshold;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

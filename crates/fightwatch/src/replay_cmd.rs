@@ -53,12 +53,7 @@ fn camera_names(sources: &[String]) -> Vec<String> {
 
 pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let model = crate::model_cmd::load_package(
-        global,
-        &args.inference.model,
-        args.inference.device,
-        args.inference.threads,
-    )?;
+    let model = args.inference.load_model(global)?;
     let names = camera_names(&args.sources);
 
     // Open each source once up front: a missing or broken file fails here, clearly, before any

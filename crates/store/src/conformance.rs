@@ -20,7 +20,8 @@ pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
     sessions_are_revoked(fresh().as_ref());
 }
 
-fn new_alert(camera: &str, started_at: u64) -> NewAlert {
+/// A pipeline alert of `camera` at site `hq`, with a snapshot name.
+pub(crate) fn new_alert(camera: &str, started_at: u64) -> NewAlert {
     NewAlert {
         camera: camera.into(),
         site: "hq".into(),

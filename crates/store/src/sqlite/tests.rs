@@ -5,19 +5,8 @@ use std::path::Path;
 
 use fightwatch_protocol::AlertStatus;
 
+use crate::conformance::new_alert;
 use crate::*;
-
-fn new_alert(camera: &str, started_at: u64) -> NewAlert {
-    NewAlert {
-        camera: camera.into(),
-        site: "hq".into(),
-        label: "fight".into(),
-        score: 0.8,
-        started_at,
-        snapshot: Some("snap.jpg".into()),
-        source: "pipeline".into(),
-    }
-}
 
 #[test]
 fn a_database_of_the_previous_schema_gets_indexed_alert_events() {
