@@ -265,6 +265,30 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Measure a model's throughput on a device: clips/s and run latency per batch size, on
+    /// synthetic clips (the model alone: no decoding or resizing).
+    Bench {
+        /// A model package directory.
+        path: PathBuf,
+        /// Execution device: cpu, cuda[:N], tensorrt[:N] or auto.
+        #[arg(long, default_value = "cpu")]
+        device: fightwatch_inference::Device,
+        /// Threads per model operator (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Batch sizes to measure, comma-separated (1 to 256 each).
+        #[arg(long, value_delimiter = ',', default_value = "1,8", value_parser = clap::value_parser!(u16).range(1..=256))]
+        batch: Vec<u16>,
+        /// Seconds of runs per batch size (at least 3 runs each).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Seconds between window starts, to turn clips/s into real-time cameras.
+        #[arg(long, default_value_t = PipelineConfig::default().hop_s)]
+        hop: f64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! `fightwatch model inspect`.
+//! `fightwatch model inspect` and `fightwatch model bench`.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fightwatch_inference::runtime::LibrarySearch;
@@ -11,6 +12,24 @@ use crate::cli::{GlobalArgs, ModelCommand};
 pub fn run(global: &GlobalArgs, command: ModelCommand) -> anyhow::Result<()> {
     match command {
         ModelCommand::Inspect { path, json } => inspect(global, &path, json),
+        ModelCommand::Bench {
+            path,
+            device,
+            threads,
+            batch,
+            seconds,
+            hop,
+            json,
+        } => bench(
+            global,
+            &path,
+            device,
+            threads,
+            &batch,
+            Duration::from_secs_f64(seconds.clamp(0.1, 600.0)),
+            hop,
+            json,
+        ),
     }
 }
 
@@ -32,8 +51,107 @@ pub fn load_package(
         device,
         intra_threads: threads,
     };
-    ModelPackage::load_with(&runtime, package, &session)
-        .with_context(|| format!("loading model package {}", package.display()))
+    let package = ModelPackage::load_with(&runtime, package, &session)
+        .with_context(|| format!("loading model package {}", package.display()))?;
+    // `auto` settles on a device; say which (the fallback also warns why).
+    tracing::info!(
+        model = %package.config().model.name,
+        device = %package.onnx().device(),
+        asked = %device,
+        "Model loaded."
+    );
+    Ok(package)
+}
+
+/// One batch size's figures.
+#[derive(serde::Serialize)]
+struct BatchFigures {
+    batch: usize,
+    /// The first run at this batch size (a GPU picks its kernels for a new shape then).
+    first_run_ms: f64,
+    runs: usize,
+    clips_per_s: f64,
+    run_ms_p50: f64,
+    run_ms_max: f64,
+    /// Cameras one such session keeps up with at `hop` (each needs 1/hop clips a second).
+    realtime_cameras: f64,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench(
+    global: &GlobalArgs,
+    path: &Path,
+    device: fightwatch_inference::Device,
+    threads: usize,
+    batches: &[u16],
+    per_batch: Duration,
+    hop: f64,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        hop > 0.0 && hop.is_finite(),
+        "--hop must be a positive number of seconds"
+    );
+    let started = Instant::now();
+    let mut package = load_package(global, path, device, threads)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let mut figures = Vec::with_capacity(batches.len());
+    for &batch in batches {
+        let batch = usize::from(batch);
+        if let Some(fixed) = package.fixed_batch().filter(|&f| f != batch) {
+            anyhow::bail!("the model's batch size is fixed at {fixed}; --batch {batch} cannot run");
+        }
+        let tensor = package.synthetic_batch(batch);
+        let first = Instant::now();
+        package
+            .score_tensor(tensor.clone())
+            .with_context(|| format!("warm-up run at batch {batch}"))?;
+        let first_run_ms = first.elapsed().as_secs_f64() * 1e3;
+        let mut times = Vec::new();
+        let t = Instant::now();
+        while times.len() < 3 || t.elapsed() < per_batch {
+            let run = Instant::now();
+            package
+                .score_tensor(tensor.clone())
+                .with_context(|| format!("run at batch {batch}"))?;
+            times.push(run.elapsed().as_secs_f64() * 1e3);
+        }
+        let clips_per_s = (batch * times.len()) as f64 / t.elapsed().as_secs_f64();
+        times.sort_by(f64::total_cmp);
+        let row = BatchFigures {
+            batch,
+            first_run_ms,
+            runs: times.len(),
+            clips_per_s,
+            run_ms_p50: times[times.len() / 2],
+            run_ms_max: times[times.len() - 1],
+            realtime_cameras: clips_per_s * hop,
+        };
+        if !json {
+            println!(
+                "batch {:>3}: {:>8.1} clips/s  run p50 {:>8.1} ms  max {:>8.1} ms  ({} runs)  ≈ {:.1} cameras at hop {hop} s",
+                row.batch,
+                row.clips_per_s,
+                row.run_ms_p50,
+                row.run_ms_max,
+                row.runs,
+                row.realtime_cameras
+            );
+        }
+        figures.push(row);
+    }
+    if json {
+        let out = serde_json::json!({
+            "model": package.config().model.name,
+            "device": package.onnx().device().to_string(),
+            "threads": threads,
+            "hop_s": hop,
+            "load_s": load_s,
+            "batches": figures,
+        });
+        println!("{out}");
+    }
+    Ok(())
 }
 
 fn inspect(global: &GlobalArgs, path: &Path, json: bool) -> anyhow::Result<()> {

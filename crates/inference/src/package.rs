@@ -57,15 +57,60 @@ impl ModelPackage {
             message: e.to_string(),
         })?;
         let config = ModelConfig::parse(&text, &toml_path.display().to_string())?;
-        let model = OnnxModel::load_with(runtime, &dir.join(&config.model.file), session)?;
+        let model_path = dir.join(&config.model.file);
+        let model = OnnxModel::load_with(runtime, &model_path, session)?;
         let fixed_batch = check_io(&config, &model)?;
         let fight_indices = config.fight_indices();
-        Ok(Self {
+        let mut package = Self {
             dir: dir.to_path_buf(),
             config,
             model,
             fight_indices,
             fixed_batch,
+        };
+        let device = package.model.device();
+        if device == Device::Cpu {
+            return Ok(package);
+        }
+        // A GPU provider can register and still fail on its first run (a missing cuDNN is opened
+        // only then): run one clip now so that surfaces at start as a device error, not at the
+        // first incident. It also pays the kernels' first-run cost before any camera waits on it.
+        match package.warm_up() {
+            Ok(()) => Ok(package),
+            Err(e) if session.device == Device::Auto => {
+                tracing::warn!(%device, error = %e, "The GPU failed its first run; running on the CPU.");
+                let cpu = SessionConfig {
+                    device: Device::Cpu,
+                    ..*session
+                };
+                Self::load_with(runtime, dir, &cpu)
+            }
+            Err(e) => Err(Error::Device {
+                device,
+                message: format!("first run failed: {e}"),
+            }),
+        }
+    }
+
+    /// Scores one synthetic clip (a batch of the graph's fixed size, if it has one).
+    fn warm_up(&mut self) -> Result<(), Error> {
+        let tensor = self.synthetic_batch(self.fixed_batch.unwrap_or(1));
+        self.score_tensor(tensor).map(drop)
+    }
+
+    /// A deterministic input tensor of `batch` clips in this model's shape and value range, for
+    /// warm-ups and throughput measurements (`fightwatch model bench`).
+    pub fn synthetic_batch(&self, batch: usize) -> Array5<f32> {
+        let i = &self.config.input;
+        let (t, h, w) = (i.frames, i.height as usize, i.width as usize);
+        let shape = match i.layout {
+            Layout::Ncthw => (batch, 3, t, h, w),
+            Layout::Ntchw => (batch, t, 3, h, w),
+        };
+        // A cheap hash of the index: varied values (no all-zero shortcut), same on every run.
+        Array5::from_shape_fn(shape, |(a, b, c, d, e)| {
+            let x = (a * 7919 + b * 104_729 + c * 31 + d * 131 + e * 17) % 251;
+            x as f32 / 125.0 - 1.0
         })
     }
 
