@@ -12,13 +12,13 @@
 # model.onnx and a 1080p H.264 stream for the decode-side measurement. CUDA's own libraries are
 # not carried: the check uses the machine's (docs/development.md, "GPU check").
 #
-# Parts are at most PART_MB (default 56) MB so that each fits one transfer beside the tracked
+# Parts are at most PART_MB (default 57) MiB so that each fits one transfer beside the tracked
 # tree. xz, because a bare machine has python3's lzma even where it lacks zstd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_GPU_VERSION=${ORT_GPU_VERSION:-1.31.1}
-PART_MB=${PART_MB:-56}
+PART_MB=${PART_MB:-57}
 
 pack() {
     local stage=.cache/gpu/stage

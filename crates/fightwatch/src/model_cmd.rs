@@ -104,7 +104,7 @@ fn bench(
         let tensor = package.synthetic_batch(batch);
         let first = Instant::now();
         package
-            .score_tensor(tensor.clone())
+            .score_view(tensor.view())
             .with_context(|| format!("warm-up run at batch {batch}"))?;
         let first_run_ms = first.elapsed().as_secs_f64() * 1e3;
         let mut times = Vec::new();
@@ -112,7 +112,7 @@ fn bench(
         while times.len() < 3 || t.elapsed() < per_batch {
             let run = Instant::now();
             package
-                .score_tensor(tensor.clone())
+                .score_view(tensor.view())
                 .with_context(|| format!("run at batch {batch}"))?;
             times.push(run.elapsed().as_secs_f64() * 1e3);
         }

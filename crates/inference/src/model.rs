@@ -160,6 +160,11 @@ impl OnnxModel {
             .map(|o| TensorInfo::from_outlet(o.name(), o.dtype()))
             .collect();
         let opset = session.opset_for_domain("");
+        // `auto` that got this far registered its GPU provider (the only one it tries).
+        let device = match device {
+            Device::Auto => Device::Cuda(0),
+            settled => settled,
+        };
         tracing::debug!(model = %path.display(), %device, "Model loaded.");
         Ok(Self {
             session,

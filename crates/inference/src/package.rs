@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use image::RgbImage;
-use ndarray::{Array5, Axis};
+use ndarray::{Array5, ArrayView5, Axis};
 
 use crate::config::{Activation, Layout, ModelConfig};
 use crate::preprocess::{Preprocessor, write_clip};
@@ -75,7 +75,7 @@ impl ModelPackage {
         // A GPU provider can register and still fail on its first run (a missing cuDNN is opened
         // only then): run one clip now so that surfaces at start as a device error, not at the
         // first incident. It also pays the kernels' first-run cost before any camera waits on it.
-        match package.warm_up() {
+        match package.warm_up(1) {
             Ok(()) => Ok(package),
             Err(e) if session.device == Device::Auto => {
                 tracing::warn!(%device, error = %e, "The GPU failed its first run; running on the CPU.");
@@ -92,10 +92,22 @@ impl ModelPackage {
         }
     }
 
-    /// Scores one synthetic clip (a batch of the graph's fixed size, if it has one).
-    fn warm_up(&mut self) -> Result<(), Error> {
-        let tensor = self.synthetic_batch(self.fixed_batch.unwrap_or(1));
-        self.score_tensor(tensor).map(drop)
+    /// Runs synthetic batches of every size from 1 to `max_batch` (or the graph's fixed size).
+    ///
+    /// On a GPU the first run of each input shape is slow: cuDNN times its convolution
+    /// algorithms for that shape (~0.1–0.2 s for mc3_18 on an H200). A pipeline meets every
+    /// batch size up to its `max_batch`; paying for them at start keeps that pause off the first
+    /// incidents.
+    pub fn warm_up(&mut self, max_batch: usize) -> Result<(), Error> {
+        let sizes = match self.fixed_batch {
+            Some(n) => n..=n,
+            None => 1..=max_batch.max(1),
+        };
+        for batch in sizes {
+            let tensor = self.synthetic_batch(batch);
+            self.score_view(tensor.view())?;
+        }
+        Ok(())
     }
 
     /// A deterministic input tensor of `batch` clips in this model's shape and value range, for
@@ -186,11 +198,16 @@ impl ModelPackage {
 
     /// Runs the model on a ready input tensor (batch first) and returns the scores.
     pub fn score_tensor(&mut self, tensor: Array5<f32>) -> Result<Vec<ClipScores>, Error> {
+        self.score_view(tensor.view())
+    }
+
+    /// [`score_tensor`](Self::score_tensor) on a borrowed tensor.
+    pub fn score_view(&mut self, tensor: ArrayView5<'_, f32>) -> Result<Vec<ClipScores>, Error> {
         let (input, output) = (
             self.config.input.name.clone(),
             self.config.output.name.clone(),
         );
-        let outputs = self.model.run_f32(&[(&input, tensor.into_dyn().view())])?;
+        let outputs = self.model.run_f32(&[(&input, tensor.into_dyn())])?;
         let raw = outputs
             .into_iter()
             .find(|(n, _)| *n == output)

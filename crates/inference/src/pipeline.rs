@@ -134,11 +134,25 @@ fn wall_ms(t: SystemTime) -> u64 {
 
 impl Pipeline {
     /// A pipeline scoring with `model`.
-    pub fn new(model: ModelPackage, config: PipelineConfig) -> Result<Self, Error> {
+    ///
+    /// On a GPU this runs every batch size up to `max_batch` once first (see
+    /// [`ModelPackage::warm_up`]).
+    pub fn new(mut model: ModelPackage, config: PipelineConfig) -> Result<Self, Error> {
         config.incident.validate().map_err(|m| Error::Config {
             path: "incident settings".into(),
             message: m,
         })?;
+        let device = model.onnx().device();
+        if device != crate::Device::Cpu {
+            let started = std::time::Instant::now();
+            model.warm_up(config.max_batch)?;
+            tracing::info!(
+                %device,
+                max_batch = config.max_batch,
+                seconds = started.elapsed().as_secs_f64(),
+                "Model warmed up for every batch size."
+            );
+        }
         let label = model.config().output.fight_labels.join("+");
         Ok(Self {
             model,
