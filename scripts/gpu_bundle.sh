@@ -82,9 +82,10 @@ tarfile.open(fileobj=sys.stdin.buffer, mode="r|xz").extractall(sys.argv[1], filt
     local ld=$dir/ldlibs
     rm -rf "$ld" && mkdir -p "$ld"
     for lib in "$root"/libs/*; do
-        ldconfig -p | grep -q " $(basename "$lib") " || ln -s "$lib" "$ld/"
+        ldconfig -p | awk -v name="$(basename "$lib")" '$1 == name {found = 1} END {exit !found}' ||
+            ln -s "$lib" "$ld/"
     done
-    echo "carried libraries used: $(ls "$ld" | wc -l) of $(ls "$root/libs" | wc -l)"
+    echo "carried libraries used: $(ls "$ld" | wc -l) of $(ls "$root/libs" | wc -l)" >&2
     cp "$root/models/fight-mc3-18/model.onnx" models/fight-mc3-18/
     export LD_LIBRARY_PATH="$ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     FW_BIN=$root/bin/fightwatch \

@@ -186,9 +186,13 @@ def failure_modes() -> None:
     if system_cudnn:
         # Installed system-wide: hide it from this one process instead, in a private mount
         # namespace where each libcudnn file reads as empty (needs root; changes nothing outside).
+        # unshare and mount run with the system's libraries; only fightwatch gets the path.
         hide = ("set -e; for f in $(ldconfig -p | awk '/libcudnn/ {print $NF}'); do "
-                "mount --bind /dev/null \"$(readlink -f \"$f\")\" || exit 97; done; exec \"$@\"")
+                "mount --bind /dev/null \"$(readlink -f \"$f\")\" || exit 97; done; "
+                "exec env LD_LIBRARY_PATH=\"$FW_LD_PATH\" \"$@\"")
         args = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide, "sh", *args]
+        env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+        env["FW_LD_PATH"] = no_cudnn
         how = "system-wide cuDNN hidden in a private mount namespace"
     p = run(args, "fail-no-cudnn", env=env)
     if p.returncode == 97 or "unshare:" in p.stderr:
@@ -277,7 +281,11 @@ def main() -> int:
         print(json.dumps({"pass": False, "failures": [f"no fightwatch binary at {FW} (set FW_BIN)"]}))
         return 2
     started = time.monotonic()
-    for step in (gpu_info, inspect, parity, failure_modes, bench, decode_side):
+    steps = (gpu_info, inspect, parity, failure_modes, bench, decode_side)
+    only = os.environ.get("GPU_CHECK_STEPS", "").split()  # e.g. "gpu_info failure_modes"
+    for step in steps:
+        if only and step.__name__ not in only:
+            continue
         log(f"step {step.__name__}")
         try:
             step()

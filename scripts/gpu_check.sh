@@ -10,7 +10,8 @@
 # libraries come as pip packages (nvidia-cublas, nvidia-cudnn-cu13, ...), their lib/ folders are
 # found through `import nvidia` and put on LD_LIBRARY_PATH here.
 #
-# Settings (environment): FW_BIN, ORT_DYLIB_PATH, STREAM_1080P (a 1080p H.264 file for the
+# Settings (environment): GPU_CHECK_STEPS (a subset, e.g. "gpu_info failure_modes"), FW_BIN,
+# ORT_DYLIB_PATH, STREAM_1080P (a 1080p H.264 file for the
 # decode-side limit; that part is skipped without it), BENCH_SECONDS (default 5), GPU_CHECK_DIR
 # (logs; default a temp dir), GPU_CHECK_JSON (also write the summary there).
 # docs/development.md ("GPU check") has the recipe for a machine that has none of this installed.

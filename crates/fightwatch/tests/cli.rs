@@ -243,3 +243,43 @@ fn user_add_reads_the_password_from_stdin_and_checks_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("unknown role"));
 }
+
+#[test]
+fn model_bench_reports_each_batch_size() {
+    let out = fightwatch(&[
+        "model",
+        "bench",
+        "models/fight-demo",
+        "--batch",
+        "1,3",
+        "--seconds",
+        "0.1",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["device"], "cpu");
+    assert_eq!(v["model"], "fight-demo");
+    let rows = v["batches"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, batch) in rows.iter().zip([1, 3]) {
+        assert_eq!(row["batch"], batch);
+        assert!(row["runs"].as_u64().unwrap() >= 3, "{row}");
+        let clips_per_s = row["clips_per_s"].as_f64().unwrap();
+        assert!(clips_per_s > 0.0, "{row}");
+        // At the default hop (0.5 s) a camera needs 2 clips a second.
+        let cameras = row["realtime_cameras"].as_f64().unwrap();
+        assert!((cameras - clips_per_s * 0.5).abs() < 1e-6, "{row}");
+    }
+}
+
+#[test]
+fn model_bench_refuses_a_batch_size_out_of_range() {
+    for batch in ["0", "257"] {
+        let out = fightwatch(&["model", "bench", "models/fight-demo", "--batch", batch]);
+        assert_eq!(out.status.code(), Some(2), "--batch {batch}");
+        assert!(text(&out.stderr).contains("--batch"), "{}", text(&out.stderr));
+    }
+}

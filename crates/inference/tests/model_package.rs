@@ -187,3 +187,20 @@ fn fight_score_sums_every_fight_label() {
     let s = pkg.score(&[clip.as_slice()]).unwrap();
     assert!((s[0].fight - s[0].probs[0]).abs() < 1e-6 && s[0].fight < 1.0);
 }
+
+#[test]
+fn synthetic_batches_fit_the_model_and_warm_up_runs_every_size() {
+    let rt = runtime();
+    let dir = package(&tiny(), TINY_TOML);
+    let mut pkg = ModelPackage::load(&rt, dir.path(), 1).unwrap();
+    let batch = pkg.synthetic_batch(3);
+    assert_eq!(batch.shape(), &[3, 3, 4, 8, 8]);
+    assert!(batch.iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert!(batch.iter().any(|v| *v != batch[[0, 0, 0, 0, 0]]), "not constant");
+    assert_eq!(batch, pkg.synthetic_batch(3), "deterministic");
+    // A borrowed tensor scores the same as an owned one.
+    let by_view = pkg.score_view(batch.view()).unwrap();
+    assert_eq!(by_view, pkg.score_tensor(batch).unwrap());
+    assert_eq!(by_view.len(), 3);
+    pkg.warm_up(4).unwrap();
+}
