@@ -280,6 +280,10 @@ fn model_bench_refuses_a_batch_size_out_of_range() {
     for batch in ["0", "257"] {
         let out = fightwatch(&["model", "bench", "models/fight-demo", "--batch", batch]);
         assert_eq!(out.status.code(), Some(2), "--batch {batch}");
-        assert!(text(&out.stderr).contains("--batch"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("--batch"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }

@@ -196,7 +196,10 @@ fn synthetic_batches_fit_the_model_and_warm_up_runs_every_size() {
     let batch = pkg.synthetic_batch(3);
     assert_eq!(batch.shape(), &[3, 3, 4, 8, 8]);
     assert!(batch.iter().all(|v| (-1.0..=1.0).contains(v)));
-    assert!(batch.iter().any(|v| *v != batch[[0, 0, 0, 0, 0]]), "not constant");
+    assert!(
+        batch.iter().any(|v| *v != batch[[0, 0, 0, 0, 0]]),
+        "not constant"
+    );
     assert_eq!(batch, pkg.synthetic_batch(3), "deterministic");
     // A borrowed tensor scores the same as an owned one.
     let by_view = pkg.score_view(batch.view()).unwrap();
