@@ -45,6 +45,8 @@ APT_PACKAGES=(
   # Real RTSP server for capture tests (GStreamer, driven from Debian's python3-gi).
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
+  # Real servers for the cluster mode's tests (each test starts its own on a loopback port).
+  postgresql redis-server
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -13,6 +13,14 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// PostgreSQL failed (unreachable, refused, a constraint, ...).
+    #[error("database {target}: {message}")]
+    Postgres {
+        /// `postgres://host:port/database` (never the password).
+        target: String,
+        /// The server's or the driver's words.
+        message: String,
+    },
     /// The database was made by a newer fightwatch: refused rather than misread.
     #[error(
         "database {path} has schema version {found}; this fightwatch knows up to {known}: upgrade fightwatch"

@@ -29,12 +29,14 @@ assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
+mod postgres;
 mod records;
 mod sqlite;
 
 pub use error::StoreError;
 pub use fightwatch_protocol::AlertRecord;
 use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, ServerMessage};
+pub use postgres::PostgresStore;
 pub use records::{AlertChange, AlertFilter, NewAlert, SessionRecord, UserRecord};
 pub use sqlite::SqliteStore;
 

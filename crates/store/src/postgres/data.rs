@@ -1,0 +1,507 @@
+//! The queries: the same behaviour as the SQLite store, in PostgreSQL's SQL.
+
+use deadpool_postgres::{Client, GenericClient};
+use fightwatch_protocol::{
+    AlertStatus, AlertUpdate, ChatMessage, FightAlert, Role, ServerMessage, now_ms,
+};
+use tokio_postgres::Row;
+
+use super::Failure;
+use crate::{
+    AlertChange, AlertFilter, AlertRecord, NewAlert, SessionRecord, StoreError, UserRecord,
+};
+
+fn bad(seq: u64, why: impl std::fmt::Display) -> Failure {
+    Failure::Store(StoreError::BadEvent {
+        seq,
+        message: why.to_string(),
+    })
+}
+
+/// Appends an event inside `tx`: takes the next seq (locking the counter row until commit, so
+/// seq order is commit order across every node), then stores what `make` builds from it.
+async fn append(
+    tx: &impl GenericClient,
+    camera: Option<&str>,
+    make: impl FnOnce(u64) -> ServerMessage,
+) -> Result<ServerMessage, Failure> {
+    let seq: i64 = tx
+        .query_one(
+            "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value",
+            &[],
+        )
+        .await?
+        .get(0);
+    let msg = make(seq as u64);
+    let alert_id = match &msg {
+        ServerMessage::FightAlert(a) => Some(a.id.as_str()),
+        ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
+        _ => None,
+    };
+    let body = serde_json::to_string(&msg).map_err(|e| bad(seq as u64, e))?;
+    tx.execute(
+        "INSERT INTO events (seq, at_ms, camera, alert_id, body) VALUES ($1, $2, $3, $4, $5)",
+        &[&seq, &(now_ms() as i64), &camera, &alert_id, &body],
+    )
+    .await?;
+    Ok(msg)
+}
+
+pub(super) async fn create_alert(
+    client: &mut Client,
+    new: NewAlert,
+) -> Result<FightAlert, Failure> {
+    let tx = client.transaction().await?;
+    let msg = append(&tx, Some(&new.camera), |seq| {
+        ServerMessage::FightAlert(FightAlert {
+            id: format!("a{seq}"),
+            seq,
+            camera: new.camera.clone(),
+            site: new.site.clone(),
+            label: new.label.clone(),
+            score: new.score,
+            started_at: new.started_at,
+            snapshot_url: new
+                .snapshot
+                .as_ref()
+                .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
+            source: new.source.clone(),
+        })
+    })
+    .await?;
+    let ServerMessage::FightAlert(alert) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.execute(
+        "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, 'active', $7, $8, $9)",
+        &[
+            &alert.id,
+            &(alert.seq as i64),
+            &new.camera,
+            &new.site,
+            &new.label,
+            &f64::from(new.score),
+            &(new.started_at as i64),
+            &new.snapshot,
+            &new.source,
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(alert)
+}
+
+pub(super) async fn update_alert(
+    client: &mut Client,
+    id: &str,
+    change: AlertChange,
+) -> Result<AlertUpdate, Failure> {
+    let tx = client.transaction().await?;
+    // FOR UPDATE: two nodes changing one alert apply one change after the other.
+    let current = tx
+        .query_opt(&format!("{SELECT_ALERT} WHERE id = $1 FOR UPDATE"), &[&id])
+        .await?
+        .map(|r| to_alert(&r))
+        .transpose()?
+        .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
+    let peak_score = change
+        .peak
+        .map_or(current.peak_score, |p| p.max(current.peak_score));
+    let ended = change.ended_at.or(current.ended_at);
+    let (status, acked_by, note) = match change.ack {
+        Some((user, note)) => (AlertStatus::Acknowledged, Some(user), note),
+        None if current.status == AlertStatus::Acknowledged => {
+            (AlertStatus::Acknowledged, current.acked_by, current.note)
+        }
+        None if ended.is_some() => (AlertStatus::Ended, None, None),
+        None => (AlertStatus::Active, None, None),
+    };
+    tx.execute(
+        "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6 WHERE id = $1",
+        &[
+            &id,
+            &f64::from(peak_score),
+            &ended.map(|e| e as i64),
+            &status.as_str(),
+            &acked_by,
+            &note,
+        ],
+    )
+    .await?;
+    let msg = append(&tx, Some(&current.camera), |seq| {
+        ServerMessage::AlertUpdate(AlertUpdate {
+            id: id.into(),
+            seq,
+            camera: current.camera.clone(),
+            site: current.site.clone(),
+            status,
+            peak_score,
+            ended_at: ended,
+            acked_by,
+            note,
+        })
+    })
+    .await?;
+    let ServerMessage::AlertUpdate(update) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.commit().await?;
+    Ok(update)
+}
+
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
+
+fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
+    let status: String = r.try_get(7)?;
+    Ok(AlertRecord {
+        id: r.try_get(0)?,
+        seq: r.try_get::<_, i64>(1)? as u64,
+        camera: r.try_get(2)?,
+        site: r.try_get(3)?,
+        label: r.try_get(4)?,
+        score: r.try_get::<_, f64>(5)? as f32,
+        peak_score: r.try_get::<_, f64>(6)? as f32,
+        // Fail closed: an unknown status is an error, not "active".
+        status: AlertStatus::parse(&status)
+            .ok_or_else(|| bad(0, format!("unknown alert status {status:?}")))?,
+        started_at: r.try_get::<_, i64>(8)? as u64,
+        ended_at: r.try_get::<_, Option<i64>>(9)?.map(|v| v as u64),
+        acked_by: r.try_get(10)?,
+        note: r.try_get(11)?,
+        snapshot: r.try_get(12)?,
+        source: r.try_get(13)?,
+    })
+}
+
+pub(super) async fn alert(client: &Client, id: &str) -> Result<Option<AlertRecord>, Failure> {
+    client
+        .query_opt(&format!("{SELECT_ALERT} WHERE id = $1"), &[&id])
+        .await?
+        .map(|r| to_alert(&r))
+        .transpose()
+}
+
+pub(super) async fn alerts(
+    client: &Client,
+    filter: AlertFilter,
+) -> Result<Vec<AlertRecord>, Failure> {
+    let limit: i64 = match filter.limit {
+        0 => 100,
+        n => n.min(1000) as i64,
+    };
+    let sql = format!(
+        "{SELECT_ALERT} WHERE ($1::text IS NULL OR camera = $1) AND ($2::text IS NULL OR status = $2)
+         AND ($3::bigint IS NULL OR started_at >= $3) AND ($4::bigint IS NULL OR seq < $4)
+         AND ($6::bigint IS NULL OR started_at < $6) ORDER BY seq DESC LIMIT $5"
+    );
+    let rows = client
+        .query(
+            &sql,
+            &[
+                &filter.camera,
+                &filter.status.map(AlertStatus::as_str),
+                &filter.since.map(|s| s as i64),
+                &filter.before_seq.map(|s| s as i64),
+                &limit,
+                &filter.until.map(|s| s as i64),
+            ],
+        )
+        .await?;
+    rows.iter().map(to_alert).collect()
+}
+
+fn parse_event(seq: i64, body: &str) -> Result<ServerMessage, Failure> {
+    serde_json::from_str(body).map_err(|e| bad(seq as u64, e))
+}
+
+pub(super) async fn events_after(
+    client: &Client,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<ServerMessage>, Failure> {
+    let rows = client
+        .query(
+            "SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&(after as i64), &(limit as i64)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| parse_event(r.try_get(0)?, &r.try_get::<_, String>(1)?))
+        .collect()
+}
+
+pub(super) async fn alert_events(
+    client: &Client,
+    id: &str,
+) -> Result<Vec<(u64, ServerMessage)>, Failure> {
+    let rows = client
+        .query(
+            "SELECT seq, at_ms, body FROM events WHERE alert_id = $1 ORDER BY seq",
+            &[&id],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let at: i64 = r.try_get(1)?;
+            Ok((
+                at as u64,
+                parse_event(r.try_get(0)?, &r.try_get::<_, String>(2)?)?,
+            ))
+        })
+        .collect()
+}
+
+pub(super) async fn last_seq(client: &Client) -> Result<u64, Failure> {
+    let row = client
+        .query_one("SELECT value FROM meta WHERE key = 'seq'", &[])
+        .await?;
+    Ok(row.try_get::<_, i64>(0)? as u64)
+}
+
+pub(super) async fn prune(client: &mut Client, before_ms: u64) -> Result<Vec<String>, Failure> {
+    let before = before_ms as i64;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "DELETE FROM alerts WHERE started_at < $1 RETURNING snapshot",
+            &[&before],
+        )
+        .await?;
+    let snapshots = rows
+        .iter()
+        .filter_map(|r| r.get::<_, Option<String>>(0))
+        .collect();
+    tx.execute("DELETE FROM events WHERE at_ms < $1", &[&before])
+        .await?;
+    tx.execute("DELETE FROM messages WHERE at_ms < $1", &[&before])
+        .await?;
+    // Sessions that expired (logins last hours; the cutoff is days old).
+    tx.execute("DELETE FROM sessions WHERE expires_at < $1", &[&before])
+        .await?;
+    tx.commit().await?;
+    Ok(snapshots)
+}
+
+pub(super) async fn oldest_snapshots(
+    client: &Client,
+    limit: usize,
+) -> Result<Vec<(String, String)>, Failure> {
+    let rows = client
+        .query(
+            "SELECT id, snapshot FROM alerts WHERE snapshot IS NOT NULL ORDER BY seq LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+pub(super) async fn clear_snapshot(client: &Client, id: &str) -> Result<(), Failure> {
+    client
+        .execute("UPDATE alerts SET snapshot = NULL WHERE id = $1", &[&id])
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn add_message(
+    client: &mut Client,
+    room: &str,
+    from: &str,
+    text: &str,
+) -> Result<ChatMessage, Failure> {
+    let tx = client.transaction().await?;
+    let at = now_ms();
+    let msg = append(&tx, None, |seq| {
+        ServerMessage::ReceiveMessage(ChatMessage {
+            seq,
+            room: room.into(),
+            from: from.into(),
+            text: text.into(),
+            at,
+        })
+    })
+    .await?;
+    let ServerMessage::ReceiveMessage(msg) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.execute(
+        "INSERT INTO messages (seq, room, sender, text, at_ms) VALUES ($1, $2, $3, $4, $5)",
+        &[&(msg.seq as i64), &room, &from, &text, &(at as i64)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(msg)
+}
+
+pub(super) async fn messages(
+    client: &Client,
+    room: &str,
+    limit: usize,
+) -> Result<Vec<ChatMessage>, Failure> {
+    let rows = client
+        .query(
+            "SELECT seq, room, sender, text, at_ms FROM messages WHERE room = $1 ORDER BY seq DESC LIMIT $2",
+            &[&room, &(limit as i64)],
+        )
+        .await?;
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            Ok(ChatMessage {
+                seq: r.try_get::<_, i64>(0)? as u64,
+                room: r.try_get(1)?,
+                from: r.try_get(2)?,
+                text: r.try_get(3)?,
+                at: r.try_get::<_, i64>(4)? as u64,
+            })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+pub(super) async fn put_user(client: &mut Client, user: UserRecord) -> Result<(), Failure> {
+    let cameras = match &user.cameras {
+        Some(c) => Some(serde_json::to_string(c).map_err(|e| bad(0, e))?),
+        None => None,
+    };
+    let tx = client.transaction().await?;
+    tx.execute(
+        "INSERT INTO users (name, role, password_hash, cameras) VALUES ($1, $2, $3, ($4::text)::jsonb)
+         ON CONFLICT (name) DO UPDATE SET role = $2, password_hash = $3, cameras = ($4::text)::jsonb",
+        &[&user.name, &user.role.as_str(), &user.password_hash, &cameras],
+    )
+    .await?;
+    revoke_where(&tx, "username = $1", &user.name).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn role(value: &str) -> Result<Role, Failure> {
+    value.parse().map_err(|e: String| bad(0, e))
+}
+
+pub(super) async fn user(client: &Client, name: &str) -> Result<Option<UserRecord>, Failure> {
+    let Some(r) = client
+        .query_opt(
+            "SELECT name, role, password_hash, cameras::text FROM users WHERE name = $1",
+            &[&name],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cameras: Option<String> = r.try_get(3)?;
+    Ok(Some(UserRecord {
+        name: r.try_get(0)?,
+        role: role(&r.try_get::<_, String>(1)?)?,
+        password_hash: r.try_get(2)?,
+        // Fail closed: an unreadable list must not become "all cameras".
+        cameras: match cameras {
+            Some(c) => Some(serde_json::from_str(&c).map_err(|e| bad(0, e))?),
+            None => None,
+        },
+    }))
+}
+
+pub(super) async fn user_names(client: &Client) -> Result<Vec<(String, Role)>, Failure> {
+    let rows = client
+        .query("SELECT name, role FROM users ORDER BY name", &[])
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, role(&r.try_get::<_, String>(1)?)?)))
+        .collect()
+}
+
+pub(super) async fn user_count(client: &Client) -> Result<u64, Failure> {
+    let row = client.query_one("SELECT COUNT(*) FROM users", &[]).await?;
+    Ok(row.try_get::<_, i64>(0)? as u64)
+}
+
+pub(super) async fn delete_user(client: &mut Client, name: &str) -> Result<bool, Failure> {
+    let tx = client.transaction().await?;
+    let n = tx
+        .execute("DELETE FROM users WHERE name = $1", &[&name])
+        .await?;
+    revoke_where(&tx, "username = $1", name).await?;
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn create_session(client: &Client, s: SessionRecord) -> Result<(), Failure> {
+    client
+        .execute(
+            "INSERT INTO sessions (id, username, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, NULL)",
+            &[
+                &s.id,
+                &s.user,
+                &(s.created_at as i64),
+                &(s.expires_at as i64),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn session(client: &Client, id: &str) -> Result<Option<SessionRecord>, Failure> {
+    let Some(r) = client
+        .query_opt(
+            "SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = $1",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(SessionRecord {
+        id: r.try_get(0)?,
+        user: r.try_get(1)?,
+        created_at: r.try_get::<_, i64>(2)? as u64,
+        expires_at: r.try_get::<_, i64>(3)? as u64,
+        revoked_at: r.try_get::<_, Option<i64>>(4)?.map(|v| v as u64),
+    }))
+}
+
+/// Revokes the live sessions matching `filter` (`"id = $1"` or `"username = $1"`).
+pub(super) async fn revoke(
+    client: &mut Client,
+    filter: &str,
+    value: &str,
+) -> Result<usize, Failure> {
+    let tx = client.transaction().await?;
+    let n = revoke_where(&tx, filter, value).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Revokes inside `tx` and bumps the revision when any session was live.
+async fn revoke_where(
+    tx: &impl GenericClient,
+    filter: &str,
+    value: &str,
+) -> Result<usize, Failure> {
+    let n = tx
+        .execute(
+            &format!("UPDATE sessions SET revoked_at = $2 WHERE revoked_at IS NULL AND {filter}"),
+            &[&value, &(now_ms() as i64)],
+        )
+        .await?;
+    if n > 0 {
+        tx.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'revocations'",
+            &[],
+        )
+        .await?;
+    }
+    Ok(n as usize)
+}
+
+pub(super) async fn revocation_revision(client: &Client) -> Result<u64, Failure> {
+    let row = client
+        .query_one("SELECT value FROM meta WHERE key = 'revocations'", &[])
+        .await?;
+    Ok(row.try_get::<_, i64>(0)? as u64)
+}

@@ -1,0 +1,114 @@
+//! The PostgreSQL schema and its upgrades: append-only steps, each in the transaction that
+//! records its version, under an advisory lock so that nodes starting together upgrade once.
+
+use deadpool_postgres::Client;
+
+use super::Failure;
+use crate::StoreError;
+
+/// Steps in order; step N (1-based) takes the schema from version N-1 to N. Never edit a
+/// released step: append one.
+const STEPS: &[&str] = &[V1_BASE];
+
+/// The schema version this build writes.
+pub(crate) const VERSION: i64 = STEPS.len() as i64;
+
+/// Key of the advisory lock held while upgrading (any constant unique to fightwatch).
+const UPGRADE_LOCK: i64 = 0x6677_5f73_6368_656d; // "fw_schem"
+
+const V1_BASE: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+-- The event counter: its row lock, held to commit, makes seq order commit order, and it never
+-- goes back when old events are pruned.
+INSERT INTO meta (key, value) VALUES ('seq', 0), ('revocations', 0);
+CREATE TABLE events (
+    seq BIGINT PRIMARY KEY,
+    at_ms BIGINT NOT NULL,
+    camera TEXT,
+    alert_id TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX events_alert ON events (alert_id, seq);
+CREATE INDEX events_camera ON events (camera, seq);
+CREATE INDEX events_at ON events (at_ms);
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL UNIQUE,
+    camera TEXT NOT NULL,
+    site TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score DOUBLE PRECISION NOT NULL,
+    peak_score DOUBLE PRECISION NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'ended', 'acknowledged')),
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    acked_by TEXT,
+    note TEXT,
+    snapshot TEXT,
+    source TEXT NOT NULL,
+    CHECK ((status = 'acknowledged') = (acked_by IS NOT NULL))
+);
+CREATE INDEX alerts_camera ON alerts (camera, seq);
+CREATE INDEX alerts_started ON alerts (started_at);
+CREATE INDEX alerts_snapshot ON alerts (seq) WHERE snapshot IS NOT NULL;
+CREATE TABLE messages (
+    seq BIGINT PRIMARY KEY,
+    room TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
+CREATE INDEX messages_room ON messages (room, seq);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin', 'detector')),
+    password_hash TEXT NOT NULL,
+    cameras JSONB CHECK (cameras IS NULL OR jsonb_typeof(cameras) = 'array')
+);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX sessions_user ON sessions (username);
+CREATE INDEX sessions_expiry ON sessions (expires_at);
+";
+
+/// Brings the database to [`VERSION`]; refuses one made by a newer fightwatch.
+pub(super) async fn upgrade(client: &mut Client, target: &str) -> Result<(), Failure> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UPGRADE_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .await?;
+    let found: i64 = tx
+        .query_opt("SELECT version FROM schema_version", &[])
+        .await?
+        .map_or(0, |r| r.get(0));
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            path: target.into(),
+            found,
+            known: VERSION,
+        }
+        .into());
+    }
+    for (n, step) in STEPS.iter().enumerate().skip(found as usize) {
+        tracing::info!(database = %target, version = n + 1, "Upgrading the database schema.");
+        tx.batch_execute(step).await?;
+    }
+    if found == 0 {
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&VERSION],
+        )
+        .await?;
+    } else if found < VERSION {
+        tx.execute("UPDATE schema_version SET version = $1", &[&VERSION])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
