@@ -36,6 +36,15 @@ pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
             if seq <= relayed {
                 continue;
             }
+            // A gap: an event committed before this one has not come by (on a shared bus,
+            // another node's event can arrive after a later one, or be lost with its node).
+            // The log has it (persist before publish): relay both from there, in order.
+            if relayed > 0 && seq > relayed + 1 {
+                catch_up(&hub, &mut relayed).await;
+                if seq <= relayed {
+                    continue;
+                }
+            }
             relayed = seq;
         }
         fan_out(&hub, (*msg).clone());

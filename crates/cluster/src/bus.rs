@@ -1,0 +1,416 @@
+//! The event bus on a Redis Stream.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fightwatch_alerts::{EventBus, Subscription};
+use fightwatch_protocol::ServerMessage;
+use fightwatch_store::{AlertStore, StoreError};
+use redis::AsyncCommands;
+use redis::streams::{StreamMaxlen, StreamRangeReply, StreamReadOptions, StreamReadReply};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+
+use crate::ClusterError;
+
+/// Settings of a [`RedisBus`].
+#[derive(Debug, Clone)]
+pub struct RedisBusConfig {
+    /// `redis://[:password@]host:port/db`.
+    pub url: String,
+    /// The stream's key; every node of one deployment uses the same.
+    pub stream: String,
+    /// Entries Redis keeps (approximately): the window a reconnecting reader can still read.
+    pub max_len: usize,
+    /// This node's name (its own entries are not read back).
+    pub node: String,
+    /// Events buffered per local subscriber.
+    pub capacity: usize,
+    /// How often the log is compared with what was delivered (the safety net).
+    pub sweep_every: Duration,
+}
+
+impl RedisBusConfig {
+    /// Defaults for `url` and `node`: stream `fightwatch:events`, 100,000 entries, 1 s sweep.
+    pub fn new(url: &str, node: &str) -> Self {
+        Self {
+            url: url.into(),
+            stream: "fightwatch:events".into(),
+            max_len: 100_000,
+            node: node.into(),
+            capacity: 4096,
+            sweep_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Events waiting for Redis, oldest first; bounded so an outage cannot exhaust memory.
+struct Outbox {
+    queue: Mutex<VecDeque<String>>,
+    ready: Notify,
+}
+
+/// Entries kept while Redis is away (persisted events beyond it still reach other nodes: the
+/// sweep reads them from the log).
+const OUTBOX_LIMIT: usize = 50_000;
+
+/// What the bus has done, for health and metrics.
+#[derive(Debug, Default)]
+pub struct BusStats {
+    /// Whether the last Redis command succeeded.
+    pub connected: AtomicBool,
+    /// Entries written to the stream.
+    pub published: AtomicU64,
+    /// Entries of other nodes read from the stream.
+    pub received: AtomicU64,
+    /// Persisted events delivered from the log because the stream had not brought them.
+    pub swept: AtomicU64,
+    /// Entries dropped from a full outbox.
+    pub dropped: AtomicU64,
+}
+
+/// An [`EventBus`] shared by every node through a Redis Stream (see the crate docs).
+pub struct RedisBus {
+    config: RedisBusConfig,
+    local: broadcast::Sender<Arc<ServerMessage>>,
+    outbox: Arc<Outbox>,
+    store: Arc<dyn AlertStore>,
+    /// The highest seq handed to this node's subscribers.
+    delivered: Arc<AtomicU64>,
+    stats: Arc<BusStats>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RedisBus {
+    /// Connects (failing clearly when Redis cannot be reached) and starts the publisher, the
+    /// reader and the sweep. Must be called inside a tokio runtime.
+    pub async fn connect(
+        config: RedisBusConfig,
+        store: Arc<dyn AlertStore>,
+    ) -> Result<Self, ClusterError> {
+        let target = describe(&config.url);
+        let err = |source| ClusterError::Redis {
+            target: target.clone(),
+            source,
+        };
+        let client = redis::Client::open(config.url.as_str()).map_err(err)?;
+        let manager_config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2);
+        let mut publisher = client
+            .get_connection_manager_with_config(manager_config)
+            .await
+            .map_err(err)?;
+        // Read from the stream's current end: older entries are history, which the log has.
+        let last: StreamRangeReply = publisher
+            .xrevrange_count(&config.stream, "+", "-", 1)
+            .await
+            .map_err(err)?;
+        let start_id = last.ids.first().map_or("0-0".to_string(), |e| e.id.clone());
+        let delivered = Arc::new(AtomicU64::new(
+            blocking_store(&store, |s| s.last_seq()).await.unwrap_or(0),
+        ));
+        let stats = Arc::new(BusStats::default());
+        stats.connected.store(true, Ordering::Relaxed);
+        let local = broadcast::channel(config.capacity.max(16)).0;
+        let outbox = Arc::new(Outbox {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+        });
+        let tasks = vec![
+            tokio::spawn(publish_loop(
+                publisher,
+                config.clone(),
+                Arc::clone(&outbox),
+                Arc::clone(&stats),
+            )),
+            tokio::spawn(read_loop(
+                client,
+                config.clone(),
+                start_id,
+                local.clone(),
+                Arc::clone(&delivered),
+                Arc::clone(&stats),
+            )),
+            tokio::spawn(sweep_loop(
+                config.sweep_every,
+                Arc::clone(&store),
+                local.clone(),
+                Arc::clone(&delivered),
+                Arc::clone(&stats),
+            )),
+        ];
+        tracing::info!(redis = %target, stream = %config.stream, node = %config.node, "Event bus on Redis.");
+        Ok(Self {
+            config,
+            local,
+            outbox,
+            store,
+            delivered,
+            stats,
+            tasks,
+        })
+    }
+
+    /// What the bus has done so far.
+    pub fn stats(&self) -> &BusStats {
+        &self.stats
+    }
+
+    /// Entries waiting for Redis.
+    pub fn backlog(&self) -> usize {
+        self.outbox.queue.lock().map_or(0, |q| q.len())
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.config.node
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl EventBus for RedisBus {
+    fn publish(&self, msg: ServerMessage) {
+        if let Some(seq) = msg.seq() {
+            self.delivered.fetch_max(seq, Ordering::Relaxed);
+        }
+        let json = match serde_json::to_string(&msg) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(error = %e, "An event could not be serialised for the bus.");
+                return;
+            }
+        };
+        // This node's dashboards first, Redis or not.
+        let _ = self.local.send(Arc::new(msg));
+        if let Ok(mut queue) = self.outbox.queue.lock() {
+            if queue.len() >= OUTBOX_LIMIT {
+                queue.pop_front();
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            queue.push_back(json);
+        }
+        self.outbox.ready.notify_one();
+    }
+
+    fn subscribe(&self) -> Subscription {
+        self.local.subscribe()
+    }
+
+    fn replay_after(&self, seq: u64, limit: usize) -> Result<Vec<ServerMessage>, StoreError> {
+        self.store.events_after(seq, limit)
+    }
+}
+
+/// Writes the outbox to the stream in order; on failure keeps the batch and retries with
+/// backoff (the connection manager reconnects underneath).
+async fn publish_loop(
+    mut conn: redis::aio::ConnectionManager,
+    config: RedisBusConfig,
+    outbox: Arc<Outbox>,
+    stats: Arc<BusStats>,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let batch: Vec<String> = match outbox.queue.lock() {
+            Ok(queue) => queue.iter().take(256).cloned().collect(),
+            Err(_) => return,
+        };
+        if batch.is_empty() {
+            outbox.ready.notified().await;
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        for json in &batch {
+            pipe.xadd_maxlen(
+                &config.stream,
+                StreamMaxlen::Approx(config.max_len),
+                "*",
+                &[("node", config.node.as_str()), ("m", json.as_str())],
+            )
+            .ignore();
+        }
+        match pipe.query_async::<()>(&mut conn).await {
+            Ok(()) => {
+                if let Ok(mut queue) = outbox.queue.lock() {
+                    // Entries dropped meanwhile shift the queue; remove what was sent.
+                    for json in &batch {
+                        if queue.front() == Some(json) {
+                            queue.pop_front();
+                        }
+                    }
+                }
+                stats
+                    .published
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if !stats.connected.swap(true, Ordering::Relaxed) {
+                    tracing::info!("Redis is back; the event backlog is sent.");
+                }
+                backoff.reset();
+            }
+            Err(e) => {
+                if stats.connected.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "Redis is unreachable; events wait for it (this node's dashboards still get them).");
+                }
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
+/// Reads other nodes' entries and hands them to this node's subscribers; reconnects with
+/// backoff and goes on from the last entry read.
+async fn read_loop(
+    client: redis::Client,
+    config: RedisBusConfig,
+    mut last_id: String,
+    local: broadcast::Sender<Arc<ServerMessage>>,
+    delivered: Arc<AtomicU64>,
+    stats: Arc<BusStats>,
+) {
+    let options = StreamReadOptions::default().block(1000).count(500);
+    let connection = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
+    let mut backoff = Backoff::default();
+    loop {
+        let mut conn = match client
+            .get_multiplexed_async_connection_with_config(&connection)
+            .await
+        {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::debug!(error = %e, "The bus reader cannot reach Redis.");
+                backoff.wait().await;
+                continue;
+            }
+        };
+        backoff.reset();
+        loop {
+            let reply: Option<StreamReadReply> = match conn
+                .xread_options(&[&config.stream], &[&last_id], &options)
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) => {
+                    tracing::debug!(error = %e, "The bus reader lost Redis; reconnecting.");
+                    break;
+                }
+            };
+            let Some(reply) = reply else { continue };
+            for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
+                last_id = entry.id.clone();
+                let node: Option<String> = entry.get("node");
+                if node.as_deref() == Some(config.node.as_str()) {
+                    continue;
+                }
+                let Some(json) = entry.get::<String>("m") else {
+                    continue;
+                };
+                match serde_json::from_str::<ServerMessage>(&json) {
+                    Ok(msg) => {
+                        if let Some(seq) = msg.seq() {
+                            delivered.fetch_max(seq, Ordering::Relaxed);
+                        }
+                        stats.received.fetch_add(1, Ordering::Relaxed);
+                        let _ = local.send(Arc::new(msg));
+                    }
+                    Err(e) => {
+                        tracing::warn!(entry = %entry.id, error = %e, "An unreadable entry on the event stream was skipped.");
+                    }
+                }
+            }
+        }
+        backoff.wait().await;
+    }
+}
+
+/// Delivers from the log any persisted event the stream has not brought (see the crate docs).
+async fn sweep_loop(
+    every: Duration,
+    store: Arc<dyn AlertStore>,
+    local: broadcast::Sender<Arc<ServerMessage>>,
+    delivered: Arc<AtomicU64>,
+    stats: Arc<BusStats>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(last) = blocking_store(&store, |s| s.last_seq()).await else {
+            continue;
+        };
+        let mut after = delivered.load(Ordering::Relaxed);
+        while after < last {
+            let page = match blocking_store(&store, move |s| s.events_after(after, 500)).await {
+                Ok(page) if !page.is_empty() => page,
+                _ => break,
+            };
+            for msg in page {
+                if let Some(seq) = msg.seq() {
+                    after = after.max(seq);
+                    // Only what nobody delivered meanwhile.
+                    if delivered.fetch_max(seq, Ordering::Relaxed) < seq {
+                        stats.swept.fetch_add(1, Ordering::Relaxed);
+                        let _ = local.send(Arc::new(msg));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn blocking_store<T: Send + 'static>(
+    store: &Arc<dyn AlertStore>,
+    f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::BadEvent {
+                seq: 0,
+                message: "store call cancelled".into(),
+            })
+        })
+}
+
+/// 100 ms doubling to 2 s, with jitter so nodes do not reconnect in step.
+#[derive(Default)]
+struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        let base = 100u64 << self.attempt.min(4);
+        self.attempt += 1;
+        let jitter = fastrand::u64(0..=base / 2);
+        tokio::time::sleep(Duration::from_millis((base + jitter).min(2000))).await;
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// `redis://host:port/db` without credentials.
+fn describe(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://{host}")
+        }
+        None => "(the Redis URL)".into(),
+    }
+}

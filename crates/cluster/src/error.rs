@@ -1,0 +1,14 @@
+/// Errors starting cluster components.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// Redis could not be reached or refused a command.
+    #[error("Redis {target}: {source}")]
+    Redis {
+        /// `redis://host:port/db` (never the password).
+        target: String,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+}

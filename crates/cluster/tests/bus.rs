@@ -1,0 +1,182 @@
+//! The Redis bus between nodes, against real Redis and PostgreSQL servers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fightwatch_alerts::{EventBus, Subscription};
+use fightwatch_cluster::{RedisBus, RedisBusConfig};
+use fightwatch_protocol::{CameraState, CameraStatus, ServerMessage};
+use fightwatch_store::{AlertStore, NewAlert, PostgresStore};
+use fightwatch_testkit::{Postgres, Redis};
+
+fn alert(camera: &str) -> NewAlert {
+    NewAlert {
+        camera: camera.into(),
+        site: "hq".into(),
+        label: "fight".into(),
+        score: 0.9,
+        started_at: 1,
+        snapshot: None,
+        source: "pipeline".into(),
+    }
+}
+
+async fn node(redis: &Redis, url: &str, name: &str) -> (Arc<dyn AlertStore>, RedisBus) {
+    let store: Arc<dyn AlertStore> = Arc::new(PostgresStore::connect(url).unwrap());
+    let mut config = RedisBusConfig::new(&redis.url(), name);
+    config.sweep_every = Duration::from_millis(200);
+    let bus = RedisBus::connect(config, Arc::clone(&store)).await.unwrap();
+    (store, bus)
+}
+
+/// Raises an alert the way the journal does: commit, then publish.
+async fn raise(store: &Arc<dyn AlertStore>, bus: &RedisBus, camera: &str) -> u64 {
+    let store = Arc::clone(store);
+    let camera = camera.to_string();
+    let a = tokio::task::spawn_blocking(move || store.create_alert(&alert(&camera)))
+        .await
+        .unwrap()
+        .unwrap();
+    let seq = a.seq;
+    bus.publish(ServerMessage::FightAlert(a));
+    seq
+}
+
+async fn next(sub: &mut Subscription) -> Arc<ServerMessage> {
+    tokio::time::timeout(Duration::from_secs(10), sub.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("bus open")
+}
+
+fn camera_status(camera: &str) -> ServerMessage {
+    ServerMessage::CameraStatus(CameraState {
+        camera: camera.into(),
+        site: "hq".into(),
+        status: CameraStatus::Online,
+        error: None,
+        since: 1,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_gets_every_other_nodes_events_and_its_own_once() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let url = pg.create_database("bus").unwrap();
+    let (store_a, bus_a) = node(&redis, &url, "a").await;
+    let (store_b, bus_b) = node(&redis, &url, "b").await;
+    let (mut sub_a, mut sub_b) = (bus_a.subscribe(), bus_b.subscribe());
+    let s1 = raise(&store_a, &bus_a, "lobby").await;
+    let s2 = raise(&store_b, &bus_b, "gate").await;
+    bus_a.publish(camera_status("lobby"));
+    // Each side: its own events directly, the other's over Redis (or, for persisted ones, from
+    // the log if the sweep gets there first: delivery on the bus is at least once, and the
+    // broadcaster's relay drops repeats by seq).
+    let drain = |sub: &mut Subscription| {
+        let mut out = Vec::new();
+        while let Ok(msg) = sub.try_recv() {
+            out.push(msg);
+        }
+        out
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (mut seen_a, mut seen_b) = (Vec::new(), Vec::new());
+    while tokio::time::Instant::now() < deadline && (seen_a.len() < 3 || seen_b.len() < 3) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen_a.extend(drain(&mut sub_a));
+        seen_b.extend(drain(&mut sub_b));
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    seen_a.extend(drain(&mut sub_a));
+    seen_b.extend(drain(&mut sub_b));
+    for seen in [&seen_a, &seen_b] {
+        let mut seqs: Vec<_> = seen.iter().filter_map(|m| m.seq()).collect();
+        seqs.dedup();
+        seqs.sort();
+        seqs.dedup();
+        assert_eq!(seqs, vec![s1, s2]);
+        let statuses = seen
+            .iter()
+            .filter(|m| matches!(&***m, ServerMessage::CameraStatus(c) if c.camera == "lobby"))
+            .count();
+        assert_eq!(statuses, 1, "a live-only message arrives once on each node");
+    }
+    // A's own alert is never read back from Redis: once, from the publish itself.
+    assert_eq!(seen_a.iter().filter(|m| m.seq() == Some(s1)).count(), 1);
+    let received = |bus: &RedisBus| {
+        bus.stats()
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(
+        received(&bus_a),
+        1,
+        "only B's alert came over the stream to A"
+    );
+    assert_eq!(
+        received(&bus_b),
+        2,
+        "A's alert and status came over the stream to B"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_raised_while_redis_is_down_still_reach_other_nodes_and_the_bus_recovers() {
+    let (pg, mut redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let url = pg.create_database("outage").unwrap();
+    let (store_a, bus_a) = node(&redis, &url, "a").await;
+    let (_store_b, bus_b) = node(&redis, &url, "b").await;
+    let mut sub_b = bus_b.subscribe();
+    redis.kill();
+    let mut raised = Vec::new();
+    for i in 0..5 {
+        raised.push(raise(&store_a, &bus_a, &format!("cam{i}")).await);
+    }
+    // From the log (the sweep), in order, while Redis is away.
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        if let Some(seq) = next(&mut sub_b).await.seq() {
+            got.push(seq);
+        }
+    }
+    assert_eq!(got, raised);
+    redis.restart().unwrap();
+    // Live-only messages need the stream: they flow again once both sides reconnect.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        bus_a.publish(camera_status("lobby"));
+        match tokio::time::timeout(Duration::from_millis(500), sub_b.recv()).await {
+            Ok(Ok(msg)) if matches!(&*msg, ServerMessage::CameraStatus(_)) => break,
+            _ if tokio::time::Instant::now() < deadline => {}
+            other => panic!("the bus did not recover: {other:?}"),
+        }
+    }
+    assert!(
+        bus_a
+            .stats()
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn AlertStore> =
+        Arc::new(fightwatch_store::SqliteStore::open(&dir.path().join("db")).unwrap());
+    let config = RedisBusConfig::new(&format!("redis://:hunter2@127.0.0.1:{port}/"), "a");
+    let err = RedisBus::connect(config, store)
+        .await
+        .err()
+        .expect("no Redis");
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
