@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub max_rooms_per_connection: usize,
     /// The most events one resume may replay; a client further behind is told to reload.
     pub max_resume_events: u64,
+    /// This node's name in a cluster (shown by /healthz); `None` when it runs alone.
+    pub node: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             message_rate_per_user: Rate::new(40, std::time::Duration::from_millis(50)),
             max_rooms_per_connection: 64,
             max_resume_events: 10_000,
+            node: None,
         }
     }
 }

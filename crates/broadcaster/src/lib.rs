@@ -67,7 +67,9 @@ pub use auth::{Auth, AuthError, Claims, Role};
 pub use http::serve;
 pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;
-pub use server::{Server, ServerOptions, jwt_secret, open_store, private_dir};
+pub use server::{
+    ClusterOptions, Server, ServerOptions, jwt_secret, open_store, open_store_at, private_dir,
+};
 pub use ws::{CLOSE_LAGGING, CLOSE_REVOKED};
 
 /// Largest request body, except detections (which may carry a snapshot).

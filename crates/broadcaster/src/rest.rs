@@ -236,6 +236,7 @@ pub(crate) async fn healthz(State(hub): State<Arc<Hub>>) -> (StatusCode, Json<He
         code,
         Json(Health {
             status: status.into(),
+            node: hub.config.node.clone(),
         }),
     )
 }

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fightwatch_alerts::{AlertService, LocalBus, PipelineAlerts, Retention, SnapshotDir};
-use fightwatch_store::{AlertStore, SqliteStore};
+use fightwatch_alerts::{AlertService, EventBus, LocalBus, PipelineAlerts, Retention, SnapshotDir};
+use fightwatch_cluster::{RedisBus, RedisBusConfig};
+use fightwatch_store::{AlertStore, PostgresStore, SqliteStore};
 
 use crate::{Auth, Hub, ServerConfig};
 
@@ -34,6 +35,9 @@ pub enum ServerError {
     /// The alert stage failed.
     #[error(transparent)]
     Alerts(#[from] fightwatch_alerts::AlertError),
+    /// A cluster component (Redis) could not start.
+    #[error(transparent)]
+    Cluster(#[from] fightwatch_cluster::ClusterError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -50,6 +54,28 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// The hub's settings (origins, limits, console files).
     pub config: ServerConfig,
+    /// Shared servers of a multi-node deployment; `None`: SQLite in `data_dir`, in-process bus.
+    pub cluster: Option<ClusterOptions>,
+}
+
+/// Where the nodes of one deployment meet.
+#[derive(Clone)]
+pub struct ClusterOptions {
+    /// This node's name, unique in the deployment.
+    pub node: String,
+    /// `postgres://…`: alerts, the event log, chat, users, sessions.
+    pub database_url: String,
+    /// `redis://…`: the event bus.
+    pub redis_url: String,
+}
+
+impl std::fmt::Debug for ClusterOptions {
+    // The URLs may hold passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterOptions")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running node. Dropping it closes connections gracefully (1001) and stops the listener.
@@ -71,7 +97,15 @@ impl Server {
             .enable_all()
             .build()
             .map_err(io("starting the server runtime"))?;
-        let store: Arc<dyn AlertStore> = Arc::new(open_store(&options.data_dir)?);
+        let cluster = options.cluster.as_ref();
+        if cluster.is_some() && std::env::var_os("FIGHTWATCH_JWT_SECRET").is_none() {
+            // A secret of one node's data dir would sign tokens the others reject.
+            return Err(ServerError::Secret(
+                "a cluster node needs FIGHTWATCH_JWT_SECRET, the same on every node (e.g. `openssl rand -hex 32`)"
+                    .into(),
+            ));
+        }
+        let store = open_store_at(&options.data_dir, cluster.map(|c| c.database_url.as_str()))?;
         if let Some(password) = crate::users::bootstrap_admin(store.as_ref(), &options.data_dir)? {
             // Printed once, as Frigate does; also in DATA_DIR/admin_password (0600).
             eprintln!(
@@ -81,7 +115,18 @@ impl Server {
         }
         let auth = Auth::new(&jwt_secret(&options.data_dir)?)
             .map_err(|e| ServerError::Secret(e.to_string()))?;
-        let bus = Arc::new(LocalBus::new(store.clone(), options.config.client_queue));
+        let bus: Arc<dyn EventBus> = match cluster {
+            None => Arc::new(LocalBus::new(store.clone(), options.config.client_queue)),
+            Some(c) => {
+                let mut bus = RedisBusConfig::new(&c.redis_url, &c.node);
+                bus.capacity = options.config.client_queue;
+                Arc::new(rt.block_on(RedisBus::connect(bus, store.clone()))?)
+            }
+        };
+        let mut config = options.config;
+        if let Some(c) = cluster {
+            config.node = Some(c.node.clone());
+        }
         let alerts = AlertService::new(
             store,
             bus,
@@ -89,7 +134,7 @@ impl Server {
         );
         let hub = {
             let _inside = rt.enter();
-            Hub::new(alerts, auth, options.config)
+            Hub::new(alerts, auth, config)
         };
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(options.bind))
@@ -193,11 +238,27 @@ async fn wait_for_signal() -> std::io::Result<()> {
     }
 }
 
-/// The data directory's database (created private), for the server and the user and token
-/// commands.
-pub fn open_store(data_dir: &Path) -> Result<SqliteStore, ServerError> {
-    private_dir(data_dir)?;
-    Ok(SqliteStore::open(&data_dir.join("fightwatch.db"))?)
+/// The store the user and token commands use: PostgreSQL at `FIGHTWATCH_DATABASE_URL` when
+/// that is set (a cluster), else the data directory's SQLite database (created private).
+pub fn open_store(data_dir: &Path) -> Result<Arc<dyn AlertStore>, ServerError> {
+    let url = std::env::var("FIGHTWATCH_DATABASE_URL").ok();
+    open_store_at(data_dir, url.as_deref().filter(|u| !u.is_empty()))
+}
+
+/// PostgreSQL at `database_url`, or SQLite in `data_dir`.
+pub fn open_store_at(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<Arc<dyn AlertStore>, ServerError> {
+    match database_url {
+        Some(url) => Ok(Arc::new(PostgresStore::connect(url)?)),
+        None => {
+            private_dir(data_dir)?;
+            Ok(Arc::new(SqliteStore::open(
+                &data_dir.join("fightwatch.db"),
+            )?))
+        }
+    }
 }
 
 /// The HS256 secret: `FIGHTWATCH_JWT_SECRET`, else `DATA_DIR/jwt_secret`, created (0600) with

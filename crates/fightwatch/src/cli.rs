@@ -206,12 +206,16 @@ pub struct ServeArgs {
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
     pub site: String,
+    #[command(flatten)]
+    pub cluster: crate::config::ClusterSection,
 }
 
 impl ServeArgs {
     /// The server these arguments describe.
-    pub fn options(&self) -> ServerOptions {
-        self.server.options(&self.data_dir)
+    pub fn options(&self) -> anyhow::Result<ServerOptions> {
+        let mut options = self.server.options(&self.data_dir);
+        options.cluster = self.cluster.options()?;
+        Ok(options)
     }
 }
 

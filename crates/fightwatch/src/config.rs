@@ -39,8 +39,84 @@ pub struct Config {
     /// Where data lives.
     #[serde(default)]
     pub storage: StorageSection,
+    /// Shared servers when this node is one of several.
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// The cameras.
     pub cameras: Vec<CameraSection>,
+}
+
+/// `[cluster]` in a config file, `--node`/`--database-url`/`--redis-url` on `serve`: all three
+/// make this process one node of a deployment (docs/deploy.md); none, a standalone node.
+/// The URLs may also come from FIGHTWATCH_DATABASE_URL and FIGHTWATCH_REDIS_URL (keeping
+/// passwords out of files and process lists).
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// This node's name, unique in the deployment.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// PostgreSQL shared by the nodes: postgres://user[:password]@host[:port]/database.
+    #[arg(
+        long,
+        env = "FIGHTWATCH_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Redis shared by the nodes: redis://[:password@]host[:port]/db.
+    #[arg(
+        long,
+        env = "FIGHTWATCH_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
+}
+
+impl ClusterSection {
+    /// The cluster these settings describe, or `None` for a standalone node.
+    pub fn options(&self) -> anyhow::Result<Option<fightwatch_broadcaster::ClusterOptions>> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let database_url = self
+            .database_url
+            .clone()
+            .or_else(|| env("FIGHTWATCH_DATABASE_URL"));
+        let redis_url = self
+            .redis_url
+            .clone()
+            .or_else(|| env("FIGHTWATCH_REDIS_URL"));
+        match (&self.node, database_url, redis_url) {
+            (None, None, None) => Ok(None),
+            (Some(node), Some(database_url), Some(redis_url)) => {
+                anyhow::ensure!(
+                    !node.is_empty()
+                        && node.len() <= 64
+                        && node
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                    "node name {node:?}: 1 to 64 letters, digits, '-', '_' or '.'"
+                );
+                Ok(Some(fightwatch_broadcaster::ClusterOptions {
+                    node: node.clone(),
+                    database_url,
+                    redis_url,
+                }))
+            }
+            (node, db, redis) => anyhow::bail!(
+                "a cluster node needs all of node, database_url and redis_url; missing: {}",
+                [
+                    node.is_none().then_some("node"),
+                    db.is_none().then_some("database_url"),
+                    redis.is_none().then_some("redis_url"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
+            ),
+        }
+    }
 }
 
 /// `[model]`.
@@ -128,6 +204,7 @@ impl ServerSection {
                 secure_cookies: self.secure_cookies,
                 ..ServerConfig::default()
             },
+            cluster: None,
         }
     }
 }
@@ -236,8 +313,10 @@ impl Config {
     }
 
     /// The server this file describes.
-    pub fn server_options(&self) -> ServerOptions {
-        self.server.options(&self.storage.data_dir)
+    pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
+        let mut options = self.server.options(&self.storage.data_dir);
+        options.cluster = self.cluster.options().context("[cluster]")?;
+        Ok(options)
     }
 
     /// The pipeline settings.

@@ -87,7 +87,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         } => user_cmd::token(&data_dir, &user, &role, &ttl),
         cli::Command::Run { config } => run_cmd::run(&cli.global, &config),
         cli::Command::Serve { server } => {
-            fightwatch_broadcaster::Server::start(server.options())?.serve_until_signal()?;
+            fightwatch_broadcaster::Server::start(server.options()?)?.serve_until_signal()?;
             Ok(())
         }
         cli::Command::User {

@@ -71,7 +71,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let server = args
         .serve
         .as_ref()
-        .map(|s| Server::start(s.options()))
+        .map(|s| anyhow::Ok(Server::start(s.options()?)?))
         .transpose()?;
     let mut alerts = match (&server, &args.serve) {
         (Some(server), Some(serve)) => {

@@ -19,7 +19,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         config.model.device.parse().map_err(anyhow::Error::msg)?,
         config.model.threads,
     )?;
-    let server = Server::start(config.server_options())?;
+    let server = Server::start(config.server_options()?)?;
     server.end_stale_alerts()?;
     server.retain(config.retention());
     let stop = Arc::new(AtomicBool::new(false));

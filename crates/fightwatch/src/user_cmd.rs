@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::Context;
 use fightwatch_broadcaster::{Auth, Role, jwt_secret, open_store};
-use fightwatch_store::AlertStore;
 
 /// `fightwatch token`: prints a signed JWT of a new session.
 pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Result<()> {
@@ -13,7 +12,8 @@ pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Resu
     let ttl_s = parse_duration(ttl)?;
     let auth = Auth::new(&jwt_secret(data_dir)?)?;
     let store = open_store(data_dir)?;
-    let token = fightwatch_broadcaster::users::issue_token(&store, &auth, user, role, ttl_s, None)?;
+    let token =
+        fightwatch_broadcaster::users::issue_token(store.as_ref(), &auth, user, role, ttl_s, None)?;
     println!("{token}");
     Ok(())
 }
@@ -32,7 +32,7 @@ pub fn add(
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\n', '\r']);
     let store = open_store(data_dir)?;
-    fightwatch_broadcaster::users::add_user(&store, name, role, password, cameras)?;
+    fightwatch_broadcaster::users::add_user(store.as_ref(), name, role, password, cameras)?;
     eprintln!(
         "fightwatch: user {name} ({role}) saved in {}",
         data_dir.join("fightwatch.db").display()

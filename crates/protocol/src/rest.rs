@@ -123,6 +123,10 @@ pub struct AckRequest {
 pub struct Health {
     /// `ok`, or `unavailable` (503) when the store does not answer.
     pub status: String,
+    /// The node's name in a cluster (absent when it runs alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node: Option<String>,
 }
 
 /// The body of every error response.

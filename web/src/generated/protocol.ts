@@ -505,7 +505,11 @@ export type Health = {
 /**
  * `ok`, or `unavailable` (503) when the store does not answer.
  */
-status: string, };
+status: string, 
+/**
+ * The node's name in a cluster (absent when it runs alone).
+ */
+node?: string, };
 
 export type ErrorBody = { 
 /**

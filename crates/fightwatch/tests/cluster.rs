@@ -1,0 +1,377 @@
+//! End-to-end: three `fightwatch serve` nodes on one PostgreSQL and one Redis (real servers on
+//! loopback), dashboards on every node, detectors posting to every node.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::free_port;
+use fightwatch_testkit::{Postgres, Redis};
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "cluster e2e secret of 32+ bytes!!";
+
+struct Node {
+    name: String,
+    port: u16,
+    child: Child,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(name: &str, database_url: &str, redis_url: &str) -> Node {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = common::command(&[])
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--node",
+            name,
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("FIGHTWATCH_DATABASE_URL", database_url)
+        .env("FIGHTWATCH_REDIS_URL", redis_url)
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Node {
+        name: name.into(),
+        port,
+        child,
+        _data: data,
+    }
+}
+
+fn wait_healthy(node: &Node) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", node.port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "node {} did not start",
+            node.name
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = common::http_get(node.port, "/healthz", "");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, v["node"].as_str()),
+        (200, Some(node.name.as_str())),
+        "{v}"
+    );
+}
+
+fn token(database_url: &str, user: &str, role: &str) -> String {
+    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
+        .arg(Path::new("/nonexistent-cluster-data"))
+        .env("FIGHTWATCH_DATABASE_URL", database_url)
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// POSTs `body` to `path`; returns (status, body), or `None` when the node cannot be reached.
+fn post(port: u16, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    Some((
+        head.split_whitespace().nth(1)?.parse().ok()?,
+        body.to_string(),
+    ))
+}
+
+/// POST /api/detections; true when the alert was accepted.
+fn detect(port: u16, token: &str, camera: &str) -> bool {
+    let body = format!(r#"{{"camera":"{camera}","score":0.9}}"#);
+    matches!(
+        post(port, "/api/detections", token, &body),
+        Some((200..=299, _))
+    )
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn dashboard(port: u16, token: &str, after_seq: Option<u64>) -> Ws {
+    let resume = after_seq.map_or(String::new(), |s| format!("&after_seq={s}"));
+    let url = format!("ws://127.0.0.1:{port}/ws?token={token}{resume}");
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// Reads `fight_alert` seqs until `want` of them, the socket closes, or 60 s pass.
+async fn collect(ws: &mut Ws, want: usize, seqs: &mut Vec<u64>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seqs.len() < want {
+        let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(_))) => continue,
+            _ => return,
+        };
+        let v: serde_json::Value = serde_json::from_str(&msg).unwrap();
+        if v["type"] == "fight_alert" {
+            seqs.push(v["seq"].as_u64().unwrap());
+        }
+    }
+}
+
+fn assert_in_order_once(seqs: &[u64], what: &str) {
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "{what}: out of order or repeated: {:?}",
+        seqs.windows(2).find(|w| w[0] >= w[1])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_dashboard_on_every_node_gets_every_alert_once_in_seq_order() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let db = pg.create_database("cluster").unwrap();
+    let nodes: Vec<Node> = ["a", "b", "c"]
+        .iter()
+        .map(|n| start_node(n, &db, &redis.url()))
+        .collect();
+    for node in &nodes {
+        wait_healthy(node);
+    }
+    let viewer = token(&db, "viewer-e2e", "viewer");
+    let mut dashboards = Vec::new();
+    for node in &nodes {
+        for _ in 0..2 {
+            dashboards.push(dashboard(node.port, &viewer, None).await);
+        }
+    }
+    // 6 detectors, 2 per node, 1,002 alerts at once.
+    const PER_PUBLISHER: usize = 167;
+    let publishers: Vec<_> = (0..6)
+        .map(|p| {
+            let token = token(&db, &format!("detector-{p}"), "detector");
+            let port = nodes[p % 3].port;
+            std::thread::spawn(move || {
+                (0..PER_PUBLISHER)
+                    .filter(|i| detect(port, &token, &format!("cam-{p}-{i}")))
+                    .count()
+            })
+        })
+        .collect();
+    let total = 6 * PER_PUBLISHER;
+    let collectors: Vec<_> = dashboards
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                collect(&mut ws, total, &mut seqs).await;
+                seqs
+            })
+        })
+        .collect();
+    let accepted: usize = publishers.into_iter().map(|p| p.join().unwrap()).sum();
+    assert_eq!(accepted, total, "every detection accepted");
+    let stored = stored_seqs(&pg, "cluster");
+    assert_eq!(stored.len(), total);
+    for (i, c) in collectors.into_iter().enumerate() {
+        let seqs = c.await.unwrap();
+        let what = format!("dashboard {i} on node {}", nodes[i / 2].name);
+        assert_eq!(seqs.len(), total, "{what}: got {} of {total}", seqs.len());
+        assert_in_order_once(&seqs, &what);
+        assert_eq!(
+            seqs.iter().copied().collect::<HashSet<_>>(),
+            stored,
+            "{what}"
+        );
+    }
+}
+
+fn stored_seqs(pg: &Postgres, db: &str) -> HashSet<u64> {
+    pg.psql(db, "SELECT seq FROM alerts")
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+/// kill -9 a node in the middle of a burst: every alert a dashboard saw is in PostgreSQL, and
+/// its dashboards resume on another node (`after_seq`) with no gap and no repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_nodes_dashboards_resume_on_another_without_gap_or_repeat() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let db = pg.create_database("failover").unwrap();
+    let mut nodes: Vec<Node> = ["a", "b"]
+        .iter()
+        .map(|n| start_node(n, &db, &redis.url()))
+        .collect();
+    for node in &nodes {
+        wait_healthy(node);
+    }
+    let viewer = token(&db, "viewer-e2e", "viewer");
+    let mut on_b = dashboard(nodes[1].port, &viewer, None).await;
+    // Detectors post to both nodes until told to stop; those on b fail once it is dead.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishers: Vec<_> = (0..2)
+        .map(|p| {
+            let token = token(&db, &format!("detector-{p}"), "detector");
+            let port = nodes[p].port;
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 400 {
+                    if !detect(port, &token, &format!("cam-{p}-{i}")) {
+                        break; // its node is gone
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    collect(&mut on_b, 100, &mut seen).await;
+    nodes[1].child.kill().unwrap(); // SIGKILL
+    nodes[1].child.wait().unwrap();
+    // Whatever else b sent before dying (the socket ends).
+    collect(&mut on_b, usize::MAX, &mut seen).await;
+    let last = *seen.last().unwrap();
+    let mut on_a = dashboard(nodes[0].port, &viewer, Some(last)).await;
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for p in publishers {
+        p.join().unwrap();
+    }
+    let stored = stored_seqs(&pg, "failover");
+    let mut resumed = Vec::new();
+    collect(
+        &mut on_a,
+        stored.iter().filter(|s| **s > last).count(),
+        &mut resumed,
+    )
+    .await;
+    let mut all = seen.clone();
+    all.extend(&resumed);
+    assert_in_order_once(&all, "dashboard moved from b to a");
+    assert!(
+        seen.iter().all(|s| stored.contains(s)),
+        "an alert a dashboard saw is missing from PostgreSQL"
+    );
+    assert_eq!(
+        all.iter().copied().collect::<HashSet<_>>(),
+        stored,
+        "the moved dashboard has every alert"
+    );
+}
+
+/// Per-camera permissions and revocation hold across nodes: a user created and later revoked
+/// through the shared database, logged in on one node, sees only its camera's alerts raised on
+/// another, and its dashboard is closed when it is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn camera_permissions_and_revocation_hold_across_nodes() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let db = pg.create_database("perms").unwrap();
+    let nodes: Vec<Node> = ["a", "b"]
+        .iter()
+        .map(|n| start_node(n, &db, &redis.url()))
+        .collect();
+    for node in &nodes {
+        wait_healthy(node);
+    }
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = common::command(args)
+            .args(["--data-dir", "/nonexistent-cluster-data"])
+            .env("FIGHTWATCH_DATABASE_URL", &db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", common::text(&out.stderr));
+    };
+    cli(
+        &[
+            "user",
+            "add",
+            "guard",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--camera",
+            "gate",
+        ],
+        "a long enough password\n",
+    );
+    let (status, body) = post(
+        nodes[1].port,
+        "/api/login",
+        "",
+        r#"{"user":"guard","password":"a long enough password"}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let guard: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut ws = dashboard(nodes[1].port, guard["token"].as_str().unwrap(), None).await;
+    let detector = token(&db, "detector-0", "detector");
+    for camera in ["lobby", "gate", "lobby", "gate"] {
+        assert!(detect(nodes[0].port, &detector, camera));
+    }
+    let mut seqs = Vec::new();
+    collect(&mut ws, 2, &mut seqs).await;
+    let gate: Vec<u64> = pg
+        .psql(
+            "perms",
+            "SELECT seq FROM alerts WHERE camera = 'gate' ORDER BY seq",
+        )
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(
+        seqs, gate,
+        "only the gate's alerts, raised on the other node"
+    );
+    cli(&["user", "revoke", "guard"], "");
+    // Closed within a few seconds (each node polls the shared revocation counter).
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("the revoked dashboard is closed");
+    assert_eq!(closed, Some(fightwatch_broadcaster::CLOSE_REVOKED));
+}
