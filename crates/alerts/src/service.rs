@@ -136,7 +136,10 @@ impl AlertService {
     /// incident; a crash or `kill -9` cannot, and its alerts would otherwise stay "active"
     /// forever on every console. (External detectors' alerts are theirs to end: left alone.)
     /// Call before the pipeline starts: this run's own incidents are not open yet.
-    pub async fn end_stale(&self) -> Result<usize, AlertError> {
+    ///
+    /// `cameras` limits it to those cameras' alerts (a cluster node: other nodes' cameras may
+    /// have live incidents); `None`: every pipeline alert (a standalone node owns them all).
+    pub async fn end_stale(&self, cameras: Option<&[String]>) -> Result<usize, AlertError> {
         let active = blocking(self.journal.store(), |s| {
             s.alerts(&AlertFilter {
                 status: Some(AlertStatus::Active),
@@ -146,7 +149,11 @@ impl AlertService {
         })
         .await?;
         let mut ended = 0;
-        for alert in active.iter().filter(|a| a.source == crate::PIPELINE_SOURCE) {
+        let mine = |camera: &String| cameras.is_none_or(|only| only.contains(camera));
+        for alert in active
+            .iter()
+            .filter(|a| a.source == crate::PIPELINE_SOURCE && mine(&a.camera))
+        {
             let change = AlertChange {
                 ended_at: Some(now_ms()),
                 ..AlertChange::default()
@@ -326,17 +333,27 @@ mod tests {
             .raise(alert("gate", 2, "door-sensor"), None)
             .await
             .unwrap();
-        assert_eq!(alerts.end_stale().await.unwrap(), 1);
+        let other_node = alerts
+            .raise(alert("lobby", 3, crate::PIPELINE_SOURCE), None)
+            .await
+            .unwrap();
+        // A cluster node ends only its own cameras' alerts.
+        let mine = ["gate".to_string()];
+        assert_eq!(alerts.end_stale(Some(&mine)).await.unwrap(), 1);
         let status = |id: &str| alerts.store().alert(id).unwrap().unwrap().status;
         assert_eq!(status(&left.id), AlertStatus::Ended);
         assert_eq!(status(&external.id), AlertStatus::Active);
+        assert_eq!(status(&other_node.id), AlertStatus::Active);
+        // A standalone node owns every camera.
+        assert_eq!(alerts.end_stale(None).await.unwrap(), 1);
+        assert_eq!(status(&other_node.id), AlertStatus::Ended);
         // Every change went out on the bus, in seq order.
         let mut seqs = Vec::new();
         while let Ok(msg) = published.try_recv() {
             seqs.extend(msg.seq());
         }
-        assert_eq!(seqs, [1, 2, 3]);
-        assert_eq!(alerts.raised(), 2);
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert_eq!(alerts.raised(), 3);
     }
 
     #[tokio::test]

@@ -176,8 +176,12 @@ impl Server {
 
     /// Ends the pipeline's alerts a killed run left active (see
     /// [`AlertService::end_stale`]); call before the pipeline starts.
-    pub fn end_stale_alerts(&self) -> Result<usize, ServerError> {
-        Ok(self.rt.block_on(self.alerts().end_stale())?)
+    ///
+    /// `cameras` are this node's: on a cluster node only their alerts are ended (the other
+    /// nodes' cameras may be mid-incident); a standalone node ends every pipeline alert.
+    pub fn end_stale_alerts(&self, cameras: &[String]) -> Result<usize, ServerError> {
+        let only = self.hub.config.node.is_some().then_some(cameras);
+        Ok(self.rt.block_on(self.alerts().end_stale(only))?)
     }
 
     /// Applies `retention` now and every hour.

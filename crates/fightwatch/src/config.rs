@@ -452,3 +452,36 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::ClusterSection;
+
+    fn section(node: Option<&str>, db: Option<&str>, redis: Option<&str>) -> ClusterSection {
+        ClusterSection {
+            node: node.map(Into::into),
+            database_url: db.map(Into::into),
+            redis_url: redis.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn cluster_settings_are_all_or_none_and_the_node_name_is_checked() {
+        // (This test reads no FIGHTWATCH_* variables: CI does not set them.)
+        assert!(section(None, None, None).options().unwrap().is_none());
+        let full = section(Some("node-a"), Some("postgres://h/db"), Some("redis://h/"));
+        let options = full.options().unwrap().unwrap();
+        assert_eq!(options.node, "node-a");
+        let err = section(Some("node-a"), None, Some("redis://h/"))
+            .options()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing: database_url"), "{err}");
+        for bad in ["", "a b", "../x", &"n".repeat(65)] {
+            let err = section(Some(bad), Some("postgres://h/db"), Some("redis://h/")).options();
+            assert!(err.is_err(), "node name {bad:?} accepted");
+        }
+        // The URLs (which may hold passwords) stay out of Debug output.
+        assert!(!format!("{options:?}").contains("postgres://"));
+    }
+}

@@ -75,7 +75,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         .transpose()?;
     let mut alerts = match (&server, &args.serve) {
         (Some(server), Some(serve)) => {
-            server.end_stale_alerts()?;
+            server.end_stale_alerts(&names)?;
             Some(server.pipeline_alerts(&serve.site))
         }
         _ => None,

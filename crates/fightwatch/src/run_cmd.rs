@@ -20,12 +20,13 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         config.model.threads,
     )?;
     let server = Server::start(config.server_options()?)?;
-    server.end_stale_alerts()?;
+    let cameras = config.camera_specs();
+    let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
+    server.end_stale_alerts(&names)?;
     server.retain(config.retention());
     let stop = Arc::new(AtomicBool::new(false));
     server.flag_on_signal(stop.clone());
 
-    let cameras = config.camera_specs();
     let mut alerts = server.pipeline_alerts("default");
     for c in &cameras {
         alerts.set_site(&c.name, &c.site);

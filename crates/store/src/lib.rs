@@ -32,6 +32,7 @@ mod error;
 mod postgres;
 mod records;
 mod sqlite;
+mod workflow;
 
 pub use error::StoreError;
 pub use fightwatch_protocol::AlertRecord;

@@ -53,20 +53,7 @@ pub(super) async fn create_alert(
 ) -> Result<FightAlert, Failure> {
     let tx = client.transaction().await?;
     let msg = append(&tx, Some(&new.camera), |seq| {
-        ServerMessage::FightAlert(FightAlert {
-            id: format!("a{seq}"),
-            seq,
-            camera: new.camera.clone(),
-            site: new.site.clone(),
-            label: new.label.clone(),
-            score: new.score,
-            started_at: new.started_at,
-            snapshot_url: new
-                .snapshot
-                .as_ref()
-                .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
-            source: new.source.clone(),
-        })
+        crate::workflow::fight_alert(seq, &new)
     })
     .await?;
     let ServerMessage::FightAlert(alert) = msg else {
@@ -105,42 +92,21 @@ pub(super) async fn update_alert(
         .map(|r| to_alert(&r))
         .transpose()?
         .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
-    let peak_score = change
-        .peak
-        .map_or(current.peak_score, |p| p.max(current.peak_score));
-    let ended = change.ended_at.or(current.ended_at);
-    let (status, acked_by, note) = match change.ack {
-        Some((user, note)) => (AlertStatus::Acknowledged, Some(user), note),
-        None if current.status == AlertStatus::Acknowledged => {
-            (AlertStatus::Acknowledged, current.acked_by, current.note)
-        }
-        None if ended.is_some() => (AlertStatus::Ended, None, None),
-        None => (AlertStatus::Active, None, None),
-    };
+    let next = crate::workflow::apply(&current, &change);
     tx.execute(
         "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6 WHERE id = $1",
         &[
             &id,
-            &f64::from(peak_score),
-            &ended.map(|e| e as i64),
-            &status.as_str(),
-            &acked_by,
-            &note,
+            &f64::from(next.peak_score),
+            &next.ended_at.map(|e| e as i64),
+            &next.status.as_str(),
+            &next.acked_by,
+            &next.note,
         ],
     )
     .await?;
     let msg = append(&tx, Some(&current.camera), |seq| {
-        ServerMessage::AlertUpdate(AlertUpdate {
-            id: id.into(),
-            seq,
-            camera: current.camera.clone(),
-            site: current.site.clone(),
-            status,
-            peak_score,
-            ended_at: ended,
-            acked_by,
-            note,
-        })
+        ServerMessage::AlertUpdate(AlertUpdate { seq, ..next })
     })
     .await?;
     let ServerMessage::AlertUpdate(update) = msg else {
@@ -314,13 +280,7 @@ pub(super) async fn add_message(
     let tx = client.transaction().await?;
     let at = now_ms();
     let msg = append(&tx, None, |seq| {
-        ServerMessage::ReceiveMessage(ChatMessage {
-            seq,
-            room: room.into(),
-            from: from.into(),
-            text: text.into(),
-            at,
-        })
+        crate::workflow::chat_message(seq, room, from, text, at)
     })
     .await?;
     let ServerMessage::ReceiveMessage(msg) = msg else {

@@ -46,20 +46,7 @@ fn parse_event(seq: u64, body: &str) -> Result<ServerMessage, StoreError> {
 pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert, Failure> {
     let tx = conn.transaction()?;
     let msg = append(&tx, Some(&new.camera), |seq| {
-        ServerMessage::FightAlert(FightAlert {
-            id: format!("a{seq}"),
-            seq,
-            camera: new.camera.clone(),
-            site: new.site.clone(),
-            label: new.label.clone(),
-            score: new.score,
-            started_at: new.started_at,
-            snapshot_url: new
-                .snapshot
-                .as_ref()
-                .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
-            source: new.source.clone(),
-        })
+        crate::workflow::fight_alert(seq, new)
     })?;
     let ServerMessage::FightAlert(alert) = msg else {
         unreachable!("append returns what make built")
@@ -83,8 +70,7 @@ pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert
     Ok(alert)
 }
 
-/// `peak` raises the peak score, `ended_at` ends an active alert, `ack` acknowledges it (an
-/// acknowledged alert stays acknowledged when it later ends).
+/// Applies `change` ([`crate::workflow::apply`]) and records its event.
 pub(super) fn update(
     conn: &mut Connection,
     id: &str,
@@ -92,34 +78,20 @@ pub(super) fn update(
 ) -> Result<AlertUpdate, Failure> {
     let tx = conn.transaction()?;
     let current = get(&tx, id)?.ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
-    let peak_score = change
-        .peak
-        .map_or(current.peak_score, |p| p.max(current.peak_score));
-    let ended = change.ended_at.or(current.ended_at);
-    let (status, acked_by, note) = match &change.ack {
-        Some((user, note)) => (AlertStatus::Acknowledged, Some(user.clone()), note.clone()),
-        None if current.status == AlertStatus::Acknowledged => {
-            (AlertStatus::Acknowledged, current.acked_by, current.note)
-        }
-        None if ended.is_some() => (AlertStatus::Ended, None, None),
-        None => (AlertStatus::Active, None, None),
-    };
+    let next = crate::workflow::apply(&current, change);
     tx.execute(
         "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6 WHERE id = ?1",
-        params![id, f64::from(peak_score), ended.map(|e| e as i64), status.as_str(), acked_by, note],
+        params![
+            id,
+            f64::from(next.peak_score),
+            next.ended_at.map(|e| e as i64),
+            next.status.as_str(),
+            next.acked_by,
+            next.note
+        ],
     )?;
     let msg = append(&tx, Some(&current.camera), |seq| {
-        ServerMessage::AlertUpdate(AlertUpdate {
-            id: id.into(),
-            seq,
-            camera: current.camera.clone(),
-            site: current.site.clone(),
-            status,
-            peak_score,
-            ended_at: ended,
-            acked_by,
-            note,
-        })
+        ServerMessage::AlertUpdate(AlertUpdate { seq, ..next })
     })?;
     let ServerMessage::AlertUpdate(update) = msg else {
         unreachable!("append returns what make built")

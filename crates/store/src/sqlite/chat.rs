@@ -15,13 +15,7 @@ pub(super) fn add(
     let tx = conn.transaction()?;
     let at = now_ms();
     let msg = append(&tx, None, |seq| {
-        ServerMessage::ReceiveMessage(ChatMessage {
-            seq,
-            room: room.into(),
-            from: from.into(),
-            text: text.into(),
-            at,
-        })
+        crate::workflow::chat_message(seq, room, from, text, at)
     })?;
     let ServerMessage::ReceiveMessage(msg) = msg else {
         unreachable!("append returns what make built")

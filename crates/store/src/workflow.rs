@@ -1,0 +1,65 @@
+//! What an alert becomes, decided once for every store so they cannot disagree.
+
+use fightwatch_protocol::{AlertStatus, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
+
+use crate::{AlertChange, AlertRecord, NewAlert};
+
+/// The `fight_alert` event of a new alert numbered `seq` (its id is `a{seq}`).
+pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> ServerMessage {
+    ServerMessage::FightAlert(FightAlert {
+        id: format!("a{seq}"),
+        seq,
+        camera: new.camera.clone(),
+        site: new.site.clone(),
+        label: new.label.clone(),
+        score: new.score,
+        started_at: new.started_at,
+        snapshot_url: new
+            .snapshot
+            .as_ref()
+            .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
+        source: new.source.clone(),
+    })
+}
+
+/// `current` after `change`, as its `alert_update` event would say with `seq` 0: `peak` raises
+/// the peak score, `ended_at` ends an active alert, `ack` acknowledges it (an acknowledged
+/// alert stays acknowledged when it later ends).
+pub(crate) fn apply(current: &AlertRecord, change: &AlertChange) -> AlertUpdate {
+    let peak_score = change
+        .peak
+        .map_or(current.peak_score, |p| p.max(current.peak_score));
+    let ended_at = change.ended_at.or(current.ended_at);
+    let (status, acked_by, note) = match &change.ack {
+        Some((user, note)) => (AlertStatus::Acknowledged, Some(user.clone()), note.clone()),
+        None if current.status == AlertStatus::Acknowledged => (
+            AlertStatus::Acknowledged,
+            current.acked_by.clone(),
+            current.note.clone(),
+        ),
+        None if ended_at.is_some() => (AlertStatus::Ended, None, None),
+        None => (AlertStatus::Active, None, None),
+    };
+    AlertUpdate {
+        id: current.id.clone(),
+        seq: 0,
+        camera: current.camera.clone(),
+        site: current.site.clone(),
+        status,
+        peak_score,
+        ended_at,
+        acked_by,
+        note,
+    }
+}
+
+/// The `receive_message` event of a chat message numbered `seq`.
+pub(crate) fn chat_message(seq: u64, room: &str, from: &str, text: &str, at: u64) -> ServerMessage {
+    ServerMessage::ReceiveMessage(ChatMessage {
+        seq,
+        room: room.into(),
+        from: from.into(),
+        text: text.into(),
+        at,
+    })
+}
