@@ -405,7 +405,7 @@ impl Backoff {
 }
 
 /// `redis://host:port/db` without credentials.
-fn describe(url: &str) -> String {
+pub(crate) fn describe(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);

@@ -14,6 +14,8 @@ repeats, so every dashboard gets each event once, in order, whichever node raise
 
 mod bus;
 mod error;
+mod leases;
 
 pub use bus::{BusStats, RedisBus, RedisBusConfig};
 pub use error::ClusterError;
+pub use leases::{CameraLeases, LeaseConfig, NodeInfo, cluster_view};

@@ -1,0 +1,337 @@
+//! Which node runs which camera: leases in Redis.
+//!
+//! Every node reads the same camera list. A camera runs where its lease is: the key
+//! `fightwatch:lease:CAMERA` holds the node's name and expires after `lease` unless renewed
+//! (`SET NX PX`, renewed every `tick`). A node that dies stops renewing; its leases expire and
+//! the others take its cameras within `lease` + two ticks. Nodes announce themselves in a sorted
+//! set scored by Redis's own clock (no host clocks compared), with how many cameras they run and
+//! may run; each node aims for an even share and takes a camera nobody has taken for two ticks
+//! even beyond that share, up to its capacity, so no camera stays dark while any node has room.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::ClusterError;
+
+/// Settings of [`CameraLeases`].
+#[derive(Debug, Clone)]
+pub struct LeaseConfig {
+    /// `redis://…`.
+    pub url: String,
+    /// This node's name.
+    pub node: String,
+    /// Every camera of the deployment (the same list on every node).
+    pub cameras: Vec<String>,
+    /// Cameras this node may run (0: a dashboard-only node).
+    pub max_cameras: usize,
+    /// How long a lease lasts without renewal: the failover time, nearly.
+    pub lease: Duration,
+    /// How often leases are renewed and free cameras looked for.
+    pub tick: Duration,
+}
+
+impl LeaseConfig {
+    /// Leases of 4 s renewed every second.
+    pub fn new(url: &str, node: &str, cameras: Vec<String>, max_cameras: usize) -> Self {
+        Self {
+            url: url.into(),
+            node: node.into(),
+            cameras,
+            max_cameras,
+            lease: Duration::from_secs(4),
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What `fightwatch cluster status` shows of one node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeInfo {
+    /// Its name.
+    pub node: String,
+    /// Cameras it runs.
+    pub cameras: usize,
+    /// Cameras it may run.
+    pub max_cameras: usize,
+    /// The highest event seq it has delivered to its dashboards.
+    pub delivered_seq: u64,
+    /// Milliseconds since it last announced itself (by Redis's clock).
+    pub seen_ms_ago: u64,
+}
+
+const NODES: &str = "fightwatch:nodes";
+
+fn lease_key(camera: &str) -> String {
+    format!("fightwatch:lease:{camera}")
+}
+
+fn node_key(node: &str) -> String {
+    format!("fightwatch:node:{node}")
+}
+
+/// This node's side of the camera leases.
+pub struct CameraLeases {
+    config: LeaseConfig,
+    conn: ConnectionManager,
+    owned: BTreeSet<String>,
+    /// Consecutive ticks each camera was seen without an owner.
+    free_for: HashMap<String, u32>,
+    renew: redis::Script,
+    release: redis::Script,
+}
+
+impl CameraLeases {
+    /// Connects to Redis (failing clearly when it cannot be reached).
+    pub async fn connect(config: LeaseConfig) -> Result<Self, ClusterError> {
+        let target = crate::bus::describe(&config.url);
+        let err = |source| ClusterError::Redis {
+            target: target.clone(),
+            source,
+        };
+        let client = redis::Client::open(config.url.as_str()).map_err(err)?;
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(1);
+        let conn = client
+            .get_connection_manager_with_config(manager)
+            .await
+            .map_err(err)?;
+        Ok(Self {
+            config,
+            conn,
+            owned: BTreeSet::new(),
+            free_for: HashMap::new(),
+            renew: redis::Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end",
+            ),
+            release: redis::Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+            ),
+        })
+    }
+
+    /// The cameras this node holds now.
+    pub fn owned(&self) -> Vec<String> {
+        self.owned.iter().cloned().collect()
+    }
+
+    /// One round: announce this node, renew its leases, take free cameras up to its share
+    /// (or beyond it for cameras free for two ticks), hand one back when it holds more than
+    /// its share and another node has room. Returns the cameras held afterwards. On a Redis
+    /// error the node keeps what it holds (a lease it could not renew expires by itself, and
+    /// the next successful round finds it gone).
+    pub async fn tick(&mut self, delivered_seq: u64) -> Result<Vec<String>, redis::RedisError> {
+        let ms = self.config.lease.as_millis() as u64;
+        let now = self.server_ms().await?;
+        // Renew; a lease someone else holds now (it expired meanwhile) is lost.
+        for camera in self.owned.clone() {
+            let renewed: i64 = self
+                .renew
+                .key(lease_key(&camera))
+                .arg(&self.config.node)
+                .arg(ms)
+                .invoke_async(&mut self.conn)
+                .await?;
+            if renewed == 0 {
+                tracing::warn!(%camera, "Lost the camera's lease.");
+                self.owned.remove(&camera);
+            }
+        }
+        self.announce(now, delivered_seq).await?;
+        let nodes = self.nodes_at(now).await?;
+        let capable = nodes.iter().filter(|n| n.max_cameras > 0).count().max(1);
+        let total = self.config.cameras.len();
+        let share = total.div_ceil(capable);
+        let owners = self.owners().await?;
+        let free: Vec<String> = self
+            .config
+            .cameras
+            .iter()
+            .filter(|c| owners.get(*c).is_none_or(Option::is_none))
+            .cloned()
+            .collect();
+        for camera in &self.config.cameras {
+            if free.contains(camera) {
+                *self.free_for.entry(camera.clone()).or_default() += 1;
+            } else {
+                self.free_for.remove(camera);
+            }
+        }
+        // Different nodes try free cameras in different orders: fewer collisions.
+        let mut order = free;
+        order.sort_by_key(|c| fnv(&format!("{}/{c}", self.config.node)));
+        let max = self.config.max_cameras;
+        for camera in &order {
+            let long_free = self.free_for.get(camera).copied().unwrap_or(0) >= 2;
+            let room = self.owned.len() < max.min(share) || (long_free && self.owned.len() < max);
+            if room && self.acquire(camera, ms).await? {
+                tracing::info!(%camera, "Took the camera's lease.");
+                self.owned.insert(camera.clone());
+            }
+        }
+        // Hand one back if over the share while another node could take it.
+        let someone_has_room = nodes
+            .iter()
+            .any(|n| n.node != self.config.node && n.cameras < n.max_cameras.min(share));
+        if self.owned.len() > share && someone_has_room {
+            if let Some(camera) = self.owned.iter().next_back().cloned() {
+                let _: i64 = self
+                    .release
+                    .key(lease_key(&camera))
+                    .arg(&self.config.node)
+                    .invoke_async(&mut self.conn)
+                    .await?;
+                tracing::info!(%camera, "Handed the camera back to balance the nodes.");
+                self.owned.remove(&camera);
+            }
+        }
+        self.announce(now, delivered_seq).await?;
+        Ok(self.owned())
+    }
+
+    /// Gives every lease back (a clean stop: the others take the cameras at once).
+    pub async fn release_all(&mut self) -> Result<(), redis::RedisError> {
+        for camera in std::mem::take(&mut self.owned) {
+            let _: i64 = self
+                .release
+                .key(lease_key(&camera))
+                .arg(&self.config.node)
+                .invoke_async(&mut self.conn)
+                .await?;
+        }
+        let _: () = self.conn.zrem(NODES, &self.config.node).await?;
+        Ok(())
+    }
+
+    async fn acquire(&mut self, camera: &str, ms: u64) -> Result<bool, redis::RedisError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(lease_key(camera))
+            .arg(&self.config.node)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut self.conn)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn announce(&mut self, now: u64, delivered_seq: u64) -> Result<(), redis::RedisError> {
+        let key = node_key(&self.config.node);
+        let ms = self.config.lease.as_millis() as u64;
+        redis::pipe()
+            .zadd(NODES, &self.config.node, now)
+            .ignore()
+            .hset_multiple(
+                &key,
+                &[
+                    ("cameras", self.owned.len() as u64),
+                    ("max_cameras", self.config.max_cameras as u64),
+                    ("delivered_seq", delivered_seq),
+                ],
+            )
+            .ignore()
+            .pexpire(&key, (ms * 10) as i64)
+            .ignore()
+            .query_async::<()>(&mut self.conn)
+            .await
+    }
+
+    async fn server_ms(&mut self) -> Result<u64, redis::RedisError> {
+        server_ms(&mut self.conn).await
+    }
+
+    async fn nodes_at(&mut self, now: u64) -> Result<Vec<NodeInfo>, redis::RedisError> {
+        live_nodes(&mut self.conn, now, self.config.lease).await
+    }
+
+    async fn owners(&mut self) -> Result<HashMap<String, Option<String>>, redis::RedisError> {
+        owners(&mut self.conn, &self.config.cameras).await
+    }
+}
+
+/// Redis's clock, in ms (every node compares against the same clock).
+async fn server_ms(conn: &mut ConnectionManager) -> Result<u64, redis::RedisError> {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await?;
+    Ok(secs * 1000 + micros / 1000)
+}
+
+/// Nodes heard from within `lease`, with what they announced.
+async fn live_nodes(
+    conn: &mut ConnectionManager,
+    now: u64,
+    lease: Duration,
+) -> Result<Vec<NodeInfo>, redis::RedisError> {
+    let since = now.saturating_sub(lease.as_millis() as u64);
+    let _: () = conn
+        .zrembyscore(
+            NODES,
+            "-inf",
+            (now.saturating_sub(lease.as_millis() as u64 * 10)) as f64,
+        )
+        .await?;
+    let seen: Vec<(String, f64)> = conn
+        .zrangebyscore_withscores(NODES, since as f64, "+inf")
+        .await?;
+    let mut out = Vec::with_capacity(seen.len());
+    for (node, at) in seen {
+        let fields: HashMap<String, u64> = conn.hgetall(node_key(&node)).await?;
+        out.push(NodeInfo {
+            cameras: fields.get("cameras").copied().unwrap_or(0) as usize,
+            max_cameras: fields.get("max_cameras").copied().unwrap_or(0) as usize,
+            delivered_seq: fields.get("delivered_seq").copied().unwrap_or(0),
+            seen_ms_ago: now.saturating_sub(at as u64),
+            node,
+        });
+    }
+    Ok(out)
+}
+
+/// Each camera's lease holder.
+async fn owners(
+    conn: &mut ConnectionManager,
+    cameras: &[String],
+) -> Result<HashMap<String, Option<String>>, redis::RedisError> {
+    if cameras.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<String> = cameras.iter().map(|c| lease_key(c)).collect();
+    let holders: Vec<Option<String>> = conn.mget(&keys).await?;
+    Ok(cameras.iter().cloned().zip(holders).collect())
+}
+
+/// The cluster as Redis sees it now: live nodes and each camera's holder.
+pub async fn cluster_view(
+    url: &str,
+    cameras: &[String],
+    lease: Duration,
+) -> Result<(Vec<NodeInfo>, HashMap<String, Option<String>>), ClusterError> {
+    let target = crate::bus::describe(url);
+    let err = |source| ClusterError::Redis {
+        target: target.clone(),
+        source,
+    };
+    let client = redis::Client::open(url).map_err(err)?;
+    let manager = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(3)))
+        .set_number_of_retries(1);
+    let mut conn = client
+        .get_connection_manager_with_config(manager)
+        .await
+        .map_err(err)?;
+    let now = server_ms(&mut conn).await.map_err(err)?;
+    let nodes = live_nodes(&mut conn, now, lease).await.map_err(err)?;
+    let owners = owners(&mut conn, cameras).await.map_err(err)?;
+    Ok((nodes, owners))
+}
+
+/// FNV-1a: a stable, cheap hash for the per-node trying order.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
