@@ -25,6 +25,11 @@ pub trait EventBus: Send + Sync + 'static {
     fn subscribe(&self) -> Subscription;
     /// Persisted events after `seq`, oldest first, at most `limit` (blocks: a store read).
     fn replay_after(&self, seq: u64, limit: usize) -> Result<Vec<ServerMessage>, StoreError>;
+    /// The highest seq handed to this node's subscribers, where the bus tracks it (a shared
+    /// bus: how far behind the log a node is).
+    fn delivered_seq(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The in-process bus: a tokio broadcast channel, with the store as its log.

@@ -53,7 +53,10 @@ impl CameraSpec {
 pub struct RunningPipeline {
     /// What the pipeline reports: windows, incidents, camera states, metrics, thumbnails.
     pub events: Receiver<PipelineEvent>,
-    thread: std::thread::JoinHandle<Result<PipelineSummary, fightwatch_inference::Error>>,
+    thread: std::thread::JoinHandle<(
+        Result<PipelineSummary, fightwatch_inference::Error>,
+        ModelPackage,
+    )>,
 }
 
 impl RunningPipeline {
@@ -88,16 +91,27 @@ impl RunningPipeline {
             .spawn(move || {
                 let summary = pipeline.run(&running, &status_rx, &events_tx, &stop);
                 drop(running); // stops the camera threads
-                summary
+                (summary, pipeline.into_model())
             })
             .map_err(AlertError::Thread)?;
         Ok(Self { events, thread })
     }
 
+    /// Whether the inference thread has ended (every camera ended, or it was stopped).
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
     /// Waits for the inference thread; its summary.
     pub fn join(self) -> Result<PipelineSummary, AlertError> {
+        self.join_with_model().map(|(summary, _)| summary)
+    }
+
+    /// Waits for the inference thread; its summary and the model, to run again with other
+    /// cameras without loading it again.
+    pub fn join_with_model(self) -> Result<(PipelineSummary, ModelPackage), AlertError> {
         match self.thread.join() {
-            Ok(summary) => Ok(summary?),
+            Ok((summary, model)) => Ok((summary?, model)),
             Err(_) => Err(AlertError::Thread(std::io::Error::other(
                 "the inference thread panicked",
             ))),
@@ -117,6 +131,7 @@ pub struct PipelineAlerts {
     open: HashMap<String, String>,
     sites: HashMap<String, String>,
     default_site: String,
+    node: Option<String>,
     process: ProcessSampler,
 }
 
@@ -133,8 +148,14 @@ impl PipelineAlerts {
             open: HashMap::new(),
             sites: HashMap::new(),
             default_site: default_site.into(),
+            node: None,
             process: ProcessSampler::default(),
         }
+    }
+
+    /// Names this node in the camera states it publishes (one node of several).
+    pub fn set_node(&mut self, node: Option<String>) {
+        self.node = node;
     }
 
     /// The site of a camera's alerts and state.
@@ -236,6 +257,7 @@ impl PipelineAlerts {
             status,
             error,
             since: now_ms(),
+            node: self.node.clone(),
         }
     }
 

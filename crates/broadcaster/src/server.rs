@@ -167,11 +167,18 @@ impl Server {
     /// What turns a pipeline's events into this node's alerts (cameras in `default_site`
     /// unless set otherwise).
     pub fn pipeline_alerts(&self, default_site: &str) -> PipelineAlerts {
-        PipelineAlerts::new(
+        let mut alerts = PipelineAlerts::new(
             self.alerts().clone(),
             self.rt.handle().clone(),
             default_site,
-        )
+        );
+        alerts.set_node(self.hub.config.node.clone());
+        alerts
+    }
+
+    /// The server's runtime, for the node's own background work (camera leases).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.rt.handle()
     }
 
     /// Ends the pipeline's alerts a killed run left active (see

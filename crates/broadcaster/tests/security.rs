@@ -685,6 +685,7 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         status,
         error: None,
         since: 1,
+        node: None,
     };
     let mut ws = connect(s.addr, &format!("token={yard}")).await.unwrap();
     next(&mut ws).await;

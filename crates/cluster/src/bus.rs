@@ -210,6 +210,10 @@ impl EventBus for RedisBus {
     fn replay_after(&self, seq: u64, limit: usize) -> Result<Vec<ServerMessage>, StoreError> {
         self.store.events_after(seq, limit)
     }
+
+    fn delivered_seq(&self) -> Option<u64> {
+        Some(self.delivered.load(Ordering::Relaxed))
+    }
 }
 
 /// Writes the outbox to the stream in order; on failure keeps the batch and retries with

@@ -177,20 +177,51 @@ impl CameraLeases {
         let someone_has_room = nodes
             .iter()
             .any(|n| n.node != self.config.node && n.cameras < n.max_cameras.min(share));
-        if self.owned.len() > share && someone_has_room {
-            if let Some(camera) = self.owned.iter().next_back().cloned() {
-                let _: i64 = self
-                    .release
-                    .key(lease_key(&camera))
-                    .arg(&self.config.node)
-                    .invoke_async(&mut self.conn)
-                    .await?;
-                tracing::info!(%camera, "Handed the camera back to balance the nodes.");
-                self.owned.remove(&camera);
-            }
+        if self.owned.len() > share
+            && someone_has_room
+            && let Some(camera) = self.owned.iter().next_back().cloned()
+        {
+            let _: i64 = self
+                .release
+                .key(lease_key(&camera))
+                .arg(&self.config.node)
+                .invoke_async(&mut self.conn)
+                .await?;
+            tracing::info!(%camera, "Handed the camera back to balance the nodes.");
+            self.owned.remove(&camera);
         }
         self.announce(now, delivered_seq).await?;
         Ok(self.owned())
+    }
+
+    /// Runs a round every `tick` until `stop`, calling `changed` with the cameras held
+    /// whenever they differ from the last call (and once at the start); stops early when
+    /// `changed` returns false. Gives every lease back at the end.
+    pub async fn run(
+        mut self,
+        delivered_seq: impl Fn() -> u64 + Send,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        mut changed: impl FnMut(Vec<String>) -> bool + Send,
+    ) {
+        let mut last: Option<Vec<String>> = None;
+        let mut interval = tokio::time::interval(self.config.tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            interval.tick().await;
+            match self.tick(delivered_seq()).await {
+                Ok(held) if last.as_ref() != Some(&held) => {
+                    last = Some(held.clone());
+                    if !changed(held) {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "A camera lease round failed; retrying."),
+            }
+        }
+        if let Err(e) = self.release_all().await {
+            tracing::warn!(error = %e, "Could not hand the camera leases back.");
+        }
     }
 
     /// Gives every lease back (a clean stop: the others take the cameras at once).

@@ -58,6 +58,7 @@ fn camera_status(camera: &str) -> ServerMessage {
         status: CameraStatus::Online,
         error: None,
         since: 1,
+        node: None,
     })
 }
 

@@ -72,6 +72,13 @@ pub struct ClusterSection {
         value_name = "URL"
     )]
     pub redis_url: Option<String>,
+    /// Cameras this node may run (`fightwatch run`; 0: dashboards only; default: all).
+    #[arg(skip)]
+    pub max_cameras: Option<usize>,
+    /// Milliseconds a camera lease lasts unrenewed: about how long a dead node's cameras
+    /// stay dark (default 4000; renewed every second).
+    #[arg(skip)]
+    pub lease_ms: Option<u64>,
 }
 
 impl ClusterSection {
@@ -462,6 +469,7 @@ mod cluster_tests {
             node: node.map(Into::into),
             database_url: db.map(Into::into),
             redis_url: redis.map(Into::into),
+            ..ClusterSection::default()
         }
     }
 

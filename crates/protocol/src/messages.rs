@@ -124,6 +124,10 @@ pub struct CameraState {
     pub error: Option<String>,
     /// When this state began, ms since the epoch.
     pub since: u64,
+    /// The node that runs the camera (several nodes: docs/deploy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node: Option<String>,
 }
 
 /// Per-camera figures of a `metric_update`.

@@ -126,7 +126,11 @@ error: string | null,
 /**
  * When this state began, ms since the epoch.
  */
-since: number, };
+since: number, 
+/**
+ * The node that runs the camera (several nodes: docs/deploy.md).
+ */
+node?: string, };
 
 export type CameraMetrics = { 
 /**
@@ -493,7 +497,11 @@ error: string | null,
 /**
  * When this state began, ms since the epoch.
  */
-since: number, };
+since: number, 
+/**
+ * The node that runs the camera (several nodes: docs/deploy.md).
+ */
+node?: string, };
 
 export type AckRequest = { 
 /**
