@@ -60,6 +60,10 @@ pub struct NodeInfo {
     pub delivered_seq: u64,
     /// Milliseconds since it last announced itself (by Redis's clock).
     pub seen_ms_ago: u64,
+    /// Its lease time: heard from within it, the node is live.
+    pub lease_ms: u64,
+    /// Whether it was heard from within its lease time.
+    pub live: bool,
 }
 
 const NODES: &str = "fightwatch:nodes";
@@ -262,6 +266,7 @@ impl CameraLeases {
                     ("cameras", self.owned.len() as u64),
                     ("max_cameras", self.config.max_cameras as u64),
                     ("delivered_seq", delivered_seq),
+                    ("lease_ms", ms),
                 ],
             )
             .ignore()
@@ -290,31 +295,41 @@ async fn server_ms(conn: &mut ConnectionManager) -> Result<u64, redis::RedisErro
     Ok(secs * 1000 + micros / 1000)
 }
 
-/// Nodes heard from within `lease`, with what they announced.
+/// Nodes heard from within `lease`, with what they announced (nodes silent for ten lease
+/// times are forgotten).
 async fn live_nodes(
     conn: &mut ConnectionManager,
     now: u64,
     lease: Duration,
 ) -> Result<Vec<NodeInfo>, redis::RedisError> {
-    let since = now.saturating_sub(lease.as_millis() as u64);
+    let ms = lease.as_millis() as u64;
     let _: () = conn
-        .zrembyscore(
-            NODES,
-            "-inf",
-            (now.saturating_sub(lease.as_millis() as u64 * 10)) as f64,
-        )
+        .zrembyscore(NODES, "-inf", now.saturating_sub(ms * 10) as f64)
         .await?;
+    nodes_since(conn, now, now.saturating_sub(ms)).await
+}
+
+/// Every node heard from since `since` (Redis's clock, ms).
+async fn nodes_since(
+    conn: &mut ConnectionManager,
+    now: u64,
+    since: u64,
+) -> Result<Vec<NodeInfo>, redis::RedisError> {
     let seen: Vec<(String, f64)> = conn
         .zrangebyscore_withscores(NODES, since as f64, "+inf")
         .await?;
     let mut out = Vec::with_capacity(seen.len());
     for (node, at) in seen {
         let fields: HashMap<String, u64> = conn.hgetall(node_key(&node)).await?;
+        let seen_ms_ago = now.saturating_sub(at as u64);
+        let lease_ms = fields.get("lease_ms").copied().unwrap_or(4000);
         out.push(NodeInfo {
             cameras: fields.get("cameras").copied().unwrap_or(0) as usize,
             max_cameras: fields.get("max_cameras").copied().unwrap_or(0) as usize,
             delivered_seq: fields.get("delivered_seq").copied().unwrap_or(0),
-            seen_ms_ago: now.saturating_sub(at as u64),
+            seen_ms_ago,
+            lease_ms,
+            live: seen_ms_ago <= lease_ms,
             node,
         });
     }
@@ -334,11 +349,11 @@ async fn owners(
     Ok(cameras.iter().cloned().zip(holders).collect())
 }
 
-/// The cluster as Redis sees it now: live nodes and each camera's holder.
+/// The cluster as Redis sees it now: the nodes heard from lately (live or not) and each
+/// camera's holder (of `cameras`, or, when that is empty, of every camera with a lease).
 pub async fn cluster_view(
     url: &str,
     cameras: &[String],
-    lease: Duration,
 ) -> Result<(Vec<NodeInfo>, HashMap<String, Option<String>>), ClusterError> {
     let target = crate::bus::describe(url);
     let err = |source| ClusterError::Redis {
@@ -355,9 +370,38 @@ pub async fn cluster_view(
         .await
         .map_err(err)?;
     let now = server_ms(&mut conn).await.map_err(err)?;
-    let nodes = live_nodes(&mut conn, now, lease).await.map_err(err)?;
-    let owners = owners(&mut conn, cameras).await.map_err(err)?;
+    // Recently silent nodes too (marked not live): a dead node is worth seeing.
+    let nodes = nodes_since(&mut conn, now, 0).await.map_err(err)?;
+    let cameras = if cameras.is_empty() {
+        // KEYS is fine here: one key per camera, and only this command asks.
+        // No list given: the cameras that have a lease now.
+        let keys: Vec<String> = conn.keys("fightwatch:lease:*").await.map_err(err)?;
+        let mut names: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.strip_prefix("fightwatch:lease:").map(String::from))
+            .collect();
+        names.sort();
+        names
+    } else {
+        cameras.to_vec()
+    };
+    let owners = owners(&mut conn, &cameras).await.map_err(err)?;
     Ok((nodes, owners))
+}
+
+/// [`cluster_view`] for code without a runtime (the `fightwatch cluster status` command).
+pub fn cluster_view_blocking(
+    url: &str,
+    cameras: &[String],
+) -> Result<(Vec<NodeInfo>, HashMap<String, Option<String>>), ClusterError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClusterError::Redis {
+            target: crate::bus::describe(url),
+            source: redis::RedisError::from(e),
+        })?;
+    runtime.block_on(cluster_view(url, cameras))
 }
 
 /// FNV-1a: a stable, cheap hash for the per-node trying order.

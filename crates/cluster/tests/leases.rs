@@ -57,10 +57,8 @@ async fn cameras_spread_over_nodes_once_each_and_move_when_a_node_dies() {
         held.iter().all(|h| h.len() <= 2),
         "an even spread: {held:?}"
     );
-    let (nodes, owners) = cluster_view(&redis.url(), &cameras(), Duration::from_millis(1500))
-        .await
-        .unwrap();
-    assert_eq!(nodes.len(), 3);
+    let (nodes, owners) = cluster_view(&redis.url(), &cameras()).await.unwrap();
+    assert_eq!(nodes.iter().filter(|n| n.live).count(), 3);
     assert!(owners.values().all(Option::is_some));
     // c dies (stops renewing): after its leases expire, a and b hold everything.
     let orphaned = c.owned();

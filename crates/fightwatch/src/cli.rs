@@ -134,6 +134,43 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// A deployment of several nodes (docs/deploy.md).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+/// `fightwatch cluster …`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The live nodes (cameras, capacity, how far each is behind the event log) and the node
+    /// running each camera.
+    Status {
+        /// A node's configuration: its cameras are listed, and its [cluster] URLs used
+        /// (default: the cameras that hold a lease now).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Redis shared by the nodes.
+        #[arg(
+            long,
+            env = "FIGHTWATCH_REDIS_URL",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
+        redis_url: Option<String>,
+        /// PostgreSQL shared by the nodes (for the event log's last seq; optional).
+        #[arg(
+            long,
+            env = "FIGHTWATCH_DATABASE_URL",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
+        database_url: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Model and incident settings shared by the pipeline commands.

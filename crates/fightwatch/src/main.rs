@@ -4,6 +4,7 @@
 //! module, and the work is done by the library crates.
 
 mod cli;
+mod cluster_cmd;
 mod config;
 mod eval_cmd;
 mod logging;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Model { command } => model_cmd::run(&cli.global, command),
+        cli::Command::Cluster { command } => cluster_cmd::run(command),
         cli::Command::Probe {
             source,
             frames,

@@ -105,7 +105,7 @@ fn token(db: &str) -> String {
 /// Each camera's holder, as Redis says.
 async fn holders(redis: &Redis) -> HashMap<String, Option<String>> {
     let names: Vec<String> = CAMERAS.iter().map(|(c, _)| c.to_string()).collect();
-    fightwatch_cluster::cluster_view(&redis.url(), &names, Duration::from_millis(LEASE_MS))
+    fightwatch_cluster::cluster_view(&redis.url(), &names)
         .await
         .unwrap()
         .1
@@ -206,4 +206,33 @@ async fn each_camera_runs_on_one_node_and_a_dead_nodes_cameras_move_within_the_l
         "failover of {moved:?} from {victim}: leases in {leased_in:?}, online in {running_in:?}"
     );
     assert!(running_in < Duration::from_secs(10), "{running_in:?}");
+
+    // `fightwatch cluster status` says the same.
+    let out = common::command(&["cluster", "status", "--json"])
+        .env("FIGHTWATCH_REDIS_URL", redis.url())
+        .env("FIGHTWATCH_DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes = v["nodes"].as_array().unwrap();
+    let mut live: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n["live"] == true)
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    live.sort();
+    assert_eq!(live, alive, "{v}");
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["node"] == victim && n["live"] == false),
+        "{v}"
+    );
+    for camera in v["cameras"].as_array().unwrap() {
+        let holder = after.get(camera["camera"].as_str().unwrap()).unwrap();
+        assert_eq!(camera["node"].as_str(), Some(holder.as_str()), "{v}");
+    }
+    assert_eq!(v["cameras"].as_array().unwrap().len(), CAMERAS.len());
+    assert!(v["last_seq"].is_u64(), "{v}");
 }
