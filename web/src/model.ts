@@ -298,6 +298,7 @@ export class ConsoleModel {
           status: m.status,
           error: m.error,
           since: m.since,
+          node: m.node,
           latest_url: known?.latest_url ?? null,
         });
         break;

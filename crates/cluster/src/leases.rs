@@ -47,6 +47,15 @@ impl LeaseConfig {
     }
 }
 
+/// The cluster as Redis sees it: [`cluster_view`].
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Nodes heard from lately, live or not.
+    pub nodes: Vec<NodeInfo>,
+    /// Each camera and the node holding its lease (`None`: dark), by name.
+    pub cameras: Vec<(String, Option<String>)>,
+}
+
 /// What `fightwatch cluster status` shows of one node.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NodeInfo {
@@ -351,10 +360,7 @@ async fn owners(
 
 /// The cluster as Redis sees it now: the nodes heard from lately (live or not) and each
 /// camera's holder (of `cameras`, or, when that is empty, of every camera with a lease).
-pub async fn cluster_view(
-    url: &str,
-    cameras: &[String],
-) -> Result<(Vec<NodeInfo>, HashMap<String, Option<String>>), ClusterError> {
+pub async fn cluster_view(url: &str, cameras: &[String]) -> Result<ClusterView, ClusterError> {
     let target = crate::bus::describe(url);
     let err = |source| ClusterError::Redis {
         target: target.clone(),
@@ -386,14 +392,13 @@ pub async fn cluster_view(
         cameras.to_vec()
     };
     let owners = owners(&mut conn, &cameras).await.map_err(err)?;
-    Ok((nodes, owners))
+    let mut cameras: Vec<(String, Option<String>)> = owners.into_iter().collect();
+    cameras.sort();
+    Ok(ClusterView { nodes, cameras })
 }
 
 /// [`cluster_view`] for code without a runtime (the `fightwatch cluster status` command).
-pub fn cluster_view_blocking(
-    url: &str,
-    cameras: &[String],
-) -> Result<(Vec<NodeInfo>, HashMap<String, Option<String>>), ClusterError> {
+pub fn cluster_view_blocking(url: &str, cameras: &[String]) -> Result<ClusterView, ClusterError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,4 +18,6 @@ mod leases;
 
 pub use bus::{BusStats, RedisBus, RedisBusConfig};
 pub use error::ClusterError;
-pub use leases::{CameraLeases, LeaseConfig, NodeInfo, cluster_view, cluster_view_blocking};
+pub use leases::{
+    CameraLeases, ClusterView, LeaseConfig, NodeInfo, cluster_view, cluster_view_blocking,
+};

@@ -35,13 +35,12 @@ fn status(
         .as_ref()
         .map(|c| c.cameras.iter().map(|c| c.name.clone()).collect())
         .unwrap_or_default();
-    let (nodes, owners) = fightwatch_cluster::cluster_view_blocking(&redis_url, &cameras)?;
+    let view = fightwatch_cluster::cluster_view_blocking(&redis_url, &cameras)?;
+    let (nodes, cameras) = (view.nodes, view.cameras);
     let last_seq = match &database_url {
         Some(url) => Some(PostgresStore::connect(url)?.last_seq()?),
         None => None,
     };
-    let mut cameras: Vec<(String, Option<String>)> = owners.into_iter().collect();
-    cameras.sort();
     if json {
         let out = serde_json::json!({
             "nodes": nodes.iter().map(|n| serde_json::json!({

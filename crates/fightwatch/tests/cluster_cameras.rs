@@ -108,7 +108,9 @@ async fn holders(redis: &Redis) -> HashMap<String, Option<String>> {
     fightwatch_cluster::cluster_view(&redis.url(), &names)
         .await
         .unwrap()
-        .1
+        .cameras
+        .into_iter()
+        .collect()
 }
 
 /// Waits until every camera is held by one of `alive`.

@@ -33,6 +33,11 @@ export function Cameras({ model }: { model: ConsoleModel }) {
                 </div>
                 <div class="camera-info">
                   <strong>{c.camera}</strong> <span class="site">{c.site}</span>
+                  {c.node && (
+                    <span class="node muted" title="The fightwatch node running this camera">
+                      on {c.node}
+                    </span>
+                  )}
                   <span class={`badge cam-${c.status}`}>{c.status}</span>
                 </div>
                 <div class="camera-stats muted">
