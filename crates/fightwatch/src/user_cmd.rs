@@ -33,10 +33,11 @@ pub fn add(
     let password = password.trim_end_matches(['\n', '\r']);
     let store = open_store(data_dir)?;
     fightwatch_broadcaster::users::add_user(store.as_ref(), name, role, password, cameras)?;
-    eprintln!(
-        "fightwatch: user {name} ({role}) saved in {}",
-        data_dir.join("fightwatch.db").display()
-    );
+    let place = match std::env::var("FIGHTWATCH_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => "the shared database (FIGHTWATCH_DATABASE_URL)".to_string(),
+        _ => data_dir.join("fightwatch.db").display().to_string(),
+    };
+    eprintln!("fightwatch: user {name} ({role}) saved in {place}");
     Ok(())
 }
 

@@ -375,3 +375,54 @@ async fn camera_permissions_and_revocation_hold_across_nodes() {
     .expect("the revoked dashboard is closed");
     assert_eq!(closed, Some(fightwatch_broadcaster::CLOSE_REVOKED));
 }
+
+/// Redis and then PostgreSQL restarted in the middle of a run: every alert a detector got a
+/// success for reaches every dashboard, in order, once; the nodes recover by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alerts_survive_redis_and_postgres_restarts() {
+    let (mut pg, mut redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let db = pg.create_database("restarts").unwrap();
+    let nodes: Vec<Node> = ["a", "b"]
+        .iter()
+        .map(|n| start_node(n, &db, &redis.url()))
+        .collect();
+    for node in &nodes {
+        wait_healthy(node);
+    }
+    let viewer = token(&db, "viewer-e2e", "viewer");
+    let detector = token(&db, "detector-0", "detector");
+    let mut dashboards = Vec::new();
+    for node in &nodes {
+        dashboards.push(dashboard(node.port, &viewer, None).await);
+    }
+    let burst = |tag: &str, n: usize| -> usize {
+        (0..n)
+            .filter(|i| detect(nodes[i % 2].port, &detector, &format!("{tag}-{i}")))
+            .count()
+    };
+    let mut accepted = burst("before", 10);
+    redis.kill();
+    accepted += burst("redis-down", 10);
+    redis.restart().unwrap();
+    accepted += burst("redis-back", 10);
+    pg.kill().unwrap();
+    let refused_while_down = 4 - burst("pg-down", 4);
+    pg.restart().unwrap();
+    // The nodes' pools reconnect by themselves: detections succeed again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while burst("probe", 2) < 2 {
+        assert!(Instant::now() < deadline, "the nodes did not recover from the restart");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    accepted += burst("after", 10);
+    let stored = stored_seqs(&pg, "restarts");
+    assert!(stored.len() >= accepted, "{} stored, {accepted} accepted", stored.len());
+    assert_eq!(refused_while_down, 4, "no success reported while PostgreSQL was down");
+    for (i, mut ws) in dashboards.into_iter().enumerate() {
+        let mut seqs = Vec::new();
+        collect(&mut ws, stored.len(), &mut seqs).await;
+        let what = format!("dashboard on node {}", nodes[i].name);
+        assert_in_order_once(&seqs, &what);
+        assert_eq!(seqs.iter().copied().collect::<HashSet<_>>(), stored, "{what}");
+    }
+}

@@ -32,9 +32,10 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Server WebSocket URL (loopback only).
-    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
-    url: String,
+    /// Server WebSocket URL (loopback only). Repeatable: dashboards and publishers are spread
+    /// over the servers round robin (several nodes of one deployment).
+    #[arg(long = "url", default_value = "ws://127.0.0.1:8080/ws")]
+    urls: Vec<String>,
     /// Dashboards to connect.
     #[arg(long, default_value_t = 100)]
     clients: usize,
@@ -61,9 +62,10 @@ struct Args {
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
-    /// The server's process id, to report its memory per connection.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, to report its memory per connection. Repeatable: the memory
+    /// of all of them, summed.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -81,6 +83,30 @@ struct Args {
     spread_addresses: bool,
 }
 
+impl Args {
+    /// The first server (the one-server modes use it).
+    fn url(&self) -> &str {
+        self.urls
+            .first()
+            .map_or("ws://127.0.0.1:8080/ws", String::as_str)
+    }
+
+    /// The `i`-th connection's server.
+    fn url_for(&self, i: usize) -> &str {
+        self.urls
+            .get(i % self.urls.len().max(1))
+            .map_or(self.url(), String::as_str)
+    }
+
+    /// The servers' memory, summed (none given: `None`).
+    fn servers_rss_kib(&self) -> Option<u64> {
+        if self.server_pids.is_empty() {
+            return None;
+        }
+        self.server_pids.iter().map(|p| rss_kib(*p)).sum()
+    }
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -91,7 +117,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 async fn flood(args: &Args, secs: u64) -> anyhow::Result<()> {
     let authority = args
-        .url
+        .url()
         .split("://")
         .nth(1)
         .and_then(|r| r.split('/').next())
@@ -105,7 +131,7 @@ async fn flood(args: &Args, secs: u64) -> anyhow::Result<()> {
         args.clients,
         secs,
         args.spread_addresses,
-        args.server_pid,
+        args.server_pids.first().copied(),
     )
     .await;
     let statuses: serde_json::Map<String, serde_json::Value> = r
@@ -164,19 +190,22 @@ async fn open(url: &str, token: &str) -> anyhow::Result<Ws> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let host = args
-        .url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', ':']).next())
-        .unwrap_or("");
-    if !["127.0.0.1", "localhost", "[", "::1"]
-        .iter()
-        .any(|h| host.starts_with(h))
-    {
-        bail!("fightwatch-loadgen only targets loopback (127.0.0.1, localhost, ::1), not {host:?}");
+    for url in &args.urls {
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split(['/', ':']).next())
+            .unwrap_or("");
+        if !["127.0.0.1", "localhost", "[", "::1"]
+            .iter()
+            .any(|h| host.starts_with(h))
+        {
+            bail!(
+                "fightwatch-loadgen only targets loopback (127.0.0.1, localhost, ::1), not {host:?}"
+            );
+        }
     }
-    let rss_before = args.server_pid.and_then(rss_kib);
+    let rss_before = args.servers_rss_kib();
 
     if let Some(secs) = args.watch {
         return watch(&args, secs).await;
@@ -189,8 +218,12 @@ async fn main() -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let connect_started = Instant::now();
     let mut connecting = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        let (gate, url, token) = (gate.clone(), args.url.clone(), args.token.clone());
+    for i in 0..args.clients {
+        let (gate, url, token) = (
+            gate.clone(),
+            args.url_for(i).to_string(),
+            args.token.clone(),
+        );
         connecting.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
             let t = Instant::now();
@@ -216,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let connect_all_s = connect_started.elapsed().as_secs_f64();
-    let rss_connected = args.server_pid.and_then(rss_kib);
+    let rss_connected = args.servers_rss_kib();
 
     // 2. Every dashboard records when each load alert arrives.
     let (received_tx, mut received_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
@@ -258,7 +291,7 @@ async fn main() -> anyhow::Result<()> {
     for k in 0..args.publishers.max(1) {
         let token = &args.publisher_tokens[k % args.publisher_tokens.len()];
         pubs.push(
-            open(&args.url, token)
+            open(args.url_for(k), token)
                 .await
                 .context("publisher connection")?,
         );
@@ -371,7 +404,7 @@ async fn main() -> anyhow::Result<()> {
 async fn watch(args: &Args, secs: u64) -> anyhow::Result<()> {
     let mut readers = Vec::new();
     for _ in 0..args.clients.max(1) {
-        let mut ws = open(&args.url, &args.token).await?;
+        let mut ws = open(args.url(), &args.token).await?;
         readers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let until = tokio::time::Instant::now() + Duration::from_secs(secs);

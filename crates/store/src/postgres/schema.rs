@@ -81,8 +81,16 @@ pub(super) async fn upgrade(client: &mut Client, target: &str) -> Result<(), Fai
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UPGRADE_LOCK])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        .await?;
+    // Asked first rather than CREATE IF NOT EXISTS, which makes the server log a notice on
+    // every connection.
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            .await?;
+    }
     let found: i64 = tx
         .query_opt("SELECT version FROM schema_version", &[])
         .await?
