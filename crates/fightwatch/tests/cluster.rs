@@ -411,18 +411,32 @@ async fn alerts_survive_redis_and_postgres_restarts() {
     // The nodes' pools reconnect by themselves: detections succeed again.
     let deadline = Instant::now() + Duration::from_secs(30);
     while burst("probe", 2) < 2 {
-        assert!(Instant::now() < deadline, "the nodes did not recover from the restart");
+        assert!(
+            Instant::now() < deadline,
+            "the nodes did not recover from the restart"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     accepted += burst("after", 10);
     let stored = stored_seqs(&pg, "restarts");
-    assert!(stored.len() >= accepted, "{} stored, {accepted} accepted", stored.len());
-    assert_eq!(refused_while_down, 4, "no success reported while PostgreSQL was down");
+    assert!(
+        stored.len() >= accepted,
+        "{} stored, {accepted} accepted",
+        stored.len()
+    );
+    assert_eq!(
+        refused_while_down, 4,
+        "no success reported while PostgreSQL was down"
+    );
     for (i, mut ws) in dashboards.into_iter().enumerate() {
         let mut seqs = Vec::new();
         collect(&mut ws, stored.len(), &mut seqs).await;
         let what = format!("dashboard on node {}", nodes[i].name);
         assert_in_order_once(&seqs, &what);
-        assert_eq!(seqs.iter().copied().collect::<HashSet<_>>(), stored, "{what}");
+        assert_eq!(
+            seqs.iter().copied().collect::<HashSet<_>>(),
+            stored,
+            "{what}"
+        );
     }
 }
