@@ -187,4 +187,26 @@ describe("ConsoleModel", () => {
     await settle();
     expect(m.alerts.list().map((a) => a.id)).toEqual(["a1"]);
   });
+
+  it("makes one picture of several nodes' metric updates, sampled once a second", async () => {
+    const m = model();
+    const started = m.start();
+    sockets[0].open(0);
+    await started;
+    const update = (node: string, at: number, camera: string, cpu: number) => ({
+      type: "metric_update", at, cpu_percent: cpu, rss_bytes: 100, clients: 2, node,
+      cameras: [{ camera, capture_fps: 10, inference_fps: 2, inference_ms: 5, queue_depth: 0, dropped_frames: 0 }],
+    });
+    sockets[0].frame(update("node-1", 10_000, "lobby", 30));
+    sockets[0].frame(update("node-2", 10_300, "yard", 20));
+    expect(m.latestMetrics?.cameras.map((c) => c.camera)).toEqual(["lobby", "yard"]);
+    expect(m.latestMetrics?.cpu_percent).toBe(50);
+    expect(m.metrics.at).toEqual([10]); // the second came within 0.9 s: no new sample
+    sockets[0].frame(update("node-1", 11_000, "lobby", 40));
+    expect(m.metrics.at).toEqual([10, 11]);
+    expect(m.metrics.cpu.at(-1)).toBe(60);
+    // A node silent for 5 s drops out of the picture.
+    sockets[0].frame(update("node-1", 16_000, "lobby", 40));
+    expect(m.latestMetrics?.cameras.map((c) => c.camera)).toEqual(["lobby"]);
+  });
 });

@@ -47,6 +47,7 @@ export class ConsoleModel {
   readonly alerts = new AlertBook();
   cameras = new Map<string, CameraInfo>();
   latestMetrics: MetricUpdate | null = null;
+  private nodeMetrics = new Map<string, MetricUpdate>();
   readonly metrics: MetricSeries = { at: [], clients: [], cpu: [], cameras: new Map() };
   readonly rooms = new Map<string, Room>();
   users: string[] = [];
@@ -332,7 +333,25 @@ export class ConsoleModel {
     }
   }
 
-  private addMetrics(m: MetricUpdate): void {
+  /** On several nodes each sends its own update (its process, its cameras): the latest of
+   * each node, heard from in the last 5 s, make one picture, sampled at most once a second. */
+  private addMetrics(update: MetricUpdate): void {
+    let m = update;
+    if (update.node) {
+      this.nodeMetrics.set(update.node, update);
+      const fresh = [...this.nodeMetrics.values()].filter((n) => update.at - n.at < 5000);
+      m = {
+        ...update,
+        cameras: fresh.flatMap((n) => n.cameras),
+        cpu_percent: fresh.reduce((sum, n) => sum + n.cpu_percent, 0),
+        rss_bytes: fresh.reduce((sum, n) => sum + n.rss_bytes, 0),
+      };
+      const last = this.metrics.at[this.metrics.at.length - 1];
+      if (last !== undefined && update.at / 1000 - last < 0.9) {
+        this.latestMetrics = m;
+        return;
+      }
+    }
     this.latestMetrics = m;
     const s = this.metrics;
     s.at.push(m.at / 1000);

@@ -22,7 +22,7 @@ describe("parseServerMessage", () => {
       { type: "alert_update", id: "a42", seq: 43, camera: "lobby", site: "hq", status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null },
       { type: "receive_message", seq: 46, room: "chat:hq", from: "ops", text: "on my way", at: 1795675650000 },
       { type: "camera_status", camera: "lobby", site: "hq", status: "reconnecting", error: "stalled", since: 1, node: "node-a" },
-      { type: "metric_update", at: 1, cameras: [], cpu_percent: 63.5, rss_bytes: 98304000, clients: 3 },
+      { type: "metric_update", at: 1, cameras: [], cpu_percent: 63.5, rss_bytes: 98304000, clients: 3, node: "node-a" },
       { type: "error", code: "bad_message", message: "unknown variant" },
     ];
     for (const f of frames) expect(parseServerMessage(JSON.stringify(f))).toEqual(f);

@@ -59,7 +59,7 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
   },
   receive_message: { seq: "number", room: "string", from: "string", text: "string", at: "number" },
   camera_status: { camera: "string", site: "string", status: "string", error: "string?", since: "number", node: "string?" },
-  metric_update: { at: "number", cameras: "array", cpu_percent: "number", rss_bytes: "number", clients: "number" },
+  metric_update: { at: "number", cameras: "array", cpu_percent: "number", rss_bytes: "number", clients: "number", node: "string?" },
   error: { code: "string", message: "string" },
 };
 

@@ -30,6 +30,27 @@ pub trait EventBus: Send + Sync + 'static {
     fn delivered_seq(&self) -> Option<u64> {
         None
     }
+    /// What a shared bus has done, for /metrics; `None` for an in-process bus.
+    fn report(&self) -> Option<BusReport> {
+        None
+    }
+}
+
+/// A shared bus's counters ([`EventBus::report`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusReport {
+    /// Whether the broker answered the last command.
+    pub connected: bool,
+    /// Events waiting for the broker.
+    pub backlog: u64,
+    /// Events sent to the broker.
+    pub published: u64,
+    /// Other nodes' events received from the broker.
+    pub received: u64,
+    /// Persisted events delivered from the log because the broker had not brought them.
+    pub swept: u64,
+    /// Events dropped from a full backlog (persisted ones still arrive from the log).
+    pub dropped: u64,
 }
 
 /// The in-process bus: a tokio broadcast channel, with the store as its log.

@@ -48,7 +48,7 @@ mod service;
 mod snapshots;
 
 pub use blocking::blocking;
-pub use bus::{EventBus, LocalBus, Subscription};
+pub use bus::{BusReport, EventBus, LocalBus, Subscription};
 pub use error::AlertError;
 pub use journal::Journal;
 pub use pipeline::{CameraSpec, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline};

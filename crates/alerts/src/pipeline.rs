@@ -269,6 +269,7 @@ impl PipelineAlerts {
             cpu_percent,
             rss_bytes,
             clients: 0, // the broadcaster fills in its own count
+            node: self.node.clone(),
         });
     }
 }

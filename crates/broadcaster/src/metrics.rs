@@ -25,13 +25,27 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 /// The metrics as they are now. A registry is made per scrape: every value is a snapshot of
 /// the hub's state (there is nothing to accumulate between scrapes), and it is small.
 pub(crate) fn render(hub: &Hub) -> String {
-    let mut registry = Registry::with_prefix("fightwatch");
+    // On several nodes every series carries the node's name.
+    let mut registry = match &hub.config.node {
+        Some(node) => Registry::with_prefix_and_labels(
+            "fightwatch",
+            [(
+                std::borrow::Cow::Borrowed("node"),
+                std::borrow::Cow::Owned(node.clone()),
+            )]
+            .into_iter(),
+        ),
+        None => Registry::with_prefix("fightwatch"),
+    };
     let raised = Counter::<u64>::default();
     raised.inc_by(hub.alerts.raised());
     registry.register("alerts_raised", "Fight alerts raised since start", raised);
     let clients = Gauge::<i64>::default();
     clients.set(hub.connections() as i64);
     registry.register("clients", "Connected dashboards", clients);
+    if let Some(bus) = hub.alerts.bus().report() {
+        bus_metrics(&mut registry, bus);
+    }
 
     if let Ok(Some(m)) = hub.last_metrics.lock().map(|m| m.clone()) {
         let cpu = FloatGauge::default();
@@ -92,4 +106,44 @@ pub(crate) fn render(hub: &Hub) -> String {
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
     out
+}
+
+/// A shared bus's counters (several nodes).
+fn bus_metrics(registry: &mut Registry, bus: fightwatch_alerts::BusReport) {
+    let connected = Gauge::<i64>::default();
+    connected.set(i64::from(bus.connected));
+    registry.register(
+        "bus_connected",
+        "1 while the shared event bus (Redis) answers",
+        connected,
+    );
+    let backlog = Gauge::<i64>::default();
+    backlog.set(i64::try_from(bus.backlog).unwrap_or(i64::MAX));
+    registry.register("bus_backlog", "Events waiting for the shared bus", backlog);
+    for (name, help, value) in [
+        (
+            "bus_published",
+            "Events sent to the shared bus",
+            bus.published,
+        ),
+        (
+            "bus_received",
+            "Other nodes' events received from the shared bus",
+            bus.received,
+        ),
+        (
+            "bus_swept",
+            "Persisted events delivered from the log because the bus had not brought them",
+            bus.swept,
+        ),
+        (
+            "bus_dropped",
+            "Events dropped from a full bus backlog",
+            bus.dropped,
+        ),
+    ] {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(value);
+        registry.register(name, help, counter);
+    }
 }

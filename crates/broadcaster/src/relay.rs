@@ -15,8 +15,13 @@ const CATCH_UP_PAGE: usize = 500;
 
 /// Relays until the bus closes or the hub is dropped.
 pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
-    // The highest seq relayed: a persisted event at or below it is never relayed again.
-    let mut relayed = 0u64;
+    // The highest seq relayed: a persisted event at or below it is never relayed again. It
+    // starts at the log's end, so that even the first event is checked for a gap (on a shared
+    // bus this node's own next event can arrive before another node's earlier one).
+    let mut relayed = match hub.upgrade() {
+        Some(hub) => hub.blocking(|s| s.last_seq()).await.unwrap_or(0),
+        None => return,
+    };
     loop {
         let msg = match bus.recv().await {
             Ok(msg) => msg,
@@ -39,7 +44,7 @@ pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
             // A gap: an event committed before this one has not come by (on a shared bus,
             // another node's event can arrive after a later one, or be lost with its node).
             // The log has it (persist before publish): relay both from there, in order.
-            if relayed > 0 && seq > relayed + 1 {
+            if seq > relayed + 1 {
                 catch_up(&hub, &mut relayed).await;
                 if seq <= relayed {
                     continue;
@@ -85,8 +90,12 @@ fn fan_out(hub: &Hub, mut msg: ServerMessage) {
         }
         ServerMessage::FightAlert(alert) => hub.note_site(&alert.camera, &alert.site),
         ServerMessage::MetricUpdate(metrics) => {
+            // Each dashboard sees the count of its own node's connections.
             metrics.clients = hub.connections();
-            if let Ok(mut last) = hub.last_metrics.lock() {
+            // /metrics reports this node's process and cameras, not another node's.
+            if metrics.node == hub.config.node
+                && let Ok(mut last) = hub.last_metrics.lock()
+            {
                 *last = Some(metrics.clone());
             }
         }

@@ -438,3 +438,27 @@ async fn the_relay_fills_gaps_from_the_log_and_drops_late_repeats() {
     }
     assert_eq!(seqs, (1..=7).collect::<Vec<u64>>());
 }
+
+/// The relay's very first event can be ahead of the log's end too (this node's own alert 2
+/// before another node's alert 1 arrives): it is checked for a gap like any other.
+#[tokio::test]
+async fn the_relays_first_event_is_checked_for_a_gap() {
+    let s = common::server().await;
+    let mut ws = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
+        .await
+        .unwrap();
+    next(&mut ws).await; // welcome
+    let alerts = s.hub.alerts();
+    let first = alerts.store().create_alert(&alert("remote")).unwrap();
+    let second = alerts.store().create_alert(&alert("local")).unwrap();
+    for a in [second, first] {
+        alerts
+            .bus()
+            .publish(fightwatch_protocol::ServerMessage::FightAlert(a));
+    }
+    let got = [
+        next(&mut ws).await["seq"].as_u64(),
+        next(&mut ws).await["seq"].as_u64(),
+    ];
+    assert_eq!(got, [Some(1), Some(2)]);
+}

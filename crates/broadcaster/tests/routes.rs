@@ -109,6 +109,7 @@ async fn metrics_are_valid_prometheus_text_with_escaped_labels() {
         cpu_percent: 12.5,
         rss_bytes: 123_456_789,
         clients: 0,
+        node: None,
     });
     let text = metrics_text(&s, &admin).await;
     let lines = text.lines().map(|l| Ok(l.to_string()));

@@ -705,6 +705,7 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         cpu_percent: 1.0,
         rss_bytes: 1,
         clients: 0,
+        node: None,
     });
     // Another camera's state is not sent either; the next message is the metric update.
     s.hub

@@ -214,6 +214,18 @@ impl EventBus for RedisBus {
     fn delivered_seq(&self) -> Option<u64> {
         Some(self.delivered.load(Ordering::Relaxed))
     }
+
+    fn report(&self) -> Option<fightwatch_alerts::BusReport> {
+        let s = &self.stats;
+        Some(fightwatch_alerts::BusReport {
+            connected: s.connected.load(Ordering::Relaxed),
+            backlog: self.backlog() as u64,
+            published: s.published.load(Ordering::Relaxed),
+            received: s.received.load(Ordering::Relaxed),
+            swept: s.swept.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+        })
+    }
 }
 
 /// Writes the outbox to the stream in order; on failure keeps the batch and retries with

@@ -439,4 +439,20 @@ async fn alerts_survive_redis_and_postgres_restarts() {
             "{what}"
         );
     }
+    // Each node's /metrics carries its name and the bus, connected again.
+    let admin = token(&db, "admin-e2e", "admin");
+    for node in &nodes {
+        let connected = format!("fightwatch_bus_connected{{node=\"{}\"}} 1", node.name);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = common::http_get(node.port, "/metrics", &admin);
+            let text = String::from_utf8(body).unwrap();
+            assert_eq!(status, 200, "{text}");
+            if text.lines().any(|l| l == connected) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no {connected:?} in\n{text}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }

@@ -160,8 +160,12 @@ pub struct Metrics {
     pub cpu_percent: f64,
     /// Process resident memory, bytes.
     pub rss_bytes: u64,
-    /// Connected dashboards.
+    /// Connected dashboards (of the node that sent this update).
     pub clients: usize,
+    /// The node whose process and cameras these are (several nodes: docs/deploy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node: Option<String>,
 }
 
 /// Server → client.

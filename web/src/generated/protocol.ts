@@ -176,9 +176,13 @@ cpu_percent: number,
  */
 rss_bytes: number, 
 /**
- * Connected dashboards.
+ * Connected dashboards (of the node that sent this update).
  */
-clients: number, };
+clients: number, 
+/**
+ * The node whose process and cameras these are (several nodes: docs/deploy.md).
+ */
+node?: string, };
 
 export type ServerMessage = { "type": "welcome_message", 
 /**
