@@ -252,19 +252,28 @@ async fn a_killed_nodes_dashboards_resume_on_another_without_gap_or_repeat() {
         .collect();
     let mut seen = Vec::new();
     collect(&mut on_b, 100, &mut seen).await;
+    let killed_at = Instant::now();
     nodes[1].child.kill().unwrap(); // SIGKILL
     nodes[1].child.wait().unwrap();
     // Whatever else b sent before dying (the socket ends).
     collect(&mut on_b, usize::MAX, &mut seen).await;
+    let closed_in = killed_at.elapsed();
     let last = *seen.last().unwrap();
     let mut on_a = dashboard(nodes[0].port, &viewer, Some(last)).await;
+    // The first alert on the new node (replayed or new).
+    let mut resumed = Vec::new();
+    collect(&mut on_a, 1, &mut resumed).await;
+    eprintln!(
+        "kill -9 → socket closed in {closed_in:?}; reconnected to another node and got the next alert after {:?} (no client backoff)",
+        killed_at.elapsed()
+    );
+
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for p in publishers {
         p.join().unwrap();
     }
     let stored = stored_seqs(&pg, "failover");
-    let mut resumed = Vec::new();
     collect(
         &mut on_a,
         stored.iter().filter(|s| **s > last).count(),
@@ -455,4 +464,63 @@ async fn alerts_survive_redis_and_postgres_restarts() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// Unreachable shared servers at start: a clear error naming the server, exit status 1.
+#[test]
+fn a_node_without_its_servers_says_which_one_and_exits() {
+    let closed = free_port();
+    let started = Instant::now();
+    let out = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"])
+        .args(["--data-dir", "/nonexistent-cluster-data"])
+        .env(
+            "FIGHTWATCH_DATABASE_URL",
+            format!("postgres://fightwatch:pw@127.0.0.1:{closed}/x"),
+        )
+        .env(
+            "FIGHTWATCH_REDIS_URL",
+            format!("redis://127.0.0.1:{closed}/"),
+        )
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let err = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("postgres://127.0.0.1:{closed}/x")),
+        "{err}"
+    );
+    assert!(!err.contains("pw@"), "no password in messages: {err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The database is there, Redis is not.
+    let pg = Postgres::start().unwrap();
+    let db = pg.create_database("noredis").unwrap();
+    let out = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"])
+        .args(["--data-dir", "/nonexistent-cluster-data"])
+        .env("FIGHTWATCH_DATABASE_URL", &db)
+        .env(
+            "FIGHTWATCH_REDIS_URL",
+            format!("redis://127.0.0.1:{closed}/"),
+        )
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let err = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("Redis redis://127.0.0.1:{closed}/")),
+        "{err}"
+    );
+    // And a cluster node without a shared token secret refuses to start.
+    let out = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"])
+        .args(["--data-dir", "/nonexistent-cluster-data"])
+        .env("FIGHTWATCH_DATABASE_URL", &db)
+        .env(
+            "FIGHTWATCH_REDIS_URL",
+            format!("redis://127.0.0.1:{closed}/"),
+        )
+        .env_remove("FIGHTWATCH_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(common::text(&out.stderr).contains("FIGHTWATCH_JWT_SECRET"));
 }
