@@ -194,12 +194,7 @@ impl CameraLeases {
             && someone_has_room
             && let Some(camera) = self.owned.iter().next_back().cloned()
         {
-            let _: i64 = self
-                .release
-                .key(lease_key(&camera))
-                .arg(&self.config.node)
-                .invoke_async(&mut self.conn)
-                .await?;
+            self.release(&camera).await?;
             tracing::info!(%camera, "Handed the camera back to balance the nodes.");
             self.owned.remove(&camera);
         }
@@ -240,14 +235,20 @@ impl CameraLeases {
     /// Gives every lease back (a clean stop: the others take the cameras at once).
     pub async fn release_all(&mut self) -> Result<(), redis::RedisError> {
         for camera in std::mem::take(&mut self.owned) {
-            let _: i64 = self
-                .release
-                .key(lease_key(&camera))
-                .arg(&self.config.node)
-                .invoke_async(&mut self.conn)
-                .await?;
+            self.release(&camera).await?;
         }
         let _: () = self.conn.zrem(NODES, &self.config.node).await?;
+        Ok(())
+    }
+
+    /// Deletes the camera's lease if it is still this node's.
+    async fn release(&mut self, camera: &str) -> Result<(), redis::RedisError> {
+        let _: i64 = self
+            .release
+            .key(lease_key(camera))
+            .arg(&self.config.node)
+            .invoke_async(&mut self.conn)
+            .await?;
         Ok(())
     }
 

@@ -6,8 +6,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::free_port;
@@ -15,60 +14,15 @@ use fightwatch_testkit::{Postgres, Redis};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-const SECRET: &str = "cluster e2e secret of 32+ bytes!!";
+use common::cluster::{Node, SECRET, token, wait_listening};
 
-struct Node {
-    name: String,
-    port: u16,
-    child: Child,
-    _data: tempfile::TempDir,
+fn start_node(name: &str, db: &str, redis: &str) -> Node {
+    common::cluster::serve(name, db, redis)
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_node(name: &str, database_url: &str, redis_url: &str) -> Node {
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = common::command(&[])
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--node",
-            name,
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("FIGHTWATCH_DATABASE_URL", database_url)
-        .env("FIGHTWATCH_REDIS_URL", redis_url)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Node {
-        name: name.into(),
-        port,
-        child,
-        _data: data,
-    }
-}
-
+/// Waits for the node, then checks that /healthz names it.
 fn wait_healthy(node: &Node) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", node.port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "node {} did not start",
-            node.name
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_listening(node);
     let (status, body) = common::http_get(node.port, "/healthz", "");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
@@ -76,17 +30,6 @@ fn wait_healthy(node: &Node) {
         (200, Some(node.name.as_str())),
         "{v}"
     );
-}
-
-fn token(database_url: &str, user: &str, role: &str) -> String {
-    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
-        .arg(Path::new("/nonexistent-cluster-data"))
-        .env("FIGHTWATCH_DATABASE_URL", database_url)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// POSTs `body` to `path`; returns (status, body), or `None` when the node cannot be reached.
@@ -470,22 +413,27 @@ async fn alerts_survive_redis_and_postgres_restarts() {
 #[test]
 fn a_node_without_its_servers_says_which_one_and_exits() {
     let closed = free_port();
+    let redis = format!("redis://127.0.0.1:{closed}/");
+    // `fightwatch serve` as a cluster node: exit status and error output.
+    let serve = |db: &str, secret: Option<&str>| {
+        let mut command = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"]);
+        command
+            .args(["--data-dir", "/nonexistent-cluster-data"])
+            .env("FIGHTWATCH_DATABASE_URL", db)
+            .env("FIGHTWATCH_REDIS_URL", &redis)
+            .env_remove("FIGHTWATCH_JWT_SECRET");
+        if let Some(secret) = secret {
+            command.env("FIGHTWATCH_JWT_SECRET", secret);
+        }
+        let out = command.output().unwrap();
+        (out.status.code(), common::text(&out.stderr))
+    };
     let started = Instant::now();
-    let out = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"])
-        .args(["--data-dir", "/nonexistent-cluster-data"])
-        .env(
-            "FIGHTWATCH_DATABASE_URL",
-            format!("postgres://fightwatch:pw@127.0.0.1:{closed}/x"),
-        )
-        .env(
-            "FIGHTWATCH_REDIS_URL",
-            format!("redis://127.0.0.1:{closed}/"),
-        )
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    let err = common::text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = serve(
+        &format!("postgres://fightwatch:pw@127.0.0.1:{closed}/x"),
+        Some(SECRET),
+    );
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains(&format!("postgres://127.0.0.1:{closed}/x")),
         "{err}"
@@ -495,32 +443,11 @@ fn a_node_without_its_servers_says_which_one_and_exits() {
     // The database is there, Redis is not.
     let pg = Postgres::start().unwrap();
     let db = pg.create_database("noredis").unwrap();
-    let out = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"])
-        .args(["--data-dir", "/nonexistent-cluster-data"])
-        .env("FIGHTWATCH_DATABASE_URL", &db)
-        .env(
-            "FIGHTWATCH_REDIS_URL",
-            format!("redis://127.0.0.1:{closed}/"),
-        )
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    let err = common::text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!("Redis redis://127.0.0.1:{closed}/")),
-        "{err}"
-    );
+    let (code, err) = serve(&db, Some(SECRET));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("Redis {redis}")), "{err}");
     // And a cluster node without a shared token secret refuses to start.
-    let out = common::command(&["serve", "--bind", "127.0.0.1:0", "--node", "a"])
-        .args(["--data-dir", "/nonexistent-cluster-data"])
-        .env("FIGHTWATCH_DATABASE_URL", &db)
-        .env(
-            "FIGHTWATCH_REDIS_URL",
-            format!("redis://127.0.0.1:{closed}/"),
-        )
-        .env_remove("FIGHTWATCH_JWT_SECRET")
-        .output()
-        .unwrap();
-    assert!(common::text(&out.stderr).contains("FIGHTWATCH_JWT_SECRET"));
+    let (code, err) = serve(&db, None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("FIGHTWATCH_JWT_SECRET"), "{err}");
 }

@@ -8,15 +8,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::{Node, token, wait_listening};
 use common::{free_port, repo};
 use fightwatch_testkit::{Postgres, Redis};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-const SECRET: &str = "cluster e2e secret of 32+ bytes!!";
 const CAMERAS: [(&str, &str); 4] = [
     ("entrance", "fixtures/fight_mid_walk.mp4"),
     ("lobby", "fixtures/crossing_crowd.mp4"),
@@ -25,20 +24,6 @@ const CAMERAS: [(&str, &str); 4] = [
 ];
 /// Lease time in these tests: a dead node's cameras move within about this + 2 s.
 const LEASE_MS: u64 = 3000;
-
-struct Node {
-    name: String,
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start(name: &str, db: &str, redis: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
@@ -58,48 +43,12 @@ fn start(name: &str, db: &str, redis: &str) -> Node {
     }
     let config = dir.path().join("fightwatch.toml");
     std::fs::write(&config, toml).unwrap();
-    let child = common::command(&["run", "--config"])
-        .arg(&config)
-        .env(
-            "ORT_DYLIB_PATH",
-            repo.join(".cache/onnxruntime/libonnxruntime.so"),
-        )
-        .env("FIGHTWATCH_DATABASE_URL", db)
-        .env("FIGHTWATCH_REDIS_URL", redis)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Node {
-        name: name.into(),
-        port,
-        child,
-        _dir: dir,
-    }
-}
-
-fn wait_listening(node: &Node) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", node.port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "node {} did not start",
-            node.name
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn token(db: &str) -> String {
-    let out = common::command(&["token", "--user", "viewer-e2e", "--role", "viewer"])
-        .args(["--data-dir", "/nonexistent-cluster-data"])
-        .env("FIGHTWATCH_DATABASE_URL", db)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let mut command = common::command(&["run", "--config"]);
+    command.arg(&config).env(
+        "ORT_DYLIB_PATH",
+        repo.join(".cache/onnxruntime/libonnxruntime.so"),
+    );
+    common::cluster::spawn(command, name, port, dir, db, redis)
 }
 
 /// Each camera's holder, as Redis says.
@@ -167,7 +116,10 @@ async fn each_camera_runs_on_one_node_and_a_dead_nodes_cameras_move_within_the_l
         .max_by_key(|n| held.values().filter(|v| v == n).count())
         .unwrap();
     let watcher = nodes.iter().find(|n| n.name != victim).unwrap().port;
-    let url = format!("ws://127.0.0.1:{watcher}/ws?token={}", token(&db));
+    let url = format!(
+        "ws://127.0.0.1:{watcher}/ws?token={}",
+        token(&db, "viewer-e2e", "viewer")
+    );
     let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
     let moved: Vec<String> = held
         .iter()
