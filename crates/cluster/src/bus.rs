@@ -90,20 +90,9 @@ impl RedisBus {
         config: RedisBusConfig,
         store: Arc<dyn AlertStore>,
     ) -> Result<Self, ClusterError> {
-        let target = describe(&config.url);
-        let err = |source| ClusterError::Redis {
-            target: target.clone(),
-            source,
-        };
-        let client = redis::Client::open(config.url.as_str()).map_err(err)?;
-        let manager_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(2);
-        let mut publisher = client
-            .get_connection_manager_with_config(manager_config)
-            .await
-            .map_err(err)?;
+        let opened = crate::connect::open(&config.url).await?;
+        let err = |e| opened.error(e);
+        let mut publisher = opened.conn.clone();
         // Read from the stream's current end: older entries are history, which the log has.
         let last: StreamRangeReply = publisher
             .xrevrange_count(&config.stream, "+", "-", 1)
@@ -128,7 +117,7 @@ impl RedisBus {
                 Arc::clone(&stats),
             )),
             tokio::spawn(read_loop(
-                client,
+                opened.client.clone(),
                 config.clone(),
                 start_id,
                 local.clone(),
@@ -143,7 +132,7 @@ impl RedisBus {
                 Arc::clone(&stats),
             )),
         ];
-        tracing::info!(redis = %target, stream = %config.stream, node = %config.node, "Event bus on Redis.");
+        tracing::info!(redis = %opened.target, stream = %config.stream, node = %config.node, "Event bus on Redis.");
         Ok(Self {
             config,
             local,
@@ -417,16 +406,5 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.attempt = 0;
-    }
-}
-
-/// `redis://host:port/db` without credentials.
-pub(crate) fn describe(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-            format!("{scheme}://{host}")
-        }
-        None => "(the Redis URL)".into(),
     }
 }

@@ -99,20 +99,7 @@ pub struct CameraLeases {
 impl CameraLeases {
     /// Connects to Redis (failing clearly when it cannot be reached).
     pub async fn connect(config: LeaseConfig) -> Result<Self, ClusterError> {
-        let target = crate::bus::describe(&config.url);
-        let err = |source| ClusterError::Redis {
-            target: target.clone(),
-            source,
-        };
-        let client = redis::Client::open(config.url.as_str()).map_err(err)?;
-        let manager = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(1);
-        let conn = client
-            .get_connection_manager_with_config(manager)
-            .await
-            .map_err(err)?;
+        let conn = crate::connect::open(&config.url).await?.conn;
         Ok(Self {
             config,
             conn,
@@ -362,20 +349,9 @@ async fn owners(
 /// The cluster as Redis sees it now: the nodes heard from lately (live or not) and each
 /// camera's holder (of `cameras`, or, when that is empty, of every camera with a lease).
 pub async fn cluster_view(url: &str, cameras: &[String]) -> Result<ClusterView, ClusterError> {
-    let target = crate::bus::describe(url);
-    let err = |source| ClusterError::Redis {
-        target: target.clone(),
-        source,
-    };
-    let client = redis::Client::open(url).map_err(err)?;
-    let manager = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(3)))
-        .set_response_timeout(Some(Duration::from_secs(3)))
-        .set_number_of_retries(1);
-    let mut conn = client
-        .get_connection_manager_with_config(manager)
-        .await
-        .map_err(err)?;
+    let opened = crate::connect::open(url).await?;
+    let err = |e| opened.error(e);
+    let mut conn = opened.conn.clone();
     let now = server_ms(&mut conn).await.map_err(err)?;
     // Recently silent nodes too (marked not live): a dead node is worth seeing.
     let nodes = nodes_since(&mut conn, now, 0).await.map_err(err)?;
@@ -404,7 +380,7 @@ pub fn cluster_view_blocking(url: &str, cameras: &[String]) -> Result<ClusterVie
         .enable_all()
         .build()
         .map_err(|e| ClusterError::Redis {
-            target: crate::bus::describe(url),
+            target: crate::connect::describe(url),
             source: redis::RedisError::from(e),
         })?;
     runtime.block_on(cluster_view(url, cameras))

@@ -13,6 +13,7 @@ repeats, so every dashboard gets each event once, in order, whichever node raise
 */
 
 mod bus;
+mod connect;
 mod error;
 mod leases;
 

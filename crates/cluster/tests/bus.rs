@@ -154,12 +154,18 @@ async fn alerts_raised_while_redis_is_down_still_reach_other_nodes_and_the_bus_r
             other => panic!("the bus did not recover: {other:?}"),
         }
     }
-    assert!(
+    // The entry can reach b before a's write returns: a marks itself connected just after.
+    let connected = || {
         bus_a
             .stats()
             .connected
             .load(std::sync::atomic::Ordering::Relaxed)
-    );
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !connected() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(connected(), "a's publisher did not mark itself connected");
 }
 
 #[tokio::test]
