@@ -73,7 +73,6 @@ pub struct BusStats {
 
 /// An [`EventBus`] shared by every node through a Redis Stream (see the crate docs).
 pub struct RedisBus {
-    config: RedisBusConfig,
     local: broadcast::Sender<Arc<ServerMessage>>,
     outbox: Arc<Outbox>,
     store: Arc<dyn AlertStore>,
@@ -134,7 +133,6 @@ impl RedisBus {
         ];
         tracing::info!(redis = %opened.target, stream = %config.stream, node = %config.node, "Event bus on Redis.");
         Ok(Self {
-            config,
             local,
             outbox,
             store,
@@ -152,11 +150,6 @@ impl RedisBus {
     /// Entries waiting for Redis.
     pub fn backlog(&self) -> usize {
         self.outbox.queue.lock().map_or(0, |q| q.len())
-    }
-
-    /// This node's name.
-    pub fn node(&self) -> &str {
-        &self.config.node
     }
 }
 

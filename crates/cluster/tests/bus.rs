@@ -187,3 +187,30 @@ async fn an_unreachable_redis_is_a_clear_error() {
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// Whatever else is on the stream (a stray writer, an older or newer release) is skipped with a
+/// warning; the events after it still arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_stream_entries_are_skipped() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let url = pg.create_database("junk").unwrap();
+    let (store_a, bus_a) = node(&redis, &url, "a").await;
+    let (_store_b, bus_b) = node(&redis, &url, "b").await;
+    let mut sub_b = bus_b.subscribe();
+    let port = redis.port().to_string();
+    for fields in [
+        vec!["node", "x", "m", "not json"],
+        vec!["node", "x", "m", r#"{"type":"no_such_message"}"#],
+        vec!["node", "x"],
+        vec!["m", "{}"],
+    ] {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &port, "XADD", "fightwatch:events", "*"])
+            .args(&fields)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let seq = raise(&store_a, &bus_a, "lobby").await;
+    assert_eq!(next(&mut sub_b).await.seq(), Some(seq));
+}

@@ -20,16 +20,7 @@ pub fn run(global: &GlobalArgs, command: ModelCommand) -> anyhow::Result<()> {
             seconds,
             hop,
             json,
-        } => bench(
-            global,
-            &path,
-            device,
-            threads,
-            &batch,
-            Duration::from_secs_f64(seconds.clamp(0.1, 600.0)),
-            hop,
-            json,
-        ),
+        } => bench(global, &path, device, threads, &batch, seconds, hop, json),
     }
 }
 
@@ -84,7 +75,7 @@ fn bench(
     device: fightwatch_inference::Device,
     threads: usize,
     batches: &[u16],
-    per_batch: Duration,
+    seconds: f64,
     hop: f64,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -92,6 +83,11 @@ fn bench(
         hop > 0.0 && hop.is_finite(),
         "--hop must be a positive number of seconds"
     );
+    anyhow::ensure!(
+        (0.1..=600.0).contains(&seconds),
+        "--seconds must be between 0.1 and 600"
+    );
+    let per_batch = Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let mut package = load_package(global, path, device, threads)?;
     let load_s = started.elapsed().as_secs_f64();

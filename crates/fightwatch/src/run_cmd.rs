@@ -124,28 +124,29 @@ fn run_leased(
             Some((pipeline, _)) => crossbeam_channel::select! {
                 recv(pipeline.events) -> event => match event {
                     Ok(event) => { handle(alerts, &event); continue; }
-                    // Every camera ended: wait for the next lease change.
-                    Err(_) => None,
+                    Err(_) => Next::Ended,
                 },
-                recv(held_rx) -> set => set.ok(),
-                default(Duration::from_millis(200)) => None,
+                recv(held_rx) -> set => set.map_or(Next::Idle, Next::Held),
+                default(Duration::from_millis(200)) => Next::Idle,
             },
-            None => held_rx.recv_timeout(Duration::from_millis(200)).ok(),
+            None => held_rx
+                .recv_timeout(Duration::from_millis(200))
+                .map_or(Next::Idle, Next::Held),
         };
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let Some(set) = next else {
-            if let Some((pipeline, _)) = &running
-                && pipeline.events.is_empty()
-                && pipeline.is_finished()
-            {
+        let set = match next {
+            Next::Held(set) => set,
+            Next::Idle => continue,
+            Next::Ended => {
+                // Every camera ended: keep the model for the next lease change.
                 let (pipeline, _) = running.take().context("a running pipeline")?;
                 let (summary, m) = pipeline.join_with_model()?;
                 log_summary(&summary);
                 model = Some(m);
+                continue;
             }
-            continue;
         };
         if set == held {
             continue;
@@ -192,4 +193,14 @@ fn run_leased(
     }
     rt.block_on(rounds).ok();
     Ok(())
+}
+
+/// What the leased loop waits for next.
+enum Next {
+    /// The cameras this node holds now.
+    Held(Vec<String>),
+    /// The running pipeline's cameras all ended.
+    Ended,
+    /// Nothing yet.
+    Idle,
 }

@@ -287,3 +287,23 @@ fn model_bench_refuses_a_batch_size_out_of_range() {
         );
     }
 }
+
+#[test]
+fn model_bench_refuses_bad_durations_without_panicking() {
+    for arg in [
+        "--seconds=NaN",
+        "--seconds=-1",
+        "--seconds=1e9",
+        "--hop=NaN",
+        "--hop=0",
+    ] {
+        let out = fightwatch(&["model", "bench", "models/fight-demo", arg]);
+        let err = text(&out.stderr);
+        let flag = arg.split('=').next().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{arg}: {err}");
+        assert!(
+            err.contains(flag) && !err.contains("panicked"),
+            "{arg}: {err}"
+        );
+    }
+}

@@ -20,6 +20,20 @@ fn start_node(name: &str, db: &str, redis: &str) -> Node {
     common::cluster::serve(name, db, redis)
 }
 
+/// Fresh PostgreSQL and Redis, a database `db` and a healthy `serve` node per name.
+fn cluster(db: &str, names: &[&str]) -> (Postgres, Redis, String, Vec<Node>) {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let url = pg.create_database(db).unwrap();
+    let nodes: Vec<Node> = names
+        .iter()
+        .map(|n| start_node(n, &url, &redis.url()))
+        .collect();
+    for node in &nodes {
+        wait_healthy(node);
+    }
+    (pg, redis, url, nodes)
+}
+
 /// Waits for the node, then checks that /healthz names it.
 fn wait_healthy(node: &Node) {
     wait_listening(node);
@@ -95,15 +109,7 @@ fn assert_in_order_once(seqs: &[u64], what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_dashboard_on_every_node_gets_every_alert_once_in_seq_order() {
-    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
-    let db = pg.create_database("cluster").unwrap();
-    let nodes: Vec<Node> = ["a", "b", "c"]
-        .iter()
-        .map(|n| start_node(n, &db, &redis.url()))
-        .collect();
-    for node in &nodes {
-        wait_healthy(node);
-    }
+    let (pg, _redis, db, nodes) = cluster("cluster", &["a", "b", "c"]);
     let viewer = token(&db, "viewer-e2e", "viewer");
     let mut dashboards = Vec::new();
     for node in &nodes {
@@ -164,15 +170,7 @@ fn stored_seqs(pg: &Postgres, db: &str) -> HashSet<u64> {
 /// its dashboards resume on another node (`after_seq`) with no gap and no repeat.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_nodes_dashboards_resume_on_another_without_gap_or_repeat() {
-    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
-    let db = pg.create_database("failover").unwrap();
-    let mut nodes: Vec<Node> = ["a", "b"]
-        .iter()
-        .map(|n| start_node(n, &db, &redis.url()))
-        .collect();
-    for node in &nodes {
-        wait_healthy(node);
-    }
+    let (pg, _redis, db, mut nodes) = cluster("failover", &["a", "b"]);
     let viewer = token(&db, "viewer-e2e", "viewer");
     let mut on_b = dashboard(nodes[1].port, &viewer, None).await;
     // Detectors post to both nodes until told to stop; those on b fail once it is dead.
@@ -242,15 +240,7 @@ async fn a_killed_nodes_dashboards_resume_on_another_without_gap_or_repeat() {
 /// another, and its dashboard is closed when it is revoked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn camera_permissions_and_revocation_hold_across_nodes() {
-    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
-    let db = pg.create_database("perms").unwrap();
-    let nodes: Vec<Node> = ["a", "b"]
-        .iter()
-        .map(|n| start_node(n, &db, &redis.url()))
-        .collect();
-    for node in &nodes {
-        wait_healthy(node);
-    }
+    let (pg, _redis, db, nodes) = cluster("perms", &["a", "b"]);
     let cli = |args: &[&str], stdin: &str| {
         use std::io::Write;
         let mut child = common::command(args)
@@ -332,15 +322,7 @@ async fn camera_permissions_and_revocation_hold_across_nodes() {
 /// success for reaches every dashboard, in order, once; the nodes recover by themselves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn alerts_survive_redis_and_postgres_restarts() {
-    let (mut pg, mut redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
-    let db = pg.create_database("restarts").unwrap();
-    let nodes: Vec<Node> = ["a", "b"]
-        .iter()
-        .map(|n| start_node(n, &db, &redis.url()))
-        .collect();
-    for node in &nodes {
-        wait_healthy(node);
-    }
+    let (mut pg, mut redis, db, nodes) = cluster("restarts", &["a", "b"]);
     let viewer = token(&db, "viewer-e2e", "viewer");
     let detector = token(&db, "detector-0", "detector");
     let mut dashboards = Vec::new();
