@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 
+use crate::record::{ClipCommand, ClipControl, RecordConfig, Recorder};
 use crate::source::{SourceInfo, SourceOptions, is_network};
-use crate::{CaptureError, Frame, FrameResizer, FrameSource, ResizeSpec};
+use crate::{
+    CaptureError, EncodedPacket, Frame, FrameResizer, FrameSource, LatestFrame, MaskPainter,
+    PrivacyMask, ResizeSpec,
+};
 
 /// How frames of a recorded file are delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,12 @@ pub struct CameraConfig {
     pub options: SourceOptions,
     /// Resize each delivered frame for the model (`Frame::model_input`), on this camera's thread.
     pub model_resize: Option<ResizeSpec>,
+    /// Keep a pre-roll ring and write incident clips ([`Camera::clips`] drives it).
+    pub record: Option<RecordConfig>,
+    /// Black these areas out of every frame (and so of snapshots, clips, live view).
+    pub mask: Option<PrivacyMask>,
+    /// Mask the model's input too (by default the model sees the whole picture).
+    pub mask_inference: bool,
 }
 
 impl CameraConfig {
@@ -88,6 +98,9 @@ impl CameraConfig {
             backoff: Backoff::default(),
             options: SourceOptions::default(),
             model_resize: None,
+            record: None,
+            mask: None,
+            mask_inference: false,
         }
     }
 }
@@ -139,6 +152,8 @@ pub struct CameraStats {
     pub reconnects: AtomicU64,
     /// Corrupt packets skipped (all sessions).
     pub skipped_packets: AtomicU64,
+    /// Bytes of encoded video in the clip pre-roll ring now.
+    pub clip_ring_bytes: Arc<AtomicU64>,
 }
 
 /// A running camera. Dropping it stops the thread.
@@ -147,6 +162,8 @@ pub struct Camera {
     frames: Receiver<Frame>,
     cancel: Arc<AtomicBool>,
     stats: Arc<CameraStats>,
+    clips: Option<ClipControl>,
+    latest: Arc<LatestFrame>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -168,7 +185,17 @@ impl Camera {
         let name: Arc<str> = config.name.as_str().into();
         let mut options = config.options.clone();
         options.cancel = Some(cancel.clone());
+        let (clips, commands) = match &config.record {
+            Some(_) => {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                (Some(ClipControl(tx)), Some(rx))
+            }
+            None => (None, None),
+        };
+        let latest = Arc::new(LatestFrame::default());
         let worker = Worker {
+            commands,
+            latest: latest.clone(),
             live: is_network(&config.source) || config.source.starts_with("usb:"),
             config: CameraConfig { options, ..config },
             name: name.clone(),
@@ -187,8 +214,20 @@ impl Camera {
             frames: rx,
             cancel,
             stats,
+            clips,
+            latest,
             thread: Some(thread),
         })
+    }
+
+    /// Starts and finishes incident clips (cameras configured with [`CameraConfig::record`]).
+    pub fn clips(&self) -> Option<&ClipControl> {
+        self.clips.as_ref()
+    }
+
+    /// The newest frame, for live view.
+    pub fn latest(&self) -> &Arc<LatestFrame> {
+        &self.latest
     }
 
     /// The camera's name.
@@ -232,6 +271,16 @@ struct Worker {
     status: Sender<StatusEvent>,
     cancel: Arc<AtomicBool>,
     stats: Arc<CameraStats>,
+    commands: Option<Receiver<ClipCommand>>,
+    latest: Arc<LatestFrame>,
+}
+
+/// What a session does with each decoded frame besides delivering it.
+struct Taps {
+    resizer: Option<FrameResizer>,
+    recorder: Option<Recorder>,
+    painter: Option<MaskPainter>,
+    packets: Vec<EncodedPacket>,
 }
 
 /// Why one session with the source ended.
@@ -275,8 +324,23 @@ impl Worker {
     }
 
     fn run(self) {
-        // Built here, not in start(): swscale contexts stay on the thread that uses them.
-        let mut resizer = self.config.model_resize.map(FrameResizer::new);
+        // Built here, not in start(): swscale contexts, codec parameters and the clip encoder
+        // stay on the thread that uses them.
+        let mut taps = Taps {
+            resizer: self.config.model_resize.map(FrameResizer::new),
+            recorder: self.config.record.clone().zip(self.commands.clone()).map(
+                |(config, commands)| {
+                    Recorder::new(
+                        config,
+                        self.name.clone(),
+                        commands,
+                        self.stats.clip_ring_bytes.clone(),
+                    )
+                },
+            ),
+            painter: self.config.mask.clone().map(MaskPainter::new),
+            packets: Vec::new(),
+        };
         let mut seq = 0u64;
         let mut pts_offset = 0.0;
         let mut attempt = 0u32;
@@ -301,8 +365,17 @@ impl Worker {
                         self.report(CameraStatus::Online(source.info().clone()));
                     }
                     ever_online = true;
+                    if let Some(recorder) = taps.recorder.as_mut() {
+                        let forced = self.config.record.as_ref().is_some_and(|r| r.force_encode);
+                        let stream = if forced { None } else { source.keep_packets() };
+                        recorder.begin(stream, source.info().fps);
+                    }
                     let result =
-                        self.session(source.as_mut(), resizer.as_mut(), &mut seq, &mut pts_offset);
+                        self.session(source.as_mut(), &mut taps, &mut seq, &mut pts_offset);
+                    if let Some(recorder) = taps.recorder.as_mut() {
+                        recorder.end_session();
+                    }
+                    self.latest.clear();
                     self.stats
                         .skipped_packets
                         .fetch_add(source.skipped_packets(), Ordering::Relaxed);
@@ -371,7 +444,7 @@ impl Worker {
     fn session(
         &self,
         source: &mut dyn FrameSource,
-        mut resizer: Option<&mut FrameResizer>,
+        taps: &mut Taps,
         seq: &mut u64,
         pts_offset: &mut f64,
     ) -> Result<SessionEnd, CaptureError> {
@@ -402,6 +475,21 @@ impl Worker {
             frame.seq = *seq;
             *seq += 1;
             last_pts = frame.pts_s;
+            // The model may see the unmasked picture; nothing else does.
+            let unmasked = frame.picture.clone();
+            if let Some(painter) = taps.painter.as_mut() {
+                frame.picture = Arc::new(painter.paint(&frame.picture)?);
+            }
+            if let Some(recorder) = taps.recorder.as_mut() {
+                if recorder.remuxes() {
+                    source.take_packets(&mut taps.packets);
+                    let offset = if self.live { 0.0 } else { *pts_offset };
+                    recorder.packets(&mut taps.packets, offset);
+                } else {
+                    recorder.frame(&frame.picture, frame.pts_s);
+                }
+            }
+            self.latest.put(frame.seq, frame.picture.clone());
             if let Some(period) = period {
                 // Keep the first frame of each analysis slot.
                 let slot = (frame.pts_s / period + 1e-6).floor() as i64;
@@ -411,8 +499,13 @@ impl Worker {
                 }
                 last_slot = Some(slot);
             }
-            if let Some(r) = resizer.as_deref_mut() {
-                frame.model_input = Some(Arc::new(r.resize_picture(&frame.picture)?));
+            if let Some(r) = taps.resizer.as_mut() {
+                let input = if self.config.mask_inference {
+                    &frame.picture
+                } else {
+                    &unmasked
+                };
+                frame.model_input = Some(Arc::new(r.resize_picture(input)?));
             }
             if realtime && !self.live {
                 let (start, first_pts) = *clock.get_or_insert((Instant::now(), frame.pts_s));

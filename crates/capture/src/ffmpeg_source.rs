@@ -8,7 +8,7 @@ use ff::media::Type;
 use ffmpeg_next as ff;
 
 use crate::source::{SourceInfo, SourceKind, SourceOptions, is_network};
-use crate::{CaptureError, Frame, FrameSource, Picture};
+use crate::{CaptureError, EncodedPacket, EncodedStream, Frame, FrameSource, Picture};
 
 static FFMPEG_INIT: Once = Once::new();
 
@@ -74,7 +74,15 @@ pub struct FfmpegSource {
     eof_sent: bool,
     /// Corrupt packets skipped so far (a decoder error on one packet is not fatal).
     skipped_packets: u64,
+    /// The stream's codec parameters, for remuxing (H.264/H.265 only).
+    params: Option<ff::codec::Parameters>,
+    time_base_q: ff::Rational,
+    /// Packets kept for the recorder since it last took them.
+    kept: Option<Vec<EncodedPacket>>,
 }
+
+/// More packets than this between two decoded frames means nobody takes them: stop keeping.
+const MAX_KEPT_PACKETS: usize = 4096;
 
 impl FfmpegSource {
     /// Opens `url` (a path or a network URL) as camera `camera`.
@@ -161,6 +169,11 @@ impl FfmpegSource {
             });
         let start_pts =
             (stream.start_time() != ff::ffi::AV_NOPTS_VALUE).then_some(stream.start_time());
+        let params = matches!(
+            stream.parameters().id(),
+            ff::codec::Id::H264 | ff::codec::Id::HEVC
+        )
+        .then(|| stream.parameters().clone());
         let info = SourceInfo {
             kind: if network {
                 SourceKind::Network
@@ -191,6 +204,9 @@ impl FfmpegSource {
             seq: 0,
             eof_sent: false,
             skipped_packets: 0,
+            params,
+            time_base_q: tb,
+            kept: None,
         })
     }
 
@@ -200,6 +216,26 @@ impl FfmpegSource {
             frames: self.seq,
             message,
         }
+    }
+
+    /// Keeps a copy (a reference, no bytes copied) of a packet for the recorder.
+    fn keep(&mut self, packet: &ff::Packet) {
+        let Some(kept) = self.kept.as_mut() else {
+            return;
+        };
+        if kept.len() >= MAX_KEPT_PACKETS {
+            tracing::warn!(source = %self.name, "Packets kept for clips were never taken; no longer keeping them.");
+            self.kept = None;
+            return;
+        }
+        let Some(pts) = packet.pts().or(packet.dts()) else {
+            return;
+        };
+        let start = *self.start_pts.get_or_insert(pts);
+        kept.push(EncodedPacket {
+            packet: packet.clone(),
+            t: (pts - start) as f64 * self.time_base,
+        });
     }
 
     /// Wraps a decoded frame (no pixel conversion: see [`crate::Picture`]).
@@ -238,6 +274,21 @@ impl FrameSource for FfmpegSource {
         self.skipped_packets
     }
 
+    fn keep_packets(&mut self) -> Option<EncodedStream> {
+        let params = self.params.clone()?;
+        self.kept = Some(Vec::new());
+        Some(EncodedStream {
+            params,
+            time_base: self.time_base_q,
+        })
+    }
+
+    fn take_packets(&mut self, out: &mut Vec<EncodedPacket>) {
+        if let Some(kept) = self.kept.as_mut() {
+            out.append(kept);
+        }
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
         let mut decoded = ff::frame::Video::empty();
         loop {
@@ -257,6 +308,7 @@ impl FrameSource for FfmpegSource {
                     if packet.stream() != self.stream_index {
                         continue;
                     }
+                    self.keep(&packet);
                     if let Err(e) = self.decoder.send_packet(&packet) {
                         // One corrupt packet: skip it and keep decoding.
                         self.skipped_packets += 1;

@@ -52,6 +52,31 @@ impl Picture {
             Self::Video(v) => video_to_rgb(v, v.width(), v.height()),
         }
     }
+
+    /// The picture as RGB at most `max_width` pixels wide (aspect kept; video frames are
+    /// scaled while converting, so a small copy of a large frame costs little).
+    pub fn to_rgb_within(&self, max_width: u32) -> Result<RgbImage, CaptureError> {
+        let (w, h) = (self.width(), self.height());
+        if w <= max_width {
+            return self.to_rgb();
+        }
+        let sh = (u64::from(h) * u64::from(max_width) / u64::from(w)).max(1) as u32;
+        match self {
+            Self::Rgb(i) => Ok(image::imageops::thumbnail(i, max_width, sh)),
+            Self::Video(v) => video_to_rgb(v, max_width, sh),
+        }
+    }
+
+    /// A JPEG of the picture at most `max_width` pixels wide.
+    pub fn to_jpeg(&self, quality: u8, max_width: u32) -> Result<Vec<u8>, CaptureError> {
+        let rgb = self.to_rgb_within(max_width)?;
+        let mut jpeg = Vec::new();
+        rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut jpeg, quality,
+        ))
+        .map_err(|e| CaptureError::InvalidOption(format!("JPEG encoding: {e}")))?;
+        Ok(jpeg)
+    }
 }
 
 /// Converts (and scales) a decoded frame to packed RGB24 of `w` x `h` with swscale.
@@ -72,6 +97,21 @@ pub(crate) fn video_to_rgb(v: &ff::frame::Video, w: u32, h: u32) -> Result<RgbIm
     let mut rgb = ff::frame::Video::empty();
     ctx.run(v, &mut rgb).map_err(err)?;
     packed_rgb(&rgb)
+}
+
+/// An RGB24 FFmpeg frame holding `image` (rows copied to the frame's stride).
+pub(crate) fn rgb_frame(image: &RgbImage) -> ff::frame::Video {
+    let (w, h) = image.dimensions();
+    let mut frame = ff::frame::Video::new(ff::format::Pixel::RGB24, w, h);
+    let stride = frame.stride(0);
+    let row = w as usize * 3;
+    let data = frame.data_mut(0);
+    for (y, src) in image.as_raw().chunks_exact(row.max(1)).enumerate() {
+        if let Some(dst) = data.get_mut(y * stride..y * stride + row) {
+            dst.copy_from_slice(src);
+        }
+    }
+    frame
 }
 
 /// Copies a packed RGB24 FFmpeg frame (rows padded to its stride) into an `RgbImage`.

@@ -41,6 +41,9 @@ mod error;
 mod ffmpeg_source;
 mod frame;
 mod image_dir;
+mod live;
+mod mask;
+mod record;
 mod resize;
 mod source;
 #[cfg(feature = "usb")]
@@ -51,7 +54,26 @@ pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
 pub use frame::{Frame, Picture};
 pub use image_dir::ImageDirSource;
+pub use live::LatestFrame;
+pub use mask::{MaskPainter, PrivacyMask};
+pub use record::{
+    ClipCommand, ClipControl, ClipMethod, ClipReport, EncodedPacket, EncodedStream, RecordConfig,
+    SavedClip, clip_encoders_opened, hex, sha256_file,
+};
 pub use resize::{FrameResizer, ResizeMode, ResizeSpec};
 pub use source::{FrameSource, SourceInfo, SourceKind, SourceOptions, open};
 #[cfg(feature = "usb")]
 pub use usb::{DeviceInfo, UsbRequest, UsbSource, list_devices};
+
+/// A file-name-safe version of a name (camera names and ids go into media file names).
+pub fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

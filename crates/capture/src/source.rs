@@ -95,6 +95,16 @@ pub trait FrameSource {
     fn skipped_packets(&self) -> u64 {
         0
     }
+
+    /// Starts keeping the encoded packets it reads, for clips that remux them; the stream's
+    /// codec parameters, or `None` when this source has no packets a browser plays in MP4
+    /// (only H.264 and H.265 qualify).
+    fn keep_packets(&mut self) -> Option<crate::EncodedStream> {
+        None
+    }
+
+    /// Moves the packets kept since the last call into `out`.
+    fn take_packets(&mut self, _out: &mut Vec<crate::EncodedPacket>) {}
 }
 
 /// Whether `s` names a network stream.

@@ -228,3 +228,61 @@ fn a_frozen_stream_is_detected_as_stalled_and_reopened() {
     expect_frames(&camera, 5, Duration::from_secs(10));
     camera.stop();
 }
+
+#[test]
+fn an_rtsp_cameras_clip_is_remuxed_without_an_encoder() {
+    let port = free_port();
+    let url = format!("rtsp://127.0.0.1:{port}/cam");
+    let _server = RtspServer::start(port);
+    let dir = tempfile::tempdir().unwrap();
+    let (reports_tx, reports) = crossbeam_channel::unbounded();
+    let mut config = live_config("rtsp-clip", &url);
+    let mut record = fightwatch_capture::RecordConfig::new(dir.path(), reports_tx);
+    record.pre_roll = Duration::from_secs(1);
+    record.post_roll = Duration::from_millis(500);
+    config.record = Some(record);
+    let (status_tx, _status) = crossbeam_channel::unbounded();
+    let mut camera = Camera::start(config, status_tx).unwrap();
+    let clips = camera.clips().unwrap().clone();
+    let mut started_at = None;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        assert!(Instant::now() < deadline, "no clip report");
+        if let Ok(report) = reports.try_recv() {
+            break report;
+        }
+        let Ok(frame) = camera.frames().recv_timeout(Duration::from_secs(5)) else {
+            continue;
+        };
+        match started_at {
+            // Two seconds in, the ring holds the stream's first keyframe; the clip runs from
+            // there to 0.5 s after the "incident" ends.
+            None if frame.pts_s >= 2.0 => {
+                clips.start("a7", frame.pts_s);
+                started_at = Some(frame.pts_s);
+            }
+            Some(t) if frame.pts_s >= t + 1.0 => clips.finish("a7", t + 1.0),
+            _ => {}
+        }
+    };
+    let clip = report.result.expect("a clip");
+    assert_eq!(clip.method, fightwatch_capture::ClipMethod::Remux);
+    assert_eq!(
+        fightwatch_capture::clip_encoders_opened(),
+        0,
+        "remuxing opens no encoder"
+    );
+    assert!(clip.frames >= 30, "{clip:?}");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(dir.path().join(&clip.file))
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop_promptly(&mut camera);
+}
