@@ -116,6 +116,7 @@ test("an acknowledgement in one console shows in another at once", { timeout: 60
   const dialog = a.page.locator("dialog.detail");
   await dialog.waitFor();
   await dialog.locator(".timeline li").first().waitFor();
+  await dialog.getByRole("tab", { name: "Snapshot" }).click();
   await until("the snapshot in the detail", () =>
     dialog.locator(".detail-snapshot img").evaluate((i) => i.complete && i.naturalWidth > 0),
   );
@@ -236,6 +237,48 @@ test("operators chat in a site room and privately", { timeout: 30_000 }, async (
   assert.deepEqual(await accessibilityProblems(b.page), []);
 });
 
+test("an alert's clip plays with its marks, live view opens from the alert and from a camera tile", { timeout: 60_000 }, async () => {
+  const page = a.page;
+  await page.getByRole("link", { name: /Live/ }).first().click();
+  // An alert whose clip is written (the fixtures' incidents outlast the 8 s clips).
+  let id = null;
+  await until(
+    "an alert with a clip",
+    async () => {
+      id = await page.evaluate(async () => {
+        const list = await (await fetch("/api/alerts?limit=50")).json();
+        return list.find((x) => x.clip && x.camera !== "gate")?.id ?? null;
+      });
+      return id !== null;
+    },
+    40_000,
+  );
+  await page.evaluate((alertId) => (window.location.hash = `#/live/alert:${alertId}`), id);
+  const video = page.locator("dialog.detail video.clip-video");
+  await video.waitFor();
+  await until(
+    "the clip's metadata (Chromium decodes its H.264)",
+    () => video.evaluate((v) => v.readyState >= 1 && v.duration > 1),
+    20_000,
+  );
+  const marks = page.locator(".clip-marks .clip-mark");
+  assert.ok((await marks.count()) >= 1, "the incident start is marked");
+  await page.locator(".clip-mark.mark-start").click();
+  assert.ok((await video.evaluate((v) => v.currentTime)) > 0, "a mark seeks the clip");
+  await until("the clip shows a frame", () => video.evaluate((v) => v.readyState >= 2), 10_000);
+  await shot(page, "09-alert-clip");
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await page.getByRole("tab", { name: "Live" }).click();
+  const live = page.locator("dialog.detail img.live-img");
+  await until("live frames in the alert", () => live.evaluate((i) => i.complete && i.naturalWidth > 0), 15_000);
+  await page.getByRole("button", { name: "Close" }).click();
+  await page.getByRole("button", { name: /Live view of entrance/ }).click();
+  const tile = page.locator("dialog.live-dialog img.live-img");
+  await until("live frames from the camera tile", () => tile.evaluate((i) => i.complete && i.naturalWidth > 0), 15_000);
+  await shot(page, "10-live-view");
+  await page.getByRole("button", { name: "Close" }).click();
+});
+
 test("the console fits a phone and the pages raised no errors", { timeout: 30_000 }, async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: service.base, deviceScaleFactor: 2 });
   const page = await phone.newPage();
@@ -244,7 +287,7 @@ test("the console fits a phone and the pages raised no errors", { timeout: 30_00
   await page.locator(".alert-card").first().waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
-  await shot(page, "09-phone");
+  await shot(page, "11-phone");
   await phone.close();
   assert.deepEqual(a.page.errors, []);
   assert.deepEqual(b.page.errors, []);

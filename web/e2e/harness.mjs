@@ -76,6 +76,11 @@ export class Service {
       `web_dir = ${JSON.stringify(path.join(REPO, "web/dist"))}`,
       `[storage]`,
       `data_dir = ${JSON.stringify(this.data)}`,
+      // Short clips: the looping fight fixtures never end their incidents.
+      `[evidence]`,
+      `pre_roll_s = 2.0`,
+      `post_roll_s = 1.0`,
+      `max_clip_s = 8.0`,
     ];
     for (const c of cameras) {
       lines.push(`[[cameras]]`, `name = "${c.name}"`, `source = ${JSON.stringify(path.join(REPO, c.source))}`, `site = "${c.site}"`);

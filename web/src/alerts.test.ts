@@ -14,6 +14,8 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   ended_at: status === "active" ? null : 5000,
   acked_by: status === "acknowledged" ? "ops" : null,
   note: status === "acknowledged" ? "guard sent" : null,
+  clip: null,
+  exported_by: null,
   ...extra,
 });
 
@@ -68,6 +70,17 @@ describe("AlertBook", () => {
     expect(book.get("a2")?.fresh).toBe(false);
     for (const s of [3, 4, 5]) book.addEvent(event(s));
     expect(book.list().map((a) => a.id)).toEqual(["a5", "a4", "a3"]);
+  });
+
+  it("keeps the clip once an update brings it, whatever arrives later", () => {
+    const book = new AlertBook();
+    book.addEvent(event(1));
+    const clip = { file: "lobby-a1.mp4", duration_ms: 12000, bytes: 9, sha256: "ab", method: "remux", start_ms: 5000, peak_ms: 6000, end_ms: null };
+    book.applyUpdate(update("a1", 2, "active", { clip }));
+    expect(book.get("a1")?.clip).toEqual(clip);
+    book.applyUpdate(update("a1", 3, "ended"));
+    book.addRecords([record(1, "active")]);
+    expect(book.get("a1")?.clip).toEqual(clip);
   });
 
   it("builds snapshot URLs for stored alerts that have one", () => {

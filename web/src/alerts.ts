@@ -1,7 +1,7 @@
 // The console's view of alerts: fed by REST pages and by live events in any order, it always
 // converges on the same state (the merge below only moves forward).
 
-import type { AlertRecord, AlertStatus, AlertUpdate, FightAlert } from "./protocol";
+import type { AlertRecord, AlertStatus, AlertUpdate, ClipInfo, FightAlert } from "./protocol";
 
 /** What the console shows for one alert. */
 export interface Alert {
@@ -18,6 +18,8 @@ export interface Alert {
   ackedBy: string | null;
   note: string | null;
   snapshotUrl: string | null;
+  /** The incident clip, once written (served at `clipUrl(id)`). */
+  clip: ClipInfo | null;
   source: string;
   /** Arrived live while this console watched (flash it). */
   fresh: boolean;
@@ -45,6 +47,7 @@ export function fromRecord(r: AlertRecord): Alert {
     ackedBy: r.acked_by,
     note: r.note,
     snapshotUrl: r.snapshot ? `/api/alerts/${encodeURIComponent(r.id)}/snapshot.jpg` : null,
+    clip: r.clip ?? null,
     source: r.source,
     fresh: false,
   };
@@ -65,6 +68,7 @@ export function fromEvent(e: FightAlert): Alert {
     ackedBy: null,
     note: null,
     snapshotUrl: e.snapshot_url,
+    clip: null,
     source: e.source,
     fresh: true,
   };
@@ -80,8 +84,24 @@ export function merge(a: Alert, b: Alert): Alert {
     ackedBy: a.ackedBy ?? b.ackedBy,
     note: a.note ?? b.note,
     snapshotUrl: a.snapshotUrl ?? b.snapshotUrl,
+    clip: a.clip ?? b.clip,
     fresh: a.fresh && b.fresh,
   };
+}
+
+/** Where an alert's clip is served. */
+export function clipUrl(id: string): string {
+  return `/api/alerts/${encodeURIComponent(id)}/clip.mp4`;
+}
+
+/** Where a camera's live view is served. */
+export function liveUrl(camera: string): string {
+  return `/api/cameras/${encodeURIComponent(camera)}/live.mjpeg`;
+}
+
+/** Where an alert's signed evidence export is served. */
+export function evidenceUrl(id: string): string {
+  return `/api/alerts/${encodeURIComponent(id)}/evidence.zip`;
 }
 
 /** Alerts by id, listed newest (highest seq) first, at most `capacity` kept. */
@@ -131,6 +151,7 @@ export class AlertBook {
       endedAt: u.ended_at,
       ackedBy: u.acked_by,
       note: u.note,
+      clip: u.clip ?? null,
     });
     this.byId.set(a.id, next);
     return next;

@@ -19,7 +19,12 @@ describe("parseServerMessage", () => {
     const frames = [
       { type: "welcome_message", session: "9f2c", user: "ops", role: "operator", server_version: "0.1.0", last_seq: 41 },
       alert,
-      { type: "alert_update", id: "a42", seq: 43, camera: "lobby", site: "hq", status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null },
+      { type: "alert_update", id: "a42", seq: 43, camera: "lobby", site: "hq", status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null, clip: null, exported_by: null },
+      {
+        type: "alert_update", id: "a42", seq: 44, camera: "lobby", site: "hq", status: "ended", peak_score: 0.99, ended_at: 5, acked_by: null, note: null,
+        clip: { file: "lobby.mp4", duration_ms: 12000, bytes: 9, sha256: "ab", method: "remux", start_ms: 5000, peak_ms: 6000, end_ms: null },
+        exported_by: "lead",
+      },
       { type: "receive_message", seq: 46, room: "chat:hq", from: "ops", text: "on my way", at: 1795675650000 },
       { type: "camera_status", camera: "lobby", site: "hq", status: "reconnecting", error: "stalled", since: 1, node: "node-a" },
       { type: "metric_update", at: 1, cameras: [], cpu_percent: 63.5, rss_bytes: 98304000, clients: 3, node: "node-a" },
@@ -46,6 +51,11 @@ describe("parseServerMessage", () => {
       "a welcome without server_version",
       JSON.stringify({ type: "welcome_message", session: "s", user: "u", role: "viewer", last_seq: 0 }),
       /welcome_message.server_version: expected string/,
+    ],
+    [
+      "a clip without its length",
+      JSON.stringify({ type: "alert_update", id: "a", seq: 1, camera: "c", site: "s", status: "ended", peak_score: 1, clip: { file: "x.mp4" } }),
+      /alert_update.clip.duration_ms: expected number/,
     ],
     [
       "an unknown status",

@@ -6,7 +6,7 @@ import type { ServerMessage } from "./generated/protocol";
 
 // The wire types are generated from the server's Rust types (crates/protocol, ts-rs) into
 // ./generated/protocol.ts; here they get the names the console uses.
-export type { AlertRecord, AlertStatus, CameraMetrics, ClientMessage, Role, ServerMessage } from "./generated/protocol";
+export type { AlertRecord, AlertStatus, CameraMetrics, ClientMessage, ClipInfo, Role, ServerMessage } from "./generated/protocol";
 
 type Tagged<T extends wire.ServerMessage["type"]> = Extract<wire.ServerMessage, { type: T }>;
 export type WelcomeMessage = Tagged<"welcome_message">;
@@ -27,7 +27,7 @@ export class ProtocolError extends Error {
   }
 }
 
-type Kind = "string" | "number" | "string?" | "number?" | "array";
+type Kind = "string" | "number" | "string?" | "number?" | "array" | "clip?";
 /** Every field of a message but its type tag, each with the kind it must have: the compiler
  * holds this list to the generated types, so a field the server adds or renames fails the
  * build until it is checked here too. */
@@ -56,6 +56,8 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
     ended_at: "number?",
     acked_by: "string?",
     note: "string?",
+    clip: "clip?",
+    exported_by: "string?",
   },
   receive_message: { seq: "number", room: "string", from: "string", text: "string", at: "number" },
   camera_status: { camera: "string", site: "string", status: "string", error: "string?", since: "number", node: "string?" },
@@ -64,6 +66,40 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
 };
 
 const STATUSES: readonly string[] = ["active", "ended", "acknowledged"];
+
+/** The fields of an alert's clip, checked like a message's. */
+const CLIP: Record<keyof wire.ClipInfo, Exclude<Kind, "array" | "clip?">> = {
+  file: "string",
+  duration_ms: "number",
+  bytes: "number",
+  sha256: "string",
+  method: "string",
+  start_ms: "number",
+  peak_ms: "number?",
+  end_ms: "number?",
+};
+
+/** Checks `v` against a shape; the first wrong field's complaint, or null. */
+function check(where: string, v: Record<string, unknown>, shape: Record<string, Kind>): string | null {
+  for (const [field, kind] of Object.entries(shape)) {
+    const x = v[field];
+    const optional = kind.endsWith("?");
+    if (optional && (x === null || x === undefined)) {
+      v[field] = null;
+      continue;
+    }
+    const want = optional ? kind.slice(0, -1) : kind;
+    let ok: boolean;
+    if (want === "array") ok = Array.isArray(x);
+    else if (want === "clip") {
+      ok = typeof x === "object" && x !== null && !Array.isArray(x);
+      const inner = ok ? check(`${where}.${field}`, x as Record<string, unknown>, CLIP) : null;
+      if (inner) return inner;
+    } else ok = typeof x === want && (want !== "number" || Number.isFinite(x));
+    if (!ok) return `${where}.${field}: expected ${kind}, got ${JSON.stringify(x)}`;
+  }
+  return null;
+}
 
 /** Parses one text frame from the server. Unknown fields are kept (newer servers may add
  * some); a missing or mistyped field, or an unknown type, is a ProtocolError. */
@@ -83,17 +119,8 @@ export function parseServerMessage(text: string): ServerMessage {
     throw new ProtocolError(`unknown message type ${JSON.stringify(type)}`);
   }
   const shape: Record<string, Kind> = SHAPES[type as wire.ServerMessage["type"]];
-  for (const [field, kind] of Object.entries(shape)) {
-    const v = msg[field];
-    const optional = kind.endsWith("?");
-    if (optional && (v === null || v === undefined)) {
-      msg[field] = null;
-      continue;
-    }
-    const want = optional ? kind.slice(0, -1) : kind;
-    const ok = want === "array" ? Array.isArray(v) : typeof v === want && (want !== "number" || Number.isFinite(v));
-    if (!ok) throw new ProtocolError(`${type}.${field}: expected ${kind}, got ${JSON.stringify(v)}`);
-  }
+  const problem = check(type, msg, shape);
+  if (problem) throw new ProtocolError(problem);
   if (type === "alert_update" && !STATUSES.includes(msg.status as string)) {
     throw new ProtocolError(`alert_update.status: unknown status ${JSON.stringify(msg.status)}`);
   }

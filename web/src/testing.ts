@@ -72,5 +72,6 @@ export function alertRecord(seq: number, status: AlertStatus = "active"): AlertR
     note: null,
     snapshot: status === "active" ? "snap.jpg" : null,
     source: "pipeline",
+    clip: null,
   };
 }

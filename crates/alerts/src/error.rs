@@ -39,6 +39,9 @@ pub enum AlertError {
     /// A thread could not be started.
     #[error("starting a thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// An evidence export could not be made.
+    #[error("evidence export: {0}")]
+    Export(String),
 }
 
 impl AlertError {

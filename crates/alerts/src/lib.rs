@@ -15,7 +15,7 @@ and then published, in order, on the [`EventBus`] that broadcasters subscribe to
 
 ```
 use std::sync::Arc;
-use fightwatch_alerts::{AlertService, EventBus, LocalBus, SnapshotDir};
+use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir};
 use fightwatch_protocol::{Detection, ServerMessage};
 use fightwatch_store::{AlertStore, SqliteStore};
 
@@ -24,7 +24,7 @@ let dir = tempfile::tempdir()?;
 let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(&dir.path().join("db"))?);
 let bus = Arc::new(LocalBus::new(store.clone(), 1024));
 let mut events = bus.subscribe();
-let alerts = AlertService::new(store, bus, SnapshotDir::new(dir.path().join("snapshots")));
+let alerts = AlertService::new(store, bus, MediaDir::new(dir.path().join("snapshots")));
 let detection = Detection {
     camera: "gate".into(), site: None, score: 0.9, label: None, snapshot_jpeg: None,
 };
@@ -41,17 +41,18 @@ mod blocking;
 mod bus;
 pub mod detection;
 mod error;
+mod export;
 mod journal;
+mod media;
 mod pipeline;
 mod process;
 mod service;
-mod snapshots;
 
 pub use blocking::blocking;
 pub use bus::{BusReport, EventBus, LocalBus, Subscription};
 pub use error::AlertError;
 pub use journal::Journal;
-pub use pipeline::{CameraSpec, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline};
+pub use media::MediaDir;
+pub use pipeline::{CameraSpec, ClipSettings, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline};
 pub use process::ProcessSampler;
 pub use service::{AlertService, MAX_NOTE_CHARS, Retention};
-pub use snapshots::SnapshotDir;

@@ -1,11 +1,16 @@
 //! The running pipeline: cameras → inference on its own thread, and what its events become.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing, StatusEvent};
+use fightwatch_capture::{
+    Camera, CameraConfig, CameraStatus, ClipControl, ClipReport, LatestFrame, Pacing, PrivacyMask,
+    RecordConfig, StatusEvent,
+};
 use fightwatch_inference::{
     ModelPackage, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary, resize_spec,
 };
@@ -32,6 +37,37 @@ pub struct CameraSpec {
     pub pacing: Pacing,
     /// Start a file over when it ends.
     pub loop_file: bool,
+    /// Record incident clips.
+    pub clips: Option<ClipSettings>,
+    /// Areas blacked out of everything that leaves the camera.
+    pub mask: Option<PrivacyMask>,
+    /// Mask the model's input too.
+    pub mask_inference: bool,
+}
+
+/// Where and how long incident clips are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipSettings {
+    /// The alerts' media folder ([`crate::MediaDir::dir`]).
+    pub dir: PathBuf,
+    /// Video before the incident's start.
+    pub pre_roll: Duration,
+    /// Video after its end.
+    pub post_roll: Duration,
+    /// Longest clip.
+    pub max_length: Duration,
+}
+
+impl ClipSettings {
+    /// 5 s pre-roll, 5 s post-roll, at most 120 s, in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            pre_roll: Duration::from_secs(5),
+            post_roll: Duration::from_secs(5),
+            max_length: Duration::from_secs(120),
+        }
+    }
 }
 
 impl CameraSpec {
@@ -44,6 +80,9 @@ impl CameraSpec {
             analysis_fps: None,
             pacing: Pacing::Realtime,
             loop_file: false,
+            clips: None,
+            mask: None,
+            mask_inference: false,
         }
     }
 }
@@ -51,8 +90,13 @@ impl CameraSpec {
 /// Cameras and the inference thread, running. Its events arrive on [`RunningPipeline::events`];
 /// the channel closes when every camera ended or `stop` was set.
 pub struct RunningPipeline {
-    /// What the pipeline reports: windows, incidents, camera states, metrics, thumbnails.
+    /// What the pipeline reports: windows, incidents, camera states, metrics, thumbnails,
+    /// finished clips.
     pub events: Receiver<PipelineEvent>,
+    /// Each recording camera's clip control.
+    pub clips: HashMap<String, ClipControl>,
+    /// Each camera's newest frame, for live view.
+    pub live: HashMap<String, Arc<LatestFrame>>,
     thread: std::thread::JoinHandle<(
         Result<PipelineSummary, fightwatch_inference::Error>,
         ModelPackage,
@@ -70,22 +114,50 @@ impl RunningPipeline {
         let spec = resize_spec(&model.config().input);
         let mut pipeline = Pipeline::new(model, config)?;
         let (status_tx, status_rx) = crossbeam_channel::unbounded();
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let (reports_tx, reports) = crossbeam_channel::unbounded::<ClipReport>();
         let mut running = Vec::with_capacity(cameras.len());
+        let (mut clips, mut live) = (HashMap::new(), HashMap::new());
         for c in cameras {
             let mut cfg = CameraConfig::new(&c.name, &c.source);
             cfg.analysis_fps = c.analysis_fps;
             cfg.pacing = c.pacing;
             cfg.loop_file = c.loop_file;
             cfg.model_resize = Some(spec);
-            running.push(Camera::start(cfg, status_tx.clone()).map_err(|source| {
-                AlertError::Camera {
+            cfg.mask = c.mask.clone();
+            cfg.mask_inference = c.mask_inference;
+            cfg.record = c.clips.as_ref().map(|s| RecordConfig {
+                pre_roll: s.pre_roll,
+                post_roll: s.post_roll,
+                max_length: s.max_length,
+                // A mask must be burnt into the clip: the source's own packets show everything.
+                force_encode: c.mask.is_some(),
+                ..RecordConfig::new(&s.dir, reports_tx.clone())
+            });
+            let camera =
+                Camera::start(cfg, status_tx.clone()).map_err(|source| AlertError::Camera {
                     camera: c.name.clone(),
                     source,
-                }
-            })?);
+                })?;
+            if let Some(control) = camera.clips() {
+                clips.insert(c.name.clone(), control.clone());
+            }
+            live.insert(c.name.clone(), camera.latest().clone());
+            running.push(camera);
         }
-        drop(status_tx);
-        let (events_tx, events) = crossbeam_channel::unbounded();
+        drop((status_tx, reports_tx));
+        // Clip reports join the pipeline's events; this thread ends with the last camera.
+        let forward = events_tx.clone();
+        std::thread::Builder::new()
+            .name("clip-reports".into())
+            .spawn(move || {
+                for report in reports {
+                    if forward.send(PipelineEvent::Clip(report)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(AlertError::Thread)?;
         let thread = std::thread::Builder::new()
             .name("inference".into())
             .spawn(move || {
@@ -94,7 +166,12 @@ impl RunningPipeline {
                 (summary, pipeline.into_model())
             })
             .map_err(AlertError::Thread)?;
-        Ok(Self { events, thread })
+        Ok(Self {
+            events,
+            clips,
+            live,
+            thread,
+        })
     }
 
     /// Whether the inference thread has ended (every camera ended, or it was stopped).
@@ -119,6 +196,14 @@ impl RunningPipeline {
     }
 }
 
+/// Media times of an incident, for the marks on its clip.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClipMarks {
+    start: Option<f64>,
+    peak: Option<f64>,
+    end: Option<f64>,
+}
+
 /// Turns a pipeline's events into alerts and live updates on an [`AlertService`]: an incident
 /// start raises an alert, a new peak updates it, its end ends it; camera states, metrics (with
 /// this process's CPU and memory) and thumbnails are published as they come.
@@ -129,6 +214,9 @@ pub struct PipelineAlerts {
     service: Arc<AlertService>,
     runtime: tokio::runtime::Handle,
     open: HashMap<String, String>,
+    recorders: HashMap<String, ClipControl>,
+    /// Media times of each recording alert's start, peak and end, for the clip's marks.
+    marks: HashMap<String, ClipMarks>,
     sites: HashMap<String, String>,
     default_site: String,
     node: Option<String>,
@@ -146,10 +234,21 @@ impl PipelineAlerts {
             service,
             runtime,
             open: HashMap::new(),
+            recorders: HashMap::new(),
+            marks: HashMap::new(),
             sites: HashMap::new(),
             default_site: default_site.into(),
             node: None,
             process: ProcessSampler::default(),
+        }
+    }
+
+    /// Uses `pipeline`'s cameras: their recorders make the alerts' clips, their newest frames
+    /// feed live view.
+    pub fn attach(&mut self, pipeline: &RunningPipeline) {
+        self.recorders = pipeline.clips.clone();
+        for (camera, latest) in &pipeline.live {
+            self.service.set_live_source(camera, latest.clone());
         }
     }
 
@@ -188,8 +287,37 @@ impl PipelineAlerts {
                 self.service.set_thumbnail(camera, jpeg.clone());
                 Ok(())
             }
+            PipelineEvent::Clip(report) => self.clip(report),
             PipelineEvent::Window { .. } => Ok(()),
         }
+    }
+
+    /// A finished clip becomes part of its alert (an `alert_update` with the clip).
+    fn clip(&mut self, report: &ClipReport) -> Result<(), AlertError> {
+        let marks = self.marks.remove(&report.id).unwrap_or_default();
+        let Ok(saved) = &report.result else {
+            return Ok(()); // the recorder logged why
+        };
+        let offset_ms = |t: f64| ((t - saved.first_s).max(0.0) * 1000.0).round() as u64;
+        let duration_ms = (saved.duration_s * 1000.0).round() as u64;
+        let within = |t: Option<f64>| t.map(offset_ms).filter(|&ms| ms <= duration_ms);
+        let clip = fightwatch_protocol::ClipInfo {
+            file: saved.file.clone(),
+            duration_ms,
+            bytes: saved.bytes,
+            sha256: saved.sha256.clone(),
+            method: saved.method.as_str().into(),
+            start_ms: marks.start.map_or(0, offset_ms),
+            peak_ms: within(marks.peak),
+            end_ms: within(marks.end),
+        };
+        let change = AlertChange {
+            clip: Some(clip),
+            ..AlertChange::default()
+        };
+        self.runtime
+            .block_on(self.service.update(&report.id, change))?;
+        Ok(())
     }
 
     /// An alert's `started_at` is the capture time of the frame that confirmed the fight
@@ -206,6 +334,7 @@ impl PipelineAlerts {
                 camera,
                 score,
                 label,
+                t,
                 ..
             } => {
                 let alert = NewAlert {
@@ -218,10 +347,25 @@ impl PipelineAlerts {
                     source: PIPELINE_SOURCE.into(),
                 };
                 let created = self.runtime.block_on(self.service.raise(alert, snapshot))?;
+                if let Some(recorder) = self.recorders.get(camera) {
+                    recorder.start(&created.id, *t);
+                    self.marks.insert(
+                        created.id.clone(),
+                        ClipMarks {
+                            start: Some(*t),
+                            ..ClipMarks::default()
+                        },
+                    );
+                }
                 self.open.insert(incident.clone(), created.id);
             }
-            IncidentEvent::Updated { incident, peak, .. } => {
+            IncidentEvent::Updated {
+                incident, peak, t, ..
+            } => {
                 if let Some(id) = self.open.get(incident) {
+                    if let Some(marks) = self.marks.get_mut(id) {
+                        marks.peak = Some(*t);
+                    }
                     let change = AlertChange {
                         peak: Some(*peak),
                         ..AlertChange::default()
@@ -229,12 +373,25 @@ impl PipelineAlerts {
                     self.runtime.block_on(self.service.update(id, change))?;
                 }
             }
-            IncidentEvent::Ended { incident, peak, .. } => {
+            IncidentEvent::Ended {
+                incident,
+                camera,
+                peak,
+                t,
+                peak_t,
+                ..
+            } => {
                 if let Some(id) = self.open.remove(incident) {
+                    if let Some(marks) = self.marks.get_mut(&id) {
+                        (marks.peak, marks.end) = (Some(*peak_t), Some(*t));
+                    }
+                    if let Some(recorder) = self.recorders.get(camera) {
+                        recorder.finish(&id, *t);
+                    }
                     let change = AlertChange {
                         peak: Some(*peak),
                         ended_at: Some(now_ms()),
-                        ack: None,
+                        ..AlertChange::default()
                     };
                     self.runtime.block_on(self.service.update(&id, change))?;
                 }
@@ -280,7 +437,7 @@ mod tests {
     use fightwatch_store::{AlertStore, SqliteStore};
 
     use super::*;
-    use crate::{EventBus, LocalBus, SnapshotDir};
+    use crate::{EventBus, LocalBus, MediaDir};
 
     #[test]
     fn incidents_become_alerts_that_peak_and_end_and_cameras_are_published() {
@@ -293,7 +450,7 @@ mod tests {
         let service = AlertService::new(
             store.clone(),
             bus,
-            SnapshotDir::new(dir.path().join("snapshots")),
+            MediaDir::new(dir.path().join("snapshots")),
         );
         let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "default");
         alerts.set_site("lobby", "hq");

@@ -9,7 +9,7 @@ use fightwatch_protocol::{
 };
 use fightwatch_store::{AlertChange, AlertFilter, AlertStore, NewAlert};
 
-use crate::{AlertError, EventBus, Journal, SnapshotDir, blocking};
+use crate::{AlertError, EventBus, Journal, MediaDir, blocking};
 
 /// Longest acknowledgement note, characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
@@ -18,9 +18,11 @@ pub const MAX_NOTE_CHARS: usize = 2000;
 /// publishes every change (and the cameras' live state) on the event bus.
 pub struct AlertService {
     journal: Journal,
-    snapshots: SnapshotDir,
+    snapshots: MediaDir,
     /// Each camera's latest small JPEG (live only, this node's cameras).
     thumbnails: std::sync::Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// Each camera's newest frame (this node's cameras), for live view.
+    live: std::sync::Mutex<HashMap<String, Arc<fightwatch_capture::LatestFrame>>>,
     raised: AtomicU64,
 }
 
@@ -39,12 +41,13 @@ impl AlertService {
     pub fn new(
         store: Arc<dyn AlertStore>,
         bus: Arc<dyn EventBus>,
-        snapshots: SnapshotDir,
+        snapshots: MediaDir,
     ) -> Arc<Self> {
         Arc::new(Self {
             journal: Journal::new(store, bus),
             snapshots,
             thumbnails: Default::default(),
+            live: Default::default(),
             raised: AtomicU64::new(0),
         })
     }
@@ -125,6 +128,18 @@ impl AlertService {
         if let Ok(mut t) = self.thumbnails.lock() {
             t.insert(camera.to_string(), jpeg);
         }
+    }
+
+    /// Makes `latest` the live view source of `camera`.
+    pub fn set_live_source(&self, camera: &str, latest: Arc<fightwatch_capture::LatestFrame>) {
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(camera.to_string(), latest);
+        }
+    }
+
+    /// A camera's live view source, if it runs on this node.
+    pub fn live_source(&self, camera: &str) -> Option<Arc<fightwatch_capture::LatestFrame>> {
+        self.live.lock().ok()?.get(camera).cloned()
     }
 
     /// A camera's latest thumbnail, if this node has one.
@@ -236,7 +251,7 @@ impl AlertService {
     }
 
     /// The snapshot folder.
-    pub fn snapshots(&self) -> &SnapshotDir {
+    pub fn snapshots(&self) -> &MediaDir {
         &self.snapshots
     }
 }
@@ -251,7 +266,7 @@ mod tests {
     fn service(dir: &std::path::Path) -> Arc<AlertService> {
         let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(&dir.join("db")).unwrap());
         let bus = Arc::new(LocalBus::new(store.clone(), 64));
-        AlertService::new(store, bus, SnapshotDir::new(dir.join("snapshots")))
+        AlertService::new(store, bus, MediaDir::new(dir.join("snapshots")))
     }
 
     fn alert(camera: &str, started_at: u64, source: &str) -> NewAlert {
@@ -286,7 +301,7 @@ mod tests {
             max_snapshot_bytes: 1500,
         };
         alerts.apply_retention(trim).await.unwrap();
-        let left = alerts.store().oldest_snapshots(10).unwrap();
+        let left = alerts.store().oldest_media(10).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].0, "a3", "the newest snapshot stays");
         assert_eq!(files(dir.path()), 1);

@@ -56,6 +56,10 @@ pub struct ServerConfig {
     pub max_resume_events: u64,
     /// This node's name in a cluster (shown by /healthz); `None` when it runs alone.
     pub node: Option<String>,
+    /// Frames per second of live view.
+    pub live_fps: f64,
+    /// Most live view streams open at once on this node.
+    pub max_live_viewers: usize,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +83,8 @@ impl Default for ServerConfig {
             max_rooms_per_connection: 64,
             max_resume_events: 10_000,
             node: None,
+            live_fps: 5.0,
+            max_live_viewers: 64,
         }
     }
 }
@@ -134,6 +140,12 @@ pub struct Hub {
     /// The site of every camera seen (camera states, alerts): what a camera-restricted user's
     /// site rooms are.
     pub(crate) camera_sites: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Live view streams of this node's cameras.
+    pub(crate) live: crate::live::LiveStreams,
+    /// The key evidence exports are signed with (set by [`crate::Server::start`]).
+    pub(crate) evidence_key: std::sync::OnceLock<Arc<fightwatch_evidence::SigningKey>>,
+    /// Evidence exports in progress (each holds its clip in memory).
+    pub(crate) exports: tokio::sync::Semaphore,
 }
 
 impl Hub {
@@ -156,10 +168,28 @@ impl Hub {
             messages: config.message_rate_per_user.limiter(),
             revocations: tokio::sync::watch::channel(0).0,
             camera_sites: Default::default(),
+            live: crate::live::LiveStreams::new(config.live_fps, config.max_live_viewers),
+            evidence_key: std::sync::OnceLock::new(),
+            exports: tokio::sync::Semaphore::new(2),
             config,
         });
         tokio::spawn(crate::relay::run(Arc::downgrade(&hub), subscription));
         hub
+    }
+
+    /// Signs evidence exports with `key` (once; later calls are ignored).
+    pub fn set_evidence_key(&self, key: fightwatch_evidence::SigningKey) {
+        let _ = self.evidence_key.set(Arc::new(key));
+    }
+
+    /// Live view streams open now.
+    pub fn live_viewers(&self) -> usize {
+        self.live.viewers()
+    }
+
+    /// Live view JPEGs encoded since start, all cameras.
+    pub fn live_frames_encoded(&self) -> u64 {
+        self.live.encoded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A token for a new session of `user`: the session is stored, then the token signed.

@@ -48,6 +48,8 @@ mod guard;
 mod http;
 mod hub;
 mod limits;
+mod live;
+mod media;
 mod metrics;
 pub mod openapi;
 mod relay;
@@ -68,7 +70,8 @@ pub use http::serve;
 pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;
 pub use server::{
-    ClusterOptions, Server, ServerOptions, jwt_secret, open_store, open_store_at, private_dir,
+    ClusterOptions, Server, ServerOptions, jwt_secret, media_dir, open_store, open_store_at,
+    private_dir,
 };
 pub use ws::{CLOSE_LAGGING, CLOSE_REVOKED};
 
@@ -115,6 +118,8 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/alerts", get(rest::alerts))
         .route("/api/alerts/{id}", get(rest::alert))
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
+        .route("/api/alerts/{id}/clip.mp4", get(media::clip))
+        .route("/api/alerts/{id}/evidence.zip", get(media::evidence))
         .route("/api/alerts/{id}/ack", post(rest::ack))
         .route("/api/alerts/{id}/events", get(rest::alert_events))
         .route("/api/me", get(rest::me))
@@ -129,6 +134,7 @@ fn routes() -> Router<Arc<Hub>> {
         )
         .route("/api/cameras", get(rest::cameras))
         .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
+        .route("/api/cameras/{name}/live.mjpeg", get(media::live))
         .route("/metrics", get(rest::prometheus))
         .route("/healthz", get(rest::healthz))
         .route("/api/openapi.json", get(openapi::serve))

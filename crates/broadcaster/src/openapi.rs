@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::rest;
+use crate::{media, rest};
 
 /// The document.
 #[derive(OpenApi)]
@@ -24,14 +24,15 @@ use crate::rest;
     paths(
         rest::login, rest::logout, rest::me, rest::alerts, rest::alert, rest::alert_events,
         rest::snapshot, rest::ack, rest::detections, rest::users, rest::messages, rest::cameras,
-        rest::camera_latest, rest::prometheus, rest::healthz
+        rest::camera_latest, rest::prometheus, rest::healthz, media::clip, media::evidence,
+        media::live
     ),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = []), ("query" = [])),
     tags(
-        (name = "alerts", description = "Alert history, snapshots, acknowledgement, detections"),
+        (name = "alerts", description = "Alert history, snapshots, clips, evidence exports, acknowledgement, detections"),
         (name = "session", description = "Sign in and out"),
-        (name = "cameras", description = "Cameras and their latest frame"),
+        (name = "cameras", description = "Cameras, their latest frame and live view"),
         (name = "chat", description = "Chat history and users"),
         (name = "operations", description = "Health and Prometheus metrics"),
     )

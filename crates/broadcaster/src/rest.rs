@@ -80,7 +80,7 @@ pub(crate) async fn alerts(
 }
 
 /// An alert the user may see; one of another camera is "no such alert" (ids cannot be probed).
-async fn visible_alert(
+pub(crate) async fn visible_alert(
     hub: &Hub,
     claims: &crate::Claims,
     id: String,

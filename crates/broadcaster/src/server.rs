@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fightwatch_alerts::{AlertService, EventBus, LocalBus, PipelineAlerts, Retention, SnapshotDir};
+use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir, PipelineAlerts, Retention};
 use fightwatch_cluster::{RedisBus, RedisBusConfig};
 use fightwatch_store::{AlertStore, PostgresStore, SqliteStore};
 
@@ -127,15 +127,19 @@ impl Server {
         if let Some(c) = cluster {
             config.node = Some(c.node.clone());
         }
-        let alerts = AlertService::new(
-            store,
-            bus,
-            SnapshotDir::new(options.data_dir.join("snapshots")),
-        );
+        let alerts = AlertService::new(store, bus, MediaDir::new(media_dir(&options.data_dir)));
         let hub = {
             let _inside = rt.enter();
             Hub::new(alerts, auth, config)
         };
+        let key = fightwatch_evidence::SigningKey::load_or_create(&options.data_dir)
+            .map_err(|e| ServerError::Secret(e.to_string()))?;
+        tracing::info!(
+            fingerprint = %key.public_key().fingerprint(),
+            public_key = %key.public_key().to_hex(),
+            "Evidence exports are signed with this Ed25519 key."
+        );
+        hub.set_evidence_key(key);
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(options.bind))
             .map_err(io(format!("listening on {}", options.bind)))?;
@@ -312,6 +316,11 @@ pub fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
     crate::users::write_private(&path, &secret)
         .map_err(io(format!("creating {}", path.display())))?;
     Ok(secret.into_bytes())
+}
+
+/// The folder of alert snapshots and clips in a data directory.
+pub fn media_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("snapshots")
 }
 
 /// Creates `dir` readable by its owner only (it holds the database, snapshots and the

@@ -386,15 +386,17 @@ impl Recorder {
             .filter(|(_, p)| p.packet.is_key());
         let first = keys
             .clone()
-            .filter(|(_, p)| p.t <= from)
-            .last()
+            .rev()
+            .find(|(_, p)| p.t <= from)
             .or_else(|| keys.clone().next())
             .map(|(i, _)| i);
         if let Some(first) = first {
-            let kept: Vec<ff::Packet> =
-                self.ring.range(first..).map(|p| p.packet.clone()).collect();
-            let times: Vec<f64> = self.ring.range(first..).map(|p| p.t).collect();
-            for (packet, t) in kept.into_iter().zip(times) {
+            let kept: Vec<(ff::Packet, f64)> = self
+                .ring
+                .range(first..)
+                .map(|p| (p.packet.clone(), p.t))
+                .collect();
+            for (packet, t) in kept {
                 self.write(&packet, t);
             }
         }

@@ -92,7 +92,8 @@ pub fn evaluate(
                 }
                 PipelineEvent::Incident { .. }
                 | PipelineEvent::Metrics(_)
-                | PipelineEvent::Thumbnail { .. } => {}
+                | PipelineEvent::Thumbnail { .. }
+                | PipelineEvent::Clip(_) => {}
             }
         }
         for camera in &cameras {

@@ -139,6 +139,36 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Write a signed evidence export of an alert (clip, snapshot, timeline, manifest signed
+    /// with the data directory's Ed25519 key); it is recorded in the alert's timeline.
+    Export {
+        /// The alert's id (`a42`).
+        alert_id: String,
+        /// The ZIP to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Who exports it (recorded in the timeline).
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
+        /// The server's data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
+        data_dir: PathBuf,
+    },
+    /// Check an evidence export: the signature and every file's SHA-256; exit 1 naming the
+    /// file that was altered.
+    Verify {
+        /// The ZIP.
+        file: PathBuf,
+        /// The signer's Ed25519 public key (hex), as the server logs it at start.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// Expect the key of the server in this data directory.
+        #[arg(long, value_name = "DIR", conflicts_with = "public_key")]
+        data_dir: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `fightwatch cluster …`

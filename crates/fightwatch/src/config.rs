@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use fightwatch_alerts::{CameraSpec, Retention};
+use std::time::Duration;
+
+use fightwatch_alerts::{CameraSpec, ClipSettings, Retention};
 use fightwatch_broadcaster::{ServerConfig, ServerOptions};
-use fightwatch_capture::Pacing;
+use fightwatch_capture::{Pacing, PrivacyMask};
 use fightwatch_inference::{IncidentConfig, PipelineConfig};
 use serde::Deserialize;
 
@@ -42,6 +44,9 @@ pub struct Config {
     /// Shared servers when this node is one of several.
     #[serde(default)]
     pub cluster: ClusterSection,
+    /// Incident clips and live view.
+    #[serde(default)]
+    pub evidence: EvidenceSection,
     /// The cameras.
     pub cameras: Vec<CameraSection>,
 }
@@ -253,6 +258,74 @@ impl Default for StorageSection {
     }
 }
 
+/// `[evidence]`: incident clips and live view.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceSection {
+    /// Record a clip of every incident (pre-roll, incident, post-roll).
+    pub clips: bool,
+    /// Seconds of video before the incident's start.
+    pub pre_roll_s: f64,
+    /// Seconds of video after its end.
+    pub post_roll_s: f64,
+    /// Longest clip, seconds.
+    pub max_clip_s: f64,
+    /// Frames per second of live view (`/api/cameras/{name}/live.mjpeg`).
+    pub live_fps: f64,
+}
+
+impl Default for EvidenceSection {
+    fn default() -> Self {
+        Self {
+            clips: true,
+            pre_roll_s: 5.0,
+            post_roll_s: 5.0,
+            max_clip_s: 120.0,
+            live_fps: 5.0,
+        }
+    }
+}
+
+impl EvidenceSection {
+    fn check(&self) -> anyhow::Result<()> {
+        let within = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;
+        if !within(self.pre_roll_s, 0.0, 60.0) || !within(self.post_roll_s, 0.0, 60.0) {
+            bail!("[evidence]: pre_roll_s and post_roll_s must be 0 to 60");
+        }
+        if !within(self.max_clip_s, 1.0, 3600.0) {
+            bail!("[evidence]: max_clip_s must be 1 to 3600");
+        }
+        if !within(self.live_fps, 0.1, 30.0) {
+            bail!("[evidence]: live_fps must be 0.1 to 30");
+        }
+        Ok(())
+    }
+
+    /// Clip settings for media in `data_dir` (`None` when clips are off).
+    pub fn clip_settings(&self, data_dir: &Path) -> Option<ClipSettings> {
+        self.clips.then(|| ClipSettings {
+            pre_roll: Duration::from_secs_f64(self.pre_roll_s),
+            post_roll: Duration::from_secs_f64(self.post_roll_s),
+            max_length: Duration::from_secs_f64(self.max_clip_s),
+            ..ClipSettings::new(fightwatch_broadcaster::media_dir(data_dir))
+        })
+    }
+}
+
+/// A camera's `masks`: polygons checked while the file is read, so a bad one is an error
+/// that names its line.
+#[derive(Debug, Clone)]
+pub struct Masks(pub PrivacyMask);
+
+impl<'de> Deserialize<'de> for Masks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let polygons = Vec::<Vec<[f64; 2]>>::deserialize(d)?;
+        PrivacyMask::new(polygons)
+            .map(Masks)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// One `[[cameras]]` entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -273,6 +346,13 @@ pub struct CameraSection {
     /// Recorded files: start again at the end (default true, like a camera that never stops).
     #[serde(default = "yes", rename = "loop")]
     pub loop_file: bool,
+    /// Privacy masks: polygons of `[x, y]` points, fractions of the frame (0–1), blacked out
+    /// of snapshots, clips, live view and thumbnails.
+    #[serde(default)]
+    pub masks: Option<Masks>,
+    /// Black the masks out of the model's input too (default: the model sees everything).
+    #[serde(default)]
+    pub mask_inference: bool,
 }
 
 fn default_site() -> String {
@@ -322,6 +402,7 @@ impl Config {
     /// The server this file describes.
     pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
         let mut options = self.server.options(&self.storage.data_dir);
+        options.config.live_fps = self.evidence.live_fps;
         options.cluster = self.cluster.options().context("[cluster]")?;
         Ok(options)
     }
@@ -359,6 +440,9 @@ impl Config {
                     Pacing::AsFastAsPossible
                 },
                 loop_file: c.loop_file,
+                clips: self.evidence.clip_settings(&self.storage.data_dir),
+                mask: c.masks.as_ref().map(|m| m.0.clone()),
+                mask_inference: c.mask_inference,
             })
             .collect()
     }
@@ -370,6 +454,7 @@ impl Config {
         if self.pipeline.hop_s.is_nan() || self.pipeline.hop_s <= 0.0 {
             bail!("[pipeline]: hop_s must be > 0");
         }
+        self.evidence.check()?;
         if self.cameras.is_empty() {
             bail!("no [[cameras]]");
         }

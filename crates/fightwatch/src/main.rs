@@ -7,6 +7,7 @@ mod cli;
 mod cluster_cmd;
 mod config;
 mod eval_cmd;
+mod evidence_cmd;
 mod logging;
 mod model_cmd;
 mod probe_cmd;
@@ -88,6 +89,18 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             data_dir,
         } => user_cmd::token(&data_dir, &user, &role, &ttl),
         cli::Command::Run { config } => run_cmd::run(&cli.global, &config),
+        cli::Command::Export {
+            alert_id,
+            out,
+            by,
+            data_dir,
+        } => evidence_cmd::export(&data_dir, &alert_id, &out, &by),
+        cli::Command::Verify {
+            file,
+            public_key,
+            data_dir,
+            json,
+        } => evidence_cmd::verify_file(&file, public_key.as_deref(), data_dir.as_deref(), json),
         cli::Command::Serve { server } => {
             fightwatch_broadcaster::Server::start(server.options()?)?.serve_until_signal()?;
             Ok(())

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fightwatch_alerts::{CameraSpec, RunningPipeline};
+use fightwatch_alerts::{CameraSpec, ClipSettings, RunningPipeline};
 use fightwatch_broadcaster::Server;
 use fightwatch_capture::{CameraStatus, Pacing, SourceOptions};
 use fightwatch_inference::PipelineEvent;
@@ -90,12 +90,20 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             } else {
                 Pacing::AsFastAsPossible
             },
+            // A served replay records incident clips like a camera would.
+            clips: args
+                .serve
+                .as_ref()
+                .map(|s| ClipSettings::new(fightwatch_broadcaster::media_dir(&s.data_dir))),
             ..CameraSpec::new(name, source)
         })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let pipeline = RunningPipeline::start(model, args.inference.pipeline_config(), &cameras, stop)
         .context("starting the pipeline")?;
+    if let Some(alerts) = alerts.as_mut() {
+        alerts.attach(&pipeline);
+    }
     let source_of: std::collections::HashMap<String, String> = names
         .iter()
         .cloned()
@@ -189,7 +197,9 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            PipelineEvent::Metrics(_) | PipelineEvent::Thumbnail { .. } => {}
+            PipelineEvent::Metrics(_)
+            | PipelineEvent::Thumbnail { .. }
+            | PipelineEvent::Clip(_) => {}
             PipelineEvent::Camera(status) => {
                 if let CameraStatus::Offline { error: Some(error) } = &status.status {
                     failures.push(format!("{}: {error}", status.camera));

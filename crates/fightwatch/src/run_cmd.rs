@@ -44,6 +44,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
             let pipeline =
                 RunningPipeline::start(model, config.pipeline_config(), &cameras, stop.clone())
                     .context("starting the pipeline")?;
+            alerts.attach(&pipeline);
             tracing::info!(cameras = cameras.len(), "fightwatch is running.");
             for event in &pipeline.events {
                 handle(&mut alerts, &event);
@@ -182,6 +183,7 @@ fn run_leased(
             flag.clone(),
         )
         .context("starting the pipeline")?;
+        alerts.attach(&pipeline);
         running = Some((pipeline, flag));
     }
     if let Some((pipeline, flag)) = running.take() {

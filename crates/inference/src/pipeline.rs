@@ -76,6 +76,8 @@ pub enum PipelineEvent {
     Camera(StatusEvent),
     /// Once a second: per-camera throughput.
     Metrics(Vec<fightwatch_protocol::CameraMetrics>),
+    /// A camera's recorder finished (or failed) an incident clip.
+    Clip(fightwatch_capture::ClipReport),
     /// Every few seconds per camera: a small JPEG of its latest frame (for camera lists).
     Thumbnail {
         /// Camera name.

@@ -26,8 +26,8 @@ mod role;
 pub mod typescript;
 
 pub use messages::{
-    AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage, ClientMessage, Detection,
-    FightAlert, Metrics, ServerMessage, private_room,
+    AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage, ClientMessage, ClipInfo,
+    Detection, FightAlert, Metrics, ServerMessage, private_room,
 };
 pub use rest::{
     AckRequest, AlertRecord, CameraView, ErrorBody, Health, LoginRequest, LoginResponse, Me,

@@ -92,6 +92,35 @@ pub struct AlertUpdate {
     pub acked_by: Option<String>,
     /// The operator's note.
     pub note: Option<String>,
+    /// The incident clip, once it is written (absent before and in events stored before clips
+    /// existed).
+    #[serde(default)]
+    pub clip: Option<ClipInfo>,
+    /// Set on the update that records an evidence export: who exported the alert.
+    #[serde(default)]
+    pub exported_by: Option<String>,
+}
+
+/// An alert's incident clip: MP4 (H.264), served at `/api/alerts/{id}/clip.mp4`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClipInfo {
+    /// File name on the server.
+    pub file: String,
+    /// Length, ms.
+    pub duration_ms: u64,
+    /// File size.
+    pub bytes: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+    /// `remux` (the camera's own video) or `encode` (encoded here: raw sources, masks).
+    pub method: String,
+    /// Where in the clip the incident started, ms from the clip's start.
+    pub start_ms: u64,
+    /// Where in the clip its score peaked, ms, when known.
+    pub peak_ms: Option<u64>,
+    /// Where in the clip it ended, ms, when the clip reaches that far.
+    pub end_ms: Option<u64>,
 }
 
 /// A chat message.

@@ -39,6 +39,9 @@ pub struct AlertRecord {
     pub snapshot: Option<String>,
     /// Who raised it: `pipeline` or a detector's user name.
     pub source: String,
+    /// The incident clip, when one was written.
+    #[serde(default)]
+    pub clip: Option<crate::ClipInfo>,
 }
 
 /// `POST /api/login`.

@@ -61,7 +61,7 @@ pub fn events_are_numbered_in_commit_order(store: &dyn AlertStore) {
             &AlertChange {
                 peak: Some(0.5),
                 ended_at: Some(200),
-                ack: None,
+                ..AlertChange::default()
             },
         )
         .unwrap();
@@ -195,15 +195,54 @@ pub fn filters_paging_chat_and_retention(store: &dyn AlertStore) {
     );
     let next = store.create_alert(&new_alert("lobby", 200)).unwrap();
     assert_eq!(next.seq, 7);
-    let oldest = store.oldest_snapshots(2).unwrap();
+    // a2 gets its clip; the update that records an export names the exporter once.
+    let clip = fightwatch_protocol::ClipInfo {
+        file: "lobby-a2.mp4".into(),
+        duration_ms: 12_000,
+        bytes: 1234,
+        sha256: "ab".repeat(32),
+        method: "remux".into(),
+        start_ms: 5000,
+        peak_ms: Some(6000),
+        end_ms: None,
+    };
+    let with_clip = store
+        .update_alert(
+            "a2",
+            &AlertChange {
+                clip: Some(clip.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(with_clip.clip.as_ref(), Some(&clip));
+    let exported = store
+        .update_alert(
+            "a2",
+            &AlertChange {
+                exported_by: Some("lead".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (exported.exported_by.as_deref(), exported.clip.as_ref()),
+        (Some("lead"), Some(&clip)),
+        "the clip stays"
+    );
+    assert_eq!(store.alert("a2").unwrap().unwrap().clip, Some(clip));
+    let oldest = store.oldest_media(2).unwrap();
     assert_eq!(
         oldest.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
         vec!["a1", "a2"]
     );
-    store.clear_snapshot("a1").unwrap();
-    assert_eq!(store.oldest_snapshots(1).unwrap()[0].0, "a2");
+    assert_eq!(oldest[1].1.len(), 2, "a2's snapshot and clip: {oldest:?}");
+    store.clear_media("a1").unwrap();
+    assert_eq!(store.oldest_media(1).unwrap()[0].0, "a2");
     let gone = store.prune(103).unwrap();
-    assert_eq!(gone.len(), 2); // a1's snapshot was already cleared
+    // a1's snapshot was already cleared; a2's snapshot and clip go with a2.
+    assert_eq!(gone.len(), 3, "{gone:?}");
+    assert!(gone.contains(&"lobby-a2.mp4".to_string()));
     assert_eq!(store.alerts(&AlertFilter::default()).unwrap().len(), 3);
 }
 

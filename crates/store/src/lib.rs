@@ -65,12 +65,15 @@ pub trait AlertStore: Send + Sync + 'static {
     /// The newest event's sequence number (0 when there is none).
     fn last_seq(&self) -> Result<u64, StoreError>;
     /// Deletes alerts, events and messages from before `before_ms`, and sessions that expired
-    /// then; returns the deleted alerts' snapshot file names (the caller removes the files).
+    /// then; returns the deleted alerts' media file names, snapshots and clips (the caller
+    /// removes the files).
     fn prune(&self, before_ms: u64) -> Result<Vec<String>, StoreError>;
-    /// The oldest alerts that still have a snapshot: (id, file name), oldest first.
-    fn oldest_snapshots(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
-    /// Forgets an alert's snapshot (its file was removed for space); the alert stays.
-    fn clear_snapshot(&self, id: &str) -> Result<(), StoreError>;
+    /// The oldest alerts that still have media (a snapshot, a clip): (id, file names), oldest
+    /// first.
+    fn oldest_media(&self, limit: usize) -> Result<Vec<(String, Vec<String>)>, StoreError>;
+    /// Forgets an alert's snapshot and clip (their files were removed for space); the alert
+    /// stays.
+    fn clear_media(&self, id: &str) -> Result<(), StoreError>;
 
     // Chat.
 

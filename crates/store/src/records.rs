@@ -30,6 +30,10 @@ pub struct AlertChange {
     pub ended_at: Option<u64>,
     /// Acknowledges it: (user, note).
     pub ack: Option<(String, Option<String>)>,
+    /// Attaches the incident clip.
+    pub clip: Option<fightwatch_protocol::ClipInfo>,
+    /// Records an evidence export by this user (the alert's timeline keeps who and when).
+    pub exported_by: Option<String>,
 }
 
 /// Filters for [`crate::AlertStore::alerts`].

@@ -1,6 +1,8 @@
 //! What an alert becomes, decided once for every store so they cannot disagree.
 
-use fightwatch_protocol::{AlertStatus, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
+use fightwatch_protocol::{
+    AlertStatus, AlertUpdate, ChatMessage, ClipInfo, FightAlert, ServerMessage,
+};
 
 use crate::{AlertChange, AlertRecord, NewAlert};
 
@@ -50,7 +52,31 @@ pub(crate) fn apply(current: &AlertRecord, change: &AlertChange) -> AlertUpdate 
         ended_at,
         acked_by,
         note,
+        clip: change.clip.clone().or_else(|| current.clip.clone()),
+        exported_by: change.exported_by.clone(),
     }
+}
+
+/// The JSON an alert's clip is stored as.
+pub(crate) fn clip_json(clip: Option<&ClipInfo>) -> Result<Option<String>, crate::StoreError> {
+    clip.map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| crate::StoreError::BadEvent {
+            seq: 0,
+            message: format!("clip: {e}"),
+        })
+}
+
+/// A stored clip column; an unreadable one is an error (never silently no clip).
+pub(crate) fn parse_clip(json: Option<String>) -> Result<Option<ClipInfo>, String> {
+    json.map(|j| serde_json::from_str(&j).map_err(|e| format!("clip column: {e}")))
+        .transpose()
+}
+
+/// The media files of an alert: its snapshot and its clip.
+pub(crate) fn media_files(snapshot: Option<String>, clip: Option<String>) -> Vec<String> {
+    let clip_file = parse_clip(clip).ok().flatten().map(|c| c.file);
+    snapshot.into_iter().chain(clip_file).collect()
 }
 
 /// The `receive_message` event of a chat message numbered `seq`.

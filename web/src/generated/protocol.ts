@@ -82,7 +82,50 @@ acked_by: string | null,
 /**
  * The operator's note.
  */
-note: string | null, };
+note: string | null, 
+/**
+ * The incident clip, once it is written (absent before and in events stored before clips
+ * existed).
+ */
+clip: ClipInfo | null, 
+/**
+ * Set on the update that records an evidence export: who exported the alert.
+ */
+exported_by: string | null, };
+
+export type ClipInfo = { 
+/**
+ * File name on the server.
+ */
+file: string, 
+/**
+ * Length, ms.
+ */
+duration_ms: number, 
+/**
+ * File size.
+ */
+bytes: number, 
+/**
+ * SHA-256 of the file, lowercase hex.
+ */
+sha256: string, 
+/**
+ * `remux` (the camera's own video) or `encode` (encoded here: raw sources, masks).
+ */
+method: string, 
+/**
+ * Where in the clip the incident started, ms from the clip's start.
+ */
+start_ms: number, 
+/**
+ * Where in the clip its score peaked, ms, when known.
+ */
+peak_ms: number | null, 
+/**
+ * Where in the clip it ended, ms, when the clip reaches that far.
+ */
+end_ms: number | null, };
 
 export type ChatMessage = { 
 /**
@@ -404,7 +447,11 @@ snapshot: string | null,
 /**
  * Who raised it: `pipeline` or a detector's user name.
  */
-source: string, };
+source: string, 
+/**
+ * The incident clip, when one was written.
+ */
+clip: ClipInfo | null, };
 
 export type LoginRequest = { 
 /**

@@ -4,6 +4,10 @@ import type { ConsoleModel } from "../model";
 import { seqOf } from "../protocol";
 import { dateTime, duration, percent, clock } from "./format";
 import { StatusBadge } from "./Feed";
+import { evidenceUrl } from "../alerts";
+import { ClipPlayer, LiveView } from "./Media";
+
+type View = "clip" | "snapshot" | "live";
 
 /** One alert in a modal dialog: large snapshot, facts, timeline, acknowledgement. */
 export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: string; close: () => void }) {
@@ -14,6 +18,9 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
   const [busy, setBusy] = useState(false);
   const [missing, setMissing] = useState(false);
   const alert = model.alerts.get(id);
+  const [chosen, setChosen] = useState<View | null>(null);
+  // The clip when there is one, else the snapshot (until the operator picks).
+  const view: View = chosen ?? (alert?.clip ? "clip" : "snapshot");
 
   useEffect(() => {
     const d = dialog.current;
@@ -39,7 +46,7 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
       .timeline(id)
       .then(setTimeline)
       .catch(() => setTimeline([]));
-  }, [id, alert?.status, alert?.peakScore]);
+  }, [id, alert?.status, alert?.peakScore, !!alert?.clip]);
 
   async function acknowledge(e: Event) {
     e.preventDefault();
@@ -77,12 +84,44 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
       {alert && (
         <div class="detail-body">
           <div class="detail-snapshot">
-            {alert.snapshotUrl ? (
-              <a href={alert.snapshotUrl} target="_blank" rel="noopener">
-                <img src={alert.snapshotUrl} alt={`Snapshot of ${alert.camera} when the fight was detected`} />
-              </a>
-            ) : (
-              <div class="thumb-none big">No snapshot for this alert</div>
+            <div class="media-tabs" role="tablist" aria-label="Evidence">
+              {(["clip", "snapshot", "live"] as View[]).map((v) => (
+                <button
+                  type="button"
+                  role="tab"
+                  key={v}
+                  aria-selected={view === v}
+                  class={view === v ? "tab selected" : "tab"}
+                  onClick={() => setChosen(v)}
+                >
+                  {v === "clip" ? "Clip" : v === "snapshot" ? "Snapshot" : "Live"}
+                </button>
+              ))}
+            </div>
+            {view === "clip" &&
+              (alert.clip ? (
+                <ClipPlayer id={alert.id} clip={alert.clip} camera={alert.camera} />
+              ) : (
+                <div class="thumb-none big">
+                  {alert.status === "active" ? "The clip is being recorded…" : "No clip for this alert"}
+                </div>
+              ))}
+            {view === "snapshot" &&
+              (alert.snapshotUrl ? (
+                <a href={alert.snapshotUrl} target="_blank" rel="noopener">
+                  <img src={alert.snapshotUrl} alt={`Snapshot of ${alert.camera} when the fight was detected`} />
+                </a>
+              ) : (
+                <div class="thumb-none big">No snapshot for this alert</div>
+              ))}
+            {view === "live" && <LiveView camera={alert.camera} />}
+            {model.canAck && (
+              <p class="export">
+                <a class="button" href={evidenceUrl(alert.id)} download>
+                  Export signed evidence
+                </a>{" "}
+                <span class="muted">(clip, snapshot, timeline; the export is recorded)</span>
+              </p>
             )}
           </div>
           <div class="detail-side">
@@ -113,9 +152,9 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
             </dl>
             <h3>Timeline</h3>
             <ol class="timeline">
-              {(timeline ?? []).map((t) => (
+              {(timeline ?? []).map((t, i, all) => (
                 <li key={`${t.at}-${String(seqOf(t.event))}`}>
-                  <time>{clock(t.at)}</time> {describe(t)}
+                  <time>{clock(t.at)}</time> {describe(t, all[i - 1])}
                 </li>
               ))}
               {timeline === null && <li class="muted">loading…</li>}
@@ -151,9 +190,16 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
   );
 }
 
-function describe(t: TimelineEntry): string {
+function describe(t: TimelineEntry, prev: TimelineEntry | undefined): string {
   const e = t.event as Record<string, unknown>;
   if (e.type === "fight_alert") return `raised, score ${percent(Number(e.score))}`;
+  if (typeof e.exported_by === "string") return `evidence exported by ${e.exported_by}`;
+  // Every later update carries the clip too: only the one that brought it says so.
+  const clip = e.clip as { duration_ms?: number } | null | undefined;
+  const before = (prev?.event as Record<string, unknown> | undefined)?.clip;
+  if (clip && typeof clip.duration_ms === "number" && !before) {
+    return `clip saved (${(clip.duration_ms / 1000).toFixed(1)} s)`;
+  }
   switch (e.status) {
     case "active":
       return `score rose to ${percent(Number(e.peak_score))}`;

@@ -5,6 +5,7 @@ import { api, ApiError, type Me } from "../api";
 import { ConsoleModel } from "../model";
 import { AlertDetail } from "./AlertDetail";
 import { Cameras } from "./Cameras";
+import { LiveDialog } from "./Media";
 import { Chat } from "./Chat";
 import { Feed } from "./Feed";
 import { History } from "./History";
@@ -72,10 +73,12 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
   const soundRef = useRef(sound);
   soundRef.current = sound;
 
-  // Routes: #/VIEW, and #/VIEW/alert:ID for an alert's detail over that view.
+  // Routes: #/VIEW, #/VIEW/alert:ID for an alert's detail over that view, #/VIEW/camera:NAME
+  // for a camera's live view.
   const [view, arg] = route.split("/", 2) as [string, string | undefined];
   const current = VIEWS.some(([v]) => v === view) ? view : "live";
   const openAlert = (id: string) => go(`${current}/alert:${id}`);
+  const openCamera = (name: string) => go(`${current}/camera:${encodeURIComponent(name)}`);
 
   const model = useMemoOnce(
     () =>
@@ -112,6 +115,7 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
   }, [toast]);
 
   const detailId = arg?.startsWith("alert:") ? arg.slice("alert:".length) : null;
+  const liveCamera = arg?.startsWith("camera:") ? safeDecode(arg.slice("camera:".length)) : null;
   const alerts = model.alerts.list();
   const active = alerts.filter((a) => a.status === "active");
   const newest = active[0];
@@ -184,7 +188,7 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
           <>
             <Feed model={model} open={openAlert} />
             <div class="side">
-              <Cameras model={model} />
+              <Cameras model={model} open={openCamera} />
               <Metrics model={model} />
             </div>
           </>
@@ -193,6 +197,7 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
         {current === "chat" && <Chat model={model} />}
       </main>
       {detailId && <AlertDetail key={detailId} model={model} id={detailId} close={() => go(current)} />}
+      {liveCamera && <LiveDialog key={liveCamera} camera={liveCamera} close={() => go(current)} />}
       {toast && (
         <div class="toast" role="status">
           {toast}
@@ -203,6 +208,14 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
       )}
     </div>
   );
+}
+
+function safeDecode(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
 }
 
 function useMemoOnce<T>(make: () => T): T {

@@ -5,7 +5,7 @@ import { useTick } from "./hooks";
 /** Seconds between thumbnail refreshes (the server renews them every 2 s). */
 const THUMB_EVERY_MS = 3000;
 
-export function Cameras({ model }: { model: ConsoleModel }) {
+export function Cameras({ model, open }: { model: ConsoleModel; open: (camera: string) => void }) {
   const tick = useTick(THUMB_EVERY_MS);
   const cams = [...model.cameras.values()].sort((a, b) => a.site.localeCompare(b.site) || a.camera.localeCompare(b.camera));
   const metrics = new Map((model.latestMetrics?.cameras ?? []).map((c) => [c.camera, c]));
@@ -24,13 +24,19 @@ export function Cameras({ model }: { model: ConsoleModel }) {
             const m = metrics.get(c.camera);
             return (
               <li key={c.camera} class={`camera status-${c.status}`} data-camera={c.camera}>
-                <div class="camera-frame">
+                <button
+                  type="button"
+                  class="camera-frame"
+                  onClick={() => open(c.camera)}
+                  title={`Live view of ${c.camera}`}
+                >
+                  <span class="sr-only">Live view of {c.camera}: </span>
                   {c.latest_url && c.status !== "offline" ? (
                     <img src={`${c.latest_url}?t=${tick}`} alt={`Latest frame from ${c.camera}`} width={320} height={180} />
                   ) : (
                     <div class="thumb-none">{c.status === "offline" ? "offline" : "no frame yet"}</div>
                   )}
-                </div>
+                </button>
                 <div class="camera-info">
                   <strong>{c.camera}</strong> <span class="site">{c.site}</span>
                   {c.node && (

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fightwatch_alerts::{AlertService, LocalBus, SnapshotDir};
+use fightwatch_alerts::{AlertService, LocalBus, MediaDir};
 use fightwatch_broadcaster::{Auth, Hub, Role, ServerConfig};
 use fightwatch_store::{AlertStore, NewAlert, SqliteStore};
 use futures_util::StreamExt;
@@ -66,7 +66,7 @@ pub fn hub_at(db: &std::path::Path, config: ServerConfig) -> Arc<Hub> {
 pub fn hub_with_bus(db: &std::path::Path, config: ServerConfig, bus_capacity: usize) -> Arc<Hub> {
     let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(db).unwrap());
     let bus = Arc::new(LocalBus::new(store.clone(), bus_capacity));
-    let snapshots = SnapshotDir::new(db.with_file_name("snapshots"));
+    let snapshots = MediaDir::new(db.with_file_name("snapshots"));
     Hub::new(
         AlertService::new(store, bus, snapshots),
         Auth::new(SECRET).unwrap(),

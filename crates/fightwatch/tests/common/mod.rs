@@ -59,13 +59,20 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// A plain HTTP/1.1 GET; returns (status, body).
 pub fn http_get(port: u16, path: &str, token: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_get_with(port, path, token, "");
+    (status, body)
+}
+
+/// A plain HTTP/1.1 GET with extra header lines (each ending in `\r\n`); returns (status,
+/// head, body). The body is read to the end (the server closes: `Connection: close`).
+pub fn http_get_with(port: u16, path: &str, token: &str, headers: &str) -> (u16, String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     use std::io::{Read, Write};
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{headers}Connection: close\r\n\r\n").unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, raw[split + 4..].to_vec())
+    (status, head, raw[split + 4..].to_vec())
 }

@@ -94,7 +94,7 @@ pub(super) async fn update_alert(
         .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
     let next = crate::workflow::apply(&current, &change);
     tx.execute(
-        "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6 WHERE id = $1",
+        "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6, clip = $7 WHERE id = $1",
         &[
             &id,
             &f64::from(next.peak_score),
@@ -102,6 +102,7 @@ pub(super) async fn update_alert(
             &next.status.as_str(),
             &next.acked_by,
             &next.note,
+            &crate::workflow::clip_json(next.clip.as_ref())?,
         ],
     )
     .await?;
@@ -116,7 +117,7 @@ pub(super) async fn update_alert(
     Ok(update)
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip FROM alerts";
 
 fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
     let status: String = r.try_get(7)?;
@@ -137,6 +138,7 @@ fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
         note: r.try_get(11)?,
         snapshot: r.try_get(12)?,
         source: r.try_get(13)?,
+        clip: crate::workflow::parse_clip(r.try_get(14)?).map_err(|m| bad(0, m))?,
     })
 }
 
@@ -230,14 +232,14 @@ pub(super) async fn prune(client: &mut Client, before_ms: u64) -> Result<Vec<Str
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "DELETE FROM alerts WHERE started_at < $1 RETURNING snapshot",
+            "DELETE FROM alerts WHERE started_at < $1 RETURNING snapshot, clip",
             &[&before],
         )
         .await?;
-    let snapshots = rows
-        .iter()
-        .filter_map(|r| r.get::<_, Option<String>>(0))
-        .collect();
+    let mut files = Vec::new();
+    for r in &rows {
+        files.extend(crate::workflow::media_files(r.try_get(0)?, r.try_get(1)?));
+    }
     tx.execute("DELETE FROM events WHERE at_ms < $1", &[&before])
         .await?;
     tx.execute("DELETE FROM messages WHERE at_ms < $1", &[&before])
@@ -246,27 +248,36 @@ pub(super) async fn prune(client: &mut Client, before_ms: u64) -> Result<Vec<Str
     tx.execute("DELETE FROM sessions WHERE expires_at < $1", &[&before])
         .await?;
     tx.commit().await?;
-    Ok(snapshots)
+    Ok(files)
 }
 
-pub(super) async fn oldest_snapshots(
+pub(super) async fn oldest_media(
     client: &Client,
     limit: usize,
-) -> Result<Vec<(String, String)>, Failure> {
+) -> Result<Vec<(String, Vec<String>)>, Failure> {
     let rows = client
         .query(
-            "SELECT id, snapshot FROM alerts WHERE snapshot IS NOT NULL ORDER BY seq LIMIT $1",
+            "SELECT id, snapshot, clip FROM alerts WHERE snapshot IS NOT NULL OR clip IS NOT NULL
+             ORDER BY seq LIMIT $1",
             &[&(limit as i64)],
         )
         .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                crate::workflow::media_files(r.try_get(1)?, r.try_get(2)?),
+            ))
+        })
         .collect()
 }
 
-pub(super) async fn clear_snapshot(client: &Client, id: &str) -> Result<(), Failure> {
+pub(super) async fn clear_media(client: &Client, id: &str) -> Result<(), Failure> {
     client
-        .execute("UPDATE alerts SET snapshot = NULL WHERE id = $1", &[&id])
+        .execute(
+            "UPDATE alerts SET snapshot = NULL, clip = NULL WHERE id = $1",
+            &[&id],
+        )
         .await?;
     Ok(())
 }

@@ -235,15 +235,13 @@ impl AlertStore for PostgresStore {
         self.call(move |pool| async move { data::prune(&mut pool.get().await?, before_ms).await })
     }
 
-    fn oldest_snapshots(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
-        self.call(
-            move |pool| async move { data::oldest_snapshots(&pool.get().await?, limit).await },
-        )
+    fn oldest_media(&self, limit: usize) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        self.call(move |pool| async move { data::oldest_media(&pool.get().await?, limit).await })
     }
 
-    fn clear_snapshot(&self, id: &str) -> Result<(), StoreError> {
+    fn clear_media(&self, id: &str) -> Result<(), StoreError> {
         let id = id.to_string();
-        self.call(move |pool| async move { data::clear_snapshot(&pool.get().await?, &id).await })
+        self.call(move |pool| async move { data::clear_media(&pool.get().await?, &id).await })
     }
 
     fn add_message(&self, room: &str, from: &str, text: &str) -> Result<ChatMessage, StoreError> {

@@ -8,7 +8,10 @@ use crate::StoreError;
 
 /// Steps in order; step N (1-based) takes the schema from version N-1 to N. Never edit a
 /// released step: append one.
-const STEPS: &[&str] = &[V1_BASE];
+const STEPS: &[&str] = &[V1_BASE, V2_CLIPS];
+
+/// Incident clips: a JSON `ClipInfo`.
+const V2_CLIPS: &str = "ALTER TABLE alerts ADD COLUMN clip TEXT;";
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = STEPS.len() as i64;

@@ -80,14 +80,15 @@ pub(super) fn update(
     let current = get(&tx, id)?.ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
     let next = crate::workflow::apply(&current, change);
     tx.execute(
-        "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6 WHERE id = ?1",
+        "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6, clip = ?7 WHERE id = ?1",
         params![
             id,
             f64::from(next.peak_score),
             next.ended_at.map(|e| e as i64),
             next.status.as_str(),
             next.acked_by,
-            next.note
+            next.note,
+            crate::workflow::clip_json(next.clip.as_ref())?
         ],
     )?;
     let msg = append(&tx, Some(&current.camera), |seq| {
@@ -100,7 +101,7 @@ pub(super) fn update(
     Ok(update)
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     let status: String = r.get(7)?;
@@ -121,6 +122,7 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
         note: r.get(11)?,
         snapshot: r.get(12)?,
         source: r.get(13)?,
+        clip: crate::workflow::parse_clip(r.get(14)?).map_err(|m| unreadable(14, m))?,
     })
 }
 

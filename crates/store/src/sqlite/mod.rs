@@ -158,10 +158,10 @@ impl AlertStore for SqliteStore {
     fn prune(&self, before_ms: u64) -> Result<Vec<String>, StoreError> {
         self.with(|c| Ok(snapshots::prune(c, before_ms)?))
     }
-    fn oldest_snapshots(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+    fn oldest_media(&self, limit: usize) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         self.with(|c| Ok(snapshots::oldest(c, limit)?))
     }
-    fn clear_snapshot(&self, id: &str) -> Result<(), StoreError> {
+    fn clear_media(&self, id: &str) -> Result<(), StoreError> {
         self.with(|c| Ok(snapshots::clear(c, id)?))
     }
     fn add_message(&self, room: &str, from: &str, text: &str) -> Result<ChatMessage, StoreError> {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 2] = [v1_base, v2_checks];
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 3] = [v1_base, v2_checks, v3_clips];
 
 pub(crate) enum UpgradeError {
     Sql(rusqlite::Error),
@@ -119,6 +119,15 @@ fn v1_base(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// write fails instead of being read back as something else later. SQLite cannot add a CHECK
 /// to a table, so `alerts` and `users` are rebuilt; a row that breaks a check fails the
 /// upgrade (and the open) rather than being dropped.
+/// Version 3: incident clips (a JSON `ClipInfo`), and the space limit's index covers them.
+fn v3_clips(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE alerts ADD COLUMN clip TEXT CHECK (clip IS NULL OR json_valid(clip));
+        DROP INDEX alerts_snapshot;
+        CREATE INDEX alerts_media ON alerts (seq) WHERE snapshot IS NOT NULL OR clip IS NOT NULL;",
+    )
+}
+
 fn v2_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "CREATE TABLE alerts_v2 (

@@ -4,12 +4,17 @@ use rusqlite::{Connection, params};
 
 pub(super) fn prune(conn: &mut Connection, before_ms: u64) -> rusqlite::Result<Vec<String>> {
     let tx = conn.transaction()?;
-    let snapshots: Vec<String> = {
+    let files: Vec<String> = {
         let mut stmt = tx.prepare(
-            "SELECT snapshot FROM alerts WHERE started_at < ?1 AND snapshot IS NOT NULL",
+            "SELECT snapshot, clip FROM alerts WHERE started_at < ?1 AND (snapshot IS NOT NULL OR clip IS NOT NULL)",
         )?;
-        let rows = stmt.query_map(params![before_ms as i64], |r| r.get(0))?;
-        rows.collect::<Result<_, _>>()?
+        let rows = stmt.query_map(params![before_ms as i64], |r| {
+            Ok(crate::workflow::media_files(r.get(0)?, r.get(1)?))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect()
     };
     let before = before_ms as i64;
     tx.execute("DELETE FROM alerts WHERE started_at < ?1", params![before])?;
@@ -21,20 +26,29 @@ pub(super) fn prune(conn: &mut Connection, before_ms: u64) -> rusqlite::Result<V
         params![before],
     )?;
     tx.commit()?;
-    Ok(snapshots)
+    Ok(files)
 }
 
-pub(super) fn oldest(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<(String, String)>> {
+pub(super) fn oldest(
+    conn: &Connection,
+    limit: usize,
+) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
     let mut stmt = conn.prepare(
-        "SELECT id, snapshot FROM alerts WHERE snapshot IS NOT NULL ORDER BY seq LIMIT ?1",
+        "SELECT id, snapshot, clip FROM alerts WHERE snapshot IS NOT NULL OR clip IS NOT NULL
+         ORDER BY seq LIMIT ?1",
     )?;
-    let rows = stmt.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![limit as i64], |r| {
+        Ok((
+            r.get(0)?,
+            crate::workflow::media_files(r.get(1)?, r.get(2)?),
+        ))
+    })?;
     rows.collect()
 }
 
 pub(super) fn clear(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE alerts SET snapshot = NULL WHERE id = ?1",
+        "UPDATE alerts SET snapshot = NULL, clip = NULL WHERE id = ?1",
         params![id],
     )?;
     Ok(())

@@ -1,4 +1,5 @@
-//! Snapshot files: one JPEG per alert, named in the store, kept within a space limit.
+//! Alert media files: a JPEG snapshot and an MP4 clip per alert, named in the store, kept
+//! within one space limit (the oldest alerts' media go first).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,16 +8,21 @@ use fightwatch_store::{AlertStore, StoreError};
 
 use crate::AlertError;
 
-/// The folder of alert snapshots.
+/// The folder of alert snapshots and clips.
 #[derive(Debug, Clone)]
-pub struct SnapshotDir {
+pub struct MediaDir {
     dir: PathBuf,
 }
 
-impl SnapshotDir {
+impl MediaDir {
     /// Snapshots in `dir` (created on the first save).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// The file of a stored snapshot name. Names come from the store, which only holds names
@@ -36,7 +42,7 @@ impl SnapshotDir {
     ) -> Result<String, AlertError> {
         let name = format!(
             "{}-{started_at}-{:08x}.jpg",
-            file_safe(camera),
+            fightwatch_capture::file_safe(camera),
             fastrand::u32(..)
         );
         let path = self.dir.join(&name);
@@ -60,8 +66,8 @@ impl SnapshotDir {
         }
     }
 
-    /// Removes the oldest snapshots until the folder holds at most `max_bytes`; returns how
-    /// many were removed. The alerts stay (age retention removes them).
+    /// Removes the oldest alerts' snapshots and clips until the folder holds at most
+    /// `max_bytes`; returns of how many alerts. The alerts stay (age retention removes them).
     pub fn trim(&self, store: &dyn AlertStore, max_bytes: u64) -> Result<usize, StoreError> {
         let mut total: u64 = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries
@@ -72,16 +78,19 @@ impl SnapshotDir {
         };
         let mut removed = 0;
         while total > max_bytes {
-            let batch = store.oldest_snapshots(64)?;
+            let batch = store.oldest_media(64)?;
             if batch.is_empty() {
                 break;
             }
-            for (id, name) in batch {
-                if let Some(path) = self.path(&name) {
-                    total = total.saturating_sub(std::fs::metadata(&path).map_or(0, |m| m.len()));
-                    let _ = std::fs::remove_file(&path);
+            for (id, names) in batch {
+                for name in names {
+                    if let Some(path) = self.path(&name) {
+                        total =
+                            total.saturating_sub(std::fs::metadata(&path).map_or(0, |m| m.len()));
+                        let _ = std::fs::remove_file(&path);
+                    }
                 }
-                store.clear_snapshot(&id)?;
+                store.clear_media(&id)?;
                 removed += 1;
                 if total <= max_bytes {
                     break;
@@ -90,17 +99,4 @@ impl SnapshotDir {
         }
         Ok(removed)
     }
-}
-
-/// A file-name-safe version of a camera name.
-fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -1,0 +1,197 @@
+//! Evidence routes: the incident clip (seekable), live view, and the signed export.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fightwatch_protocol::ErrorBody;
+use tower::ServiceExt;
+
+use crate::Hub;
+use crate::extract::{ApiError, Operator, Viewer};
+use crate::live::BOUNDARY;
+
+/// The alert's incident clip (MP4, H.264). Supports `Range` (206 with `Content-Range`), so a
+/// browser can seek.
+#[utoipa::path(get, path = "/api/alerts/{id}/clip.mp4", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, content_type = "video/mp4", body = Vec<u8>),
+        (status = 206, content_type = "video/mp4", body = Vec<u8>),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn clip(
+    State(hub): State<Arc<Hub>>,
+    Viewer(claims): Viewer,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let alert = crate::rest::visible_alert(&hub, &claims, id).await?;
+    let path = alert
+        .clip
+        .and_then(|clip| hub.alerts.snapshots().path(&clip.file))
+        .ok_or_else(|| ApiError::not_found("alert has no clip (yet)"))?;
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        return Err(ApiError::not_found("clip file is gone (retention)"));
+    }
+    // tower-http's ServeFile answers Range, If-Range and HEAD as a file server does.
+    let (parts, _) = request.into_parts();
+    let request = Request::from_parts(parts, Body::empty());
+    let mut response = tower_http::services::ServeFile::new_with_mime(
+        &path,
+        &"video/mp4".parse().map_err(|_| ApiError::internal())?,
+    )
+    .oneshot(request)
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map(Body::new);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, max-age=86400"),
+    );
+    Ok(response)
+}
+
+/// A camera's live view: `multipart/x-mixed-replace` JPEGs at the configured rate (default 5
+/// per second), until the viewer leaves, its session ends, or the server stops. Only the node
+/// that runs the camera serves it (others answer 404).
+#[utoipa::path(get, path = "/api/cameras/{name}/live.mjpeg", tag = "cameras",
+    params(("name" = String, Path, description = "Camera name")),
+    responses((status = 200, content_type = "multipart/x-mixed-replace", body = Vec<u8>),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub(crate) async fn live(
+    State(hub): State<Arc<Hub>>,
+    Viewer(claims): Viewer,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    if !claims.may_see(&name) {
+        return Err(ApiError::forbidden("not your camera"));
+    }
+    let source = hub
+        .alerts
+        .live_source(&name)
+        .ok_or_else(|| ApiError::not_found(format!("camera {name} does not run on this node")))?;
+    let slot = hub.live.admit().ok_or_else(|| {
+        ApiError::retry_after(
+            StatusCode::SERVICE_UNAVAILABLE,
+            5,
+            "too many live viewers on this node",
+        )
+    })?;
+    let frames = hub.live.subscribe(&name, source).map_err(|e| {
+        tracing::error!(error = %e, "Cannot start a live view encoder.");
+        ApiError::internal()
+    })?;
+    let mut closing = hub.closing.subscribe();
+    let mut revocations = hub.revocations.subscribe();
+    closing.borrow_and_update();
+    revocations.borrow_and_update();
+    // The token's own end: a stream must not outlive what let it in.
+    let expires = std::time::UNIX_EPOCH + std::time::Duration::from_secs(claims.exp);
+    let until = tokio::time::Instant::now()
+        + expires
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+    let viewer = LiveViewer {
+        frames,
+        closing,
+        revocations,
+        hub,
+        claims,
+        _slot: slot,
+    };
+    let stream = futures_util::stream::unfold(viewer, move |mut v| async move {
+        loop {
+            tokio::select! {
+                changed = v.frames.changed() => {
+                    changed.ok()?;
+                    let part = v.frames.borrow_and_update().clone();
+                    if let Some(part) = part {
+                        return Some((Ok::<_, std::io::Error>(part), v));
+                    }
+                }
+                Ok(()) = v.revocations.changed() => {
+                    if !v.hub.session_is_live(&v.claims).await {
+                        return None;
+                    }
+                }
+                _ = async { v.closing.wait_for(|c| *c).await.map(|_| ()) } => return None,
+                () = tokio::time::sleep_until(until) => return None,
+            }
+        }
+    });
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                format!("multipart/x-mixed-replace; boundary={BOUNDARY}"),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// One live viewer's stream state.
+struct LiveViewer {
+    frames: tokio::sync::watch::Receiver<Option<axum::body::Bytes>>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    revocations: tokio::sync::watch::Receiver<u64>,
+    hub: Arc<Hub>,
+    claims: crate::Claims,
+    _slot: crate::live::ViewerSlot,
+}
+
+/// A signed evidence export of the alert (operators): ZIP of `clip.mp4`, `snapshot.jpg`,
+/// `timeline.json`, `manifest.json` (each file's SHA-256) and `manifest.sig` (Ed25519, this
+/// server's key). The export is recorded in the alert's timeline; `fightwatch verify` checks
+/// a file.
+#[utoipa::path(get, path = "/api/alerts/{id}/evidence.zip", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub(crate) async fn evidence(
+    State(hub): State<Arc<Hub>>,
+    Operator(claims): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let alert = crate::rest::visible_alert(&hub, &claims, id).await?;
+    let key = hub.evidence_key.get().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server has no evidence signing key",
+        )
+    })?;
+    // Each export holds its clip in memory: a few at a time.
+    let _permit = hub.exports.try_acquire().map_err(|_| {
+        ApiError::retry_after(StatusCode::SERVICE_UNAVAILABLE, 5, "exports are busy")
+    })?;
+    let node = hub
+        .config
+        .node
+        .clone()
+        .unwrap_or_else(|| "fightwatch".into());
+    let zip = hub
+        .alerts
+        .export(&alert.id, &claims.sub, key, &node)
+        .await
+        .map_err(|e| ApiError::from(crate::HubError::from(e)))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"fightwatch-{}-evidence.zip\"",
+                    alert.id
+                ),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        zip,
+    )
+        .into_response())
+}
