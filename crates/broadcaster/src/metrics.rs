@@ -43,6 +43,23 @@ pub(crate) fn render(hub: &Hub) -> String {
     let clients = Gauge::<i64>::default();
     clients.set(hub.connections() as i64);
     registry.register("clients", "Connected dashboards", clients);
+    let viewers = Gauge::<i64>::default();
+    viewers.set(hub.live_viewers() as i64);
+    registry.register("live_viewers", "Open live view streams", viewers);
+    let live_frames = Counter::<u64>::default();
+    live_frames.inc_by(hub.live_frames_encoded());
+    registry.register(
+        "live_frames_encoded",
+        "Live view JPEGs encoded (once per camera, whatever the number of viewers)",
+        live_frames,
+    );
+    let encoders = Counter::<u64>::default();
+    encoders.inc_by(fightwatch_capture::clip_encoders_opened());
+    registry.register(
+        "clip_encoders_opened",
+        "Clip encoders opened (cameras whose clips cannot be remuxed)",
+        encoders,
+    );
     if let Some(bus) = hub.alerts.bus().report() {
         bus_metrics(&mut registry, bus);
     }

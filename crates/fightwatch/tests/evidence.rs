@@ -400,3 +400,154 @@ async fn clips_live_view_masks_and_signed_exports() {
     service.kill().unwrap();
     service.wait().unwrap();
 }
+
+/// CPU seconds (user + system) the process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+/// A viewer reading the live stream for `secs`; the JPEG parts it got.
+fn watch(port: u16, token: String, secs: f64) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "GET /api/cameras/yard/live.mjpeg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+        let until = Instant::now() + Duration::from_secs_f64(secs);
+        let (mut parts, mut tail) = (0, Vec::new());
+        let mut buf = vec![0u8; 1 << 16];
+        while Instant::now() < until {
+            let Ok(n) = s.read(&mut buf) else { break };
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&buf[..n]);
+            let marker = b"Content-Type: image/jpeg";
+            while let Some(i) = tail.windows(marker.len()).position(|w| w == marker) {
+                parts += 1;
+                tail.drain(..i + marker.len());
+            }
+            let keep = tail.len().saturating_sub(marker.len());
+            tail.drain(..keep);
+        }
+        parts
+    })
+}
+
+fn metric(port: u16, token: &str, name: &str) -> f64 {
+    let (_, body) = http_get(port, "/metrics", token);
+    text(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn live_view_is_encoded_once_for_twenty_viewers_and_a_stalled_one_costs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("fightwatch.toml"),
+        format!(
+            "[model]\npackage = \"{model}\"\nthreads = 1\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [evidence]\nclips = false\nlive_fps = 5.0\n[[cameras]]\nname = \"yard\"\nsource = \"{clip}\"\n",
+            model = repo().join("models/fight-demo").display(),
+            clip = repo().join("fixtures/fight_mid_walk.mp4").display(),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut service = common::command(&["run", "--config"])
+        .arg(dir.path().join("fightwatch.toml"))
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = service.id();
+    let admin = token(&data, "ops", "admin");
+    // Up and delivering frames.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "service did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        watch(port, admin.clone(), 2.0).join().unwrap() >= 3,
+        "live frames"
+    );
+
+    // One viewer for 5 s, then twenty (and one that stops reading) for 5 s.
+    let (cpu0, encoded0) = (
+        cpu_seconds(pid),
+        metric(port, &admin, "fightwatch_live_frames_encoded_total"),
+    );
+    let one = watch(port, admin.clone(), 5.0).join().unwrap();
+    let (cpu1, encoded1) = (
+        cpu_seconds(pid),
+        metric(port, &admin, "fightwatch_live_frames_encoded_total"),
+    );
+    let rss_before = rss_bytes(pid);
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stalled, "GET /api/cameras/yard/live.mjpeg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n").unwrap();
+    let viewers: Vec<_> = (0..20).map(|_| watch(port, admin.clone(), 5.0)).collect();
+    let got: Vec<usize> = viewers.into_iter().map(|v| v.join().unwrap()).collect();
+    let (cpu20, encoded20) = (
+        cpu_seconds(pid),
+        metric(port, &admin, "fightwatch_live_frames_encoded_total"),
+    );
+    let rss_after = rss_bytes(pid);
+    let (cpu_one, cpu_twenty) = (cpu1 - cpu0, cpu20 - cpu1);
+    println!(
+        "live view: 1 viewer {one} frames, {cpu_one:.2} s CPU, {} encoded; 20 viewers {got:?} frames, {cpu_twenty:.2} s CPU, {} encoded; RSS {} -> {} KiB",
+        encoded1 - encoded0,
+        encoded20 - encoded1,
+        rss_before / 1024,
+        rss_after / 1024
+    );
+    assert!(one >= 15, "one viewer got {one} frames in 5 s at 5 fps");
+    assert!(
+        got.iter().all(|&n| n >= 15),
+        "every viewer gets frames (a stalled one slows nobody): {got:?}"
+    );
+    // Encoded once per camera: about 5 fps × 5 s, not 20 times that.
+    assert!(
+        encoded20 - encoded1 <= 32.0,
+        "{} JPEGs encoded for 20 viewers",
+        encoded20 - encoded1
+    );
+    // The whole service (decoding, the model, 20 sockets) within a bound of one viewer's.
+    assert!(
+        cpu_twenty <= cpu_one * 1.5 + 0.3,
+        "CPU {cpu_twenty:.2} s with 20 viewers vs {cpu_one:.2} s with one"
+    );
+    // The stalled viewer holds at most its socket's and one write buffer's worth.
+    assert!(
+        rss_after < rss_before + 8 * 1024 * 1024,
+        "RSS {rss_before} -> {rss_after}"
+    );
+    drop(stalled);
+    service.kill().unwrap();
+    service.wait().unwrap();
+}
