@@ -46,10 +46,14 @@ fn cpu_seconds() -> f64 {
     (f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime")) / 100.0
 }
 
-/// Runs `config` in real time for SECONDS; (CPU seconds, frames, ring bytes at the end).
-fn run(mut config: CameraConfig, record: bool, dir: &Path) -> (f64, u64, u64) {
+/// Runs `config` in real time for SECONDS, recording when `record` is given (`Some(true)`:
+/// forced to encode); (CPU seconds, frames, ring bytes at the end).
+fn run(mut config: CameraConfig, record: Option<bool>, dir: &Path) -> (f64, u64, u64) {
     let (reports, _rx) = crossbeam_channel::unbounded();
-    config.record = record.then(|| RecordConfig::new(dir, reports));
+    config.record = record.map(|force_encode| RecordConfig {
+        force_encode,
+        ..RecordConfig::new(dir, reports)
+    });
     let (status, _status_rx) = crossbeam_channel::unbounded();
     let camera = Camera::start(config, status).expect("camera");
     // Settle: connected and decoding.
@@ -136,27 +140,34 @@ fn main() {
 
     let clips = tempfile::tempdir().expect("tempdir");
     let mut rows = Vec::new();
-    let cases: [(&str, CameraConfig); 2] = [
-        ("rtsp-1080p (remux)", {
-            let mut c = CameraConfig::new("hd", &format!("rtsp://127.0.0.1:{port}/cam"));
-            c.options.decode_threads = 1;
-            c
-        }),
-        ("raw-640x480 (encode)", {
-            let mut c = CameraConfig::new("usb-like", raw.to_str().expect("path"));
-            c.pacing = Pacing::Realtime;
-            c.loop_file = true;
-            c
-        }),
+    let hd_camera = || {
+        let mut c = CameraConfig::new("hd", &format!("rtsp://127.0.0.1:{port}/cam"));
+        c.options.decode_threads = 1;
+        c
+    };
+    let cases: [(&str, CameraConfig, bool); 3] = [
+        ("rtsp-1080p (remux)", hd_camera(), false),
+        // A privacy mask must be burnt in: the same camera, re-encoded.
+        ("rtsp-1080p masked (re-encode)", hd_camera(), true),
+        (
+            "raw-640x480 (encode)",
+            {
+                let mut c = CameraConfig::new("usb-like", raw.to_str().expect("path"));
+                c.pacing = Pacing::Realtime;
+                c.loop_file = true;
+                c
+            },
+            false,
+        ),
     ];
     println!(
         "| camera | frames/s | CPU without recording | CPU with recording | recording costs | ring bytes (5 s pre-roll + 10 s) |"
     );
     println!("|---|---|---|---|---|---|");
-    for (name, config) in cases {
+    for (name, config, force_encode) in cases {
         let encoders = clip_encoders_opened();
-        let (cpu_off, frames, _) = run(config.clone(), false, clips.path());
-        let (cpu_on, _, ring) = run(config, true, clips.path());
+        let (cpu_off, frames, _) = run(config.clone(), None, clips.path());
+        let (cpu_on, _, ring) = run(config, Some(force_encode), clips.path());
         let opened = clip_encoders_opened() - encoders;
         let fps = frames as f64 / SECONDS;
         let cost = (cpu_on - cpu_off) / SECONDS * 100.0;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::repo;
+use common::{decodes_cleanly, repo};
 use fightwatch_capture::{
     Camera, CameraConfig, ClipMethod, ClipReport, PrivacyMask, RecordConfig, SavedClip, sha256_file,
 };
@@ -213,21 +213,6 @@ fn probe(path: &Path) -> (String, f64, u64, f64) {
         field("nb_read_frames").parse().unwrap(),
         field("duration").parse().unwrap(),
     )
-}
-
-/// ffmpeg decodes every frame without a single error message.
-fn decodes_cleanly(path: &Path) {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn saved(report: &ClipReport) -> &SavedClip {

@@ -507,6 +507,51 @@ mod tests {
     }
 
     #[test]
+    fn masks_and_evidence_settings_are_checked_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fightwatch.toml");
+        let camera = "[[cameras]]\nname = \"a\"\nsource = \"x\"\n";
+        std::fs::write(
+            &p,
+            format!("[model]\npackage = \"m\"\n{camera}masks = [[[0.0, 0.0], [0.5, 0.5]]]\n"),
+        )
+        .unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(
+            e.contains("line 6") && e.contains("polygon 1 has 2 points"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            format!(
+                "[model]\npackage = \"m\"\n{camera}masks = [[[0.0, 0.0], [1.2, 0.0], [0.0, 1.0]]]\n"
+            ),
+        )
+        .unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(e.contains("line 6") && e.contains("point 2"), "{e}");
+        std::fs::write(
+            &p,
+            format!("[model]\npackage = \"m\"\n[evidence]\npre_roll_s = -1\n{camera}"),
+        )
+        .unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(e.contains("pre_roll_s"), "{e}");
+        std::fs::write(
+            &p,
+            format!("[model]\npackage = \"m\"\n{camera}masks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0]]]\nmask_inference = true\n"),
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        let spec = &c.camera_specs()[0];
+        assert_eq!(spec.mask.as_ref().map(|m| m.polygons().len()), Some(1));
+        assert!(spec.mask_inference);
+        let clips = spec.clips.as_ref().unwrap();
+        assert_eq!(clips.pre_roll, std::time::Duration::from_secs(5));
+        assert!(clips.dir.ends_with("snapshots"));
+    }
+
+    #[test]
     fn incident_and_pipeline_sections_are_the_library_types_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fightwatch.toml");

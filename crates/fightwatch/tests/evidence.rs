@@ -52,6 +52,17 @@ masks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]]
     .unwrap();
 }
 
+/// `fightwatch run` on `dir/fightwatch.toml`.
+fn start(dir: &Path) -> std::process::Child {
+    common::command(&["run", "--config"])
+        .arg(dir.join("fightwatch.toml"))
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn token(data: &Path, user: &str, role: &str) -> String {
     let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
         .arg(data)
@@ -231,13 +242,7 @@ async fn clips_live_view_masks_and_signed_exports() {
     let port = free_port();
     config(dir.path(), port);
     let data = dir.path().join("data");
-    let mut service = common::command(&["run", "--config"])
-        .arg(dir.path().join("fightwatch.toml"))
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut service = start(dir.path());
     let viewer = token(&data, "v", "viewer");
     let mut ws = dashboard(port, &viewer).await;
     let done = clips(&mut ws).await;
@@ -478,13 +483,7 @@ fn live_view_is_encoded_once_for_twenty_viewers_and_a_stalled_one_costs_nothing(
     )
     .unwrap();
     let data = dir.path().join("data");
-    let mut service = common::command(&["run", "--config"])
-        .arg(dir.path().join("fightwatch.toml"))
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut service = start(dir.path());
     let pid = service.id();
     let admin = token(&data, "ops", "admin");
     // Up and delivering frames.

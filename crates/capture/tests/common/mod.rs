@@ -224,3 +224,18 @@ impl Drop for MjpegServer {
         }
     }
 }
+
+/// ffmpeg decodes every frame of `path` without a single error message.
+pub fn decodes_cleanly(path: &Path) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
