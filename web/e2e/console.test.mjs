@@ -132,6 +132,18 @@ test("an acknowledgement in one console shows in another at once", { timeout: 60
   10_000);
   assert.match(await other.innerText(), /by ops/);
   await shot(b.page, "04-second-console-sees-ack");
+  // Then the operator takes it and resolves it as a false alarm; the other console follows.
+  await dialog.getByRole("button", { name: "Take" }).click();
+  await until("the owner", async () => (await dialog.locator(".assignee").innerText()).includes("ops"));
+  await dialog.getByLabel("False alarm").check();
+  await dialog.getByLabel("What was it?").selectOption("sport");
+  await dialog.getByLabel("Resolution note").fill("boxing class in the yard");
+  await dialog.getByRole("button", { name: "Resolve" }).click();
+  await until("the outcome", async () => /False alarm \(sport/.test(await dialog.locator(".outcome").innerText()));
+  await until("the resolution in the second console", async () =>
+    (await other.getAttribute("class"))?.includes("status-resolved"),
+  10_000);
+  await until("the timeline says who resolved it", async () => /resolved by ops: False alarm/.test(await dialog.locator(".timeline").innerText()));
   await a.page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
 });
@@ -211,8 +223,8 @@ test("history filters and pages through stored alerts", { timeout: 60_000 }, asy
     const cams = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[1].textContent));
     return cams.length > 0 && cams.every((c) => c === "entrance");
   });
-  await a.page.getByLabel("Status").selectOption("acknowledged");
-  await until("the acknowledged alert", async () => (await rows.count()) === 1 && /guard sent/.test(await rows.first().innerText()));
+  await a.page.getByLabel("Status").selectOption("resolved");
+  await until("the resolved alert", async () => (await rows.count()) === 1 && /boxing class/.test(await rows.first().innerText()));
   await shot(a.page, "07-history");
   assert.deepEqual(await accessibilityProblems(a.page), []);
 });

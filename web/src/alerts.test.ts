@@ -16,6 +16,10 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   note: status === "acknowledged" ? "guard sent" : null,
   clip: null,
   exported_by: null,
+  assignee: null,
+  outcome: null,
+  reason: null,
+  resolved_by: null,
   ...extra,
 });
 

@@ -1,7 +1,7 @@
 // The console's view of alerts: fed by REST pages and by live events in any order, it always
 // converges on the same state (the merge below only moves forward).
 
-import type { AlertRecord, AlertStatus, AlertUpdate, ClipInfo, FightAlert } from "./protocol";
+import type { AlertRecord, AlertStatus, AlertUpdate, ClipInfo, FalseAlarmReason, FightAlert, Outcome } from "./protocol";
 
 /** What the console shows for one alert. */
 export interface Alert {
@@ -20,14 +20,21 @@ export interface Alert {
   snapshotUrl: string | null;
   /** The incident clip, once written (served at `clipUrl(id)`). */
   clip: ClipInfo | null;
+  /** The operator who owns it. */
+  assignee: string | null;
+  /** How it was resolved, by whom, and what a false alarm was. */
+  outcome: Outcome | null;
+  reason: FalseAlarmReason | null;
+  resolvedBy: string | null;
   source: string;
   /** Arrived live while this console watched (flash it). */
   fresh: boolean;
 }
 
-const RANK: Record<AlertStatus, number> = { active: 0, ended: 1, acknowledged: 2 };
+const RANK: Record<AlertStatus, number> = { active: 0, ended: 1, acknowledged: 2, resolved: 3 };
 
-/** The later of two statuses: an alert goes active → ended, and either → acknowledged. */
+/** The later of two statuses: an alert goes active → ended, either → acknowledged, any →
+ * resolved. */
 export function laterStatus(a: AlertStatus, b: AlertStatus): AlertStatus {
   return RANK[b] > RANK[a] ? b : a;
 }
@@ -48,6 +55,10 @@ export function fromRecord(r: AlertRecord): Alert {
     note: r.note,
     snapshotUrl: r.snapshot ? `/api/alerts/${encodeURIComponent(r.id)}/snapshot.jpg` : null,
     clip: r.clip ?? null,
+    assignee: r.assignee ?? null,
+    outcome: r.outcome ?? null,
+    reason: r.reason ?? null,
+    resolvedBy: r.resolved_by ?? null,
     source: r.source,
     fresh: false,
   };
@@ -69,6 +80,10 @@ export function fromEvent(e: FightAlert): Alert {
     note: null,
     snapshotUrl: e.snapshot_url,
     clip: null,
+    assignee: null,
+    outcome: null,
+    reason: null,
+    resolvedBy: null,
     source: e.source,
     fresh: true,
   };
@@ -85,6 +100,11 @@ export function merge(a: Alert, b: Alert): Alert {
     note: a.note ?? b.note,
     snapshotUrl: a.snapshotUrl ?? b.snapshotUrl,
     clip: a.clip ?? b.clip,
+    // The assignee can change hands: the view of the later status wins, else the newer one.
+    assignee: b.assignee ?? a.assignee,
+    outcome: a.outcome ?? b.outcome,
+    reason: a.reason ?? b.reason,
+    resolvedBy: a.resolvedBy ?? b.resolvedBy,
     fresh: a.fresh && b.fresh,
   };
 }
@@ -152,6 +172,10 @@ export class AlertBook {
       ackedBy: u.acked_by,
       note: u.note,
       clip: u.clip ?? null,
+      assignee: u.assignee ?? null,
+      outcome: u.outcome ?? null,
+      reason: u.reason ?? null,
+      resolvedBy: u.resolved_by ?? null,
     });
     this.byId.set(a.id, next);
     return next;

@@ -8,6 +8,7 @@ import type {
   ChatMessage,
   LoginResponse,
   Me,
+  ResolveRequest,
   TimelineEntry,
   UserSummary,
 } from "./generated/protocol";
@@ -83,6 +84,9 @@ export const api = {
   timeline: (id: string) => request<TimelineEntry[]>(`/api/alerts/${encodeURIComponent(id)}/events`),
   ack: (id: string, note: string) =>
     post<AlertUpdate>(`/api/alerts/${encodeURIComponent(id)}/ack`, note ? { note } : {}),
+  take: (id: string) => post<AlertUpdate>(`/api/alerts/${encodeURIComponent(id)}/take`, {}),
+  resolve: (id: string, body: ResolveRequest) =>
+    post<AlertUpdate>(`/api/alerts/${encodeURIComponent(id)}/resolve`, body),
   cameras: () => request<CameraInfo[]>("/api/cameras"),
   users: () => request<UserSummary[]>("/api/users"),
   messages: (room: string, limit = 100) =>

@@ -4,7 +4,15 @@
 import { AlertBook, type Alert } from "./alerts";
 import { api, wsUrl, type CameraInfo, type Me } from "./api";
 import { Connection, type LinkState, type SocketLike } from "./connection";
-import { otherParticipant, privateRoom, siteChatRoom, type MetricUpdate, type ServerMessage } from "./protocol";
+import {
+  otherParticipant,
+  privateRoom,
+  siteChatRoom,
+  type FalseAlarmReason,
+  type MetricUpdate,
+  type Outcome,
+  type ServerMessage,
+} from "./protocol";
 
 /** Seconds of metrics the charts keep. */
 export const METRIC_WINDOW = 180;
@@ -156,6 +164,23 @@ export class ConsoleModel {
 
   sites(): string[] {
     return [...new Set([...this.cameras.values()].map((c) => c.site))].sort();
+  }
+
+  /** Takes an alert (the operator becomes its assignee), over the WebSocket when live. */
+  async take(id: string): Promise<void> {
+    if (!this.connection?.send({ type: "take_alert", id })) {
+      const update = await api.take(id);
+      this.alerts.applyUpdate({ type: "alert_update", ...update });
+      this.changed();
+    }
+  }
+
+  /** Resolves an alert with its outcome. Over REST: a refusal (a false alarm without a
+   * reason, an alert someone else resolved) comes back as an error to show. */
+  async resolve(id: string, outcome: Outcome, reason: FalseAlarmReason | null, note: string): Promise<void> {
+    const update = await api.resolve(id, { outcome, reason: reason ?? undefined, note: note || undefined });
+    this.alerts.applyUpdate({ type: "alert_update", ...update });
+    this.changed();
   }
 
   /** Acknowledges over the WebSocket when live, else over REST. */

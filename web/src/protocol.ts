@@ -6,7 +6,17 @@ import type { ServerMessage } from "./generated/protocol";
 
 // The wire types are generated from the server's Rust types (crates/protocol, ts-rs) into
 // ./generated/protocol.ts; here they get the names the console uses.
-export type { AlertRecord, AlertStatus, CameraMetrics, ClientMessage, ClipInfo, Role, ServerMessage } from "./generated/protocol";
+export type {
+  AlertRecord,
+  AlertStatus,
+  CameraMetrics,
+  ClientMessage,
+  ClipInfo,
+  FalseAlarmReason,
+  Outcome,
+  Role,
+  ServerMessage,
+} from "./generated/protocol";
 
 type Tagged<T extends wire.ServerMessage["type"]> = Extract<wire.ServerMessage, { type: T }>;
 export type WelcomeMessage = Tagged<"welcome_message">;
@@ -58,6 +68,10 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
     note: "string?",
     clip: "clip?",
     exported_by: "string?",
+    assignee: "string?",
+    outcome: "string?",
+    reason: "string?",
+    resolved_by: "string?",
   },
   receive_message: { seq: "number", room: "string", from: "string", text: "string", at: "number" },
   camera_status: { camera: "string", site: "string", status: "string", error: "string?", since: "number", node: "string?" },
@@ -65,7 +79,8 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
   error: { code: "string", message: "string" },
 };
 
-const STATUSES: readonly string[] = ["active", "ended", "acknowledged"];
+const STATUSES: readonly string[] = ["active", "ended", "acknowledged", "resolved"];
+const OUTCOMES: readonly string[] = ["confirmed", "false_alarm", "test"];
 
 /** The fields of an alert's clip, checked like a message's. */
 const CLIP: Record<keyof wire.ClipInfo, Exclude<Kind, "array" | "clip?">> = {
@@ -123,6 +138,9 @@ export function parseServerMessage(text: string): ServerMessage {
   if (problem) throw new ProtocolError(problem);
   if (type === "alert_update" && !STATUSES.includes(msg.status as string)) {
     throw new ProtocolError(`alert_update.status: unknown status ${JSON.stringify(msg.status)}`);
+  }
+  if (type === "alert_update" && msg.outcome !== null && !OUTCOMES.includes(msg.outcome as string)) {
+    throw new ProtocolError(`alert_update.outcome: unknown outcome ${JSON.stringify(msg.outcome)}`);
   }
   return msg as unknown as ServerMessage;
 }

@@ -73,5 +73,9 @@ export function alertRecord(seq: number, status: AlertStatus = "active"): AlertR
     snapshot: status === "active" ? "snap.jpg" : null,
     source: "pipeline",
     clip: null,
+    assignee: null,
+    outcome: null,
+    reason: null,
+    resolved_by: null,
   };
 }

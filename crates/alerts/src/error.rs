@@ -49,4 +49,12 @@ impl AlertError {
     pub fn is_no_such_alert(&self) -> bool {
         matches!(self, Self::Store(StoreError::NoSuchAlert(_)))
     }
+
+    /// The change does not apply to the alert as it is now (a 409): why.
+    pub fn conflict(&self) -> Option<&str> {
+        match self {
+            Self::Store(StoreError::Conflict(why)) => Some(why),
+            _ => None,
+        }
+    }
 }

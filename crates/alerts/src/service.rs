@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fightwatch_protocol::{
     AlertStatus, AlertUpdate, CameraState, Detection, FightAlert, Metrics, ServerMessage, now_ms,
 };
-use fightwatch_store::{AlertChange, AlertFilter, AlertStore, NewAlert};
+use fightwatch_protocol::{FalseAlarmReason, Outcome};
+use fightwatch_store::{AlertChange, AlertFilter, AlertStore, NewAlert, Resolution};
 
 use crate::{AlertError, EventBus, Journal, MediaDir, blocking};
 
@@ -24,6 +25,16 @@ pub struct AlertService {
     /// Each camera's newest frame (this node's cameras), for live view.
     live: std::sync::Mutex<HashMap<String, Arc<fightwatch_capture::LatestFrame>>>,
     raised: AtomicU64,
+}
+
+/// A note is at most [`MAX_NOTE_CHARS`] characters.
+fn check_note(note: Option<&str>) -> Result<(), AlertError> {
+    if note.is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+        return Err(AlertError::Invalid(format!(
+            "a note has at most {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    Ok(())
 }
 
 /// How long alerts and snapshots are kept.
@@ -92,16 +103,56 @@ impl AlertService {
         user: &str,
         note: Option<String>,
     ) -> Result<AlertUpdate, AlertError> {
-        if note
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-        {
-            return Err(AlertError::Invalid(format!(
-                "a note has at most {MAX_NOTE_CHARS} characters"
-            )));
-        }
+        check_note(note.as_deref())?;
         let change = AlertChange {
             ack: Some((user.to_string(), note)),
+            ..AlertChange::default()
+        };
+        self.update(id, change).await
+    }
+
+    /// Makes `user` the alert's assignee (taking it, or assigned by another operator: whether
+    /// `user` may see the alert is the caller's check).
+    pub async fn assign(&self, id: &str, user: &str) -> Result<AlertUpdate, AlertError> {
+        let change = AlertChange {
+            assign: Some(user.to_string()),
+            ..AlertChange::default()
+        };
+        self.update(id, change).await
+    }
+
+    /// Resolves an alert: `false_alarm` needs a reason, the other outcomes take none; a note
+    /// is at most [`MAX_NOTE_CHARS`]. A resolved alert cannot be resolved again (a conflict).
+    pub async fn resolve(
+        &self,
+        id: &str,
+        user: &str,
+        outcome: Outcome,
+        reason: Option<FalseAlarmReason>,
+        note: Option<String>,
+    ) -> Result<AlertUpdate, AlertError> {
+        match (outcome, reason) {
+            (Outcome::FalseAlarm, None) => {
+                return Err(AlertError::Invalid(
+                    "a false alarm needs a reason: dancing, sport, play, crowd, camera_issue or other"
+                        .into(),
+                ));
+            }
+            (Outcome::Confirmed | Outcome::Test, Some(_)) => {
+                return Err(AlertError::Invalid(
+                    "only a false alarm has a reason".into(),
+                ));
+            }
+            _ => {}
+        }
+        check_note(note.as_deref())?;
+        let change = AlertChange {
+            resolve: Some(Resolution {
+                user: user.to_string(),
+                outcome,
+                reason,
+                note,
+            }),
             ..AlertChange::default()
         };
         self.update(id, change).await

@@ -86,6 +86,9 @@ impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         match e {
             HubError::Alerts(e) if e.is_no_such_alert() => Self::not_found("no such alert"),
+            HubError::Alerts(e) if e.conflict().is_some() => {
+                Self::new(StatusCode::CONFLICT, e.conflict().unwrap_or("conflict"))
+            }
             HubError::Alerts(fightwatch_alerts::AlertError::Invalid(message)) => {
                 Self::bad_request(message)
             }

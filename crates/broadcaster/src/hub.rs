@@ -363,15 +363,69 @@ impl Hub {
         id: &str,
         note: Option<String>,
     ) -> Result<AlertUpdate, HubError> {
-        let lookup = id.to_string();
-        let visible = self
-            .blocking(move |s| s.alert(&lookup))
-            .await?
-            .is_some_and(|a| claims.may_see(&a.camera));
-        if !visible {
-            return Err(StoreError::NoSuchAlert(id.to_string()).into());
-        }
+        self.visible(claims, id).await?;
         Ok(self.alerts.acknowledge(id, &claims.sub, note).await?)
+    }
+
+    /// The alert `id` if `claims` may see it; else "no such alert" (ids cannot be probed).
+    async fn visible(
+        &self,
+        claims: &Claims,
+        id: &str,
+    ) -> Result<fightwatch_store::AlertRecord, HubError> {
+        let lookup = id.to_string();
+        match self.blocking(move |s| s.alert(&lookup)).await? {
+            Some(a) if claims.may_see(&a.camera) => Ok(a),
+            _ => Err(StoreError::NoSuchAlert(id.to_string()).into()),
+        }
+    }
+
+    /// Assigns an alert to `to` (`None`: the caller takes it). The assignee must be an
+    /// operator or admin who may see the alert's camera.
+    pub async fn assign(
+        &self,
+        claims: &Claims,
+        id: &str,
+        to: Option<&str>,
+    ) -> Result<AlertUpdate, HubError> {
+        let alert = self.visible(claims, id).await?;
+        let user = match to {
+            None => claims.sub.clone(),
+            Some(name) => {
+                let lookup = name.to_string();
+                let target = self.blocking(move |s| s.user(&lookup)).await?;
+                let fits = target.as_ref().is_some_and(|u| {
+                    u.role.can_ack()
+                        && u.cameras
+                            .as_ref()
+                            .is_none_or(|c| c.iter().any(|x| *x == alert.camera))
+                });
+                if !fits {
+                    return Err(HubError::Alerts(AlertError::Invalid(format!(
+                        "{name} is not an operator who may see camera {}",
+                        alert.camera
+                    ))));
+                }
+                name.to_string()
+            }
+        };
+        Ok(self.alerts.assign(id, &user).await?)
+    }
+
+    /// Resolves an alert the caller may see.
+    pub async fn resolve(
+        &self,
+        claims: &Claims,
+        id: &str,
+        outcome: fightwatch_protocol::Outcome,
+        reason: Option<fightwatch_protocol::FalseAlarmReason>,
+        note: Option<String>,
+    ) -> Result<AlertUpdate, HubError> {
+        self.visible(claims, id).await?;
+        Ok(self
+            .alerts
+            .resolve(id, &claims.sub, outcome, reason, note)
+            .await?)
     }
 
     /// Persists a chat message, then publishes it.

@@ -11,8 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fightwatch_protocol::{
-    AckRequest, AlertRecord, AlertStatus, AlertUpdate, CameraView, ChatMessage, Detection,
-    FightAlert, Health, LoginRequest, LoginResponse, Me, TimelineEntry, UserSummary,
+    AckRequest, AlertRecord, AlertStatus, AlertUpdate, AssignRequest, CameraView, ChatMessage,
+    Detection, FightAlert, Health, LoginRequest, LoginResponse, Me, ResolveRequest, TimelineEntry,
+    UserSummary,
 };
 use fightwatch_store::AlertFilter;
 use serde::Deserialize;
@@ -222,6 +223,52 @@ pub(crate) async fn ack(
 ) -> Result<Json<AlertUpdate>, ApiError> {
     let note = body.and_then(|Body(b)| b.note);
     Ok(Json(hub.acknowledge(&claims, &id, note).await?))
+}
+
+/// Takes an alert: the caller (an operator) becomes its assignee.
+#[utoipa::path(post, path = "/api/alerts/{id}/take", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, body = AlertUpdate), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn take(
+    State(hub): State<Arc<Hub>>,
+    Operator(claims): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<AlertUpdate>, ApiError> {
+    Ok(Json(hub.assign(&claims, &id, None).await?))
+}
+
+/// Assigns an alert to an operator who may see its camera.
+#[utoipa::path(post, path = "/api/alerts/{id}/assign", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")), request_body = AssignRequest,
+    responses((status = 200, body = AlertUpdate), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub(crate) async fn assign(
+    State(hub): State<Arc<Hub>>,
+    Operator(claims): Operator,
+    Path(id): Path<String>,
+    Body(body): Body<AssignRequest>,
+) -> Result<Json<AlertUpdate>, ApiError> {
+    Ok(Json(hub.assign(&claims, &id, Some(&body.to)).await?))
+}
+
+/// Resolves an alert with its outcome: `confirmed`, `false_alarm` (with a `reason`) or `test`.
+#[utoipa::path(post, path = "/api/alerts/{id}/resolve", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")), request_body = ResolveRequest,
+    responses((status = 200, body = AlertUpdate), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub(crate) async fn resolve(
+    State(hub): State<Arc<Hub>>,
+    Operator(claims): Operator,
+    Path(id): Path<String>,
+    Body(body): Body<ResolveRequest>,
+) -> Result<Json<AlertUpdate>, ApiError> {
+    Ok(Json(
+        hub.resolve(&claims, &id, body.outcome, body.reason, body.note)
+            .await?,
+    ))
 }
 
 /// `{"status":"ok"}` while the store answers (no token needed, so it says nothing more).

@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fightwatch_protocol::{ClientMessage, ServerMessage};
+use fightwatch_protocol::{AlertUpdate, ClientMessage, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -543,30 +543,69 @@ impl Session {
                 }
             }
             ClientMessage::AckAlert { id, note } => {
-                if !self.claims.role.can_ack() {
-                    return self
-                        .error(
-                            sink,
-                            "forbidden",
-                            "acknowledging needs the operator role".into(),
-                        )
-                        .await;
-                }
                 let claims = self.claims.clone();
-                match self.hub.acknowledge(&claims, &id, note).await {
-                    Ok(_) => Ok(()),
-                    // Hidden and unknown alerts get the same answer: ids cannot be probed.
-                    Err(crate::HubError::Alerts(e)) if e.is_no_such_alert() => {
-                        self.error(sink, "not_found", "no such alert".into()).await
-                    }
-                    Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
-                        self.error(sink, "bad_message", m).await
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "Acknowledging failed.");
-                        self.error(sink, "internal", "internal error".into()).await
-                    }
-                }
+                let hub = self.hub.clone();
+                self.workflow(sink, hub.acknowledge(&claims, &id, note))
+                    .await
+            }
+            ClientMessage::TakeAlert { id } => {
+                let claims = self.claims.clone();
+                let hub = self.hub.clone();
+                self.workflow(sink, hub.assign(&claims, &id, None)).await
+            }
+            ClientMessage::AssignAlert { id, to } => {
+                let claims = self.claims.clone();
+                let hub = self.hub.clone();
+                self.workflow(sink, hub.assign(&claims, &id, Some(&to)))
+                    .await
+            }
+            ClientMessage::ResolveAlert {
+                id,
+                outcome,
+                reason,
+                note,
+            } => {
+                let claims = self.claims.clone();
+                let hub = self.hub.clone();
+                self.workflow(sink, hub.resolve(&claims, &id, outcome, reason, note))
+                    .await
+            }
+        }
+    }
+
+    /// Runs a workflow change (acknowledge, take, assign, resolve) for an operator, answering
+    /// its failure as an `error` message. The change itself reaches the client as its
+    /// `alert_update` event.
+    async fn workflow(
+        &mut self,
+        sink: &mut Sink,
+        change: impl std::future::Future<Output = Result<AlertUpdate, crate::HubError>>,
+    ) -> Result<(), axum::Error> {
+        if !self.claims.role.can_ack() {
+            return self
+                .error(
+                    sink,
+                    "forbidden",
+                    "the alert workflow needs the operator role".into(),
+                )
+                .await;
+        }
+        match change.await {
+            Ok(_) => Ok(()),
+            // Hidden and unknown alerts get the same answer: ids cannot be probed.
+            Err(crate::HubError::Alerts(e)) if e.is_no_such_alert() => {
+                self.error(sink, "not_found", "no such alert".into()).await
+            }
+            Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
+                self.error(sink, "bad_message", m).await
+            }
+            Err(crate::HubError::Alerts(e)) if e.conflict().is_some() => {
+                let why = e.conflict().unwrap_or_default().to_string();
+                self.error(sink, "conflict", why).await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "An alert workflow change failed.");
+                self.error(sink, "internal", "internal error".into()).await
             }
         }
     }

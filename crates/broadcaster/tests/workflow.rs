@@ -301,3 +301,209 @@ async fn chat_rooms_private_messages_and_history_that_survives_a_restart() {
         serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(list[0]["text"], "copy");
 }
+
+/// An alert's workflow over WebSocket and REST: take, assign (only to an operator who may see
+/// the camera), resolve with an outcome (a false alarm needs a reason), a resolved alert is
+/// closed; viewers and other cameras' operators are refused; a dashboard that resumes from the
+/// start gets every workflow event.
+#[tokio::test]
+async fn take_assign_resolve_with_permissions_and_resume() {
+    use common::http;
+    let s = server().await;
+    let store = s.hub.store().clone();
+    let password = "a long enough password";
+    fightwatch_broadcaster::users::add_user(store.as_ref(), "lead", Role::Operator, password, None)
+        .unwrap();
+    fightwatch_broadcaster::users::add_user(
+        store.as_ref(),
+        "gate-op",
+        Role::Operator,
+        password,
+        Some(vec!["gate".into()]),
+    )
+    .unwrap();
+    let operator = token(&s.hub, Role::Operator);
+    let viewer_token = token(&s.hub, Role::Viewer);
+    let gate_op = s
+        .hub
+        .issue_token("gate-op", Role::Operator, 3600, Some(vec!["gate".into()]))
+        .unwrap();
+    let mut viewer = connect(s.addr, &format!("token={viewer_token}"))
+        .await
+        .unwrap();
+    let mut ops = connect(s.addr, &format!("token={operator}")).await.unwrap();
+    next(&mut viewer).await;
+    next(&mut ops).await;
+    let a = s.hub.raise_alert(alert("gate"), None).await.unwrap();
+    let b = s.hub.raise_alert(alert("lobby"), None).await.unwrap();
+    for ws in [&mut viewer, &mut ops] {
+        next(ws).await;
+        next(ws).await;
+    }
+    let post = |tok: &str, path: String, body: &'static str| {
+        let (tok, addr) = (tok.to_string(), s.addr);
+        async move {
+            http(
+                addr,
+                "POST",
+                &path,
+                &[
+                    ("Authorization", &format!("Bearer {tok}")),
+                    ("Content-Type", "application/json"),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+
+    // Viewers may not take part.
+    viewer
+        .send(Message::Text(
+            format!(r#"{{"type":"take_alert","id":"{}"}}"#, a.id).into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut viewer).await["code"], "forbidden");
+    let r = post(
+        &viewer_token,
+        format!("/api/alerts/{}/resolve", a.id),
+        r#"{"outcome":"test"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+
+    // Take over WebSocket: everyone sees the assignee.
+    ops.send(Message::Text(
+        format!(r#"{{"type":"take_alert","id":"{}"}}"#, a.id).into(),
+    ))
+    .await
+    .unwrap();
+    let u = next(&mut viewer).await;
+    assert_eq!(
+        (u["type"].as_str(), u["assignee"].as_str()),
+        (Some("alert_update"), Some("operator-user"))
+    );
+    // Assign over REST: to an operator who may see the camera, not to anyone else.
+    let r = post(
+        &operator,
+        format!("/api/alerts/{}/assign", a.id),
+        r#"{"to":"gate-op"}"#,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["assignee"].as_str()),
+        (200, Some("gate-op")),
+        "{}",
+        r.body
+    );
+    assert_eq!(next(&mut viewer).await["assignee"], "gate-op");
+    let r = post(
+        &operator,
+        format!("/api/alerts/{}/assign", b.id),
+        r#"{"to":"gate-op"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400, "gate-op may not see the lobby: {}", r.body);
+    let r = post(
+        &operator,
+        format!("/api/alerts/{}/assign", a.id),
+        r#"{"to":"nobody"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    // A camera-restricted operator cannot touch another camera's alert (nor learn it exists).
+    let r = post(
+        &gate_op,
+        format!("/api/alerts/{}/resolve", b.id),
+        r#"{"outcome":"test"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+
+    // Resolve: a false alarm needs a reason; then the alert is closed.
+    let r = post(
+        &gate_op,
+        format!("/api/alerts/{}/resolve", a.id),
+        r#"{"outcome":"false_alarm"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = post(
+        &gate_op,
+        format!("/api/alerts/{}/resolve", a.id),
+        r#"{"outcome":"false_alarm","reason":"dancing","note":"a dance class"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let u = next(&mut viewer).await;
+    assert_eq!(
+        (
+            u["status"].as_str(),
+            u["outcome"].as_str(),
+            u["reason"].as_str(),
+            u["resolved_by"].as_str(),
+            u["acked_by"].as_str()
+        ),
+        (
+            Some("resolved"),
+            Some("false_alarm"),
+            Some("dancing"),
+            Some("gate-op"),
+            Some("gate-op")
+        )
+    );
+    let r = post(
+        &operator,
+        format!("/api/alerts/{}/resolve", a.id),
+        r#"{"outcome":"confirmed"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    ops.send(Message::Text(
+        format!(r#"{{"type":"ack_alert","id":"{}"}}"#, a.id).into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        let m = next(&mut ops).await;
+        if m["type"] == "error" {
+            assert_eq!(m["code"], "conflict");
+            break;
+        }
+    }
+    // The history filter finds it; a resume from 0 replays every workflow event in order.
+    let r = http(
+        s.addr,
+        "GET",
+        "/api/alerts?status=resolved",
+        &[("Authorization", &format!("Bearer {viewer_token}"))],
+        "",
+    )
+    .await;
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+    let mut late = connect(s.addr, &format!("token={viewer_token}&after_seq=0"))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let m = next(&mut late).await;
+        if m["type"] == "alert_update" && m["id"] == a.id.as_str() {
+            seen.push((
+                m["assignee"].as_str().map(String::from),
+                m["status"].as_str().map(String::from),
+            ));
+            if m["status"] == "resolved" {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (Some("operator-user".into()), Some("active".into())),
+            (Some("gate-op".into()), Some("active".into())),
+            (Some("gate-op".into()), Some("resolved".into())),
+        ]
+    );
+}

@@ -27,11 +27,11 @@ pub mod typescript;
 
 pub use messages::{
     AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage, ClientMessage, ClipInfo,
-    Detection, FightAlert, Metrics, ServerMessage, private_room,
+    Detection, FalseAlarmReason, FightAlert, Metrics, Outcome, ServerMessage, private_room,
 };
 pub use rest::{
-    AckRequest, AlertRecord, CameraView, ErrorBody, Health, LoginRequest, LoginResponse, Me,
-    TimelineEntry, UserSummary,
+    AckRequest, AlertRecord, AssignRequest, CameraView, ErrorBody, Health, LoginRequest,
+    LoginResponse, Me, ResolveRequest, TimelineEntry, UserSummary,
 };
 pub use role::{CameraStatus, Role};
 use serde::{Deserialize, Serialize};

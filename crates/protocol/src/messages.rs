@@ -20,6 +20,84 @@ pub enum AlertStatus {
     Ended,
     /// An operator acknowledged it.
     Acknowledged,
+    /// An operator closed it with an outcome (confirmed, false alarm, test).
+    Resolved,
+}
+
+/// How an operator closed an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A real fight.
+    Confirmed,
+    /// Not a fight (the reason says what it was).
+    FalseAlarm,
+    /// A test of the system.
+    Test,
+}
+
+/// What a false alarm was: what fight detectors are known to fire on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FalseAlarmReason {
+    /// People dancing.
+    Dancing,
+    /// Boxing practice, martial arts, other sport.
+    Sport,
+    /// Horseplay, children playing.
+    Play,
+    /// A dense crowd moving.
+    Crowd,
+    /// The camera (shaking, glare, a bad picture).
+    CameraIssue,
+    /// Anything else (the note says what).
+    Other,
+}
+
+impl Outcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::FalseAlarm => "false_alarm",
+            Self::Test => "test",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Confirmed, Self::FalseAlarm, Self::Test]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+impl FalseAlarmReason {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dancing => "dancing",
+            Self::Sport => "sport",
+            Self::Play => "play",
+            Self::Crowd => "crowd",
+            Self::CameraIssue => "camera_issue",
+            Self::Other => "other",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Dancing,
+            Self::Sport,
+            Self::Play,
+            Self::Crowd,
+            Self::CameraIssue,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
 }
 
 impl AlertStatus {
@@ -29,6 +107,7 @@ impl AlertStatus {
             Self::Active => "active",
             Self::Ended => "ended",
             Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
         }
     }
 
@@ -38,6 +117,7 @@ impl AlertStatus {
             "active" => Some(Self::Active),
             "ended" => Some(Self::Ended),
             "acknowledged" => Some(Self::Acknowledged),
+            "resolved" => Some(Self::Resolved),
             _ => None,
         }
     }
@@ -99,6 +179,18 @@ pub struct AlertUpdate {
     /// Set on the update that records an evidence export: who exported the alert.
     #[serde(default)]
     pub exported_by: Option<String>,
+    /// The operator who owns the alert (took it or was assigned it).
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// How it was resolved.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// What a false alarm was.
+    #[serde(default)]
+    pub reason: Option<FalseAlarmReason>,
+    /// Who resolved it.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
 }
 
 /// An alert's incident clip: MP4 (H.264), served at `/api/alerts/{id}/clip.mp4`.
@@ -268,6 +360,33 @@ pub enum ClientMessage {
     AckAlert {
         /// Alert id.
         id: String,
+        /// Optional note.
+        #[serde(default)]
+        #[ts(optional)]
+        note: Option<String>,
+    },
+    /// Take an alert: the sender becomes its assignee (operators).
+    TakeAlert {
+        /// Alert id.
+        id: String,
+    },
+    /// Assign an alert to an operator who may see its camera (operators).
+    AssignAlert {
+        /// Alert id.
+        id: String,
+        /// The operator's user name.
+        to: String,
+    },
+    /// Resolve an alert with its outcome (operators); a false alarm needs a reason.
+    ResolveAlert {
+        /// Alert id.
+        id: String,
+        /// How it ended.
+        outcome: Outcome,
+        /// What a false alarm was.
+        #[serde(default)]
+        #[ts(optional)]
+        reason: Option<FalseAlarmReason>,
         /// Optional note.
         #[serde(default)]
         #[ts(optional)]

@@ -42,6 +42,42 @@ pub struct AlertRecord {
     /// The incident clip, when one was written.
     #[serde(default)]
     pub clip: Option<crate::ClipInfo>,
+    /// The operator who owns it.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// How it was resolved.
+    #[serde(default)]
+    pub outcome: Option<crate::Outcome>,
+    /// What a false alarm was.
+    #[serde(default)]
+    pub reason: Option<crate::FalseAlarmReason>,
+    /// Who resolved it.
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+}
+
+/// `POST /api/alerts/{id}/assign`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The operator's user name.
+    pub to: String,
+}
+
+/// `POST /api/alerts/{id}/resolve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// How it ended.
+    pub outcome: crate::Outcome,
+    /// What a false alarm was (required for `false_alarm`).
+    #[serde(default)]
+    #[ts(optional)]
+    pub reason: Option<crate::FalseAlarmReason>,
+    /// Optional note (at most 2,000 characters).
+    #[serde(default)]
+    #[ts(optional)]
+    pub note: Option<String>,
 }
 
 /// `POST /api/login`.

@@ -15,6 +15,8 @@ pub fn declarations() -> String {
     let cfg = Config::new().with_large_int("number");
     let decls = [
         crate::AlertStatus::decl(&cfg),
+        crate::Outcome::decl(&cfg),
+        crate::FalseAlarmReason::decl(&cfg),
         crate::Role::decl(&cfg),
         crate::CameraStatus::decl(&cfg),
         crate::FightAlert::decl(&cfg),
@@ -36,6 +38,8 @@ pub fn declarations() -> String {
         crate::TimelineEntry::decl(&cfg),
         crate::CameraView::decl(&cfg),
         crate::AckRequest::decl(&cfg),
+        crate::AssignRequest::decl(&cfg),
+        crate::ResolveRequest::decl(&cfg),
         crate::Health::decl(&cfg),
         crate::ErrorBody::decl(&cfg),
     ];

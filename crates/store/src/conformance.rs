@@ -18,6 +18,119 @@ pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
     users_round_trip(fresh().as_ref());
     filters_paging_chat_and_retention(fresh().as_ref());
     sessions_are_revoked(fresh().as_ref());
+    workflow_assigns_and_resolves(fresh().as_ref());
+}
+
+/// Take, assign, resolve with an outcome; a resolved alert refuses more workflow but the
+/// pipeline may still end it; the status filter finds resolved alerts.
+pub fn workflow_assigns_and_resolves(store: &dyn AlertStore) {
+    use fightwatch_protocol::{FalseAlarmReason, Outcome};
+    let a = store.create_alert(&new_alert("lobby", 100)).unwrap();
+    let change = |c: AlertChange| store.update_alert(&a.id, &c);
+    let u = change(AlertChange {
+        assign: Some("ops".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (u.status, u.assignee.as_deref()),
+        (AlertStatus::Active, Some("ops"))
+    );
+    let u = change(AlertChange {
+        ack: Some(("ops".into(), Some("on my way".into()))),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (u.status, u.assignee.as_deref()),
+        (AlertStatus::Acknowledged, Some("ops"))
+    );
+    let u = change(AlertChange {
+        resolve: Some(crate::Resolution {
+            user: "lead".into(),
+            outcome: Outcome::FalseAlarm,
+            reason: Some(FalseAlarmReason::Dancing),
+            note: Some("a dance class".into()),
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (
+            u.status,
+            u.outcome,
+            u.reason,
+            u.resolved_by.as_deref(),
+            u.acked_by.as_deref(),
+            u.note.as_deref()
+        ),
+        (
+            AlertStatus::Resolved,
+            Some(Outcome::FalseAlarm),
+            Some(FalseAlarmReason::Dancing),
+            Some("lead"),
+            Some("ops"),
+            Some("a dance class")
+        )
+    );
+    for refused in [
+        AlertChange {
+            ack: Some(("x".into(), None)),
+            ..Default::default()
+        },
+        AlertChange {
+            assign: Some("x".into()),
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(change(refused), Err(StoreError::Conflict(_))));
+    }
+    // The fight may go on after an operator closed the alert: the pipeline still ends it.
+    let u = change(AlertChange {
+        ended_at: Some(200),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (u.status, u.ended_at, u.outcome),
+        (AlertStatus::Resolved, Some(200), Some(Outcome::FalseAlarm))
+    );
+    let stored = store.alert(&a.id).unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.assignee.as_deref(), stored.reason),
+        (
+            AlertStatus::Resolved,
+            Some("ops"),
+            Some(FalseAlarmReason::Dancing)
+        )
+    );
+    let resolved = store
+        .alerts(&AlertFilter {
+            status: Some(AlertStatus::Resolved),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(resolved.len(), 1);
+    // Resolving an alert nobody acknowledged acknowledges it as the resolver.
+    let b = store.create_alert(&new_alert("gate", 300)).unwrap();
+    let u = store
+        .update_alert(
+            &b.id,
+            &AlertChange {
+                resolve: Some(crate::Resolution {
+                    user: "lead".into(),
+                    outcome: Outcome::Test,
+                    reason: None,
+                    note: None,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (u.acked_by.as_deref(), u.outcome),
+        (Some("lead"), Some(Outcome::Test))
+    );
 }
 
 /// A pipeline alert of `camera` at site `hq`, with a snapshot name.

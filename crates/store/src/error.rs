@@ -36,6 +36,9 @@ pub enum StoreError {
     /// No alert with this id.
     #[error("no alert {0}")]
     NoSuchAlert(String),
+    /// The change does not apply to the alert as it is now (it was resolved).
+    #[error("{0}")]
+    Conflict(String),
     /// A stored row or event could not be read back (written by an incompatible version, or
     /// edited by hand).
     #[error("stored event {seq} is unreadable: {message}")]

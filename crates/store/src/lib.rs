@@ -38,7 +38,7 @@ pub use error::StoreError;
 pub use fightwatch_protocol::AlertRecord;
 use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, ServerMessage};
 pub use postgres::PostgresStore;
-pub use records::{AlertChange, AlertFilter, NewAlert, SessionRecord, UserRecord};
+pub use records::{AlertChange, AlertFilter, NewAlert, Resolution, SessionRecord, UserRecord};
 pub use sqlite::SqliteStore;
 
 /// Everything fightwatch keeps: what the alert stage and the broadcaster call.

@@ -34,6 +34,23 @@ pub struct AlertChange {
     pub clip: Option<fightwatch_protocol::ClipInfo>,
     /// Records an evidence export by this user (the alert's timeline keeps who and when).
     pub exported_by: Option<String>,
+    /// Makes this operator the alert's assignee.
+    pub assign: Option<String>,
+    /// Closes the alert with an outcome.
+    pub resolve: Option<Resolution>,
+}
+
+/// How and by whom an alert is resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    /// Who resolves it.
+    pub user: String,
+    /// How it ended.
+    pub outcome: fightwatch_protocol::Outcome,
+    /// What a false alarm was (required for one, absent otherwise: the caller checks).
+    pub reason: Option<fightwatch_protocol::FalseAlarmReason>,
+    /// A note (replaces the acknowledgement's when given).
+    pub note: Option<String>,
 }
 
 /// Filters for [`crate::AlertStore::alerts`].

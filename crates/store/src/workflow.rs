@@ -4,7 +4,7 @@ use fightwatch_protocol::{
     AlertStatus, AlertUpdate, ChatMessage, ClipInfo, FightAlert, ServerMessage,
 };
 
-use crate::{AlertChange, AlertRecord, NewAlert};
+use crate::{AlertChange, AlertRecord, NewAlert, StoreError};
 
 /// The `fight_alert` event of a new alert numbered `seq` (its id is `a{seq}`).
 pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> ServerMessage {
@@ -26,23 +26,42 @@ pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> ServerMessage {
 
 /// `current` after `change`, as its `alert_update` event would say with `seq` 0: `peak` raises
 /// the peak score, `ended_at` ends an active alert, `ack` acknowledges it (an acknowledged
-/// alert stays acknowledged when it later ends).
-pub(crate) fn apply(current: &AlertRecord, change: &AlertChange) -> AlertUpdate {
+/// alert stays acknowledged when it later ends), `assign` sets its owner, `resolve` closes it
+/// with an outcome (and acknowledges it if nobody had). A resolved alert takes no more
+/// acknowledgements, assignments or resolutions (a conflict); the pipeline may still end it
+/// and attach its clip.
+pub(crate) fn apply(
+    current: &AlertRecord,
+    change: &AlertChange,
+) -> Result<AlertUpdate, StoreError> {
+    let resolved = current.status == AlertStatus::Resolved;
+    if resolved && (change.ack.is_some() || change.assign.is_some() || change.resolve.is_some()) {
+        return Err(StoreError::Conflict(format!(
+            "alert {} is resolved: it can no longer be changed",
+            current.id
+        )));
+    }
     let peak_score = change
         .peak
         .map_or(current.peak_score, |p| p.max(current.peak_score));
     let ended_at = change.ended_at.or(current.ended_at);
-    let (status, acked_by, note) = match &change.ack {
-        Some((user, note)) => (AlertStatus::Acknowledged, Some(user.clone()), note.clone()),
-        None if current.status == AlertStatus::Acknowledged => (
-            AlertStatus::Acknowledged,
+    let (status, acked_by, note) = match (&change.resolve, &change.ack) {
+        (Some(r), _) => (
+            AlertStatus::Resolved,
+            current.acked_by.clone().or_else(|| Some(r.user.clone())),
+            r.note.clone().or_else(|| current.note.clone()),
+        ),
+        (None, Some((user, note))) => (AlertStatus::Acknowledged, Some(user.clone()), note.clone()),
+        (None, None) if resolved || current.status == AlertStatus::Acknowledged => (
+            current.status,
             current.acked_by.clone(),
             current.note.clone(),
         ),
-        None if ended_at.is_some() => (AlertStatus::Ended, None, None),
-        None => (AlertStatus::Active, None, None),
+        (None, None) if ended_at.is_some() => (AlertStatus::Ended, None, None),
+        (None, None) => (AlertStatus::Active, None, None),
     };
-    AlertUpdate {
+    let resolution = change.resolve.as_ref();
+    Ok(AlertUpdate {
         id: current.id.clone(),
         seq: 0,
         camera: current.camera.clone(),
@@ -54,7 +73,13 @@ pub(crate) fn apply(current: &AlertRecord, change: &AlertChange) -> AlertUpdate 
         note,
         clip: change.clip.clone().or_else(|| current.clip.clone()),
         exported_by: change.exported_by.clone(),
-    }
+        assignee: change.assign.clone().or_else(|| current.assignee.clone()),
+        outcome: resolution.map(|r| r.outcome).or(current.outcome),
+        reason: resolution.map_or(current.reason, |r| r.reason),
+        resolved_by: resolution
+            .map(|r| r.user.clone())
+            .or_else(|| current.resolved_by.clone()),
+    })
 }
 
 /// The JSON an alert's clip is stored as.
@@ -71,6 +96,24 @@ pub(crate) fn clip_json(clip: Option<&ClipInfo>) -> Result<Option<String>, crate
 pub(crate) fn parse_clip(json: Option<String>) -> Result<Option<ClipInfo>, String> {
     json.map(|j| serde_json::from_str(&j).map_err(|e| format!("clip column: {e}")))
         .transpose()
+}
+
+/// A stored outcome; an unknown one is an error (fail closed).
+pub(crate) fn parse_outcome(
+    s: Option<String>,
+) -> Result<Option<fightwatch_protocol::Outcome>, String> {
+    s.map(|s| fightwatch_protocol::Outcome::parse(&s).ok_or(format!("unknown outcome {s:?}")))
+        .transpose()
+}
+
+/// A stored false-alarm reason; an unknown one is an error.
+pub(crate) fn parse_reason(
+    s: Option<String>,
+) -> Result<Option<fightwatch_protocol::FalseAlarmReason>, String> {
+    s.map(|s| {
+        fightwatch_protocol::FalseAlarmReason::parse(&s).ok_or(format!("unknown reason {s:?}"))
+    })
+    .transpose()
 }
 
 /// The media files of an alert: its snapshot and its clip.

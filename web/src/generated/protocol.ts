@@ -1,7 +1,11 @@
 // Generated from crates/protocol by ts-rs: do not edit. Regenerate with
 // UPDATE_GENERATED=1 cargo test -p fightwatch-protocol --lib typescript
 
-export type AlertStatus = "active" | "ended" | "acknowledged";
+export type AlertStatus = "active" | "ended" | "acknowledged" | "resolved";
+
+export type Outcome = "confirmed" | "false_alarm" | "test";
+
+export type FalseAlarmReason = "dancing" | "sport" | "play" | "crowd" | "camera_issue" | "other";
 
 export type Role = "detector" | "viewer" | "operator" | "admin";
 
@@ -91,7 +95,23 @@ clip: ClipInfo | null,
 /**
  * Set on the update that records an evidence export: who exported the alert.
  */
-exported_by: string | null, };
+exported_by: string | null, 
+/**
+ * The operator who owns the alert (took it or was assigned it).
+ */
+assignee: string | null, 
+/**
+ * How it was resolved.
+ */
+outcome: Outcome | null, 
+/**
+ * What a false alarm was.
+ */
+reason: FalseAlarmReason | null, 
+/**
+ * Who resolved it.
+ */
+resolved_by: string | null, };
 
 export type ClipInfo = { 
 /**
@@ -277,6 +297,34 @@ id: string,
 /**
  * Optional note.
  */
+note?: string, } | { "type": "take_alert", 
+/**
+ * Alert id.
+ */
+id: string, } | { "type": "assign_alert", 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * The operator's user name.
+ */
+to: string, } | { "type": "resolve_alert", 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * How it ended.
+ */
+outcome: Outcome, 
+/**
+ * What a false alarm was.
+ */
+reason?: FalseAlarmReason, 
+/**
+ * Optional note.
+ */
 note?: string, } | { "type": "send_message", 
 /**
  * The room.
@@ -451,7 +499,23 @@ source: string,
 /**
  * The incident clip, when one was written.
  */
-clip: ClipInfo | null, };
+clip: ClipInfo | null, 
+/**
+ * The operator who owns it.
+ */
+assignee: string | null, 
+/**
+ * How it was resolved.
+ */
+outcome: Outcome | null, 
+/**
+ * What a false alarm was.
+ */
+reason: FalseAlarmReason | null, 
+/**
+ * Who resolved it.
+ */
+resolved_by: string | null, };
 
 export type LoginRequest = { 
 /**
@@ -557,6 +621,26 @@ node?: string, };
 export type AckRequest = { 
 /**
  * What was done (at most 2,000 characters).
+ */
+note?: string, };
+
+export type AssignRequest = { 
+/**
+ * The operator's user name.
+ */
+to: string, };
+
+export type ResolveRequest = { 
+/**
+ * How it ended.
+ */
+outcome: Outcome, 
+/**
+ * What a false alarm was (required for `false_alarm`).
+ */
+reason?: FalseAlarmReason, 
+/**
+ * Optional note (at most 2,000 characters).
  */
 note?: string, };
 

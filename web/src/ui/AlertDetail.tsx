@@ -1,13 +1,23 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type TimelineEntry } from "../api";
 import type { ConsoleModel } from "../model";
-import { seqOf } from "../protocol";
+import { seqOf, type FalseAlarmReason, type Outcome } from "../protocol";
 import { dateTime, duration, percent, clock } from "./format";
 import { StatusBadge } from "./Feed";
 import { evidenceUrl } from "../alerts";
 import { ClipPlayer, LiveView } from "./Media";
 
 type View = "clip" | "snapshot" | "live";
+
+const OUTCOME_LABEL: Record<Outcome, string> = { confirmed: "Confirmed fight", false_alarm: "False alarm", test: "Test" };
+const REASON_LABEL: Record<FalseAlarmReason, string> = {
+  dancing: "dancing",
+  sport: "sport (boxing, martial arts)",
+  play: "play, horseplay",
+  crowd: "crowd",
+  camera_issue: "camera issue",
+  other: "other (say in the note)",
+};
 
 /** One alert in a modal dialog: large snapshot, facts, timeline, acknowledgement. */
 export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: string; close: () => void }) {
@@ -19,6 +29,9 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
   const [missing, setMissing] = useState(false);
   const alert = model.alerts.get(id);
   const [chosen, setChosen] = useState<View | null>(null);
+  const [outcome, setOutcome] = useState<Outcome>("confirmed");
+  const [reason, setReason] = useState<FalseAlarmReason>("dancing");
+  const [resolveNote, setResolveNote] = useState("");
   // The clip when there is one, else the snapshot (until the operator picks).
   const view: View = chosen ?? (alert?.clip ? "clip" : "snapshot");
 
@@ -46,7 +59,26 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
       .timeline(id)
       .then(setTimeline)
       .catch(() => setTimeline([]));
-  }, [id, alert?.status, alert?.peakScore, !!alert?.clip]);
+  }, [id, alert?.status, alert?.peakScore, !!alert?.clip, alert?.assignee]);
+
+  async function act(what: () => Promise<void>) {
+    setBusy(true);
+    setError(null);
+    try {
+      await what();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function resolve(e: Event) {
+    e.preventDefault();
+    void act(() =>
+      model.resolve(id, outcome, outcome === "false_alarm" ? reason : null, resolveNote.trim()).then(() => setResolveNote("")),
+    );
+  }
 
   async function acknowledge(e: Event) {
     e.preventDefault();
@@ -140,6 +172,24 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
               </dd>
               <dt>Source</dt>
               <dd>{alert.source}</dd>
+              <dt>Owner</dt>
+              <dd class="assignee">
+                {alert.assignee ? <strong>{alert.assignee}</strong> : <span class="muted">nobody yet</span>}{" "}
+                {model.canAck && alert.status !== "resolved" && alert.assignee !== model.me.user && (
+                  <button type="button" class="small" disabled={busy} onClick={() => void act(() => model.take(id))}>
+                    Take
+                  </button>
+                )}
+              </dd>
+              {alert.outcome && (
+                <>
+                  <dt>Outcome</dt>
+                  <dd class="outcome">
+                    <strong>{OUTCOME_LABEL[alert.outcome]}</strong>
+                    {alert.reason && ` (${REASON_LABEL[alert.reason]})`} by {alert.resolvedBy}
+                  </dd>
+                </>
+              )}
               {alert.ackedBy && (
                 <>
                   <dt>Acknowledged</dt>
@@ -159,7 +209,39 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
               ))}
               {timeline === null && <li class="muted">loading…</li>}
             </ol>
-            {alert.status !== "acknowledged" &&
+            {model.canAck && alert.status !== "resolved" && (
+              <form class="resolve-form" onSubmit={resolve} aria-label="Resolve">
+                <fieldset>
+                  <legend>Resolve: how did it end?</legend>
+                  {(Object.keys(OUTCOME_LABEL) as Outcome[]).map((o) => (
+                    <label key={o} class="radio">
+                      <input type="radio" name="outcome" value={o} checked={outcome === o} onChange={() => setOutcome(o)} />
+                      {OUTCOME_LABEL[o]}
+                    </label>
+                  ))}
+                </fieldset>
+                {outcome === "false_alarm" && (
+                  <label>
+                    What was it?
+                    <select name="reason" value={reason} onChange={(e) => setReason(e.currentTarget.value as FalseAlarmReason)}>
+                      {(Object.keys(REASON_LABEL) as FalseAlarmReason[]).map((r) => (
+                        <option key={r} value={r}>
+                          {REASON_LABEL[r]}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                )}
+                <label>
+                  Resolution note
+                  <input name="resolve-note" value={resolveNote} maxLength={500} onInput={(e) => setResolveNote(e.currentTarget.value)} />
+                </label>
+                <button type="submit" disabled={busy}>
+                  Resolve
+                </button>
+              </form>
+            )}
+            {(alert.status === "active" || alert.status === "ended") &&
               (model.canAck ? (
                 <form class="ack-form" onSubmit={acknowledge}>
                   <label>
@@ -194,9 +276,16 @@ function describe(t: TimelineEntry, prev: TimelineEntry | undefined): string {
   const e = t.event as Record<string, unknown>;
   if (e.type === "fight_alert") return `raised, score ${percent(Number(e.score))}`;
   if (typeof e.exported_by === "string") return `evidence exported by ${e.exported_by}`;
+  const prevEvent = prev?.event as Record<string, unknown> | undefined;
+  if (e.status === "resolved" && prevEvent?.status !== "resolved") {
+    const outcome = OUTCOME_LABEL[e.outcome as Outcome] ?? String(e.outcome);
+    const why = e.reason ? ` (${REASON_LABEL[e.reason as FalseAlarmReason] ?? String(e.reason)})` : "";
+    return `resolved by ${String(e.resolved_by)}: ${outcome}${why}${e.note ? `: “${String(e.note)}”` : ""}`;
+  }
+  if (typeof e.assignee === "string" && e.assignee !== prevEvent?.assignee) return `owned by ${e.assignee}`;
   // Every later update carries the clip too: only the one that brought it says so.
   const clip = e.clip as { duration_ms?: number } | null | undefined;
-  const before = (prev?.event as Record<string, unknown> | undefined)?.clip;
+  const before = prevEvent?.clip;
   if (clip && typeof clip.duration_ms === "number" && !before) {
     return `clip saved (${(clip.duration_ms / 1000).toFixed(1)} s)`;
   }

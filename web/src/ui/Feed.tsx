@@ -8,6 +8,7 @@ export const STATUS_LABEL: Record<Alert["status"], string> = {
   active: "Active",
   ended: "Ended",
   acknowledged: "Acknowledged",
+  resolved: "Resolved",
 };
 
 export function StatusBadge({ status }: { status: Alert["status"] }) {
@@ -19,8 +20,9 @@ export function Feed({ model, open }: { model: ConsoleModel; open: (id: string) 
   useTick(5000);
   const [onlyOpen, setOnlyOpen] = useState(false);
   const all = model.alerts.list();
-  const shown = onlyOpen ? all.filter((a) => a.status !== "acknowledged") : all;
-  const waiting = all.filter((a) => a.status !== "acknowledged").length;
+  const needsAck = (a: Alert) => a.status === "active" || a.status === "ended";
+  const shown = onlyOpen ? all.filter(needsAck) : all;
+  const waiting = all.filter(needsAck).length;
   return (
     <section class="panel feed" aria-labelledby="feed-title">
       <header class="panel-head">

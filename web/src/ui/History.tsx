@@ -67,6 +67,7 @@ export function History({ model, open }: { model: ConsoleModel; open: (id: strin
             <option value="active">active</option>
             <option value="ended">ended</option>
             <option value="acknowledged">acknowledged</option>
+            <option value="resolved">resolved</option>
           </select>
         </label>
         <label>
@@ -105,6 +106,7 @@ export function History({ model, open }: { model: ConsoleModel; open: (id: strin
                 <td>{percent(a.peakScore)}</td>
                 <td>
                   <StatusBadge status={a.status} />
+                  {a.outcome && <span class="outcome-tag"> {a.outcome.replace("_", " ")}{a.reason ? `: ${a.reason.replace("_", " ")}` : ""}</span>}
                 </td>
                 <td>{a.ackedBy ?? "—"}</td>
                 <td class="note">{a.note ?? ""}</td>

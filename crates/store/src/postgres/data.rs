@@ -92,9 +92,10 @@ pub(super) async fn update_alert(
         .map(|r| to_alert(&r))
         .transpose()?
         .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
-    let next = crate::workflow::apply(&current, &change);
+    let next = crate::workflow::apply(&current, &change)?;
     tx.execute(
-        "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6, clip = $7 WHERE id = $1",
+        "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6, clip = $7,
+         assignee = $8, outcome = $9, reason = $10, resolved_by = $11 WHERE id = $1",
         &[
             &id,
             &f64::from(next.peak_score),
@@ -103,6 +104,10 @@ pub(super) async fn update_alert(
             &next.acked_by,
             &next.note,
             &crate::workflow::clip_json(next.clip.as_ref())?,
+            &next.assignee,
+            &next.outcome.map(fightwatch_protocol::Outcome::as_str),
+            &next.reason.map(fightwatch_protocol::FalseAlarmReason::as_str),
+            &next.resolved_by,
         ],
     )
     .await?;
@@ -117,7 +122,7 @@ pub(super) async fn update_alert(
     Ok(update)
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by FROM alerts";
 
 fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
     let status: String = r.try_get(7)?;
@@ -139,6 +144,10 @@ fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
         snapshot: r.try_get(12)?,
         source: r.try_get(13)?,
         clip: crate::workflow::parse_clip(r.try_get(14)?).map_err(|m| bad(0, m))?,
+        assignee: r.try_get(15)?,
+        outcome: crate::workflow::parse_outcome(r.try_get(16)?).map_err(|m| bad(0, m))?,
+        reason: crate::workflow::parse_reason(r.try_get(17)?).map_err(|m| bad(0, m))?,
+        resolved_by: r.try_get(18)?,
     })
 }
 

@@ -8,7 +8,21 @@ use crate::StoreError;
 
 /// Steps in order; step N (1-based) takes the schema from version N-1 to N. Never edit a
 /// released step: append one.
-const STEPS: &[&str] = &[V1_BASE, V2_CLIPS];
+const STEPS: &[&str] = &[V1_BASE, V2_CLIPS, V3_WORKFLOW];
+
+/// The workflow: an assignee, and resolution with an outcome.
+const V3_WORKFLOW: &str = "
+ALTER TABLE alerts DROP CONSTRAINT alerts_status_check;
+ALTER TABLE alerts DROP CONSTRAINT alerts_check;
+ALTER TABLE alerts ADD COLUMN assignee TEXT, ADD COLUMN outcome TEXT, ADD COLUMN reason TEXT,
+    ADD COLUMN resolved_by TEXT;
+ALTER TABLE alerts
+    ADD CONSTRAINT alerts_status CHECK (status IN ('active', 'ended', 'acknowledged', 'resolved')),
+    ADD CONSTRAINT alerts_outcome CHECK (outcome IS NULL OR outcome IN ('confirmed', 'false_alarm', 'test')),
+    ADD CONSTRAINT alerts_acked CHECK ((status IN ('acknowledged', 'resolved')) = (acked_by IS NOT NULL)),
+    ADD CONSTRAINT alerts_resolved CHECK ((status = 'resolved') = (outcome IS NOT NULL AND resolved_by IS NOT NULL)),
+    ADD CONSTRAINT alerts_reason CHECK ((reason IS NOT NULL) = (outcome IS NOT NULL AND outcome = 'false_alarm'));
+";
 
 /// Incident clips: a JSON `ClipInfo`.
 const V2_CLIPS: &str = "ALTER TABLE alerts ADD COLUMN clip TEXT;";

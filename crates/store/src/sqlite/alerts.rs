@@ -78,9 +78,10 @@ pub(super) fn update(
 ) -> Result<AlertUpdate, Failure> {
     let tx = conn.transaction()?;
     let current = get(&tx, id)?.ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
-    let next = crate::workflow::apply(&current, change);
+    let next = crate::workflow::apply(&current, change)?;
     tx.execute(
-        "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6, clip = ?7 WHERE id = ?1",
+        "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6, clip = ?7,
+         assignee = ?8, outcome = ?9, reason = ?10, resolved_by = ?11 WHERE id = ?1",
         params![
             id,
             f64::from(next.peak_score),
@@ -88,7 +89,11 @@ pub(super) fn update(
             next.status.as_str(),
             next.acked_by,
             next.note,
-            crate::workflow::clip_json(next.clip.as_ref())?
+            crate::workflow::clip_json(next.clip.as_ref())?,
+            next.assignee,
+            next.outcome.map(fightwatch_protocol::Outcome::as_str),
+            next.reason.map(fightwatch_protocol::FalseAlarmReason::as_str),
+            next.resolved_by
         ],
     )?;
     let msg = append(&tx, Some(&current.camera), |seq| {
@@ -101,7 +106,7 @@ pub(super) fn update(
     Ok(update)
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     let status: String = r.get(7)?;
@@ -123,6 +128,10 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
         snapshot: r.get(12)?,
         source: r.get(13)?,
         clip: crate::workflow::parse_clip(r.get(14)?).map_err(|m| unreadable(14, m))?,
+        assignee: r.get(15)?,
+        outcome: crate::workflow::parse_outcome(r.get(16)?).map_err(|m| unreadable(16, m))?,
+        reason: crate::workflow::parse_reason(r.get(17)?).map_err(|m| unreadable(17, m))?,
+        resolved_by: r.get(18)?,
     })
 }
 

@@ -12,7 +12,8 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 3] = [v1_base, v2_checks, v3_clips];
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 4] =
+    [v1_base, v2_checks, v3_clips, v4_workflow];
 
 pub(crate) enum UpgradeError {
     Sql(rusqlite::Error),
@@ -124,6 +125,45 @@ fn v3_clips(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "ALTER TABLE alerts ADD COLUMN clip TEXT CHECK (clip IS NULL OR json_valid(clip));
         DROP INDEX alerts_snapshot;
+        CREATE INDEX alerts_media ON alerts (seq) WHERE snapshot IS NOT NULL OR clip IS NOT NULL;",
+    )
+}
+
+/// Version 4: the workflow — an assignee, and resolution with an outcome (SQLite cannot change
+/// a CHECK in place: the table is rebuilt).
+fn v4_workflow(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE alerts_v4 (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            camera TEXT NOT NULL,
+            site TEXT NOT NULL,
+            label TEXT NOT NULL,
+            score REAL NOT NULL,
+            peak_score REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'ended', 'acknowledged', 'resolved')),
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            acked_by TEXT,
+            note TEXT,
+            snapshot TEXT,
+            source TEXT NOT NULL,
+            clip TEXT CHECK (clip IS NULL OR json_valid(clip)),
+            assignee TEXT,
+            outcome TEXT CHECK (outcome IS NULL OR outcome IN ('confirmed', 'false_alarm', 'test')),
+            reason TEXT,
+            resolved_by TEXT,
+            CHECK ((status IN ('acknowledged', 'resolved')) = (acked_by IS NOT NULL)),
+            CHECK ((status = 'resolved') = (outcome IS NOT NULL AND resolved_by IS NOT NULL)),
+            CHECK ((reason IS NOT NULL) = (outcome IS NOT NULL AND outcome = 'false_alarm'))
+        );
+        INSERT INTO alerts_v4 (id, seq, camera, site, label, score, peak_score, status,
+            started_at, ended_at, acked_by, note, snapshot, source, clip)
+            SELECT id, seq, camera, site, label, score, peak_score, status, started_at,
+            ended_at, acked_by, note, snapshot, source, clip FROM alerts;
+        DROP TABLE alerts;
+        ALTER TABLE alerts_v4 RENAME TO alerts;
+        CREATE INDEX alerts_camera ON alerts (camera, seq);
         CREATE INDEX alerts_media ON alerts (seq) WHERE snapshot IS NOT NULL OR clip IS NOT NULL;",
     )
 }
