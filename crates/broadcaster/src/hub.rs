@@ -398,7 +398,7 @@ impl Hub {
                     u.role.can_ack()
                         && u.cameras
                             .as_ref()
-                            .is_none_or(|c| c.iter().any(|x| *x == alert.camera))
+                            .is_none_or(|c| c.contains(&alert.camera))
                 });
                 if !fits {
                     return Err(HubError::Alerts(AlertError::Invalid(format!(
