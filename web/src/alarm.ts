@@ -43,14 +43,15 @@ export async function askForNotifications(): Promise<NotificationPermission | "u
 }
 
 /** Raises a desktop notification for `a` when allowed; clicking it opens the alert. */
-export function notify(a: Alert, open: (id: string) => void): void {
+export function notify(a: Alert, open: (id: string) => void, prefix = ""): void {
   if (!notificationsSupported() || Notification.permission !== "granted") return;
   let n: Notification;
   try {
-    n = new Notification(`Fight on ${a.camera} (${a.site})`, {
+    n = new Notification(`${prefix}Fight on ${a.camera} (${a.site})`, {
       body: `score ${(a.score * 100).toFixed(0)}% at ${new Date(a.startedAt).toLocaleTimeString()}`,
       icon: a.snapshotUrl ?? undefined,
-      tag: a.id,
+      // An escalation has its own tag: it does not silently replace the first notification.
+      tag: prefix ? `${a.id}-escalated` : a.id,
       requireInteraction: true,
     });
   } catch (e) {

@@ -1,7 +1,7 @@
 // The console's view of alerts: fed by REST pages and by live events in any order, it always
 // converges on the same state (the merge below only moves forward).
 
-import type { AlertRecord, AlertStatus, AlertUpdate, ClipInfo, FalseAlarmReason, FightAlert, Outcome } from "./protocol";
+import type { AlertEscalated, AlertRecord, AlertStatus, AlertUpdate, ClipInfo, FalseAlarmReason, FightAlert, Outcome } from "./protocol";
 
 /** What the console shows for one alert. */
 export interface Alert {
@@ -26,6 +26,8 @@ export interface Alert {
   outcome: Outcome | null;
   reason: FalseAlarmReason | null;
   resolvedBy: string | null;
+  /** Escalations so far: nobody acknowledged it in time. */
+  escalations: number;
   source: string;
   /** Arrived live while this console watched (flash it). */
   fresh: boolean;
@@ -59,6 +61,7 @@ export function fromRecord(r: AlertRecord): Alert {
     outcome: r.outcome ?? null,
     reason: r.reason ?? null,
     resolvedBy: r.resolved_by ?? null,
+    escalations: r.escalations ?? 0,
     source: r.source,
     fresh: false,
   };
@@ -84,6 +87,7 @@ export function fromEvent(e: FightAlert): Alert {
     outcome: null,
     reason: null,
     resolvedBy: null,
+    escalations: 0,
     source: e.source,
     fresh: true,
   };
@@ -105,6 +109,7 @@ export function merge(a: Alert, b: Alert): Alert {
     outcome: a.outcome ?? b.outcome,
     reason: a.reason ?? b.reason,
     resolvedBy: a.resolvedBy ?? b.resolvedBy,
+    escalations: Math.max(a.escalations, b.escalations),
     fresh: a.fresh && b.fresh,
   };
 }
@@ -177,6 +182,15 @@ export class AlertBook {
       reason: u.reason ?? null,
       resolvedBy: u.resolved_by ?? null,
     });
+    this.byId.set(a.id, next);
+    return next;
+  }
+
+  /** A live `alert_escalated`; the alert as it is now (undefined if unknown). */
+  applyEscalation(e: AlertEscalated): Alert | undefined {
+    const a = this.byId.get(e.id);
+    if (!a) return undefined;
+    const next = { ...a, escalations: Math.max(a.escalations, e.level) };
     this.byId.set(a.id, next);
     return next;
   }

@@ -45,6 +45,8 @@ export interface MetricSeries {
 export interface ConsoleEvents {
   /** A new alert arrived live (not from history): sound, notification, flash. */
   onNewAlert?: (a: Alert) => void;
+  /** An alert nobody acknowledged in time was escalated (`level` 1, 2, …). */
+  onEscalated?: (a: Alert, level: number) => void;
   /** A server error message worth showing (rate limit, refused ack…). */
   onServerError?: (message: string) => void;
   /** The session is no longer valid (logged out elsewhere, expired). */
@@ -313,6 +315,12 @@ export class ConsoleModel {
       case "alert_update":
         this.alerts.applyUpdate(m);
         break;
+      case "alert_escalated": {
+        // Escalations alarm again, louder: someone must act.
+        const a = this.alerts.applyEscalation(m);
+        if (a && a.status !== "acknowledged" && a.status !== "resolved") this.events.onEscalated?.(a, m.level);
+        break;
+      }
       case "receive_message":
         this.addLine({ seq: m.seq, room: m.room, from: m.from, text: m.text, at: m.at }, true);
         break;

@@ -25,6 +25,7 @@ describe("parseServerMessage", () => {
         clip: { file: "lobby.mp4", duration_ms: 12000, bytes: 9, sha256: "ab", method: "remux", start_ms: 5000, peak_ms: 6000, end_ms: null },
         exported_by: "lead",
       },
+      { type: "alert_escalated", id: "a42", seq: 48, camera: "lobby", site: "hq", level: 2, waiting_s: 120 },
       { type: "receive_message", seq: 46, room: "chat:hq", from: "ops", text: "on my way", at: 1795675650000 },
       { type: "camera_status", camera: "lobby", site: "hq", status: "reconnecting", error: "stalled", since: 1, node: "node-a" },
       { type: "metric_update", at: 1, cameras: [], cpu_percent: 63.5, rss_bytes: 98304000, clients: 3, node: "node-a" },

@@ -22,13 +22,14 @@ type Tagged<T extends wire.ServerMessage["type"]> = Extract<wire.ServerMessage, 
 export type WelcomeMessage = Tagged<"welcome_message">;
 export type FightAlert = Tagged<"fight_alert">;
 export type AlertUpdate = Tagged<"alert_update">;
+export type AlertEscalated = Tagged<"alert_escalated">;
 export type ChatMessage = Tagged<"receive_message">;
 export type CameraStatus = Tagged<"camera_status">;
 export type MetricUpdate = Tagged<"metric_update">;
 export type ServerError = Tagged<"error">;
 
 /** Events the server stores and numbers; the ones a reconnecting console resumes. */
-export type SeqEvent = FightAlert | AlertUpdate | ChatMessage;
+export type SeqEvent = FightAlert | AlertUpdate | AlertEscalated | ChatMessage;
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -73,6 +74,7 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
     reason: "string?",
     resolved_by: "string?",
   },
+  alert_escalated: { id: "string", seq: "number", camera: "string", site: "string", level: "number", waiting_s: "number" },
   receive_message: { seq: "number", room: "string", from: "string", text: "string", at: "number" },
   camera_status: { camera: "string", site: "string", status: "string", error: "string?", since: "number", node: "string?" },
   metric_update: { at: "number", cameras: "array", cpu_percent: "number", rss_bytes: "number", clients: "number", node: "string?" },
@@ -147,7 +149,10 @@ export function parseServerMessage(text: string): ServerMessage {
 
 /** The seq of a stored event, or null for live-only messages. */
 export function seqOf(msg: ServerMessage): number | null {
-  return msg.type === "fight_alert" || msg.type === "alert_update" || msg.type === "receive_message"
+  return msg.type === "fight_alert" ||
+    msg.type === "alert_update" ||
+    msg.type === "alert_escalated" ||
+    msg.type === "receive_message"
     ? msg.seq
     : null;
 }

@@ -77,5 +77,6 @@ export function alertRecord(seq: number, status: AlertStatus = "active"): AlertR
     outcome: null,
     reason: null,
     resolved_by: null,
+    escalations: 0,
   };
 }

@@ -60,6 +60,9 @@ pub struct ServerConfig {
     pub live_fps: f64,
     /// Most live view streams open at once on this node.
     pub max_live_viewers: usize,
+    /// When unacknowledged alerts escalate (`None`: never). Checked by every node; each level
+    /// is recorded once.
+    pub escalation: Option<fightwatch_alerts::EscalationPolicy>,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +88,7 @@ impl Default for ServerConfig {
             node: None,
             live_fps: 5.0,
             max_live_viewers: 64,
+            escalation: Some(fightwatch_alerts::EscalationPolicy::default()),
         }
     }
 }
@@ -395,10 +399,7 @@ impl Hub {
                 let lookup = name.to_string();
                 let target = self.blocking(move |s| s.user(&lookup)).await?;
                 let fits = target.as_ref().is_some_and(|u| {
-                    u.role.can_ack()
-                        && u.cameras
-                            .as_ref()
-                            .is_none_or(|c| c.contains(&alert.camera))
+                    u.role.can_ack() && u.cameras.as_ref().is_none_or(|c| c.contains(&alert.camera))
                 });
                 if !fits {
                     return Err(HubError::Alerts(AlertError::Invalid(format!(

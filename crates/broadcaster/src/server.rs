@@ -128,8 +128,12 @@ impl Server {
             config.node = Some(c.node.clone());
         }
         let alerts = AlertService::new(store, bus, MediaDir::new(media_dir(&options.data_dir)));
+        let escalation = config.escalation.clone();
         let hub = {
             let _inside = rt.enter();
+            if let Some(policy) = escalation {
+                alerts.escalate(policy);
+            }
             Hub::new(alerts, auth, config)
         };
         let key = fightwatch_evidence::SigningKey::load_or_create(&options.data_dir)

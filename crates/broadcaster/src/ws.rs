@@ -141,6 +141,9 @@ impl Session {
                 }
                 ok
             }
+            ServerMessage::AlertEscalated(e) => {
+                self.claims.may_see(&e.camera) && in_rooms(&self.rooms, &e.camera, &e.site)
+            }
             ServerMessage::AlertUpdate(u) if !u.camera.is_empty() => {
                 self.claims.may_see(&u.camera) && in_rooms(&self.rooms, &u.camera, &u.site)
             }

@@ -47,6 +47,9 @@ pub struct Config {
     /// Incident clips and live view.
     #[serde(default)]
     pub evidence: EvidenceSection,
+    /// Acknowledgement deadlines and escalation.
+    #[serde(default)]
+    pub workflow: WorkflowSection,
     /// The cameras.
     pub cameras: Vec<CameraSection>,
 }
@@ -312,6 +315,25 @@ impl EvidenceSection {
     }
 }
 
+/// `[workflow]`: how long an alert may wait for an acknowledgement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowSection {
+    /// Seconds to acknowledge an alert before it escalates (0: never escalate).
+    pub ack_deadline_s: f64,
+    /// Seconds between further escalations.
+    pub escalate_every_s: f64,
+}
+
+impl Default for WorkflowSection {
+    fn default() -> Self {
+        Self {
+            ack_deadline_s: 60.0,
+            escalate_every_s: 60.0,
+        }
+    }
+}
+
 /// A camera's `masks`: polygons checked while the file is read, so a bad one is an error
 /// that names its line.
 #[derive(Debug, Clone)]
@@ -353,6 +375,9 @@ pub struct CameraSection {
     /// Black the masks out of the model's input too (default: the model sees everything).
     #[serde(default)]
     pub mask_inference: bool,
+    /// This camera's acknowledgement deadline, seconds (default: `[workflow]`'s).
+    #[serde(default)]
+    pub ack_deadline_s: Option<f64>,
 }
 
 fn default_site() -> String {
@@ -403,6 +428,18 @@ impl Config {
     pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
         let mut options = self.server.options(&self.storage.data_dir);
         options.config.live_fps = self.evidence.live_fps;
+        options.config.escalation =
+            (self.workflow.ack_deadline_s > 0.0).then(|| fightwatch_alerts::EscalationPolicy {
+                deadline: Duration::from_secs_f64(self.workflow.ack_deadline_s),
+                interval: Duration::from_secs_f64(self.workflow.escalate_every_s),
+                per_camera: self
+                    .cameras
+                    .iter()
+                    .filter_map(|c| {
+                        Some((c.name.clone(), Duration::from_secs_f64(c.ack_deadline_s?)))
+                    })
+                    .collect(),
+            });
         options.cluster = self.cluster.options().context("[cluster]")?;
         Ok(options)
     }
@@ -455,6 +492,18 @@ impl Config {
             bail!("[pipeline]: hop_s must be > 0");
         }
         self.evidence.check()?;
+        let seconds = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);
+        if !seconds(self.workflow.ack_deadline_s)
+            || !(seconds(self.workflow.escalate_every_s) && self.workflow.escalate_every_s >= 1.0)
+            || self
+                .cameras
+                .iter()
+                .any(|c| c.ack_deadline_s.is_some_and(|d| !seconds(d)))
+        {
+            bail!(
+                "[workflow]: ack_deadline_s must be 0 to 86400 (per camera too), escalate_every_s 1 to 86400"
+            );
+        }
         if self.cameras.is_empty() {
             bail!("no [[cameras]]");
         }

@@ -26,8 +26,9 @@ mod role;
 pub mod typescript;
 
 pub use messages::{
-    AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage, ClientMessage, ClipInfo,
-    Detection, FalseAlarmReason, FightAlert, Metrics, Outcome, ServerMessage, private_room,
+    AlertEscalated, AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage,
+    ClientMessage, ClipInfo, Detection, FalseAlarmReason, FightAlert, Metrics, Outcome,
+    ServerMessage, private_room,
 };
 pub use rest::{
     AckRequest, AlertRecord, AssignRequest, CameraView, ErrorBody, Health, LoginRequest,

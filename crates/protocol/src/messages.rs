@@ -193,6 +193,25 @@ pub struct AlertUpdate {
     pub resolved_by: Option<String>,
 }
 
+/// An alert nobody acknowledged in time: raised at the acknowledgement deadline and again at
+/// every escalation interval until an operator acknowledges or resolves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertEscalated {
+    /// Alert id.
+    pub id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// The alert's camera.
+    pub camera: String,
+    /// The alert's site.
+    pub site: String,
+    /// 1 at the deadline, 2 at the next interval, …
+    pub level: u32,
+    /// How long the alert has waited for an acknowledgement, seconds.
+    pub waiting_s: u64,
+}
+
 /// An alert's incident clip: MP4 (H.264), served at `/api/alerts/{id}/clip.mp4`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +329,8 @@ pub enum ServerMessage {
     FightAlert(FightAlert),
     /// A change to an alert.
     AlertUpdate(AlertUpdate),
+    /// An alert nobody acknowledged in time.
+    AlertEscalated(AlertEscalated),
     /// A chat message.
     ReceiveMessage(ChatMessage),
     /// A camera changed state (live only, not persisted).
@@ -331,6 +352,7 @@ impl ServerMessage {
         match self {
             Self::FightAlert(a) => Some(a.seq),
             Self::AlertUpdate(u) => Some(u.seq),
+            Self::AlertEscalated(e) => Some(e.seq),
             Self::ReceiveMessage(m) => Some(m.seq),
             _ => None,
         }

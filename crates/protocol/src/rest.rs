@@ -54,6 +54,9 @@ pub struct AlertRecord {
     /// Who resolved it.
     #[serde(default)]
     pub resolved_by: Option<String>,
+    /// How many times it was escalated (nobody acknowledged it in time).
+    #[serde(default)]
+    pub escalations: u32,
 }
 
 /// `POST /api/alerts/{id}/assign`.

@@ -21,6 +21,7 @@ pub fn declarations() -> String {
         crate::CameraStatus::decl(&cfg),
         crate::FightAlert::decl(&cfg),
         crate::AlertUpdate::decl(&cfg),
+        crate::AlertEscalated::decl(&cfg),
         crate::ClipInfo::decl(&cfg),
         crate::ChatMessage::decl(&cfg),
         crate::CameraState::decl(&cfg),

@@ -36,7 +36,7 @@ mod workflow;
 
 pub use error::StoreError;
 pub use fightwatch_protocol::AlertRecord;
-use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, ServerMessage};
+use fightwatch_protocol::{AlertEscalated, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
 pub use postgres::PostgresStore;
 pub use records::{AlertChange, AlertFilter, NewAlert, Resolution, SessionRecord, UserRecord};
 pub use sqlite::SqliteStore;
@@ -53,6 +53,16 @@ pub trait AlertStore: Send + Sync + 'static {
     fn create_alert(&self, new: &NewAlert) -> Result<FightAlert, StoreError>;
     /// Applies a change to an alert and records its `alert_update` event, atomically.
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError>;
+    /// Records escalation `level` of an alert still waiting for an acknowledgement (active or
+    /// ended) and its `alert_escalated` event, atomically; `None` when the alert was
+    /// acknowledged or resolved meanwhile, or already reached that level (another node, a run
+    /// before a restart).
+    fn escalate_alert(
+        &self,
+        id: &str,
+        level: u32,
+        now_ms: u64,
+    ) -> Result<Option<AlertEscalated>, StoreError>;
     /// One alert.
     fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError>;
     /// Alerts matching `filter`, newest first.

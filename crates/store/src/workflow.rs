@@ -82,6 +82,33 @@ pub(crate) fn apply(
     })
 }
 
+/// Whether `current` may be escalated to `level`, and its event numbered `seq` if so.
+pub(crate) fn escalation(
+    current: &AlertRecord,
+    level: u32,
+    now_ms: u64,
+) -> Option<impl FnOnce(u64) -> ServerMessage> {
+    let waiting = matches!(current.status, AlertStatus::Active | AlertStatus::Ended);
+    (waiting && level > current.escalations).then(|| {
+        let (id, camera, site) = (
+            current.id.clone(),
+            current.camera.clone(),
+            current.site.clone(),
+        );
+        let waiting_s = now_ms.saturating_sub(current.started_at) / 1000;
+        move |seq| {
+            ServerMessage::AlertEscalated(fightwatch_protocol::AlertEscalated {
+                id,
+                seq,
+                camera,
+                site,
+                level,
+                waiting_s,
+            })
+        }
+    })
+}
+
 /// The JSON an alert's clip is stored as.
 pub(crate) fn clip_json(clip: Option<&ClipInfo>) -> Result<Option<String>, crate::StoreError> {
     clip.map(serde_json::to_string)

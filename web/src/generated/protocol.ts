@@ -113,6 +113,32 @@ reason: FalseAlarmReason | null,
  */
 resolved_by: string | null, };
 
+export type AlertEscalated = { 
+/**
+ * Alert id.
+ */
+id: string, 
+/**
+ * Event sequence number.
+ */
+seq: number, 
+/**
+ * The alert's camera.
+ */
+camera: string, 
+/**
+ * The alert's site.
+ */
+site: string, 
+/**
+ * 1 at the deadline, 2 at the next interval, …
+ */
+level: number, 
+/**
+ * How long the alert has waited for an acknowledgement, seconds.
+ */
+waiting_s: number, };
+
 export type ClipInfo = { 
 /**
  * File name on the server.
@@ -267,7 +293,7 @@ server_version: string,
 /**
  * Newest event sequence number.
  */
-last_seq: number, } | { "type": "fight_alert" } & FightAlert | { "type": "alert_update" } & AlertUpdate | { "type": "receive_message" } & ChatMessage | { "type": "camera_status" } & CameraState | { "type": "metric_update" } & Metrics | { "type": "error", 
+last_seq: number, } | { "type": "fight_alert" } & FightAlert | { "type": "alert_update" } & AlertUpdate | { "type": "alert_escalated" } & AlertEscalated | { "type": "receive_message" } & ChatMessage | { "type": "camera_status" } & CameraState | { "type": "metric_update" } & Metrics | { "type": "error", 
 /**
  * Stable machine-readable code (`bad_message`, `forbidden`, `rate_limited`, …).
  */
@@ -515,7 +541,11 @@ reason: FalseAlarmReason | null,
 /**
  * Who resolved it.
  */
-resolved_by: string | null, };
+resolved_by: string | null, 
+/**
+ * How many times it was escalated (nobody acknowledged it in time).
+ */
+escalations: number, };
 
 export type LoginRequest = { 
 /**

@@ -92,6 +92,16 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
             model.changed();
           }, 8000);
         },
+        onEscalated: (a: Alert, level: number) => {
+          setFlash((f) => f + 1);
+          // Louder than a new alert: the chime twice.
+          if (soundRef.current) {
+            chime();
+            setTimeout(chime, 900);
+          }
+          setToast(`ESCALATED: the fight on ${a.camera} is not acknowledged (level ${level})`);
+          notify(a, (id) => (window.location.hash = `#/live/alert:${id}`), "Escalated: ");
+        },
         onServerError: (m) => setToast(m),
         onSignedOut: () => signOut("Your session ended: sign in again."),
       }, { afterSeq }),

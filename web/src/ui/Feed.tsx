@@ -71,6 +71,11 @@ function AlertCard({ alert: a, open }: { alert: Alert; open: (id: string) => voi
           <strong>{a.camera}</strong>
           <span class="site">{a.site}</span>
           <StatusBadge status={a.status} />
+          {a.escalations > 0 && (a.status === "active" || a.status === "ended") && (
+            <span class="badge escalated" title="Nobody acknowledged it in time">
+              escalated ×{a.escalations}
+            </span>
+          )}
         </div>
         <div class="alert-meta">
           <time dateTime={new Date(a.startedAt).toISOString()}>{clock(a.startedAt)}</time>
@@ -81,6 +86,7 @@ function AlertCard({ alert: a, open }: { alert: Alert; open: (id: string) => voi
             {a.label} {percent(a.peakScore)}
           </span>
           {a.ackedBy && <span class="muted">by {a.ackedBy}</span>}
+          {a.assignee && <span class="muted">owner {a.assignee}</span>}
         </div>
       </div>
     </button>

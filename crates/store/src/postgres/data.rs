@@ -36,6 +36,7 @@ async fn append(
     let alert_id = match &msg {
         ServerMessage::FightAlert(a) => Some(a.id.as_str()),
         ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
+        ServerMessage::AlertEscalated(e) => Some(e.id.as_str()),
         _ => None,
     };
     let body = serde_json::to_string(&msg).map_err(|e| bad(seq as u64, e))?;
@@ -122,7 +123,38 @@ pub(super) async fn update_alert(
     Ok(update)
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by FROM alerts";
+/// See [`crate::AlertStore::escalate_alert`].
+pub(super) async fn escalate_alert(
+    client: &mut Client,
+    id: &str,
+    level: u32,
+    now_ms: u64,
+) -> Result<Option<fightwatch_protocol::AlertEscalated>, Failure> {
+    let tx = client.transaction().await?;
+    // FOR UPDATE: two nodes escalating together escalate once.
+    let current = tx
+        .query_opt(&format!("{SELECT_ALERT} WHERE id = $1 FOR UPDATE"), &[&id])
+        .await?
+        .map(|r| to_alert(&r))
+        .transpose()?
+        .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
+    let Some(make) = crate::workflow::escalation(&current, level, now_ms) else {
+        return Ok(None);
+    };
+    tx.execute(
+        "UPDATE alerts SET escalations = $2 WHERE id = $1",
+        &[&id, &(level.min(i32::MAX as u32) as i32)],
+    )
+    .await?;
+    let msg = append(&tx, Some(&current.camera), make).await?;
+    let ServerMessage::AlertEscalated(escalated) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.commit().await?;
+    Ok(Some(escalated))
+}
+
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations FROM alerts";
 
 fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
     let status: String = r.try_get(7)?;
@@ -148,6 +180,7 @@ fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
         outcome: crate::workflow::parse_outcome(r.try_get(16)?).map_err(|m| bad(0, m))?,
         reason: crate::workflow::parse_reason(r.try_get(17)?).map_err(|m| bad(0, m))?,
         resolved_by: r.try_get(18)?,
+        escalations: r.try_get::<_, i32>(19)?.max(0) as u32,
     })
 }
 

@@ -199,6 +199,17 @@ impl AlertStore for PostgresStore {
         self.call(move |pool| async move { data::create_alert(&mut pool.get().await?, new).await })
     }
 
+    fn escalate_alert(
+        &self,
+        id: &str,
+        level: u32,
+        now_ms: u64,
+    ) -> Result<Option<fightwatch_protocol::AlertEscalated>, StoreError> {
+        let id = id.to_string();
+        self.call(move |pool| async move {
+            data::escalate_alert(&mut pool.get().await?, &id, level, now_ms).await
+        })
+    }
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError> {
         let (id, change) = (id.to_string(), change.clone());
         self.call(move |pool| async move {

@@ -8,7 +8,10 @@ use crate::StoreError;
 
 /// Steps in order; step N (1-based) takes the schema from version N-1 to N. Never edit a
 /// released step: append one.
-const STEPS: &[&str] = &[V1_BASE, V2_CLIPS, V3_WORKFLOW];
+const STEPS: &[&str] = &[V1_BASE, V2_CLIPS, V3_WORKFLOW, V4_ESCALATIONS];
+
+/// How many times each alert was escalated.
+const V4_ESCALATIONS: &str = "ALTER TABLE alerts ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0 CHECK (escalations >= 0);";
 
 /// The workflow: an assignee, and resolution with an outcome.
 const V3_WORKFLOW: &str = "

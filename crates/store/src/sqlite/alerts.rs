@@ -22,6 +22,7 @@ pub(super) fn append(
     let alert_id = match &msg {
         ServerMessage::FightAlert(a) => Some(a.id.as_str()),
         ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
+        ServerMessage::AlertEscalated(e) => Some(e.id.as_str()),
         _ => None,
     };
     let body = serde_json::to_string(&msg).map_err(|e| bad_event(seq, e))?;
@@ -106,7 +107,31 @@ pub(super) fn update(
     Ok(update)
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by FROM alerts";
+/// See [`crate::AlertStore::escalate_alert`].
+pub(super) fn escalate(
+    conn: &mut Connection,
+    id: &str,
+    level: u32,
+    now_ms: u64,
+) -> Result<Option<fightwatch_protocol::AlertEscalated>, Failure> {
+    let tx = conn.transaction()?;
+    let current = get(&tx, id)?.ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
+    let Some(make) = crate::workflow::escalation(&current, level, now_ms) else {
+        return Ok(None);
+    };
+    tx.execute(
+        "UPDATE alerts SET escalations = ?2 WHERE id = ?1",
+        params![id, level],
+    )?;
+    let msg = append(&tx, Some(&current.camera), make)?;
+    let ServerMessage::AlertEscalated(escalated) = msg else {
+        unreachable!("append returns what make built")
+    };
+    tx.commit()?;
+    Ok(Some(escalated))
+}
+
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     let status: String = r.get(7)?;
@@ -132,6 +157,7 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
         outcome: crate::workflow::parse_outcome(r.get(16)?).map_err(|m| unreadable(16, m))?,
         reason: crate::workflow::parse_reason(r.get(17)?).map_err(|m| unreadable(17, m))?,
         resolved_by: r.get(18)?,
+        escalations: r.get(19)?,
     })
 }
 

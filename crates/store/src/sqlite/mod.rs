@@ -140,6 +140,14 @@ impl AlertStore for SqliteStore {
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError> {
         self.with(|c| alerts::update(c, id, change))
     }
+    fn escalate_alert(
+        &self,
+        id: &str,
+        level: u32,
+        now_ms: u64,
+    ) -> Result<Option<fightwatch_protocol::AlertEscalated>, StoreError> {
+        self.with(|c| alerts::escalate(c, id, level, now_ms))
+    }
     fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
         self.with(|c| Ok(alerts::get(c, id)?))
     }

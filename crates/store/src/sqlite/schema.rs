@@ -12,8 +12,8 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 4] =
-    [v1_base, v2_checks, v3_clips, v4_workflow];
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 5] =
+    [v1_base, v2_checks, v3_clips, v4_workflow, v5_escalations];
 
 pub(crate) enum UpgradeError {
     Sql(rusqlite::Error),
@@ -165,6 +165,13 @@ fn v4_workflow(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         ALTER TABLE alerts_v4 RENAME TO alerts;
         CREATE INDEX alerts_camera ON alerts (camera, seq);
         CREATE INDEX alerts_media ON alerts (seq) WHERE snapshot IS NOT NULL OR clip IS NOT NULL;",
+    )
+}
+
+/// Version 5: how many times each alert was escalated.
+fn v5_escalations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE alerts ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0 CHECK (escalations >= 0);",
     )
 }
 

@@ -1,0 +1,149 @@
+//! End-to-end escalation with the real binary: an alert nobody acknowledges escalates at its
+//! deadline (±1 s) and again at the interval; after kill -9 and a restart the next level comes
+//! on time, not level 1 again; an acknowledged alert stops escalating.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{free_port, repo, text};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "escalation test secret, long enough";
+
+fn start(dir: &Path) -> std::process::Child {
+    common::command(&["run", "--config"])
+        .arg(dir.join("fightwatch.toml"))
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn token(data: &Path, user: &str, role: &str) -> String {
+    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
+        .arg(data)
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn dashboard(port: u16, query: &str) -> Ws {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?{query}")).await {
+            Ok((ws, _)) => return ws,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("service did not come up: {e}"),
+        }
+    }
+}
+
+/// The next message of `kind` about alert `id` (15 s at most).
+async fn next_about(ws: &mut Ws, kind: &str, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} for {id} in time"))
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == kind && (id.is_empty() || v["id"] == id) {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacknowledged_alerts_escalate_on_time_and_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("fightwatch.toml"),
+        format!(
+            "[model]\npackage = \"{model}\"\nthreads = 1\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [evidence]\nclips = false\n[workflow]\nack_deadline_s = 2.0\nescalate_every_s = 3.0\n\
+             [[cameras]]\nname = \"street\"\nsource = \"{clip}\"\nloop = false\nack_deadline_s = 60.0\n",
+            model = repo().join("models/fight-demo").display(),
+            clip = repo().join("fixtures/walk_street.mp4").display(),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut service = start(dir.path());
+    let viewer = token(&data, "v", "viewer");
+    let detector = token(&data, "door", "detector");
+    let mut ws = dashboard(port, &format!("token={viewer}")).await;
+    let mut sensor = dashboard(port, &format!("token={detector}")).await;
+    sensor
+        .send(Message::Text(
+            r#"{"type":"fight_detected","camera":"door","score":0.9}"#.into(),
+        ))
+        .await
+        .unwrap();
+    let alert = next_about(&mut ws, "fight_alert", "").await;
+    let raised = Instant::now();
+    let id = alert["id"].as_str().unwrap().to_string();
+    let first = next_about(&mut ws, "alert_escalated", &id).await;
+    let at1 = raised.elapsed().as_secs_f64();
+    assert_eq!(first["level"], 1);
+    assert!(
+        (1.0..=3.3).contains(&at1),
+        "level 1 after {at1:.2} s (deadline 2 s)"
+    );
+    let second = next_about(&mut ws, "alert_escalated", &id).await;
+    let at2 = raised.elapsed().as_secs_f64();
+    assert_eq!(second["level"], 2);
+    assert!(
+        (4.0..=6.3).contains(&at2),
+        "level 2 after {at2:.2} s (deadline + 3 s)"
+    );
+
+    // kill -9, restart: the stored count goes on (level 3 at 8 s), nothing repeats.
+    service.kill().unwrap();
+    service.wait().unwrap();
+    let mut service = start(dir.path());
+    let mut ws = dashboard(port, &format!("token={viewer}&after_seq={}", second["seq"])).await;
+    let third = next_about(&mut ws, "alert_escalated", &id).await;
+    let at3 = raised.elapsed().as_secs_f64();
+    assert_eq!(third["level"], 3, "{third}");
+    assert!((7.0..=9.8).contains(&at3), "level 3 after {at3:.2} s");
+
+    // Acknowledged: no more escalations. (The camera with its own 60 s deadline escalates none.)
+    let operator = token(&data, "ops", "operator");
+    let mut ops = dashboard(port, &format!("token={operator}")).await;
+    ops.send(Message::Text(
+        format!(r#"{{"type":"ack_alert","id":"{id}"}}"#).into(),
+    ))
+    .await
+    .unwrap();
+    next_about(&mut ws, "alert_update", &id).await;
+    let quiet = tokio::time::timeout(
+        Duration::from_secs(4),
+        next_about(&mut ws, "alert_escalated", ""),
+    )
+    .await;
+    assert!(quiet.is_err(), "an acknowledged alert escalated: {quiet:?}");
+    let (_, body) = common::http_get(port, &format!("/api/alerts/{id}"), &viewer);
+    let stored: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stored["escalations"], 3);
+    service.kill().unwrap();
+    service.wait().unwrap();
+}
