@@ -493,13 +493,14 @@ impl Config {
         }
         self.evidence.check()?;
         let seconds = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);
-        if !seconds(self.workflow.ack_deadline_s)
-            || !(seconds(self.workflow.escalate_every_s) && self.workflow.escalate_every_s >= 1.0)
-            || self
+        let ok = seconds(self.workflow.ack_deadline_s)
+            && seconds(self.workflow.escalate_every_s)
+            && self.workflow.escalate_every_s >= 1.0
+            && self
                 .cameras
                 .iter()
-                .any(|c| c.ack_deadline_s.is_some_and(|d| !seconds(d)))
-        {
+                .all(|c| c.ack_deadline_s.is_none_or(seconds));
+        if !ok {
             bail!(
                 "[workflow]: ack_deadline_s must be 0 to 86400 (per camera too), escalate_every_s 1 to 86400"
             );
