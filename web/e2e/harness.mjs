@@ -81,6 +81,10 @@ export class Service {
       `pre_roll_s = 2.0`,
       `post_roll_s = 1.0`,
       `max_clip_s = 8.0`,
+      // The looping fixtures raise alerts nobody acknowledges: escalations (tested with the
+      // binary in crates/fightwatch/tests/escalation.rs) would re-alarm every one of them here.
+      `[workflow]`,
+      `ack_deadline_s = 0`,
     ];
     for (const c of cameras) {
       lines.push(`[[cameras]]`, `name = "${c.name}"`, `source = ${JSON.stringify(path.join(REPO, c.source))}`, `site = "${c.site}"`);
