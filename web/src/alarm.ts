@@ -47,7 +47,8 @@ export function notify(a: Alert, open: (id: string) => void, prefix = ""): void 
   if (!notificationsSupported() || Notification.permission !== "granted") return;
   let n: Notification;
   try {
-    n = new Notification(`${prefix}Fight on ${a.camera} (${a.site})`, {
+    const what = a.label === "camera_offline" ? "Camera offline:" : "Fight on";
+    n = new Notification(`${prefix}${what} ${a.camera} (${a.site})`, {
       body: `score ${(a.score * 100).toFixed(0)}% at ${new Date(a.startedAt).toLocaleTimeString()}`,
       icon: a.snapshotUrl ?? undefined,
       // An escalation has its own tag: it does not silently replace the first notification.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AlertBook, laterStatus } from "./alerts";
+import { AlertBook, headline, laterStatus } from "./alerts";
 import type { AlertUpdate } from "./protocol";
 import { alertRecord as record, fightAlert as event } from "./testing";
 
@@ -85,6 +85,13 @@ describe("AlertBook", () => {
     book.applyUpdate(update("a1", 3, "ended"));
     book.addRecords([record(1, "active")]);
     expect(book.get("a1")?.clip).toEqual(clip);
+  });
+
+  it("names camera-health alerts apart from fights", () => {
+    const book = new AlertBook();
+    book.addRecords([record(1, "active"), { ...record(2, "active"), label: "camera_offline", score: 1, peak_score: 1 }]);
+    expect(headline(book.get("a1")!)).toBe("fight 85%");
+    expect(headline(book.get("a2")!)).toBe("camera offline");
   });
 
   it("builds snapshot URLs for stored alerts that have one", () => {

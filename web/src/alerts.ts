@@ -114,6 +114,14 @@ export function merge(a: Alert, b: Alert): Alert {
   };
 }
 
+/** The `label` of a camera-health alert (a camera down too long). */
+export const CAMERA_OFFLINE = "camera_offline";
+
+/** What an alert is about, for people: "fight 95%", or "camera offline". */
+export function headline(a: Alert): string {
+  return a.label === CAMERA_OFFLINE ? "camera offline" : `${a.label} ${Math.round(a.peakScore * 100)}%`;
+}
+
 /** Where an alert's clip is served. */
 export function clipUrl(id: string): string {
   return `/api/alerts/${encodeURIComponent(id)}/clip.mp4`;

@@ -55,6 +55,8 @@ pub use error::AlertError;
 pub use escalation::EscalationPolicy;
 pub use journal::Journal;
 pub use media::MediaDir;
-pub use pipeline::{CameraSpec, ClipSettings, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline};
+pub use pipeline::{
+    CAMERA_OFFLINE, CameraSpec, ClipSettings, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline,
+};
 pub use process::ProcessSampler;
 pub use service::{AlertService, MAX_NOTE_CHARS, Retention};

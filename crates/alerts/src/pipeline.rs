@@ -22,6 +22,10 @@ use crate::{AlertError, AlertService, ProcessSampler};
 /// The `source` of the alerts the built-in pipeline raises.
 pub const PIPELINE_SOURCE: &str = "pipeline";
 
+/// The `label` of a camera-health alert: a camera offline or stalled too long (attackers
+/// disable cameras first).
+pub const CAMERA_OFFLINE: &str = "camera_offline";
+
 /// One camera of a pipeline.
 #[derive(Debug, Clone)]
 pub struct CameraSpec {
@@ -217,6 +221,12 @@ pub struct PipelineAlerts {
     recorders: HashMap<String, ClipControl>,
     /// Media times of each recording alert's start, peak and end, for the clip's marks.
     marks: HashMap<String, ClipMarks>,
+    /// Cameras not online, since when (wall time, ms).
+    down_since: HashMap<String, u64>,
+    /// Each camera's open `camera_offline` alert.
+    offline_alerts: HashMap<String, String>,
+    /// A camera down this long raises a `camera_offline` alert (`None`: never).
+    offline_after: Option<std::time::Duration>,
     sites: HashMap<String, String>,
     default_site: String,
     node: Option<String>,
@@ -236,6 +246,9 @@ impl PipelineAlerts {
             open: HashMap::new(),
             recorders: HashMap::new(),
             marks: HashMap::new(),
+            down_since: HashMap::new(),
+            offline_alerts: HashMap::new(),
+            offline_after: None,
             sites: HashMap::new(),
             default_site: default_site.into(),
             node: None,
@@ -250,6 +263,12 @@ impl PipelineAlerts {
         for (camera, latest) in &pipeline.live {
             self.service.set_live_source(camera, latest.clone());
         }
+    }
+
+    /// Raises a `camera_offline` alert for a camera down (reconnecting, or offline with an
+    /// error) longer than `after`, ended when the camera is back (`None`: never).
+    pub fn set_offline_alerts(&mut self, after: Option<std::time::Duration>) {
+        self.offline_after = after;
     }
 
     /// Names this node in the camera states it publishes (one node of several).
@@ -277,11 +296,11 @@ impl PipelineAlerts {
             } => self.incident(event, snapshot.clone(), *frame_ms),
             PipelineEvent::Camera(status) => {
                 self.service.camera_status(self.camera_state(status));
-                Ok(())
+                self.camera_health(status)
             }
             PipelineEvent::Metrics(cameras) => {
                 self.metrics(cameras.clone());
-                Ok(())
+                self.raise_offline_alerts(now_ms())
             }
             PipelineEvent::Thumbnail { camera, jpeg } => {
                 self.service.set_thumbnail(camera, jpeg.clone());
@@ -290,6 +309,64 @@ impl PipelineAlerts {
             PipelineEvent::Clip(report) => self.clip(report),
             PipelineEvent::Window { .. } => Ok(()),
         }
+    }
+
+    /// Tracks when cameras go down and come back; a camera back online ends its
+    /// `camera_offline` alert.
+    fn camera_health(&mut self, event: &StatusEvent) -> Result<(), AlertError> {
+        let camera = event.camera.to_string();
+        match &event.status {
+            CameraStatus::Reconnecting { .. } | CameraStatus::Offline { error: Some(_) } => {
+                self.down_since.entry(camera).or_insert_with(now_ms);
+            }
+            CameraStatus::Online(_) => {
+                self.down_since.remove(&camera);
+                if let Some(id) = self.offline_alerts.remove(&camera) {
+                    let change = AlertChange {
+                        ended_at: Some(now_ms()),
+                        ..AlertChange::default()
+                    };
+                    self.runtime.block_on(self.service.update(&id, change))?;
+                }
+            }
+            // Stopped on request, or a recording that ended: not an outage.
+            CameraStatus::Offline { error: None } | CameraStatus::Ended => {
+                self.down_since.remove(&camera);
+            }
+        }
+        Ok(())
+    }
+
+    /// Raises a `camera_offline` alert for each camera down longer than the threshold (called
+    /// once a second, with the metrics).
+    fn raise_offline_alerts(&mut self, now: u64) -> Result<(), AlertError> {
+        let Some(after) = self.offline_after else {
+            return Ok(());
+        };
+        let due: Vec<(String, u64)> = self
+            .down_since
+            .iter()
+            .filter(|(camera, since)| {
+                !self.offline_alerts.contains_key(*camera)
+                    && now.saturating_sub(**since) >= after.as_millis() as u64
+            })
+            .map(|(c, s)| (c.clone(), *s))
+            .collect();
+        for (camera, since) in due {
+            let alert = NewAlert {
+                site: self.site_of(&camera),
+                camera: camera.clone(),
+                label: CAMERA_OFFLINE.into(),
+                score: 1.0,
+                started_at: since,
+                snapshot: None,
+                source: PIPELINE_SOURCE.into(),
+            };
+            let created = self.runtime.block_on(self.service.raise(alert, None))?;
+            tracing::warn!(%camera, alert = %created.id, down_s = now.saturating_sub(since) / 1000, "Camera offline too long: alert raised.");
+            self.offline_alerts.insert(camera, created.id);
+        }
+        Ok(())
     }
 
     /// A finished clip becomes part of its alert (an `alert_update` with the clip).
@@ -438,6 +515,62 @@ mod tests {
 
     use super::*;
     use crate::{EventBus, LocalBus, MediaDir};
+
+    #[test]
+    fn a_camera_down_too_long_raises_an_alert_that_ends_when_it_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store: Arc<dyn AlertStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let bus = Arc::new(LocalBus::new(store.clone(), 64));
+        let service = AlertService::new(store.clone(), bus, MediaDir::new(dir.path().join("m")));
+        let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "hq");
+        let status = |camera: &str, status| {
+            PipelineEvent::Camera(fightwatch_capture::StatusEvent {
+                camera: camera.into(),
+                status,
+            })
+        };
+        let down = || CameraStatus::Reconnecting {
+            error: "connection refused".into(),
+            attempt: 1,
+            retry_in: std::time::Duration::from_secs(1),
+        };
+        // Off by default.
+        alerts.handle(&status("gate", down())).unwrap();
+        alerts.handle(&PipelineEvent::Metrics(Vec::new())).unwrap();
+        assert!(store.alert("a1").unwrap().is_none());
+        alerts.set_offline_alerts(Some(std::time::Duration::from_millis(0)));
+        // A recording that ended is no outage.
+        alerts
+            .handle(&status("archive", CameraStatus::Ended))
+            .unwrap();
+        alerts.handle(&PipelineEvent::Metrics(Vec::new())).unwrap();
+        alerts.handle(&PipelineEvent::Metrics(Vec::new())).unwrap();
+        let a = store.alert("a1").unwrap().unwrap();
+        assert_eq!(
+            (a.camera.as_str(), a.label.as_str(), a.status),
+            ("gate", CAMERA_OFFLINE, AlertStatus::Active)
+        );
+        assert!(store.alert("a2").unwrap().is_none(), "one alert per outage");
+        let info = fightwatch_capture::SourceInfo {
+            kind: fightwatch_capture::SourceKind::Network,
+            codec: "h264".into(),
+            container: "rtsp".into(),
+            width: 640,
+            height: 360,
+            fps: 25.0,
+            duration_s: None,
+            frames_hint: None,
+        };
+        alerts
+            .handle(&status("gate", CameraStatus::Online(info)))
+            .unwrap();
+        assert_eq!(
+            store.alert("a1").unwrap().unwrap().status,
+            AlertStatus::Ended
+        );
+    }
 
     #[test]
     fn incidents_become_alerts_that_peak_and_end_and_cameras_are_published() {

@@ -323,6 +323,9 @@ pub struct WorkflowSection {
     pub ack_deadline_s: f64,
     /// Seconds between further escalations.
     pub escalate_every_s: f64,
+    /// A camera down (reconnecting, failed) this many seconds raises a `camera_offline` alert,
+    /// ended when it is back (0: never).
+    pub camera_offline_s: f64,
 }
 
 impl Default for WorkflowSection {
@@ -330,6 +333,7 @@ impl Default for WorkflowSection {
         Self {
             ack_deadline_s: 60.0,
             escalate_every_s: 60.0,
+            camera_offline_s: 30.0,
         }
     }
 }
@@ -444,6 +448,12 @@ impl Config {
         Ok(options)
     }
 
+    /// How long a camera may be down before its `camera_offline` alert.
+    pub fn camera_offline_after(&self) -> Option<Duration> {
+        (self.workflow.camera_offline_s > 0.0)
+            .then(|| Duration::from_secs_f64(self.workflow.camera_offline_s))
+    }
+
     /// The pipeline settings.
     pub fn pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
@@ -494,6 +504,7 @@ impl Config {
         self.evidence.check()?;
         let seconds = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);
         let ok = seconds(self.workflow.ack_deadline_s)
+            && seconds(self.workflow.camera_offline_s)
             && seconds(self.workflow.escalate_every_s)
             && self.workflow.escalate_every_s >= 1.0
             && self
@@ -502,7 +513,7 @@ impl Config {
                 .all(|c| c.ack_deadline_s.is_none_or(seconds));
         if !ok {
             bail!(
-                "[workflow]: ack_deadline_s must be 0 to 86400 (per camera too), escalate_every_s 1 to 86400"
+                "[workflow]: ack_deadline_s and camera_offline_s must be 0 to 86400 (per camera too), escalate_every_s 1 to 86400"
             );
         }
         if self.cameras.is_empty() {

@@ -34,6 +34,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
     server.flag_on_signal(stop.clone());
     let cameras = config.camera_specs();
     let mut alerts = server.pipeline_alerts("default");
+    alerts.set_offline_alerts(config.camera_offline_after());
     for c in &cameras {
         alerts.set_site(&c.name, &c.site);
     }

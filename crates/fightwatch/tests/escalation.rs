@@ -147,3 +147,69 @@ async fn unacknowledged_alerts_escalate_on_time_and_after_a_restart() {
     service.kill().unwrap();
     service.wait().unwrap();
 }
+
+/// A camera that goes dark (nothing at its RTSP address) raises a `camera_offline` alert after
+/// the configured time, and the alert ends when the camera comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dark_camera_raises_camera_offline_until_it_is_back() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let (port, rtsp_port) = (free_port(), free_port());
+    std::fs::write(
+        dir.path().join("fightwatch.toml"),
+        format!(
+            "[model]\npackage = \"{model}\"\nthreads = 1\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [evidence]\nclips = false\n[workflow]\nack_deadline_s = 0\ncamera_offline_s = 2.0\n\
+             [[cameras]]\nname = \"dark\"\nsource = \"rtsp://127.0.0.1:{rtsp_port}/cam\"\nsite = \"yard\"\n",
+            model = repo().join("models/fight-demo").display(),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut service = start(dir.path());
+    let viewer = token(&data, "v", "viewer");
+    let mut ws = dashboard(port, &format!("token={viewer}&after_seq=0")).await;
+    let alert = next_about(&mut ws, "fight_alert", "").await;
+    assert_eq!(
+        (
+            alert["label"].as_str(),
+            alert["camera"].as_str(),
+            alert["site"].as_str()
+        ),
+        (Some("camera_offline"), Some("dark"), Some("yard"))
+    );
+    let id = alert["id"].as_str().unwrap().to_string();
+    // The camera comes back: its alert ends.
+    let mut rtsp = std::process::Command::new("/usr/bin/python3")
+        .arg(repo().join("scripts/rtsp_server.py"))
+        .arg(repo().join("fixtures/walk_street.mp4"))
+        .args(["--port", &rtsp_port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(rtsp.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready"), "{line}");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the alert did not end when the camera came back"
+        );
+        let u = tokio::time::timeout(
+            Duration::from_secs(40),
+            next_about(&mut ws, "alert_update", &id),
+        )
+        .await
+        .expect("an update");
+        if u["status"] == "ended" {
+            break;
+        }
+    }
+    let _ = rtsp.kill();
+    let _ = rtsp.wait();
+    service.kill().unwrap();
+    service.wait().unwrap();
+}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Alert } from "../alerts";
+import { CAMERA_OFFLINE, type Alert } from "../alerts";
 import { askForNotifications, chime, notificationsSupported, notify, unlockSound } from "../alarm";
 import { api, ApiError, type Me } from "../api";
 import { ConsoleModel } from "../model";
@@ -186,7 +186,8 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
       </header>
       {newest && (
         <div class="banner" role="alert">
-          <strong>FIGHT</strong> on {newest.camera} ({newest.site}), {percent(newest.peakScore)}
+          <strong>{newest.label === CAMERA_OFFLINE ? "CAMERA OFFLINE" : "FIGHT"}</strong> on {newest.camera} ({newest.site})
+          {newest.label !== CAMERA_OFFLINE && <>, {percent(newest.peakScore)}</>}
           {active.length > 1 && <span> · {active.length} active alerts</span>}
           <button type="button" onClick={() => openAlert(newest.id)}>
             View

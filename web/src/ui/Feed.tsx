@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import type { Alert } from "../alerts";
+import { headline, type Alert } from "../alerts";
 import type { ConsoleModel } from "../model";
-import { ago, clock, percent } from "./format";
+import { ago, clock } from "./format";
 import { useTick } from "./hooks";
 
 export const STATUS_LABEL: Record<Alert["status"], string> = {
@@ -83,7 +83,7 @@ function AlertCard({ alert: a, open }: { alert: Alert; open: (id: string) => voi
         </div>
         <div class="alert-meta">
           <span class="score" title="peak score">
-            {a.label} {percent(a.peakScore)}
+            {headline(a)}
           </span>
           {a.ackedBy && <span class="muted">by {a.ackedBy}</span>}
           {a.assignee && <span class="muted">owner {a.assignee}</span>}
