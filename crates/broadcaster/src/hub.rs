@@ -63,6 +63,8 @@ pub struct ServerConfig {
     /// When unacknowledged alerts escalate (`None`: never). Checked by every node; each level
     /// is recorded once.
     pub escalation: Option<fightwatch_alerts::EscalationPolicy>,
+    /// Webhooks every alert event is posted to (from the event log: nothing is lost).
+    pub webhooks: Vec<fightwatch_integrations::WebhookTarget>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +91,7 @@ impl Default for ServerConfig {
             live_fps: 5.0,
             max_live_viewers: 64,
             escalation: Some(fightwatch_alerts::EscalationPolicy::default()),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -150,6 +153,8 @@ pub struct Hub {
     pub(crate) evidence_key: std::sync::OnceLock<Arc<fightwatch_evidence::SigningKey>>,
     /// Evidence exports in progress (each holds its clip in memory).
     pub(crate) exports: tokio::sync::Semaphore,
+    /// Webhook delivery (set by [`crate::Server::start`]).
+    pub(crate) integrations: std::sync::OnceLock<fightwatch_integrations::Integrations>,
 }
 
 impl Hub {
@@ -175,6 +180,7 @@ impl Hub {
             live: crate::live::LiveStreams::new(config.live_fps, config.max_live_viewers),
             evidence_key: std::sync::OnceLock::new(),
             exports: tokio::sync::Semaphore::new(2),
+            integrations: std::sync::OnceLock::new(),
             config,
         });
         tokio::spawn(crate::relay::run(Arc::downgrade(&hub), subscription));
@@ -184,6 +190,19 @@ impl Hub {
     /// Signs evidence exports with `key` (once; later calls are ignored).
     pub fn set_evidence_key(&self, key: fightwatch_evidence::SigningKey) {
         let _ = self.evidence_key.set(Arc::new(key));
+    }
+
+    /// Delivers alert events to the configured webhooks from now on (once).
+    pub fn set_integrations(&self, integrations: fightwatch_integrations::Integrations) {
+        let _ = self.integrations.set(integrations);
+    }
+
+    /// Each webhook's delivery state.
+    pub fn integrations(&self) -> Vec<fightwatch_integrations::TargetStatus> {
+        self.integrations
+            .get()
+            .map(fightwatch_integrations::Integrations::status)
+            .unwrap_or_default()
     }
 
     /// Live view streams open now.

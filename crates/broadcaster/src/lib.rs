@@ -139,6 +139,7 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
         .route("/api/cameras/{name}/live.mjpeg", get(media::live))
         .route("/metrics", get(rest::prometheus))
+        .route("/api/integrations", get(rest::integrations))
         .route("/healthz", get(rest::healthz))
         .route("/api/openapi.json", get(openapi::serve))
 }

@@ -21,6 +21,7 @@ struct CameraLabel {
 
 type PerCamera<M> = Family<CameraLabel, M>;
 type FloatGauge = Gauge<f64, AtomicU64>;
+type PerTarget<M> = prometheus_client::metrics::family::Family<[(String, String); 1], M>;
 
 /// The metrics as they are now. A registry is made per scrape: every value is a snapshot of
 /// the hub's state (there is nothing to accumulate between scrapes), and it is small.
@@ -59,6 +60,26 @@ pub(crate) fn render(hub: &Hub) -> String {
         "clip_encoders_opened",
         "Clip encoders opened (cameras whose clips cannot be remuxed)",
         encoders,
+    );
+    let delivered = PerTarget::<Counter<u64>>::default();
+    let failed = PerTarget::<Counter<u64>>::default();
+    let retrying = PerTarget::<Gauge<i64>>::default();
+    for t in hub.integrations() {
+        let label = [("target".to_string(), t.name.clone())];
+        delivered.get_or_create(&label).inc_by(t.delivered);
+        failed.get_or_create(&label).inc_by(t.failed_attempts);
+        retrying.get_or_create(&label).set(i64::from(t.retrying));
+    }
+    registry.register("webhook_delivered", "Events a webhook took", delivered);
+    registry.register(
+        "webhook_failed_attempts",
+        "Webhook posts that failed (each retried)",
+        failed,
+    );
+    registry.register(
+        "webhook_retrying",
+        "1 while a webhook's current event is being retried",
+        retrying,
     );
     if let Some(bus) = hub.alerts.bus().report() {
         bus_metrics(&mut registry, bus);

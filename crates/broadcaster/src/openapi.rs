@@ -24,7 +24,7 @@ use crate::{media, rest};
     paths(
         rest::login, rest::logout, rest::me, rest::alerts, rest::alert, rest::alert_events,
         rest::snapshot, rest::ack, rest::take, rest::assign, rest::resolve, rest::detections, rest::users, rest::messages, rest::cameras,
-        rest::camera_latest, rest::prometheus, rest::healthz, media::clip, media::evidence,
+        rest::camera_latest, rest::prometheus, rest::healthz, rest::integrations, media::clip, media::evidence,
         media::live
     ),
     modifiers(&Security),

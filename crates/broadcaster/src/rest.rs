@@ -462,6 +462,20 @@ pub(crate) async fn camera_latest(
         .into_response())
 }
 
+/// Each webhook's delivery state (admins): cursor, delivered, failed attempts, retrying,
+/// last error.
+#[utoipa::path(get, path = "/api/integrations", tag = "operations",
+    responses((status = 200, body = Vec<serde_json::Value>), (status = 403, body = ErrorBody)))]
+pub(crate) async fn integrations(
+    State(hub): State<Arc<Hub>>,
+    Viewer(claims): Viewer,
+) -> Result<Response, ApiError> {
+    if claims.role != crate::Role::Admin {
+        return Err(ApiError::forbidden("integrations are for admins"));
+    }
+    Ok(Json(hub.integrations()).into_response())
+}
+
 /// Prometheus text exposition, for a user who may see every camera (it names them all).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String),

@@ -129,6 +129,7 @@ impl Server {
         }
         let alerts = AlertService::new(store, bus, MediaDir::new(media_dir(&options.data_dir)));
         let escalation = config.escalation.clone();
+        let webhooks = config.webhooks.clone();
         let hub = {
             let _inside = rt.enter();
             if let Some(policy) = escalation {
@@ -144,6 +145,13 @@ impl Server {
             "Evidence exports are signed with this Ed25519 key."
         );
         hub.set_evidence_key(key);
+        if !webhooks.is_empty() {
+            let _inside = rt.enter();
+            let integrations =
+                fightwatch_integrations::Integrations::start(hub.store().clone(), webhooks)
+                    .map_err(|e| ServerError::Secret(e.to_string()))?;
+            hub.set_integrations(integrations);
+        }
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(options.bind))
             .map_err(io(format!("listening on {}", options.bind)))?;

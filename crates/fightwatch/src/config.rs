@@ -50,6 +50,9 @@ pub struct Config {
     /// Acknowledgement deadlines and escalation.
     #[serde(default)]
     pub workflow: WorkflowSection,
+    /// Webhooks every alert event is posted to.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSection>,
     /// The cameras.
     pub cameras: Vec<CameraSection>,
 }
@@ -315,6 +318,80 @@ impl EvidenceSection {
     }
 }
 
+/// One `[[webhooks]]` entry (docs/integrations.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// Unique name.
+    pub name: String,
+    /// `https://…`.
+    pub url: String,
+    /// HMAC-SHA256 key (at least 16 characters); better from the environment:
+    /// `secret_env = "VAR"`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// The environment variable holding the secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Only these sites (default all).
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// Only these cameras (default all).
+    #[serde(default)]
+    pub cameras: Vec<String>,
+    /// raised, escalated, resolved, updated (default: raised, escalated, resolved).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Seconds a POST may take (default 5).
+    #[serde(default = "five")]
+    pub timeout_s: f64,
+}
+
+fn five() -> f64 {
+    5.0
+}
+
+impl WebhookSection {
+    fn target(&self) -> anyhow::Result<fightwatch_integrations::WebhookTarget> {
+        use fightwatch_integrations::EventKind;
+        let secret = match (&self.secret, &self.secret_env) {
+            (Some(s), None) => s.clone(),
+            (None, Some(var)) => std::env::var(var)
+                .with_context(|| format!("webhook {}: ${var} is not set", self.name))?,
+            _ => bail!(
+                "webhook {}: give secret or secret_env (one of them)",
+                self.name
+            ),
+        };
+        let events = self
+            .events
+            .iter()
+            .map(|e| {
+                EventKind::parse(e).with_context(|| {
+                    format!(
+                        "webhook {}: event {e:?} is not raised, escalated, resolved or updated",
+                        self.name
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= 60.0) {
+            bail!("webhook {}: timeout_s must be 0 to 60", self.name);
+        }
+        let target = fightwatch_integrations::WebhookTarget {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            secret,
+            sites: self.sites.clone(),
+            cameras: self.cameras.clone(),
+            events,
+            timeout: Duration::from_secs_f64(self.timeout_s),
+        };
+        target.check()?;
+        Ok(target)
+    }
+}
+
 /// `[workflow]`: how long an alert may wait for an acknowledgement.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -432,6 +509,11 @@ impl Config {
     pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
         let mut options = self.server.options(&self.storage.data_dir);
         options.config.live_fps = self.evidence.live_fps;
+        options.config.webhooks = self
+            .webhooks
+            .iter()
+            .map(WebhookSection::target)
+            .collect::<anyhow::Result<_>>()?;
         options.config.escalation =
             (self.workflow.ack_deadline_s > 0.0).then(|| fightwatch_alerts::EscalationPolicy {
                 deadline: Duration::from_secs_f64(self.workflow.ack_deadline_s),
@@ -502,6 +584,12 @@ impl Config {
             bail!("[pipeline]: hop_s must be > 0");
         }
         self.evidence.check()?;
+        let mut hooks = HashSet::new();
+        for w in &self.webhooks {
+            if !hooks.insert(&w.name) {
+                bail!("webhook name {:?} is used twice", w.name);
+            }
+        }
         let seconds = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);
         let ok = seconds(self.workflow.ack_deadline_s)
             && seconds(self.workflow.camera_offline_s)

@@ -19,6 +19,17 @@ pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
     filters_paging_chat_and_retention(fresh().as_ref());
     sessions_are_revoked(fresh().as_ref());
     workflow_assigns_and_resolves(fresh().as_ref());
+    integration_cursors_only_move_forward(fresh().as_ref());
+}
+
+/// A target's cursor is absent until set, then only grows.
+pub fn integration_cursors_only_move_forward(store: &dyn AlertStore) {
+    assert_eq!(store.integration_cursor("hook").unwrap(), None);
+    store.set_integration_cursor("hook", 5).unwrap();
+    store.set_integration_cursor("hook", 3).unwrap();
+    store.set_integration_cursor("other", 1).unwrap();
+    assert_eq!(store.integration_cursor("hook").unwrap(), Some(5));
+    assert_eq!(store.integration_cursor("other").unwrap(), Some(1));
 }
 
 /// Take, assign, resolve with an outcome; a resolved alert refuses more workflow but the

@@ -85,6 +85,13 @@ pub trait AlertStore: Send + Sync + 'static {
     /// stays.
     fn clear_media(&self, id: &str) -> Result<(), StoreError>;
 
+    // Integrations.
+
+    /// The last event delivered to an integration target (`None`: the target is new).
+    fn integration_cursor(&self, target: &str) -> Result<Option<u64>, StoreError>;
+    /// Records that a target got every event up to `seq`.
+    fn set_integration_cursor(&self, target: &str, seq: u64) -> Result<(), StoreError>;
+
     // Chat.
 
     /// Stores a chat message as an event.

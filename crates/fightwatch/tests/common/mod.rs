@@ -76,3 +76,24 @@ pub fn http_get_with(port: u16, path: &str, token: &str, headers: &str) -> (u16,
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, head, raw[split + 4..].to_vec())
 }
+
+/// A WebSocket client connection.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A plain HTTP/1.1 POST of a JSON body; returns (status, body).
+pub fn http_post(port: u16, path: &str, token: &str, json: &str) -> (u16, Vec<u8>) {
+    let headers = format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n",
+        json.len()
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{headers}Connection: close\r\n\r\n{json}").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, raw[split + 4..].to_vec())
+}

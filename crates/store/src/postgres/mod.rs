@@ -199,6 +199,34 @@ impl AlertStore for PostgresStore {
         self.call(move |pool| async move { data::create_alert(&mut pool.get().await?, new).await })
     }
 
+    fn integration_cursor(&self, target: &str) -> Result<Option<u64>, StoreError> {
+        let target = target.to_string();
+        self.call(move |pool| async move {
+            let row = pool
+                .get()
+                .await?
+                .query_opt(
+                    "SELECT last_seq FROM integration_cursors WHERE target = $1",
+                    &[&target],
+                )
+                .await?;
+            Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+        })
+    }
+    fn set_integration_cursor(&self, target: &str, seq: u64) -> Result<(), StoreError> {
+        let target = target.to_string();
+        self.call(move |pool| async move {
+            pool.get()
+                .await?
+                .execute(
+                    "INSERT INTO integration_cursors (target, last_seq) VALUES ($1, $2)
+                     ON CONFLICT (target) DO UPDATE SET last_seq = GREATEST(integration_cursors.last_seq, excluded.last_seq)",
+                    &[&target, &(seq as i64)],
+                )
+                .await?;
+            Ok(())
+        })
+    }
     fn escalate_alert(
         &self,
         id: &str,

@@ -8,7 +8,17 @@ use crate::StoreError;
 
 /// Steps in order; step N (1-based) takes the schema from version N-1 to N. Never edit a
 /// released step: append one.
-const STEPS: &[&str] = &[V1_BASE, V2_CLIPS, V3_WORKFLOW, V4_ESCALATIONS];
+const STEPS: &[&str] = &[
+    V1_BASE,
+    V2_CLIPS,
+    V3_WORKFLOW,
+    V4_ESCALATIONS,
+    V5_INTEGRATIONS,
+];
+
+/// How far each integration target (webhook) got in the event log.
+const V5_INTEGRATIONS: &str =
+    "CREATE TABLE integration_cursors (target TEXT PRIMARY KEY, last_seq BIGINT NOT NULL);";
 
 /// How many times each alert was escalated.
 const V4_ESCALATIONS: &str = "ALTER TABLE alerts ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0 CHECK (escalations >= 0);";

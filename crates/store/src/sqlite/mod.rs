@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, Role, ServerMessage};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::{
     AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, SessionRecord, StoreError,
@@ -139,6 +139,27 @@ impl AlertStore for SqliteStore {
     }
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError> {
         self.with(|c| alerts::update(c, id, change))
+    }
+    fn integration_cursor(&self, target: &str) -> Result<Option<u64>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT last_seq FROM integration_cursors WHERE target = ?1",
+                [target],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|s| s as u64))
+        })
+    }
+    fn set_integration_cursor(&self, target: &str, seq: u64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO integration_cursors (target, last_seq) VALUES (?1, ?2)
+                 ON CONFLICT (target) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
+                rusqlite::params![target, seq as i64],
+            )?;
+            Ok(())
+        })
     }
     fn escalate_alert(
         &self,

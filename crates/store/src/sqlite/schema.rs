@@ -12,8 +12,14 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 5] =
-    [v1_base, v2_checks, v3_clips, v4_workflow, v5_escalations];
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 6] = [
+    v1_base,
+    v2_checks,
+    v3_clips,
+    v4_workflow,
+    v5_escalations,
+    v6_integrations,
+];
 
 pub(crate) enum UpgradeError {
     Sql(rusqlite::Error),
@@ -165,6 +171,13 @@ fn v4_workflow(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         ALTER TABLE alerts_v4 RENAME TO alerts;
         CREATE INDEX alerts_camera ON alerts (camera, seq);
         CREATE INDEX alerts_media ON alerts (seq) WHERE snapshot IS NOT NULL OR clip IS NOT NULL;",
+    )
+}
+
+/// Version 6: how far each integration target (webhook) got in the event log.
+fn v6_integrations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE integration_cursors (target TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);",
     )
 }
 

@@ -1,0 +1,226 @@
+//! End-to-end webhooks with the real binary and a real HTTP receiver on loopback: the receiver
+//! is down while alerts are raised and resolved, fightwatch is killed with SIGKILL meanwhile and
+//! restarted; when the receiver comes up every event arrives, signed, in order, and each once
+//! (after dropping repeats by idempotency key).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{free_port, repo, text};
+use futures_util::SinkExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "webhook test secret, long enough";
+const HOOK_SECRET: &str = "hook secret 0123456789";
+
+/// One POST as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Received {
+    key: String,
+    timestamp: u64,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// A minimal HTTP/1.1 receiver: records each request, answers 200.
+async fn receiver(port: u16, log: Arc<Mutex<Vec<Received>>>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut headers = BTreeMap::new();
+                let mut line = String::new();
+                if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).await.unwrap();
+                    let l = line.trim_end();
+                    if l.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = l.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                    }
+                }
+                let len: usize = headers["content-length"].parse().unwrap();
+                let mut body = vec![0u8; len];
+                reader.read_exact(&mut body).await.unwrap();
+                log.lock().unwrap().push(Received {
+                    key: headers["idempotency-key"].clone(),
+                    timestamp: headers["x-fightwatch-timestamp"].parse().unwrap(),
+                    signature: headers["x-fightwatch-signature"].clone(),
+                    body,
+                });
+                reader
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+}
+
+fn start(dir: &Path) -> std::process::Child {
+    common::command(&["run", "--config"])
+        .arg(dir.join("fightwatch.toml"))
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .env("HOOK_SECRET", HOOK_SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn token(data: &Path, user: &str, role: &str) -> String {
+    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
+        .arg(data)
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+async fn connect(port: u16, token: &str) -> common::Ws {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
+            .await
+        {
+            Ok((ws, _)) => return ws,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("service did not come up: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_a_webhook_that_was_down_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, hook_port) = (free_port(), free_port());
+    std::fs::write(
+        dir.path().join("fightwatch.toml"),
+        format!(
+            "[model]\npackage = \"{model}\"\nthreads = 1\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [evidence]\nclips = false\n[workflow]\nack_deadline_s = 0\ncamera_offline_s = 0\n\
+             [[webhooks]]\nname = \"soc\"\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret_env = \"HOOK_SECRET\"\ntimeout_s = 2\n\
+             [[cameras]]\nname = \"street\"\nsource = \"{clip}\"\nloop = false\n",
+            model = repo().join("models/fight-demo").display(),
+            clip = repo().join("fixtures/walk_street.mp4").display(),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut service = start(dir.path());
+    let detector = token(&data, "door", "detector");
+    let mut sensor = connect(port, &detector).await;
+    for score in ["0.91", "0.92", "0.93"] {
+        sensor
+            .send(Message::Text(
+                format!(r#"{{"type":"fight_detected","camera":"door","score":{score}}}"#).into(),
+            ))
+            .await
+            .unwrap();
+    }
+    // An operator resolves the second one (REST), while the receiver is still down.
+    let operator = token(&data, "ops", "operator");
+    let resolved = loop {
+        let (status, body) = common::http_get(port, "/api/alerts?limit=10", &operator);
+        let list: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if status == 200 && list.as_array().is_some_and(|l| l.len() == 3) {
+            break list[1]["id"].as_str().unwrap().to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let r = common::http_post(
+        port,
+        &format!("/api/alerts/{resolved}/resolve"),
+        &operator,
+        r#"{"outcome":"test"}"#,
+    );
+    assert_eq!(r.0, 200, "{}", text(&r.1));
+    // Retrying meanwhile; then SIGKILL and a restart on the same data.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let admin = token(&data, "root", "admin");
+    let (_, status) = common::http_get(port, "/api/integrations", &admin);
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status[0]["name"], "soc");
+    assert!(
+        status[0]["failed_attempts"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
+    assert_eq!(status[0]["retrying"], true, "{status}");
+    assert_eq!(
+        status[0]["endpoint"],
+        format!("http://127.0.0.1:{hook_port}")
+    );
+    service.kill().unwrap();
+    service.wait().unwrap();
+    let mut service = start(dir.path());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let server = tokio::spawn(receiver(hook_port, log.clone()));
+    // 3 raised + 1 resolved, each once after dropping repeats.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let unique = loop {
+        let got = log.lock().unwrap().clone();
+        let mut by_key: BTreeMap<String, Received> = BTreeMap::new();
+        for r in &got {
+            if let Some(first) = by_key.get(&r.key) {
+                assert_eq!(first.body, r.body, "a repeat carries the same event");
+            } else {
+                by_key.insert(r.key.clone(), r.clone());
+            }
+        }
+        if by_key.len() >= 4 {
+            break got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 4 events arrived: {got:?}",
+            by_key.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut seqs = Vec::new();
+    let mut kinds = Vec::new();
+    for r in &unique {
+        assert_eq!(
+            r.signature,
+            fightwatch_integrations::signature(HOOK_SECRET, r.timestamp, &r.body),
+            "the signature verifies"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let seq = v["seq"].as_u64().unwrap();
+        assert_eq!(r.key, format!("fightwatch-{seq}"));
+        if !seqs.contains(&seq) {
+            seqs.push(seq);
+            kinds.push(v["kind"].as_str().unwrap().to_string());
+        }
+    }
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(seqs, sorted, "in log order");
+    assert_eq!(kinds, ["raised", "raised", "raised", "resolved"]);
+    server.abort();
+    service.kill().unwrap();
+    service.wait().unwrap();
+}

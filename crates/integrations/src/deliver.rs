@@ -1,0 +1,309 @@
+//! One task per target: read the log after the target's cursor, post what it takes, retry with
+//! backoff until the receiver takes it, then move the cursor.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fightwatch_protocol::{ServerMessage, now_ms};
+use fightwatch_store::{AlertStore, StoreError};
+use serde::Serialize;
+
+use crate::{IntegrationError, WebhookTarget, kind_of, signature};
+
+/// How often an idle target looks for new events.
+const POLL: Duration = Duration::from_millis(250);
+/// Events read from the log at once.
+const BATCH: usize = 100;
+/// Retry delays: 1 s doubling to 60 s, ±20 %.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// A target's delivery state (`GET /api/integrations`, `/metrics`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TargetStatus {
+    /// The target.
+    pub name: String,
+    /// Its URL's scheme and host (no path or query: they may hold tokens).
+    pub endpoint: String,
+    /// The last event it was given (or skipped).
+    pub cursor: u64,
+    /// Events posted and taken.
+    pub delivered: u64,
+    /// Failed attempts (each retried).
+    pub failed_attempts: u64,
+    /// Events the receiver refused for good (4xx other than 408/429): logged, skipped.
+    pub rejected: u64,
+    /// Whether the last attempt failed (the event is being retried).
+    pub retrying: bool,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+    /// When the last event was taken, ms since the epoch.
+    pub last_delivered_at: Option<u64>,
+}
+
+/// The running integrations.
+#[derive(Clone, Default)]
+pub struct Integrations {
+    statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+}
+
+/// What a receiver gets.
+#[derive(Serialize)]
+struct Payload<'a> {
+    /// `raised`, `escalated`, `resolved` or `updated`.
+    kind: &'static str,
+    /// The event's seq (also in `event`); the idempotency key is `fightwatch-SEQ`.
+    seq: u64,
+    /// The event as dashboards get it.
+    event: &'a ServerMessage,
+}
+
+impl Integrations {
+    /// Starts a delivery task per target on the current tokio runtime.
+    pub fn start(
+        store: Arc<dyn AlertStore>,
+        targets: Vec<WebhookTarget>,
+    ) -> Result<Self, IntegrationError> {
+        for t in &targets {
+            t.check()?;
+        }
+        // reqwest uses rustls without a provider of its own: ring (see Cargo.toml).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let this = Self::default();
+        for target in targets {
+            let client = reqwest::Client::builder()
+                .timeout(target.timeout)
+                .connect_timeout(target.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| IntegrationError::Client(e.to_string()))?;
+            let status = TargetStatus {
+                name: target.name.clone(),
+                endpoint: endpoint(&target.url),
+                ..TargetStatus::default()
+            };
+            if let Ok(mut s) = this.statuses.lock() {
+                s.insert(target.name.clone(), status);
+            }
+            let worker = Worker {
+                target,
+                client,
+                store: store.clone(),
+                statuses: this.statuses.clone(),
+            };
+            tokio::spawn(worker.run());
+        }
+        Ok(this)
+    }
+
+    /// Every target's state, by name.
+    pub fn status(&self) -> Vec<TargetStatus> {
+        self.statuses
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `https://host:port` of a URL.
+fn endpoint(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = host.rsplit('@').next().unwrap_or(host); // no user:password
+            format!("{scheme}://{host}")
+        }
+        None => String::new(),
+    }
+}
+
+struct Worker {
+    target: WebhookTarget,
+    client: reqwest::Client,
+    store: Arc<dyn AlertStore>,
+    statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Taken,
+    /// Refused for good (a 4xx): retrying cannot help.
+    Rejected(String),
+    /// Down, timed out, 5xx, 408, 429: try again later.
+    Failed(String),
+}
+
+impl Worker {
+    fn update(&self, f: impl FnOnce(&mut TargetStatus)) {
+        if let Ok(mut s) = self.statuses.lock()
+            && let Some(status) = s.get_mut(&self.target.name)
+        {
+            f(status);
+        }
+    }
+
+    /// Runs a store call off the runtime's threads.
+    async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
+    }
+
+    async fn run(self) {
+        let name = self.target.name.clone();
+        // A new target starts at the end of the log: it gets what happens from now on, not the
+        // whole history.
+        let mut cursor = loop {
+            let n = name.clone();
+            let found = self
+                .store(move |s| match s.integration_cursor(&n)? {
+                    Some(c) => Ok(c),
+                    None => {
+                        let last = s.last_seq()?;
+                        s.set_integration_cursor(&n, last)?;
+                        Ok(last)
+                    }
+                })
+                .await;
+            match found {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::error!(target = %name, error = %e, "Cannot read the webhook's cursor; retrying.");
+                    tokio::time::sleep(RETRY_FIRST).await;
+                }
+            }
+        };
+        self.update(|s| s.cursor = cursor);
+        tracing::info!(target = %name, endpoint = %endpoint(&self.target.url), cursor, "Webhook delivery started.");
+        loop {
+            let events = match self.store(move |s| s.events_after(cursor, BATCH)).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(target = %name, error = %e, "Reading the event log failed.");
+                    tokio::time::sleep(RETRY_FIRST).await;
+                    continue;
+                }
+            };
+            if events.is_empty() {
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+            for event in events {
+                let Some(seq) = event.seq() else { continue };
+                if self.target.takes(&event) {
+                    self.deliver(seq, &event).await;
+                }
+                cursor = seq;
+                let n = name.clone();
+                // Best effort per event: a failed write only means a repeat after a restart
+                // (which the idempotency key absorbs).
+                if let Err(e) = self.store(move |s| s.set_integration_cursor(&n, seq)).await {
+                    tracing::warn!(target = %name, error = %e, "Could not store the webhook's cursor.");
+                }
+                self.update(|s| s.cursor = seq);
+            }
+        }
+    }
+
+    /// Posts one event until the receiver takes it (or refuses it for good).
+    async fn deliver(&self, seq: u64, event: &ServerMessage) {
+        let kind = kind_of(event).map_or("updated", |(k, _, _)| k.as_str());
+        let body = match serde_json::to_vec(&Payload { kind, seq, event }) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, seq, "Cannot serialise an event for a webhook.");
+                return;
+            }
+        };
+        let mut delay = RETRY_FIRST;
+        loop {
+            match self.attempt(seq, &body).await {
+                Attempt::Taken => {
+                    self.update(|s| {
+                        s.delivered += 1;
+                        s.retrying = false;
+                        s.last_delivered_at = Some(now_ms());
+                    });
+                    return;
+                }
+                Attempt::Rejected(why) => {
+                    tracing::error!(target = %self.target.name, seq, reason = %why, "The webhook refused an event for good; skipped.");
+                    self.update(|s| {
+                        s.rejected += 1;
+                        s.retrying = false;
+                        s.last_error = Some(why);
+                    });
+                    return;
+                }
+                Attempt::Failed(why) => {
+                    tracing::warn!(target = %self.target.name, seq, error = %why, retry_in_ms = delay.as_millis() as u64, "Webhook delivery failed; retrying.");
+                    self.update(|s| {
+                        s.failed_attempts += 1;
+                        s.retrying = true;
+                        s.last_error = Some(why);
+                    });
+                    let spread = 1.0 + 0.2 * (fastrand::f64() * 2.0 - 1.0);
+                    tokio::time::sleep(delay.mul_f64(spread)).await;
+                    delay = (delay * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, seq: u64, body: &[u8]) -> Attempt {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let sent = self
+            .client
+            .post(&self.target.url)
+            .header("content-type", "application/json")
+            .header(
+                "user-agent",
+                concat!("fightwatch/", env!("CARGO_PKG_VERSION")),
+            )
+            .header("idempotency-key", format!("fightwatch-{seq}"))
+            .header("x-fightwatch-timestamp", ts.to_string())
+            .header(
+                "x-fightwatch-signature",
+                signature(&self.target.secret, ts, body),
+            )
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Attempt::Taken,
+            Ok(r)
+                if r.status().is_client_error()
+                    && r.status() != reqwest::StatusCode::REQUEST_TIMEOUT
+                    && r.status() != reqwest::StatusCode::TOO_MANY_REQUESTS =>
+            {
+                Attempt::Rejected(format!("HTTP {}", r.status()))
+            }
+            Ok(r) => Attempt::Failed(format!("HTTP {}", r.status())),
+            // reqwest's message names the URL; keep only its kind.
+            Err(e) if e.is_timeout() => Attempt::Failed("timed out".into()),
+            Err(e) if e.is_connect() => Attempt::Failed("cannot connect".into()),
+            Err(e) => Attempt::Failed(e.without_url().to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_hide_paths_and_credentials() {
+        assert_eq!(
+            endpoint("https://user:pw@hooks.example:8443/t/abc?token=1"),
+            "https://hooks.example:8443"
+        );
+        assert_eq!(endpoint("http://127.0.0.1:9/x"), "http://127.0.0.1:9");
+    }
+}
