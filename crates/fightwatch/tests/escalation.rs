@@ -10,46 +10,22 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{free_port, repo, text};
+use common::{Ws, free_port, repo};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "escalation test secret, long enough";
 
 fn start(dir: &Path) -> std::process::Child {
-    common::command(&["run", "--config"])
-        .arg(dir.join("fightwatch.toml"))
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::run_service(dir, SECRET, &[])
 }
 
 fn token(data: &Path, user: &str, role: &str) -> String {
-    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
-        .arg(data)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
+    common::data_token(data, SECRET, user, role)
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn dashboard(port: u16, query: &str) -> Ws {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?{query}")).await {
-            Ok((ws, _)) => return ws,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("service did not come up: {e}"),
-        }
-    }
+    common::ws_connect(port, query).await
 }
 
 /// The next message of `kind` about alert `id` (15 s at most).

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, http_get_with, repo, text};
+use common::{Ws, free_port, http_get, http_get_with, repo, text};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -52,25 +52,12 @@ masks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]]
     .unwrap();
 }
 
-/// `fightwatch run` on `dir/fightwatch.toml`.
 fn start(dir: &Path) -> std::process::Child {
-    common::command(&["run", "--config"])
-        .arg(dir.join("fightwatch.toml"))
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::run_service(dir, SECRET, &[])
 }
 
 fn token(data: &Path, user: &str, role: &str) -> String {
-    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
-        .arg(data)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
+    common::data_token(data, SECRET, user, role)
 }
 
 /// A viewer who may see only `masked`, signed in through the API.
@@ -107,22 +94,8 @@ fn restricted_token(data: &Path, port: u16) -> String {
     v["token"].as_str().unwrap().to_string()
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn dashboard(port: u16, token: &str) -> Ws {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
-            .await
-        {
-            Ok((ws, _)) => return ws,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("service did not come up: {e}"),
-        }
-    }
+    common::ws_connect(port, &format!("token={token}")).await
 }
 
 /// Waits for each camera's first alert and the `alert_update` that brings its clip.

@@ -9,7 +9,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,39 +76,11 @@ async fn receiver(port: u16, log: Arc<Mutex<Vec<Received>>>) {
 }
 
 fn start(dir: &Path) -> std::process::Child {
-    common::command(&["run", "--config"])
-        .arg(dir.join("fightwatch.toml"))
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .env("HOOK_SECRET", HOOK_SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::run_service(dir, SECRET, &[("HOOK_SECRET", HOOK_SECRET)])
 }
 
 fn token(data: &Path, user: &str, role: &str) -> String {
-    let out = common::command(&["token", "--user", user, "--role", role, "--data-dir"])
-        .arg(data)
-        .env("FIGHTWATCH_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
-async fn connect(port: u16, token: &str) -> common::Ws {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
-            .await
-        {
-            Ok((ws, _)) => return ws,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("service did not come up: {e}"),
-        }
-    }
+    common::data_token(data, SECRET, user, role)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +102,7 @@ async fn every_event_reaches_a_webhook_that_was_down_across_a_kill() {
     let data = dir.path().join("data");
     let mut service = start(dir.path());
     let detector = token(&data, "door", "detector");
-    let mut sensor = connect(port, &detector).await;
+    let mut sensor = common::ws_connect(port, &format!("token={detector}")).await;
     for score in ["0.91", "0.92", "0.93"] {
         sensor
             .send(Message::Text(

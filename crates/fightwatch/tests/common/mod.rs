@@ -97,3 +97,42 @@ pub fn http_post(port: u16, path: &str, token: &str, json: &str) -> (u16, Vec<u8
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, raw[split + 4..].to_vec())
 }
+
+/// `fightwatch run --config DIR/fightwatch.toml` with `FIGHTWATCH_JWT_SECRET` = `secret` and
+/// `env`, output discarded.
+pub fn run_service(dir: &Path, secret: &str, env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = command(&["run", "--config"]);
+    cmd.arg(dir.join("fightwatch.toml"))
+        .env("FIGHTWATCH_JWT_SECRET", secret)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// A token of a new session of `user` (`role`) in the data directory `data`.
+pub fn data_token(data: &Path, secret: &str, user: &str, role: &str) -> String {
+    let out = command(&["token", "--user", user, "--role", role, "--data-dir"])
+        .arg(data)
+        .env("FIGHTWATCH_JWT_SECRET", secret)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+/// A WebSocket to `/ws?QUERY` once the service listens (30 s at most).
+pub async fn ws_connect(port: u16, query: &str) -> Ws {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?{query}")).await {
+            Ok((ws, _)) => return ws,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("service did not come up: {e}"),
+        }
+    }
+}
