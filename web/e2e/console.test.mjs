@@ -157,7 +157,8 @@ test("after a server restart the consoles reconnect and show the missed alerts e
   const poster = (async () => {
     while (posting) {
       try {
-        created.push(await detect(service.base, detector, "door", "hq"));
+        // A camera per detection: detections on one camera would count into one alert.
+        created.push(await detect(service.base, detector, `door-${created.length}`, "hq"));
       } catch {
         // The server is down.
       }
@@ -210,7 +211,7 @@ test("after a server restart the consoles reconnect and show the missed alerts e
 test("history filters and pages through stored alerts", { timeout: 60_000 }, async () => {
   // More than one page of alerts.
   const detector = service.token("door-sensor", "detector");
-  await Promise.all(Array.from({ length: 30 }, () => detect(service.base, detector, "door", "hq")));
+  await Promise.all(Array.from({ length: 30 }, (_, i) => detect(service.base, detector, `porch-${i}`, "hq")));
   await a.page.getByRole("link", { name: "History" }).click();
   const rows = a.page.locator(".history-table tbody tr");
   await rows.first().waitFor();

@@ -20,6 +20,7 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   outcome: null,
   reason: null,
   resolved_by: null,
+  count: 1,
   ...extra,
 });
 

@@ -28,6 +28,8 @@ export interface Alert {
   resolvedBy: string | null;
   /** Escalations so far: nobody acknowledged it in time. */
   escalations: number;
+  /** Detections grouped into it. */
+  count: number;
   source: string;
   /** Arrived live while this console watched (flash it). */
   fresh: boolean;
@@ -62,6 +64,7 @@ export function fromRecord(r: AlertRecord): Alert {
     reason: r.reason ?? null,
     resolvedBy: r.resolved_by ?? null,
     escalations: r.escalations ?? 0,
+    count: r.count ?? 1,
     source: r.source,
     fresh: false,
   };
@@ -88,6 +91,7 @@ export function fromEvent(e: FightAlert): Alert {
     reason: null,
     resolvedBy: null,
     escalations: 0,
+    count: 1,
     source: e.source,
     fresh: true,
   };
@@ -110,6 +114,7 @@ export function merge(a: Alert, b: Alert): Alert {
     reason: a.reason ?? b.reason,
     resolvedBy: a.resolvedBy ?? b.resolvedBy,
     escalations: Math.max(a.escalations, b.escalations),
+    count: Math.max(a.count, b.count),
     fresh: a.fresh && b.fresh,
   };
 }
@@ -189,6 +194,7 @@ export class AlertBook {
       outcome: u.outcome ?? null,
       reason: u.reason ?? null,
       resolvedBy: u.resolved_by ?? null,
+      count: u.count || a.count,
     });
     this.byId.set(a.id, next);
     return next;

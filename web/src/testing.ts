@@ -78,5 +78,7 @@ export function alertRecord(seq: number, status: AlertStatus = "active"): AlertR
     reason: null,
     resolved_by: null,
     escalations: 0,
+    count: 1,
+    last_seen_at: null,
   };
 }

@@ -59,4 +59,4 @@ pub use pipeline::{
     CAMERA_OFFLINE, CameraSpec, ClipSettings, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline,
 };
 pub use process::ProcessSampler;
-pub use service::{AlertService, MAX_NOTE_CHARS, Retention};
+pub use service::{AlertService, MAX_NOTE_CHARS, Raised, Retention};

@@ -17,7 +17,7 @@ use fightwatch_inference::{
 use fightwatch_protocol::{CameraMetrics, CameraState, IncidentEvent, Metrics, now_ms};
 use fightwatch_store::{AlertChange, NewAlert};
 
-use crate::{AlertError, AlertService, ProcessSampler};
+use crate::{AlertError, AlertService, ProcessSampler, Raised};
 
 /// The `source` of the alerts the built-in pipeline raises.
 pub const PIPELINE_SOURCE: &str = "pipeline";
@@ -423,8 +423,14 @@ impl PipelineAlerts {
                     snapshot: None,
                     source: PIPELINE_SOURCE.into(),
                 };
-                let created = self.runtime.block_on(self.service.raise(alert, snapshot))?;
-                if let Some(recorder) = self.recorders.get(camera) {
+                let raised = self
+                    .runtime
+                    .block_on(self.service.raise_grouped(alert, snapshot))?;
+                // A grouped incident's clip is its alert's first one (still recording, it is
+                // extended by this incident's end).
+                if let (Raised::New(created), Some(recorder)) =
+                    (&raised, self.recorders.get(camera))
+                {
                     recorder.start(&created.id, *t);
                     self.marks.insert(
                         created.id.clone(),
@@ -434,7 +440,7 @@ impl PipelineAlerts {
                         },
                     );
                 }
-                self.open.insert(incident.clone(), created.id);
+                self.open.insert(incident.clone(), raised.id().to_string());
             }
             IncidentEvent::Updated {
                 incident, peak, t, ..

@@ -25,6 +25,27 @@ pub struct AlertService {
     /// Each camera's newest frame (this node's cameras), for live view.
     live: std::sync::Mutex<HashMap<String, Arc<fightwatch_capture::LatestFrame>>>,
     raised: AtomicU64,
+    /// Group a camera's detections into its open alert within this many ms (0: never).
+    group_window_ms: AtomicU64,
+}
+
+/// What a detection became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raised {
+    /// A new alert.
+    New(FightAlert),
+    /// A detection grouped into the camera's open alert (its count grew).
+    Grouped(AlertUpdate),
+}
+
+impl Raised {
+    /// The alert that holds the detection.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::New(a) => &a.id,
+            Self::Grouped(u) => &u.id,
+        }
+    }
 }
 
 /// A note is at most [`MAX_NOTE_CHARS`] characters.
@@ -60,6 +81,7 @@ impl AlertService {
             thumbnails: Default::default(),
             live: Default::default(),
             raised: AtomicU64::new(0),
+            group_window_ms: AtomicU64::new(0),
         })
     }
 
@@ -82,6 +104,55 @@ impl AlertService {
             .await?;
         self.raised.fetch_add(1, Ordering::Relaxed);
         Ok(created)
+    }
+
+    /// Groups each camera's detections into its open (unresolved) alert while the last one is
+    /// at most `window` old, instead of raising another (`None`: every detection is an alert).
+    pub fn set_group_window(&self, window: Option<std::time::Duration>) {
+        let ms = window.map_or(0, |w| w.as_millis() as u64);
+        self.group_window_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Like [`AlertService::raise`], but a detection on a camera whose alert (same label) is
+    /// still open and was last seen within the group window updates that alert — its count,
+    /// its peak; active again if it had ended — instead of raising another: one alert per
+    /// incident, not per detection. The later detection's snapshot is not kept.
+    pub async fn raise_grouped(
+        &self,
+        alert: NewAlert,
+        snapshot: Option<Arc<Vec<u8>>>,
+    ) -> Result<Raised, AlertError> {
+        let window = self.group_window_ms.load(Ordering::Relaxed);
+        if window > 0 {
+            let camera = alert.camera.clone();
+            let latest = blocking(self.journal.store(), move |s| {
+                s.alerts(&AlertFilter {
+                    camera: Some(camera),
+                    limit: 1,
+                    ..AlertFilter::default()
+                })
+            })
+            .await?;
+            let now = now_ms().max(alert.started_at);
+            let open = latest.into_iter().next().filter(|a| {
+                let last = a
+                    .last_seen_at
+                    .unwrap_or(a.started_at)
+                    .max(a.ended_at.unwrap_or(0));
+                let ongoing = a.status == AlertStatus::Active;
+                a.label == alert.label
+                    && a.status != AlertStatus::Resolved
+                    && (ongoing || now.saturating_sub(last) <= window)
+            });
+            if let Some(open) = open {
+                let change = AlertChange {
+                    regroup: Some((alert.score, now)),
+                    ..AlertChange::default()
+                };
+                return self.update(&open.id, change).await.map(Raised::Grouped);
+            }
+        }
+        self.raise(alert, snapshot).await.map(Raised::New)
     }
 
     /// Persists a change to an alert, then publishes it.
@@ -158,10 +229,11 @@ impl AlertService {
         self.update(id, change).await
     }
 
-    /// Turns an external detector's report into an alert, like the pipeline's.
-    pub async fn detection(&self, d: Detection, source: &str) -> Result<FightAlert, AlertError> {
+    /// Turns an external detector's report into an alert, like the pipeline's (grouped into
+    /// the camera's open alert within the group window).
+    pub async fn detection(&self, d: Detection, source: &str) -> Result<Raised, AlertError> {
         let (alert, jpeg) = crate::detection::check(d, source, now_ms())?;
-        self.raise(alert, jpeg.map(Arc::new)).await
+        self.raise_grouped(alert, jpeg.map(Arc::new)).await
     }
 
     /// Publishes a camera's new state (live only).
@@ -420,6 +492,90 @@ mod tests {
         }
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
         assert_eq!(alerts.raised(), 3);
+    }
+
+    #[tokio::test]
+    async fn detections_on_an_open_alert_count_into_it_until_it_is_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = service(dir.path());
+        alerts.set_group_window(Some(std::time::Duration::from_secs(120)));
+        let now = now_ms();
+        let first = alerts
+            .raise_grouped(alert("gate", now, "test"), None)
+            .await
+            .unwrap();
+        let Raised::New(first) = first else {
+            panic!("the first detection raises an alert")
+        };
+        // The fight ended; another detection within the window reopens and counts.
+        alerts
+            .update(
+                &first.id,
+                AlertChange {
+                    ended_at: Some(now),
+                    ..AlertChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut louder = alert("gate", now + 1000, "test");
+        louder.score = 0.99;
+        let Raised::Grouped(u) = alerts.raise_grouped(louder, None).await.unwrap() else {
+            panic!("grouped")
+        };
+        assert_eq!(
+            (u.id.as_str(), u.count, u.status, u.ended_at, u.peak_score),
+            (first.id.as_str(), 2, AlertStatus::Active, None, 0.99)
+        );
+        // Another camera has its own alert.
+        assert!(matches!(
+            alerts
+                .raise_grouped(alert("lobby", now, "test"), None)
+                .await
+                .unwrap(),
+            Raised::New(_)
+        ));
+        // Once resolved, the next detection is a new alert.
+        alerts
+            .resolve(
+                &first.id,
+                "ops",
+                fightwatch_protocol::Outcome::Confirmed,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            alerts
+                .raise_grouped(alert("gate", now + 2000, "test"), None)
+                .await
+                .unwrap(),
+            Raised::New(_)
+        ));
+        assert_eq!(alerts.store().alert(&first.id).unwrap().unwrap().count, 2);
+        // Outside the window: a new alert.
+        let stale = alerts
+            .raise(alert("yard", now - 600_000, "test"), None)
+            .await
+            .unwrap();
+        alerts
+            .update(
+                &stale.id,
+                AlertChange {
+                    ended_at: Some(now - 500_000),
+                    ..AlertChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            alerts
+                .raise_grouped(alert("yard", now, "test"), None)
+                .await
+                .unwrap(),
+            Raised::New(_)
+        ));
     }
 
     #[tokio::test]

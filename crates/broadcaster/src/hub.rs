@@ -65,6 +65,9 @@ pub struct ServerConfig {
     pub escalation: Option<fightwatch_alerts::EscalationPolicy>,
     /// Webhooks every alert event is posted to (from the event log: nothing is lost).
     pub webhooks: Vec<fightwatch_integrations::WebhookTarget>,
+    /// Group a camera's detections into its open alert within this window (`None`: every
+    /// detection raises an alert).
+    pub group_window: Option<std::time::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
             max_live_viewers: 64,
             escalation: Some(fightwatch_alerts::EscalationPolicy::default()),
             webhooks: Vec::new(),
+            group_window: None,
         }
     }
 }
@@ -466,8 +470,13 @@ impl Hub {
             .await?)
     }
 
-    /// Turns an external detection into an alert, like the pipeline's.
-    pub async fn detection(&self, d: Detection, source: &str) -> Result<FightAlert, HubError> {
+    /// Turns an external detection into an alert, like the pipeline's (or groups it into the
+    /// camera's open alert).
+    pub async fn detection(
+        &self,
+        d: Detection,
+        source: &str,
+    ) -> Result<fightwatch_alerts::Raised, HubError> {
         Ok(self.alerts.detection(d, source).await?)
     }
 

@@ -321,17 +321,24 @@ pub(crate) async fn messages(
     Ok(Json(hub.blocking(move |s| s.messages(&room, limit)).await?))
 }
 
-/// An external detector's fight: it becomes a `fight_alert` like the pipeline's.
+/// An external detector's fight: it becomes a `fight_alert` like the pipeline's (201), or,
+/// while the camera's alert is open within the group window, counts into it (200 with the
+/// `alert_update`).
 #[utoipa::path(post, path = "/api/detections", tag = "alerts", request_body = Detection,
-    responses((status = 201, body = FightAlert), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = FightAlert), (status = 200, body = AlertUpdate),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
 pub(crate) async fn detections(
     State(hub): State<Arc<Hub>>,
     Detector(claims): Detector,
     Body(detection): Body<Detection>,
-) -> Result<(StatusCode, Json<FightAlert>), ApiError> {
-    let alert = hub.detection(detection, &claims.sub).await?;
-    Ok((StatusCode::CREATED, Json(alert)))
+) -> Result<Response, ApiError> {
+    Ok(match hub.detection(detection, &claims.sub).await? {
+        fightwatch_alerts::Raised::New(alert) => (StatusCode::CREATED, Json(alert)).into_response(),
+        fightwatch_alerts::Raised::Grouped(update) => {
+            (StatusCode::OK, Json(update)).into_response()
+        }
+    })
 }
 
 /// Signs in: the token in the body and as an HttpOnly, SameSite=Strict cookie (so the

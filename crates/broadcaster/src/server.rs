@@ -129,6 +129,7 @@ impl Server {
         }
         let alerts = AlertService::new(store, bus, MediaDir::new(media_dir(&options.data_dir)));
         let escalation = config.escalation.clone();
+        alerts.set_group_window(config.group_window);
         let webhooks = config.webhooks.clone();
         let hub = {
             let _inside = rt.enter();

@@ -403,6 +403,10 @@ pub struct WorkflowSection {
     /// A camera down (reconnecting, failed) this many seconds raises a `camera_offline` alert,
     /// ended when it is back (0: never).
     pub camera_offline_s: f64,
+    /// A detection on a camera whose alert is still open (not resolved) and was last seen
+    /// this many seconds ago at most counts into that alert instead of raising another (0:
+    /// every detection is an alert).
+    pub group_window_s: f64,
 }
 
 impl Default for WorkflowSection {
@@ -411,6 +415,7 @@ impl Default for WorkflowSection {
             ack_deadline_s: 60.0,
             escalate_every_s: 60.0,
             camera_offline_s: 30.0,
+            group_window_s: 120.0,
         }
     }
 }
@@ -509,6 +514,8 @@ impl Config {
     pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
         let mut options = self.server.options(&self.storage.data_dir);
         options.config.live_fps = self.evidence.live_fps;
+        options.config.group_window = (self.workflow.group_window_s > 0.0)
+            .then(|| Duration::from_secs_f64(self.workflow.group_window_s));
         options.config.webhooks = self
             .webhooks
             .iter()
@@ -593,6 +600,7 @@ impl Config {
         let seconds = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);
         let ok = seconds(self.workflow.ack_deadline_s)
             && seconds(self.workflow.camera_offline_s)
+            && seconds(self.workflow.group_window_s)
             && seconds(self.workflow.escalate_every_s)
             && self.workflow.escalate_every_s >= 1.0
             && self

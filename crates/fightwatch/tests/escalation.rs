@@ -189,3 +189,54 @@ async fn a_dark_camera_raises_camera_offline_until_it_is_back() {
     service.kill().unwrap();
     service.wait().unwrap();
 }
+
+/// A looping fight clip raises one alert whose count grows, not an alert per incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_fight_is_one_alert_with_a_growing_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("fightwatch.toml"),
+        format!(
+            "[model]\npackage = \"{model}\"\nthreads = 1\n[incident]\ncooldown_s = 0.5\nend_threshold = 0.6\n\
+             [server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [evidence]\nclips = false\n[workflow]\nack_deadline_s = 0\ngroup_window_s = 60\n\
+             [[cameras]]\nname = \"bar\"\nsource = \"{clip}\"\n",
+            model = repo().join("models/fight-demo").display(),
+            // A fight in the middle of walking: each loop is a new incident.
+            clip = repo().join("fixtures/fight_mid_walk.mp4").display(),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut service = start(dir.path());
+    let viewer = token(&data, "v", "viewer");
+    let mut ws = dashboard(port, &format!("token={viewer}")).await;
+    let alert = next_about(&mut ws, "fight_alert", "").await;
+    let id = alert["id"].as_str().unwrap().to_string();
+    // Three loops of 10 s: the count grows, and no other alert is raised.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut count = 1;
+    while count < 3 {
+        assert!(Instant::now() < deadline, "the count stayed at {count}");
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(left, ws.next()).await else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        match v["type"].as_str() {
+            Some("fight_alert") => panic!("a second alert for one camera's fights: {v}"),
+            Some("alert_update") => {
+                assert_eq!(v["id"], id.as_str());
+                count = count.max(v["count"].as_u64().unwrap());
+            }
+            _ => {}
+        }
+    }
+    let (_, body) = common::http_get(port, "/api/alerts?camera=bar", &viewer);
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert!(list[0]["count"].as_u64().unwrap() >= 3, "{list}");
+    service.kill().unwrap();
+    service.wait().unwrap();
+}

@@ -191,6 +191,9 @@ pub struct AlertUpdate {
     /// Who resolved it.
     #[serde(default)]
     pub resolved_by: Option<String>,
+    /// Detections grouped into this alert (1 for one; 0 in events stored before grouping).
+    #[serde(default)]
+    pub count: u32,
 }
 
 /// An alert nobody acknowledged in time: raised at the acknowledgement deadline and again at

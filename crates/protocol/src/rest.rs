@@ -57,6 +57,16 @@ pub struct AlertRecord {
     /// How many times it was escalated (nobody acknowledged it in time).
     #[serde(default)]
     pub escalations: u32,
+    /// Detections grouped into it (later ones on its camera while it was open).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// The last detection grouped into it, ms since the epoch.
+    #[serde(default)]
+    pub last_seen_at: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `POST /api/alerts/{id}/assign`.

@@ -38,6 +38,9 @@ pub struct AlertChange {
     pub assign: Option<String>,
     /// Closes the alert with an outcome.
     pub resolve: Option<Resolution>,
+    /// Groups another detection into it: (its score, when, ms since the epoch). The alert
+    /// counts it, raises its peak, and is active again if it had ended.
+    pub regroup: Option<(f32, u64)>,
 }
 
 /// How and by whom an alert is resolved.

@@ -43,8 +43,15 @@ pub(crate) fn apply(
     }
     let peak_score = change
         .peak
-        .map_or(current.peak_score, |p| p.max(current.peak_score));
-    let ended_at = change.ended_at.or(current.ended_at);
+        .into_iter()
+        .chain(change.regroup.map(|(score, _)| score))
+        .fold(current.peak_score, f32::max);
+    // A detection grouped into an alert that had ended: the fight is on again.
+    let ended_at = change.ended_at.or(if change.regroup.is_some() {
+        None
+    } else {
+        current.ended_at
+    });
     let (status, acked_by, note) = match (&change.resolve, &change.ack) {
         (Some(r), _) => (
             AlertStatus::Resolved,
@@ -79,6 +86,7 @@ pub(crate) fn apply(
         resolved_by: resolution
             .map(|r| r.user.clone())
             .or_else(|| current.resolved_by.clone()),
+        count: current.count + u32::from(change.regroup.is_some()),
     })
 }
 

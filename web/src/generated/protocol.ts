@@ -111,7 +111,11 @@ reason: FalseAlarmReason | null,
 /**
  * Who resolved it.
  */
-resolved_by: string | null, };
+resolved_by: string | null, 
+/**
+ * Detections grouped into this alert (1 for one; 0 in events stored before grouping).
+ */
+count: number, };
 
 export type AlertEscalated = { 
 /**
@@ -545,7 +549,15 @@ resolved_by: string | null,
 /**
  * How many times it was escalated (nobody acknowledged it in time).
  */
-escalations: number, };
+escalations: number, 
+/**
+ * Detections grouped into it (later ones on its camera while it was open).
+ */
+count: number, 
+/**
+ * The last detection grouped into it, ms since the epoch.
+ */
+last_seen_at: number | null, };
 
 export type LoginRequest = { 
 /**

@@ -171,7 +171,10 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
                   : "still going"}
               </dd>
               <dt>Source</dt>
-              <dd>{alert.source}</dd>
+              <dd>
+                {alert.source}
+                {alert.count > 1 && ` · ${alert.count} detections grouped into this alert`}
+              </dd>
               <dt>Owner</dt>
               <dd class="assignee">
                 {alert.assignee ? <strong>{alert.assignee}</strong> : <span class="muted">nobody yet</span>}{" "}

@@ -71,6 +71,11 @@ function AlertCard({ alert: a, open }: { alert: Alert; open: (id: string) => voi
           <strong>{a.camera}</strong>
           <span class="site">{a.site}</span>
           <StatusBadge status={a.status} />
+          {a.count > 1 && (
+            <span class="badge count" title="Detections grouped into this alert">
+              ×{a.count}
+            </span>
+          )}
           {a.escalations > 0 && (a.status === "active" || a.status === "ended") && (
             <span class="badge escalated" title="Nobody acknowledged it in time">
               escalated ×{a.escalations}

@@ -96,7 +96,8 @@ pub(super) async fn update_alert(
     let next = crate::workflow::apply(&current, &change)?;
     tx.execute(
         "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6, clip = $7,
-         assignee = $8, outcome = $9, reason = $10, resolved_by = $11 WHERE id = $1",
+         assignee = $8, outcome = $9, reason = $10, resolved_by = $11, count = $12,
+         last_seen_at = COALESCE($13, last_seen_at) WHERE id = $1",
         &[
             &id,
             &f64::from(next.peak_score),
@@ -109,6 +110,8 @@ pub(super) async fn update_alert(
             &next.outcome.map(fightwatch_protocol::Outcome::as_str),
             &next.reason.map(fightwatch_protocol::FalseAlarmReason::as_str),
             &next.resolved_by,
+            &(next.count.min(i32::MAX as u32) as i32),
+            &change.regroup.map(|(_, at)| at as i64),
         ],
     )
     .await?;
@@ -154,7 +157,7 @@ pub(super) async fn escalate_alert(
     Ok(Some(escalated))
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at FROM alerts";
 
 fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
     let status: String = r.try_get(7)?;
@@ -181,6 +184,8 @@ fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
         reason: crate::workflow::parse_reason(r.try_get(17)?).map_err(|m| bad(0, m))?,
         resolved_by: r.try_get(18)?,
         escalations: r.try_get::<_, i32>(19)?.max(0) as u32,
+        count: r.try_get::<_, i32>(20)?.max(1) as u32,
+        last_seen_at: r.try_get::<_, Option<i64>>(21)?.map(|v| v as u64),
     })
 }
 

@@ -14,7 +14,14 @@ const STEPS: &[&str] = &[
     V3_WORKFLOW,
     V4_ESCALATIONS,
     V5_INTEGRATIONS,
+    V6_GROUPING,
 ];
+
+/// Detections grouped into one alert per incident.
+const V6_GROUPING: &str = "
+ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1);
+ALTER TABLE alerts ADD COLUMN last_seen_at BIGINT;
+";
 
 /// How far each integration target (webhook) got in the event log.
 const V5_INTEGRATIONS: &str =

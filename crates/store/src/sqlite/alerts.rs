@@ -82,7 +82,8 @@ pub(super) fn update(
     let next = crate::workflow::apply(&current, change)?;
     tx.execute(
         "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6, clip = ?7,
-         assignee = ?8, outcome = ?9, reason = ?10, resolved_by = ?11 WHERE id = ?1",
+         assignee = ?8, outcome = ?9, reason = ?10, resolved_by = ?11, count = ?12,
+         last_seen_at = COALESCE(?13, last_seen_at) WHERE id = ?1",
         params![
             id,
             f64::from(next.peak_score),
@@ -94,7 +95,9 @@ pub(super) fn update(
             next.assignee,
             next.outcome.map(fightwatch_protocol::Outcome::as_str),
             next.reason.map(fightwatch_protocol::FalseAlarmReason::as_str),
-            next.resolved_by
+            next.resolved_by,
+            next.count,
+            change.regroup.map(|(_, at)| at as i64)
         ],
     )?;
     let msg = append(&tx, Some(&current.camera), |seq| {
@@ -131,7 +134,7 @@ pub(super) fn escalate(
     Ok(Some(escalated))
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     let status: String = r.get(7)?;
@@ -158,6 +161,8 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
         reason: crate::workflow::parse_reason(r.get(17)?).map_err(|m| unreadable(17, m))?,
         resolved_by: r.get(18)?,
         escalations: r.get(19)?,
+        count: r.get(20)?,
+        last_seen_at: r.get::<_, Option<i64>>(21)?.map(|v| v as u64),
     })
 }
 

@@ -12,13 +12,14 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 6] = [
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 7] = [
     v1_base,
     v2_checks,
     v3_clips,
     v4_workflow,
     v5_escalations,
     v6_integrations,
+    v7_grouping,
 ];
 
 pub(crate) enum UpgradeError {
@@ -33,22 +34,30 @@ impl From<rusqlite::Error> for UpgradeError {
     }
 }
 
-/// Brings the database up to [`VERSION`].
+/// Brings the database up to [`VERSION`]. Each step runs in an IMMEDIATE transaction that
+/// reads the version again first: two processes opening one database at once (a server and
+/// `fightwatch token`) take turns, and the second finds the work done.
 pub(crate) fn upgrade(conn: &mut Connection) -> Result<(), UpgradeError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > VERSION {
-        return Err(UpgradeError::TooNew(version));
-    }
-    for (from, step) in STEPS.iter().enumerate().skip(version.max(0) as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > VERSION {
+            return Err(UpgradeError::TooNew(version));
+        }
+        let Some(step) = STEPS.get(version.max(0) as usize) else {
+            return Ok(());
+        };
         step(&tx)?;
-        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+        tx.pragma_update(None, "user_version", version.max(0) + 1)?;
         tx.commit()?;
-        if from > 0 {
-            tracing::info!(from, to = from + 1, "Upgraded the database schema.");
+        if version > 0 {
+            tracing::info!(
+                from = version,
+                to = version + 1,
+                "Upgraded the database schema."
+            );
         }
     }
-    Ok(())
 }
 
 /// Version 1: the tables of the first release (kept as they were: databases of it exist, made
@@ -174,10 +183,18 @@ fn v4_workflow(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 7: detections grouped into one alert per incident.
+fn v7_grouping(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1);
+        ALTER TABLE alerts ADD COLUMN last_seen_at INTEGER;",
+    )
+}
+
 /// Version 6: how far each integration target (webhook) got in the event log.
 fn v6_integrations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
-        "CREATE TABLE integration_cursors (target TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);",
+        "CREATE TABLE IF NOT EXISTS integration_cursors (target TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);",
     )
 }
 
