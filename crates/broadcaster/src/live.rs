@@ -161,3 +161,79 @@ fn part(jpeg: &[u8]) -> Bytes {
     out.extend_from_slice(b"\r\n");
     Bytes::from(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use fightwatch_capture::Picture;
+    use image::{Rgb, RgbImage};
+
+    use super::*;
+
+    fn frame(red: u8) -> Arc<Picture> {
+        Arc::new(Picture::Rgb(RgbImage::from_pixel(64, 48, Rgb([red, 0, 0]))))
+    }
+
+    /// The red of the JPEG in one multipart part.
+    fn red_of(part: &Bytes) -> u8 {
+        let start = part.windows(2).position(|w| w == [0xFF, 0xD8]).unwrap();
+        let jpeg = &part[start..part.len() - 2];
+        image::load_from_memory(jpeg)
+            .unwrap()
+            .to_rgb8()
+            .get_pixel(32, 24)
+            .0[0]
+    }
+
+    #[tokio::test]
+    async fn a_viewer_that_does_not_read_holds_only_the_newest_frame_and_the_encoder_stops() {
+        let streams = LiveStreams::new(100.0, 4);
+        let latest = Arc::new(LatestFrame::default());
+        let mut stalled = streams.subscribe("cam", latest.clone()).unwrap();
+        let mut other = streams.subscribe("cam", latest.clone()).unwrap();
+        for i in 0..20u8 {
+            latest.put(u64::from(i), frame(i * 10));
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        // Until the encoder has made the newest frame (2 s at most, however busy the machine).
+        let newest = |rx: &watch::Receiver<Option<Bytes>>| {
+            rx.borrow().as_ref().is_some_and(|p| red_of(p) >= 185)
+        };
+        for _ in 0..200 {
+            if newest(&stalled) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let encoded = streams.encoded.load(Ordering::Relaxed);
+        assert!(
+            encoded >= 10,
+            "one encoder for both viewers: {encoded} JPEGs"
+        );
+        // Twenty frames went by unread: the stalled viewer has one part waiting, the newest.
+        assert!(stalled.has_changed().unwrap());
+        let part = stalled.borrow_and_update().clone().unwrap();
+        assert!(red_of(&part) >= 185, "the newest frame (red 190)");
+        assert!(!stalled.has_changed().unwrap(), "nothing else queued");
+        assert_eq!(
+            red_of(&other.borrow_and_update().clone().unwrap()),
+            red_of(&part)
+        );
+        // Nobody watches: the encoder stops and forgets the camera.
+        drop((stalled, other));
+        for _ in 0..200 {
+            if streams.streams.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(streams.streams.lock().unwrap().is_empty());
+        let after = streams.encoded.load(Ordering::Relaxed);
+        latest.put(99, frame(255));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(
+            streams.encoded.load(Ordering::Relaxed),
+            after,
+            "no encoding without viewers"
+        );
+    }
+}

@@ -514,9 +514,10 @@ fn live_view_is_encoded_once_for_twenty_viewers_and_a_stalled_one_costs_nothing(
         cpu_twenty <= cpu_one * 1.5 + 0.3,
         "CPU {cpu_twenty:.2} s with 20 viewers vs {cpu_one:.2} s with one"
     );
-    // The stalled viewer holds at most its socket's and one write buffer's worth.
+    // A sanity bound on the whole process with 21 streams open (that a stalled viewer holds
+    // only the newest frame is checked exactly by the broadcaster's live tests).
     assert!(
-        rss_after < rss_before + 8 * 1024 * 1024,
+        rss_after < rss_before + 32 * 1024 * 1024,
         "RSS {rss_before} -> {rss_after}"
     );
     drop(stalled);
