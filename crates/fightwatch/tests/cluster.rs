@@ -77,10 +77,23 @@ fn detect(port: u16, token: &str, camera: &str) -> bool {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A dashboard on a node, once its welcome arrived: the session has its position then, so
+/// every event committed after this returns reaches it (an event committed while it was still
+/// connecting would be "before" a dashboard that asked for no history).
 async fn dashboard(port: u16, token: &str, after_seq: Option<u64>) -> Ws {
     let resume = after_seq.map_or(String::new(), |s| format!("&after_seq={s}"));
     let url = format!("ws://127.0.0.1:{port}/ws?token={token}{resume}");
-    tokio_tungstenite::connect_async(url).await.unwrap().0
+    let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    if after_seq.is_none() {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.contains("\"welcome_message\"") => break,
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("no welcome from the node: {other:?}"),
+            }
+        }
+    }
+    ws
 }
 
 /// Reads `fight_alert` seqs until `want` of them, the socket closes, or 60 s pass.

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "escalation test secret, long enough";
 
-fn start(dir: &Path) -> std::process::Child {
+fn start(dir: &Path) -> common::KillOnDrop {
     common::run_service(dir, SECRET, &[])
 }
 

@@ -52,7 +52,7 @@ masks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]]
     .unwrap();
 }
 
-fn start(dir: &Path) -> std::process::Child {
+fn start(dir: &Path) -> common::KillOnDrop {
     common::run_service(dir, SECRET, &[])
 }
 

@@ -75,7 +75,7 @@ async fn receiver(port: u16, log: Arc<Mutex<Vec<Received>>>) {
     }
 }
 
-fn start(dir: &Path) -> std::process::Child {
+fn start(dir: &Path) -> common::KillOnDrop {
     common::run_service(dir, SECRET, &[("HOOK_SECRET", HOOK_SECRET)])
 }
 
@@ -103,17 +103,21 @@ async fn every_event_reaches_a_webhook_that_was_down_across_a_kill() {
     let mut service = start(dir.path());
     let detector = token(&data, "door", "detector");
     let mut sensor = common::ws_connect(port, &format!("token={detector}")).await;
-    for score in ["0.91", "0.92", "0.93"] {
+    // Three cameras: detections on one camera would count into one alert.
+    for (camera, score) in [("door-1", "0.91"), ("door-2", "0.92"), ("door-3", "0.93")] {
         sensor
             .send(Message::Text(
-                format!(r#"{{"type":"fight_detected","camera":"door","score":{score}}}"#).into(),
+                format!(r#"{{"type":"fight_detected","camera":"{camera}","score":{score}}}"#)
+                    .into(),
             ))
             .await
             .unwrap();
     }
     // An operator resolves the second one (REST), while the receiver is still down.
     let operator = token(&data, "ops", "operator");
+    let listed = Instant::now() + Duration::from_secs(20);
     let resolved = loop {
+        assert!(Instant::now() < listed, "the three alerts were not stored");
         let (status, body) = common::http_get(port, "/api/alerts?limit=10", &operator);
         let list: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         if status == 200 && list.as_array().is_some_and(|l| l.len() == 3) {

@@ -98,9 +98,32 @@ pub fn http_post(port: u16, path: &str, token: &str, json: &str) -> (u16, Vec<u8
     (status, raw[split + 4..].to_vec())
 }
 
+/// A child process killed when dropped: a failing test leaves no server behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `fightwatch run --config DIR/fightwatch.toml` with `FIGHTWATCH_JWT_SECRET` = `secret` and
-/// `env`, output discarded.
-pub fn run_service(dir: &Path, secret: &str, env: &[(&str, &str)]) -> std::process::Child {
+/// `env`, output discarded; killed when dropped.
+pub fn run_service(dir: &Path, secret: &str, env: &[(&str, &str)]) -> KillOnDrop {
     let mut cmd = command(&["run", "--config"]);
     cmd.arg(dir.join("fightwatch.toml"))
         .env("FIGHTWATCH_JWT_SECRET", secret)
@@ -109,7 +132,7 @@ pub fn run_service(dir: &Path, secret: &str, env: &[(&str, &str)]) -> std::proce
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.spawn().unwrap()
+    KillOnDrop(cmd.spawn().unwrap())
 }
 
 /// A token of a new session of `user` (`role`) in the data directory `data`.
