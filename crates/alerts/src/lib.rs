@@ -30,7 +30,7 @@ let detection = Detection {
 };
 let alert = alerts.detection(detection, "door-sensor").await?;
 let published = events.recv().await?;
-assert!(matches!(&*published, ServerMessage::FightAlert(a) if a.id == alert.id));
+assert!(matches!(&*published, ServerMessage::FightAlert(a) if a.id == alert.id()));
 # Ok::<(), Box<dyn std::error::Error>>(())
 # })?;
 # Ok::<(), Box<dyn std::error::Error>>(())
