@@ -492,39 +492,61 @@ impl Recorder {
             tracing::info!(camera = %self.camera, clip = %active.id, reason = why, "Clip closed early.");
         }
         let id = active.id.clone();
-        let result = (|| {
-            let first_t = active
-                .first_t
-                .ok_or("no keyframe arrived before the clip had to close")?;
-            active
-                .muxer
-                .write_trailer()
-                .map_err(|e| format!("finishing the MP4: {e}"))?;
-            drop(active.muxer);
-            let path = self.config.dir.join(&active.file);
-            std::fs::rename(&active.part, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let (bytes, sha256) =
-                sha256_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let span = active.last_t - first_t;
-            let step = if active.frames > 1 {
-                span / (active.frames - 1) as f64
-            } else {
-                0.0
-            };
-            Ok(SavedClip {
-                file: active.file.clone(),
-                first_s: first_t,
-                duration_s: span + step,
-                frames: active.frames,
-                bytes,
-                sha256,
-                method: active.method,
-            })
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&active.part);
+        let finished = active
+            .first_t
+            .ok_or_else(|| "no keyframe arrived before the clip had to close".to_string())
+            .and_then(|first_t| {
+                active
+                    .muxer
+                    .write_trailer()
+                    .map(|()| first_t)
+                    .map_err(|e| format!("finishing the MP4: {e}"))
+            });
+        drop(active.muxer);
+        let first_t = match finished {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = std::fs::remove_file(&active.part);
+                self.report(id, Err(e));
+                return;
+            }
+        };
+        // Hashing a long clip reads tens of MB: not on the camera's thread, which must keep
+        // decoding.
+        let span = active.last_t - first_t;
+        let step = if active.frames > 1 {
+            span / (active.frames - 1) as f64
+        } else {
+            0.0
+        };
+        let path = self.config.dir.join(&active.file);
+        let (reports, camera) = (self.config.reports.clone(), self.camera.clone());
+        let (part, file, frames, method) = (active.part, active.file, active.frames, active.method);
+        let finish = move || {
+            let result = std::fs::rename(&part, &path)
+                .and_then(|()| sha256_file(&path))
+                .map(|(bytes, sha256)| SavedClip {
+                    file,
+                    first_s: first_t,
+                    duration_s: span + step,
+                    frames,
+                    bytes,
+                    sha256,
+                    method,
+                })
+                .map_err(|e| format!("{}: {e}", path.display()));
+            if let Err(e) = &result {
+                let _ = std::fs::remove_file(&part);
+                tracing::warn!(%camera, clip = %id, error = %e, "No clip for this incident.");
+            }
+            let _ = reports.send(ClipReport { id, camera, result });
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("clip-finish".into())
+            .spawn(finish)
+        {
+            tracing::error!(error = %e, "Cannot start a thread to finish a clip.");
         }
-        self.report(id, result);
     }
 }
 
