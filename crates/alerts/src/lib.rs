@@ -47,6 +47,7 @@ mod journal;
 mod media;
 mod pipeline;
 mod process;
+mod schedule;
 mod service;
 
 pub use blocking::blocking;
@@ -59,4 +60,5 @@ pub use pipeline::{
     CAMERA_OFFLINE, CameraSpec, ClipSettings, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline,
 };
 pub use process::ProcessSampler;
+pub use schedule::{ArmedSchedule, ScheduleError};
 pub use service::{AlertService, MAX_NOTE_CHARS, Raised, Retention};

@@ -17,7 +17,7 @@ use fightwatch_inference::{
 use fightwatch_protocol::{CameraMetrics, CameraState, IncidentEvent, Metrics, now_ms};
 use fightwatch_store::{AlertChange, NewAlert};
 
-use crate::{AlertError, AlertService, ProcessSampler, Raised};
+use crate::{AlertError, AlertService, ArmedSchedule, ProcessSampler, Raised};
 
 /// The `source` of the alerts the built-in pipeline raises.
 pub const PIPELINE_SOURCE: &str = "pipeline";
@@ -228,6 +228,8 @@ pub struct PipelineAlerts {
     /// A camera down this long raises a `camera_offline` alert (`None`: never).
     offline_after: Option<std::time::Duration>,
     sites: HashMap<String, String>,
+    /// Cameras armed only at some hours.
+    schedules: HashMap<String, ArmedSchedule>,
     default_site: String,
     node: Option<String>,
     process: ProcessSampler,
@@ -250,6 +252,7 @@ impl PipelineAlerts {
             offline_alerts: HashMap::new(),
             offline_after: None,
             sites: HashMap::new(),
+            schedules: HashMap::new(),
             default_site: default_site.into(),
             node: None,
             process: ProcessSampler::default(),
@@ -279,6 +282,12 @@ impl PipelineAlerts {
     /// The site of a camera's alerts and state.
     pub fn set_site(&mut self, camera: &str, site: &str) {
         self.sites.insert(camera.into(), site.into());
+    }
+
+    /// Arms `camera` only at the hours of `schedule` (without one a camera is always armed):
+    /// an incident starting outside them raises no alert and records no clip.
+    pub fn set_schedule(&mut self, camera: &str, schedule: ArmedSchedule) {
+        self.schedules.insert(camera.into(), schedule);
     }
 
     fn site_of(&self, camera: &str) -> String {
@@ -414,12 +423,23 @@ impl PipelineAlerts {
                 t,
                 ..
             } => {
+                let at = frame_ms.unwrap_or_else(now_ms);
+                if self.schedules.get(camera).is_some_and(|s| !s.is_armed(at)) {
+                    // Not in `open`: its peaks and end are ignored too.
+                    tracing::info!(
+                        camera,
+                        incident,
+                        score,
+                        "Fight incident outside the camera's armed hours: no alert."
+                    );
+                    return Ok(());
+                }
                 let alert = NewAlert {
                     camera: camera.clone(),
                     site: self.site_of(camera),
                     label: label.clone(),
                     score: *score,
-                    started_at: frame_ms.unwrap_or_else(now_ms),
+                    started_at: at,
                     snapshot: None,
                     source: PIPELINE_SOURCE.into(),
                 };
@@ -517,7 +537,7 @@ impl PipelineAlerts {
 #[cfg(test)]
 mod tests {
     use fightwatch_protocol::{AlertStatus, ServerMessage};
-    use fightwatch_store::{AlertStore, SqliteStore};
+    use fightwatch_store::{AlertFilter, AlertStore, SqliteStore};
 
     use super::*;
     use crate::{EventBus, LocalBus, MediaDir};
@@ -674,5 +694,56 @@ mod tests {
                 "camera:gate:default:offline"
             ]
         );
+    }
+
+    #[test]
+    fn incidents_outside_armed_hours_raise_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store: Arc<dyn AlertStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let bus = Arc::new(LocalBus::new(store.clone(), 64));
+        let service = AlertService::new(store.clone(), bus, MediaDir::new(dir.path().join("s")));
+        let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "default");
+        alerts.set_schedule(
+            "lobby",
+            ArmedSchedule::parse(&["daily 08:00-18:00"], Some("UTC")).unwrap(),
+        );
+        // 2023-11-14 22:13 UTC, then 2023-11-15 10:00 UTC.
+        for (n, frame_ms) in [(1, 1_700_000_000_123), (2, 1_700_042_400_000)] {
+            let incident = format!("lobby-{n}");
+            alerts
+                .handle(&PipelineEvent::Incident {
+                    event: IncidentEvent::Started {
+                        incident: incident.clone(),
+                        camera: "lobby".into(),
+                        t: 2.0,
+                        wall_ms: 0,
+                        score: 0.7,
+                        label: "fight".into(),
+                    },
+                    frame_ms: Some(frame_ms),
+                    snapshot: None,
+                })
+                .unwrap();
+            alerts
+                .handle(&PipelineEvent::Incident {
+                    event: IncidentEvent::Ended {
+                        incident,
+                        camera: "lobby".into(),
+                        t: 6.0,
+                        wall_ms: 0,
+                        duration_s: 4.0,
+                        peak: 0.9,
+                        peak_t: 3.0,
+                    },
+                    frame_ms: Some(frame_ms + 4_000),
+                    snapshot: None,
+                })
+                .unwrap();
+        }
+        let all = store.alerts(&AlertFilter::default()).unwrap();
+        assert_eq!(all.len(), 1, "only the incident inside the armed hours");
+        assert_eq!(all[0].started_at, 1_700_042_400_000);
     }
 }

@@ -1,16 +1,16 @@
 //! `fightwatch.toml`: the deployment (cameras, model, server, storage).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use std::time::Duration;
 
-use fightwatch_alerts::{CameraSpec, ClipSettings, Retention};
+use fightwatch_alerts::{ArmedSchedule, CameraSpec, ClipSettings, Retention};
 use fightwatch_broadcaster::{ServerConfig, ServerOptions};
 use fightwatch_capture::{Pacing, PrivacyMask};
-use fightwatch_inference::{IncidentConfig, PipelineConfig};
+use fightwatch_inference::{IncidentConfig, IncidentOverrides, PipelineConfig};
 use serde::Deserialize;
 
 /// Where the server listens unless told otherwise (`[server] bind`, `--bind`).
@@ -53,6 +53,9 @@ pub struct Config {
     /// Webhooks every alert event is posted to.
     #[serde(default)]
     pub webhooks: Vec<WebhookSection>,
+    /// `[sites.NAME]`: settings of a site (its time zone).
+    #[serde(default)]
+    pub sites: BTreeMap<String, SiteSection>,
     /// The cameras.
     pub cameras: Vec<CameraSection>,
 }
@@ -434,6 +437,14 @@ impl<'de> Deserialize<'de> for Masks {
     }
 }
 
+/// `[sites.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    /// IANA time zone (`Europe/Berlin`) of the site's armed hours (default: this machine's).
+    pub time_zone: Option<String>,
+}
+
 /// One `[[cameras]]` entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -464,6 +475,14 @@ pub struct CameraSection {
     /// This camera's acknowledgement deadline, seconds (default: `[workflow]`'s).
     #[serde(default)]
     pub ack_deadline_s: Option<f64>,
+    /// `[cameras.incident]`: this camera's own incident settings (each replaces `[incident]`'s;
+    /// `fightwatch tune --apply` writes them).
+    #[serde(default)]
+    pub incident: IncidentOverrides,
+    /// Armed hours in the site's time zone (`["Mon-Fri 18:00-07:00", "Sat,Sun 00:00-24:00"]`);
+    /// outside them a fight raises no alert. Default: always armed.
+    #[serde(default)]
+    pub armed: Vec<String>,
 }
 
 fn default_site() -> String {
@@ -543,10 +562,35 @@ impl Config {
             .then(|| Duration::from_secs_f64(self.workflow.camera_offline_s))
     }
 
+    /// Each camera with armed hours, and its schedule.
+    pub fn schedules(&self) -> anyhow::Result<Vec<(String, ArmedSchedule)>> {
+        self.cameras
+            .iter()
+            .filter(|c| !c.armed.is_empty())
+            .map(|c| {
+                let zone = self.sites.get(&c.site).and_then(|s| s.time_zone.as_deref());
+                let schedule = ArmedSchedule::parse(&c.armed, zone)
+                    .with_context(|| format!("camera {}: armed", c.name))?;
+                Ok((c.name.clone(), schedule))
+            })
+            .collect()
+    }
+
+    /// A camera's incident settings: `[incident]` with its own in place.
+    pub fn incident_of(&self, camera: &CameraSection) -> IncidentConfig {
+        camera.incident.apply(self.incident)
+    }
+
     /// The pipeline settings.
     pub fn pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
             incident: self.incident,
+            camera_incident: self
+                .cameras
+                .iter()
+                .filter(|c| c.incident != IncidentOverrides::default())
+                .map(|c| (c.name.clone(), self.incident_of(c)))
+                .collect(),
             hop_s: self.pipeline.hop_s,
             max_batch: self.pipeline.max_batch.max(1),
             ..PipelineConfig::default()
@@ -623,7 +667,20 @@ impl Config {
             if c.analysis_fps.is_some_and(|f| f.is_nan() || f <= 0.0) {
                 bail!("camera {}: analysis_fps must be > 0", c.name);
             }
+            self.incident_of(c)
+                .validate()
+                .map_err(|e| anyhow::anyhow!("camera {}: [cameras.incident]: {e}", c.name))?;
         }
+        for (site, s) in &self.sites {
+            if !self.cameras.iter().any(|c| &c.site == site) {
+                bail!("[sites.{site}]: no camera is in site {site:?}");
+            }
+            if let Some(zone) = &s.time_zone {
+                ArmedSchedule::parse(&["daily 00:00-24:00"], Some(zone))
+                    .with_context(|| format!("[sites.{site}]"))?;
+            }
+        }
+        self.schedules()?;
         self.model
             .device
             .parse::<fightwatch_inference::Device>()
@@ -706,6 +763,56 @@ mod tests {
         let clips = spec.clips.as_ref().unwrap();
         assert_eq!(clips.pre_roll, std::time::Duration::from_secs(5));
         assert!(clips.dir.ends_with("snapshots"));
+    }
+
+    #[test]
+    fn cameras_have_their_own_incident_settings_and_armed_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fightwatch.toml");
+        let load = |camera: &str, extra: &str| {
+            std::fs::write(
+                &p,
+                format!(
+                    "[model]\npackage = \"m\"\n[incident]\nstart_threshold = 0.6\n{extra}\n\
+                     [[cameras]]\nname = \"a\"\nsource = \"x\"\nsite = \"hq\"\n{camera}\n\
+                     [[cameras]]\nname = \"b\"\nsource = \"y\"\n"
+                ),
+            )
+            .unwrap();
+            Config::load(&p).map_err(|e| format!("{e:#}"))
+        };
+        let c = load(
+            "armed = [\"Mon-Fri 18:00-07:00\"]\n[cameras.incident]\nstart_threshold = 0.8\nmin_windows = 3\n",
+            "[sites.hq]\ntime_zone = \"Europe/Berlin\"\n",
+        )
+        .unwrap();
+        let pipeline = c.pipeline_config();
+        let a = pipeline.incident_for("a");
+        assert_eq!((a.start_threshold, a.min_windows), (0.8, 3));
+        assert_eq!(a.end_threshold, c.incident.end_threshold);
+        assert_eq!(pipeline.incident_for("b"), c.incident);
+        assert!(!pipeline.camera_incident.contains_key("b"));
+        let schedules = c.schedules().unwrap();
+        assert_eq!(schedules.len(), 1);
+        assert_eq!(schedules[0].0, "a");
+        for (camera, extra, want) in [
+            (
+                "[cameras.incident]\nend_threshold = 0.9\n",
+                "",
+                "camera a: [cameras.incident]: end threshold",
+            ),
+            ("[cameras.incident]\nthreshold = 0.9\n", "", "unknown field"),
+            ("armed = [\"Mon-Fri 18-07\"]\n", "", "camera a: armed"),
+            (
+                "armed = [\"daily 00:00-24:00\"]\n",
+                "[sites.hq]\ntime_zone = \"Mars/Base\"\n",
+                "Mars/Base",
+            ),
+            ("", "[sites.hqq]\n", "no camera is in site \"hqq\""),
+        ] {
+            let e = load(camera, extra).unwrap_err();
+            assert!(e.contains(want), "{camera:?} {extra:?}: {e}");
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
     for c in &cameras {
         alerts.set_site(&c.name, &c.site);
     }
+    for (camera, schedule) in config.schedules()? {
+        alerts.set_schedule(&camera, schedule);
+    }
     match cluster {
         None => {
             let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();

@@ -4,7 +4,7 @@ use fightwatch_protocol::IncidentEvent;
 use serde::Deserialize;
 
 /// How window scores are smoothed before the thresholds apply.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Smoothing {
     /// Raw scores.
@@ -76,6 +76,41 @@ impl IncidentConfig {
             }
             Smoothing::Mean { windows: 0 } => Err("mean windows must be at least 1".into()),
             _ => Ok(()),
+        }
+    }
+}
+
+/// A camera's own incident settings: each one given replaces the site-wide value
+/// (`[cameras.incident]` in the config; `fightwatch tune` writes them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentOverrides {
+    /// Replaces [`IncidentConfig::smoothing`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smoothing: Option<Smoothing>,
+    /// Replaces [`IncidentConfig::start_threshold`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_threshold: Option<f32>,
+    /// Replaces [`IncidentConfig::min_windows`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_windows: Option<usize>,
+    /// Replaces [`IncidentConfig::end_threshold`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_threshold: Option<f32>,
+    /// Replaces [`IncidentConfig::cooldown_s`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cooldown_s: Option<f64>,
+}
+
+impl IncidentOverrides {
+    /// `base` with these values in place of its own.
+    pub fn apply(&self, base: IncidentConfig) -> IncidentConfig {
+        IncidentConfig {
+            smoothing: self.smoothing.unwrap_or(base.smoothing),
+            start_threshold: self.start_threshold.unwrap_or(base.start_threshold),
+            min_windows: self.min_windows.unwrap_or(base.min_windows),
+            end_threshold: self.end_threshold.unwrap_or(base.end_threshold),
+            cooldown_s: self.cooldown_s.unwrap_or(base.cooldown_s),
         }
     }
 }
@@ -240,6 +275,19 @@ impl IncidentDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let base = IncidentConfig::default();
+        let own: IncidentOverrides =
+            toml::from_str("start_threshold = 0.8\nmin_windows = 3\n").expect("parses");
+        let merged = own.apply(base);
+        assert_eq!((merged.start_threshold, merged.min_windows), (0.8, 3));
+        assert_eq!(merged.end_threshold, base.end_threshold);
+        assert_eq!(merged.smoothing, base.smoothing);
+        assert_eq!(IncidentOverrides::default().apply(base), base);
+        assert!(toml::from_str::<IncidentOverrides>("start = 0.8").is_err());
+    }
 
     fn raw(start: f32, end: f32, min_windows: usize, cooldown_s: f64) -> IncidentConfig {
         IncidentConfig {

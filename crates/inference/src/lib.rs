@@ -42,7 +42,7 @@ pub use clip::{Clip, ClipBuilder};
 pub use config::ModelConfig;
 pub use device::{Device, SessionConfig};
 pub use error::Error;
-pub use incident::{IncidentConfig, IncidentDetector, Smoothing};
+pub use incident::{IncidentConfig, IncidentDetector, IncidentOverrides, Smoothing};
 pub use model::{OnnxModel, TensorInfo};
 pub use package::{ClipScores, ModelPackage};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineEvent, PipelineSummary};

@@ -5,6 +5,7 @@
 //! waiting at most `max_wait` for a batch to fill), and feeds the scores to each camera's
 //! incident detector. Frames arrive already resized by the camera threads.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,6 +23,8 @@ use crate::{Error, ModelPackage};
 pub struct PipelineConfig {
     /// Incident detection.
     pub incident: IncidentConfig,
+    /// Cameras with incident settings of their own (complete: overrides already applied).
+    pub camera_incident: HashMap<String, IncidentConfig>,
     /// Seconds of media time between the starts of consecutive clips of a camera.
     pub hop_s: f64,
     /// Most clips per model run (models with a fixed batch size run one by one regardless).
@@ -32,10 +35,21 @@ pub struct PipelineConfig {
     pub snapshot_quality: u8,
 }
 
+impl PipelineConfig {
+    /// The incident settings of `camera`: its own, else the pipeline's.
+    pub fn incident_for(&self, camera: &str) -> IncidentConfig {
+        self.camera_incident
+            .get(camera)
+            .copied()
+            .unwrap_or(self.incident)
+    }
+}
+
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             incident: IncidentConfig::default(),
+            camera_incident: HashMap::new(),
             hop_s: 0.5,
             max_batch: 8,
             max_wait: Duration::from_millis(50),
@@ -144,6 +158,12 @@ impl Pipeline {
             path: "incident settings".into(),
             message: m,
         })?;
+        for (camera, incident) in &config.camera_incident {
+            incident.validate().map_err(|m| Error::Config {
+                path: format!("incident settings of camera {camera}").into(),
+                message: m,
+            })?;
+        }
         let device = model.onnx().device();
         if device != crate::Device::Cpu {
             let started = std::time::Instant::now();
@@ -190,7 +210,7 @@ impl Pipeline {
             .map(|c| CameraState {
                 name: c.name().clone(),
                 builder: ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
-                detector: IncidentDetector::new(c.name(), self.config.incident),
+                detector: IncidentDetector::new(c.name(), self.config.incident_for(c.name())),
                 peak_picture: None,
                 last_t: 0.0,
                 done: false,
