@@ -20,6 +20,8 @@ pub struct ClipOutcome {
     pub mean_score: f32,
     /// Windows scored.
     pub windows: usize,
+    /// `(media time, fight score)` of each window.
+    pub scores: Vec<(f64, f32)>,
     /// Media time of the first incident start, seconds.
     pub first_incident: Option<f64>,
     /// Incidents started.
@@ -73,14 +75,17 @@ pub fn evaluate(
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
         pipeline.run(&cameras, &status_rx, &events_tx, &stop)?;
         drop(events_tx);
-        let mut scores: HashMap<String, Vec<f32>> = HashMap::new();
+        let mut scores: HashMap<String, Vec<(f64, f32)>> = HashMap::new();
         let mut starts: HashMap<String, Vec<f64>> = HashMap::new();
         let mut errors: HashMap<String, String> = HashMap::new();
         for ev in events_rx {
             match ev {
-                PipelineEvent::Window { camera, score, .. } => {
-                    scores.entry(camera.to_string()).or_default().push(score)
-                }
+                PipelineEvent::Window {
+                    camera, t, score, ..
+                } => scores
+                    .entry(camera.to_string())
+                    .or_default()
+                    .push((t, score)),
                 PipelineEvent::Incident {
                     event: IncidentEvent::Started { camera, t, .. },
                     ..
@@ -104,13 +109,14 @@ pub fn evaluate(
                 .remove(&name)
                 .or_else(|| s.is_empty().then(|| "too short for one window".to_string()));
             outcomes.push(ClipOutcome {
-                max_score: s.iter().copied().fold(0.0, f32::max),
+                max_score: s.iter().map(|w| w.1).fold(0.0, f32::max),
                 mean_score: if s.is_empty() {
                     0.0
                 } else {
-                    s.iter().sum::<f32>() / s.len() as f32
+                    s.iter().map(|w| w.1).sum::<f32>() / s.len() as f32
                 },
                 windows: s.len(),
+                scores: s,
                 first_incident: st.first().copied(),
                 incidents: st.len(),
                 error,

@@ -14,8 +14,13 @@ mod error;
 mod evaluate;
 mod metrics;
 mod plot;
+mod tune;
 
 pub use dataset::{LabelledClip, load};
 pub use error::EvalError;
 pub use evaluate::{ClipOutcome, Evaluation, evaluate, write_report};
 pub use metrics::{ClipResult, Metrics, metrics, roc_auc, roc_curve};
+pub use plot::tuning as plot_tuning;
+pub use tune::{
+    Candidate, MAX_MIN_WINDOWS, Proposal, THRESHOLDS, TuneSample, propose, raises, with,
+};

@@ -145,3 +145,85 @@ pub fn histogram(
         .map_err(|e| EvalError::Plot(format!("writing {}: {e}", path.display())))?;
     Ok(())
 }
+
+/// Writes `tune`'s trade-off for one camera: confirmed fights and false alarms still raised at
+/// each start threshold, for the proposed window count (and the current one when it differs),
+/// with the current and proposed thresholds marked.
+pub fn tuning(path: &Path, p: &crate::Proposal) -> Result<(), EvalError> {
+    font()?;
+    let err = |e: DrawingAreaErrorKind<_>| EvalError::Plot(e.to_string());
+    let top = p.fights.max(p.false_alarms).max(1) as f64 + 0.5;
+    let root = BitMapBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{}: {} confirmed fight(s) (all cameras), {} false alarm(s)",
+                p.camera, p.fights, p.false_alarms
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.25f64..1f64, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("start threshold")
+        .y_desc("alerts that would be raised")
+        .draw()
+        .map_err(err)?;
+    let mut windows = vec![(p.proposed.min_windows, 1.0)];
+    if p.current.min_windows != p.proposed.min_windows {
+        windows.push((p.current.min_windows, 0.35));
+    }
+    for (w, alpha) in windows {
+        let line = |f: fn(&crate::Candidate) -> usize| {
+            p.candidates
+                .iter()
+                .filter(move |c| c.min_windows == w)
+                .map(move |c| (f64::from(c.start_threshold), f(c) as f64))
+        };
+        chart
+            .draw_series(LineSeries::new(
+                line(|c| c.fights_raised),
+                RED.mix(alpha).stroke_width(3),
+            ))
+            .map_err(err)?
+            .label(format!("confirmed fights raised, {w} windows"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], RED.mix(alpha)));
+        chart
+            .draw_series(LineSeries::new(
+                line(|c| c.false_alarms_raised),
+                BLUE.mix(alpha).stroke_width(3),
+            ))
+            .map_err(err)?
+            .label(format!("false alarms raised, {w} windows"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], BLUE.mix(alpha)));
+    }
+    for (c, color, name) in [
+        (p.current, BLACK.mix(0.4), "now"),
+        (p.proposed, GREEN.mix(0.9), "proposed"),
+    ] {
+        let t = f64::from(c.start_threshold);
+        chart
+            .draw_series(LineSeries::new([(t, 0.0), (t, top)], color.stroke_width(2)))
+            .map_err(err)?
+            .label(format!(
+                "{name}: {:.2}, {} windows",
+                c.start_threshold, c.min_windows
+            ))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::MiddleLeft)
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(err)?;
+    root.present()
+        .map_err(|e| EvalError::Plot(format!("writing {}: {e}", path.display())))?;
+    Ok(())
+}

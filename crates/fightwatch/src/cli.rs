@@ -62,6 +62,11 @@ pub enum Command {
         /// Play the clips at recorded speed instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
+        /// Take the model, [incident], [pipeline] and each camera's own [cameras.incident]
+        /// (a clip's camera is named after its file) from this configuration instead of the
+        /// flags.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Also report every scored window.
         #[arg(long)]
         verbose: bool,
@@ -153,6 +158,40 @@ pub enum Command {
         /// The server's data directory.
         #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
         data_dir: PathBuf,
+    },
+    /// Propose per-camera start_threshold / min_windows from the operators' verdicts (resolved
+    /// alerts with outcome confirmed or false_alarm, and their clips): the settings that still
+    /// raise every confirmed fight and drop the most false alarms, with the trade-off plotted.
+    Tune {
+        /// The deployment's configuration (model, cameras, data directory).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+        /// Write tune.json and a plot per camera (tune-CAMERA.png) here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write the proposals into the config as [cameras.incident] overrides.
+        #[arg(long)]
+        apply: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Clips decoded at once.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
+    /// Write the clips of confirmed fights and false alarms in the RWF-2000 layout
+    /// (train|val/Fight|NonFight), which `fightwatch eval` reads, for evaluation and
+    /// fine-tuning.
+    ExportDataset {
+        /// A new (or empty) folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The server's data directory.
+        #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Share of alerts put in val/ (by a hash of the alert id: stable between exports).
+        #[arg(long, default_value_t = 0.2)]
+        val_fraction: f64,
     },
     /// Check an evidence export: the signature and every file's SHA-256; exit 1 naming the
     /// file that was altered.

@@ -6,6 +6,7 @@
 mod cli;
 mod cluster_cmd;
 mod config;
+mod dataset_cmd;
 mod eval_cmd;
 mod evidence_cmd;
 mod logging;
@@ -13,7 +14,9 @@ mod model_cmd;
 mod probe_cmd;
 mod replay_cmd;
 mod run_cmd;
+mod tune_cmd;
 mod user_cmd;
+mod verdicts;
 
 use std::process::ExitCode;
 
@@ -63,6 +66,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             inference,
             json,
             realtime,
+            config,
             verbose,
             out,
             serve,
@@ -74,6 +78,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 replay_cmd::ReplayArgs {
                     sources,
                     inference,
+                    config,
                     json,
                     realtime,
                     verbose,
@@ -95,6 +100,27 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             by,
             data_dir,
         } => evidence_cmd::export(&data_dir, &alert_id, &out, &by),
+        cli::Command::Tune {
+            config,
+            out,
+            apply,
+            json,
+            parallel,
+        } => tune_cmd::run(
+            &cli.global,
+            tune_cmd::TuneArgs {
+                config,
+                out,
+                apply,
+                json,
+                parallel,
+            },
+        ),
+        cli::Command::ExportDataset {
+            out,
+            data_dir,
+            val_fraction,
+        } => dataset_cmd::run(&data_dir, &out, val_fraction),
         cli::Command::Verify {
             file,
             public_key,

@@ -22,6 +22,8 @@ use crate::cli::{GlobalArgs, InferenceArgs, ServeArgs};
 pub struct ReplayArgs {
     pub sources: Vec<String>,
     pub inference: InferenceArgs,
+    /// Model and incident settings from this config instead of `inference`.
+    pub config: Option<PathBuf>,
     pub json: bool,
     pub realtime: bool,
     pub verbose: bool,
@@ -53,7 +55,26 @@ fn camera_names(sources: &[String]) -> Vec<String> {
 
 pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let model = args.inference.load_model(global)?;
+    let config = args
+        .config
+        .as_deref()
+        .map(crate::config::Config::load)
+        .transpose()?;
+    let (model, pipeline_config) = match &config {
+        Some(c) => (
+            crate::model_cmd::load_package(
+                global,
+                &c.model.package,
+                c.model.device.parse().map_err(anyhow::Error::msg)?,
+                c.model.threads,
+            )?,
+            c.pipeline_config(),
+        ),
+        None => (
+            args.inference.load_model(global)?,
+            args.inference.pipeline_config(),
+        ),
+    };
     let names = camera_names(&args.sources);
 
     // Open each source once up front: a missing or broken file fails here, clearly, before any
@@ -99,7 +120,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let pipeline = RunningPipeline::start(model, args.inference.pipeline_config(), &cameras, stop)
+    let pipeline = RunningPipeline::start(model, pipeline_config, &cameras, stop)
         .context("starting the pipeline")?;
     if let Some(alerts) = alerts.as_mut() {
         alerts.attach(&pipeline);
