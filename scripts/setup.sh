@@ -47,6 +47,8 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   # Real servers for the cluster mode's tests (each test starts its own on a loopback port).
   postgresql redis-server
+  # Real MQTT broker for the MQTT integration's tests.
+  mosquitto
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub escalation: Option<fightwatch_alerts::EscalationPolicy>,
     /// Webhooks every alert event is posted to (from the event log: nothing is lost).
     pub webhooks: Vec<fightwatch_integrations::WebhookTarget>,
+    /// MQTT brokers every alert event and camera state is published to.
+    pub mqtt: Vec<fightwatch_integrations::MqttTarget>,
     /// Group a camera's detections into its open alert within this window (`None`: every
     /// detection raises an alert).
     pub group_window: Option<std::time::Duration>,
@@ -95,6 +97,7 @@ impl Default for ServerConfig {
             max_live_viewers: 64,
             escalation: Some(fightwatch_alerts::EscalationPolicy::default()),
             webhooks: Vec::new(),
+            mqtt: Vec::new(),
             group_window: None,
         }
     }

@@ -131,6 +131,7 @@ impl Server {
         let escalation = config.escalation.clone();
         alerts.set_group_window(config.group_window);
         let webhooks = config.webhooks.clone();
+        let mqtt = config.mqtt.clone();
         let hub = {
             let _inside = rt.enter();
             if let Some(policy) = escalation {
@@ -146,11 +147,26 @@ impl Server {
             "Evidence exports are signed with this Ed25519 key."
         );
         hub.set_evidence_key(key);
-        if !webhooks.is_empty() {
+        if !webhooks.is_empty() || !mqtt.is_empty() {
             let _inside = rt.enter();
             let integrations =
                 fightwatch_integrations::Integrations::start(hub.store().clone(), webhooks)
                     .map_err(|e| ServerError::Secret(e.to_string()))?;
+            // A client id per node: two connections with one id take each other's place.
+            let node = hub.config.node.clone().unwrap_or_else(|| {
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "fightwatch".into())
+            });
+            for target in mqtt {
+                let client_id = format!("fightwatch-{node}-{}", target.name);
+                integrations
+                    .add_mqtt(
+                        hub.store().clone(),
+                        target,
+                        client_id,
+                        Some(hub.alerts().bus().subscribe()),
+                    )
+                    .map_err(|e| ServerError::Secret(e.to_string()))?;
+            }
             hub.set_integrations(integrations);
         }
         let listener = rt

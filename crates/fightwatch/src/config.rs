@@ -53,6 +53,9 @@ pub struct Config {
     /// Webhooks every alert event is posted to.
     #[serde(default)]
     pub webhooks: Vec<WebhookSection>,
+    /// MQTT brokers alert events and camera states are published to.
+    #[serde(default)]
+    pub mqtt: Vec<MqttSection>,
     /// `[sites.NAME]`: settings of a site (its time zone).
     #[serde(default)]
     pub sites: BTreeMap<String, SiteSection>,
@@ -354,6 +357,58 @@ fn five() -> f64 {
     5.0
 }
 
+/// One `[[mqtt]]` broker (docs/integrations.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSection {
+    /// Unique name (webhooks and brokers share the names).
+    pub name: String,
+    /// `mqtt://host[:port]`.
+    pub url: String,
+    /// Broker user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding the user's password (never in the file).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// First level of every topic (default `fightwatch`).
+    #[serde(default = "default_topic_prefix")]
+    pub topic_prefix: String,
+    /// Only these sites (default all).
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// Only these cameras (default all).
+    #[serde(default)]
+    pub cameras: Vec<String>,
+}
+
+fn default_topic_prefix() -> String {
+    "fightwatch".into()
+}
+
+impl MqttSection {
+    fn target(&self) -> anyhow::Result<fightwatch_integrations::MqttTarget> {
+        let password = match &self.password_env {
+            Some(var) => Some(
+                std::env::var(var)
+                    .with_context(|| format!("mqtt {}: ${var} is not set", self.name))?,
+            ),
+            None => None,
+        };
+        let target = fightwatch_integrations::MqttTarget {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            username: self.username.clone(),
+            password,
+            topic_prefix: self.topic_prefix.clone(),
+            sites: self.sites.clone(),
+            cameras: self.cameras.clone(),
+        };
+        target.check()?;
+        Ok(target)
+    }
+}
+
 impl WebhookSection {
     fn target(&self) -> anyhow::Result<fightwatch_integrations::WebhookTarget> {
         use fightwatch_integrations::EventKind;
@@ -540,6 +595,11 @@ impl Config {
             .iter()
             .map(WebhookSection::target)
             .collect::<anyhow::Result<_>>()?;
+        options.config.mqtt = self
+            .mqtt
+            .iter()
+            .map(MqttSection::target)
+            .collect::<anyhow::Result<_>>()?;
         options.config.escalation =
             (self.workflow.ack_deadline_s > 0.0).then(|| fightwatch_alerts::EscalationPolicy {
                 deadline: Duration::from_secs_f64(self.workflow.ack_deadline_s),
@@ -636,9 +696,16 @@ impl Config {
         }
         self.evidence.check()?;
         let mut hooks = HashSet::new();
-        for w in &self.webhooks {
-            if !hooks.insert(&w.name) {
-                bail!("webhook name {:?} is used twice", w.name);
+        for name in self
+            .webhooks
+            .iter()
+            .map(|w| &w.name)
+            .chain(self.mqtt.iter().map(|m| &m.name))
+        {
+            if !hooks.insert(name) {
+                bail!(
+                    "integration name {name:?} is used twice ([[webhooks]] and [[mqtt]] share names)"
+                );
             }
         }
         let seconds = |v: f64| v.is_finite() && (0.0..=86_400.0).contains(&v);

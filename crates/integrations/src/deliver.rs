@@ -97,6 +97,48 @@ impl Integrations {
         Ok(this)
     }
 
+    /// Starts delivering to an MQTT broker too, camera states read from `cameras` (the
+    /// node's event bus). `client_id` must be unique per broker (a node's name in it).
+    pub fn add_mqtt(
+        &self,
+        store: Arc<dyn AlertStore>,
+        target: crate::MqttTarget,
+        client_id: String,
+        cameras: Option<tokio::sync::broadcast::Receiver<Arc<ServerMessage>>>,
+    ) -> Result<(), IntegrationError> {
+        target.check()?;
+        let endpoint = target
+            .host_port()
+            .map(|(h, p)| format!("mqtt://{h}:{p}"))
+            .unwrap_or_default();
+        if let Ok(mut s) = self.statuses.lock() {
+            if s.contains_key(&target.name) {
+                return Err(IntegrationError::Config {
+                    name: target.name.clone(),
+                    message: "a webhook or MQTT target has this name already".into(),
+                });
+            }
+            s.insert(
+                target.name.clone(),
+                TargetStatus {
+                    name: target.name.clone(),
+                    endpoint,
+                    ..TargetStatus::default()
+                },
+            );
+        }
+        let worker = crate::mqtt::MqttWorker {
+            target,
+            client_id,
+            store,
+            statuses: self.statuses.clone(),
+            cameras,
+            woke_by: None,
+        };
+        tokio::spawn(worker.run());
+        Ok(())
+    }
+
     /// Every target's state, by name.
     pub fn status(&self) -> Vec<TargetStatus> {
         self.statuses

@@ -1,5 +1,6 @@
 /*!
-Alert delivery to other systems: signed webhooks, fed from the event log so nothing is lost.
+Alert delivery to other systems: signed webhooks and MQTT ([`MqttTarget`]: Frigate / Home
+Assistant topics), fed from the event log so nothing is lost.
 
 Every alert event (`fight_alert` — fights and `camera_offline` alike —, `alert_update`,
 `alert_escalated`) is already committed to the store's numbered event log in the same
@@ -17,9 +18,11 @@ and refuses old timestamps (replay). [`signature`] computes it.
 */
 
 mod deliver;
+mod mqtt;
 mod target;
 
 pub use deliver::{Integrations, TargetStatus};
+pub use mqtt::MqttTarget;
 pub use target::{EventKind, WebhookTarget, kind_of, signature};
 
 /// Errors of starting the integrations.
@@ -27,7 +30,7 @@ pub use target::{EventKind, WebhookTarget, kind_of, signature};
 #[non_exhaustive]
 pub enum IntegrationError {
     /// A target's settings are wrong.
-    #[error("webhook {name}: {message}")]
+    #[error("integration {name}: {message}")]
     Config {
         /// The target.
         name: String,

@@ -1,5 +1,5 @@
 /*!
-Real servers for tests: Debian's PostgreSQL and Redis (installed by `scripts/setup.sh`), each
+Real servers for tests: Debian's PostgreSQL, Redis and mosquitto (installed by `scripts/setup.sh`), each
 started on a free loopback port in its own temp dir and stopped when its handle drops. No mocks:
 what a test sees is what production sees, restarts and crashes included.
 
@@ -15,9 +15,11 @@ PostgreSQL refuses to run as root: as root, its programs run as the `postgres` u
 (`runuser`), which owns the temp dir.
 */
 
+mod mosquitto;
 mod postgres;
 mod process;
 mod redis;
 
+pub use mosquitto::Mosquitto;
 pub use postgres::Postgres;
 pub use redis::Redis;
