@@ -292,6 +292,24 @@ test("an alert's clip plays with its marks, live view opens from the alert and f
   await page.getByRole("button", { name: "Close" }).click();
 });
 
+test("the console can be installed and offers device alerts: manifest, service worker, button", { timeout: 30_000 }, async () => {
+  const page = a.page;
+  await until("the device alerts button", async () => (await page.getByRole("button", { name: /alerts on this device/i }).count()) === 1);
+  const installed = await page.evaluate(async () => {
+    const link = document.querySelector('link[rel="manifest"]');
+    const manifest = await (await fetch(link.href)).json();
+    const reg = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    await navigator.serviceWorker.ready;
+    const push = await (await fetch("/api/push")).json();
+    return { name: manifest.name, display: manifest.display, scope: reg.scope, push };
+  });
+  assert.equal(installed.name, "fightwatch console");
+  assert.equal(installed.display, "standalone");
+  assert.equal(installed.scope, `${service.base}/`);
+  assert.equal(installed.push.enabled, true);
+  assert.equal(installed.push.public_key.length, 87, "a base64url P-256 point");
+});
+
 test("the console fits a phone and the pages raised no errors", { timeout: 30_000 }, async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: service.base, deviceScaleFactor: 2 });
   const page = await phone.newPage();

@@ -85,6 +85,10 @@ export class Service {
       // binary in crates/fightwatch/tests/escalation.rs) would re-alarm every one of them here.
       `[workflow]`,
       `ack_deadline_s = 0`,
+      // Web Push on: the console offers device alerts (pushes themselves are tested against a
+      // local push endpoint in crates/fightwatch/tests/push.rs; Chromium here has no push service).
+      `[push]`,
+      `contact = "mailto:e2e@example.org"`,
     ];
     for (const c of cameras) {
       lines.push(`[[cameras]]`, `name = "${c.name}"`, `source = ${JSON.stringify(path.join(REPO, c.source))}`, `site = "${c.site}"`);

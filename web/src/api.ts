@@ -8,6 +8,8 @@ import type {
   ChatMessage,
   LoginResponse,
   Me,
+  PushInfo,
+  PushSubscribeRequest,
   ResolveRequest,
   TimelineEntry,
   UserSummary,
@@ -89,6 +91,14 @@ export const api = {
     post<AlertUpdate>(`/api/alerts/${encodeURIComponent(id)}/resolve`, body),
   cameras: () => request<CameraInfo[]>("/api/cameras"),
   users: () => request<UserSummary[]>("/api/users"),
+  pushInfo: () => request<PushInfo>("/api/push"),
+  pushSubscribe: (sub: PushSubscribeRequest) => post<void>("/api/push/subscriptions", sub),
+  pushUnsubscribe: (endpoint: string) =>
+    request<void>("/api/push/subscriptions", {
+      method: "DELETE",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ endpoint }),
+    }),
   messages: (room: string, limit = 100) =>
     request<ChatMessage[]>(`/api/rooms/${encodeURIComponent(room)}/messages?limit=${limit}`),
 };

@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub webhooks: Vec<fightwatch_integrations::WebhookTarget>,
     /// MQTT brokers every alert event and camera state is published to.
     pub mqtt: Vec<fightwatch_integrations::MqttTarget>,
+    /// Web Push to subscribed browsers (`None`: off).
+    pub push: Option<fightwatch_integrations::PushSettings>,
     /// Group a camera's detections into its open alert within this window (`None`: every
     /// detection raises an alert).
     pub group_window: Option<std::time::Duration>,
@@ -98,6 +100,7 @@ impl Default for ServerConfig {
             escalation: Some(fightwatch_alerts::EscalationPolicy::default()),
             webhooks: Vec::new(),
             mqtt: Vec::new(),
+            push: None,
             group_window: None,
         }
     }
@@ -158,6 +161,11 @@ pub struct Hub {
     pub(crate) live: crate::live::LiveStreams,
     /// The key evidence exports are signed with (set by [`crate::Server::start`]).
     pub(crate) evidence_key: std::sync::OnceLock<Arc<fightwatch_evidence::SigningKey>>,
+    /// Web Push settings and key, when it is on.
+    push: std::sync::OnceLock<(
+        fightwatch_integrations::PushSettings,
+        Arc<fightwatch_integrations::VapidKey>,
+    )>,
     /// Evidence exports in progress (each holds its clip in memory).
     pub(crate) exports: tokio::sync::Semaphore,
     /// Webhook delivery (set by [`crate::Server::start`]).
@@ -186,6 +194,7 @@ impl Hub {
             camera_sites: Default::default(),
             live: crate::live::LiveStreams::new(config.live_fps, config.max_live_viewers),
             evidence_key: std::sync::OnceLock::new(),
+            push: std::sync::OnceLock::new(),
             exports: tokio::sync::Semaphore::new(2),
             integrations: std::sync::OnceLock::new(),
             config,
@@ -197,6 +206,25 @@ impl Hub {
     /// Signs evidence exports with `key` (once; later calls are ignored).
     pub fn set_evidence_key(&self, key: fightwatch_evidence::SigningKey) {
         let _ = self.evidence_key.set(Arc::new(key));
+    }
+
+    /// Turns Web Push on (once): subscriptions are taken, and the sender runs.
+    pub fn set_push(
+        &self,
+        settings: fightwatch_integrations::PushSettings,
+        key: Arc<fightwatch_integrations::VapidKey>,
+    ) {
+        let _ = self.push.set((settings, key));
+    }
+
+    /// Web Push settings and key, when it is on.
+    pub(crate) fn push(
+        &self,
+    ) -> Option<&(
+        fightwatch_integrations::PushSettings,
+        Arc<fightwatch_integrations::VapidKey>,
+    )> {
+        self.push.get()
     }
 
     /// Delivers alert events to the configured webhooks from now on (once).

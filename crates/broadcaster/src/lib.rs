@@ -52,6 +52,7 @@ mod live;
 mod media;
 mod metrics;
 pub mod openapi;
+mod push;
 mod relay;
 mod rest;
 mod rooms;
@@ -140,6 +141,11 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/cameras/{name}/live.mjpeg", get(media::live))
         .route("/metrics", get(rest::prometheus))
         .route("/api/integrations", get(rest::integrations))
+        .route("/api/push", get(push::info))
+        .route(
+            "/api/push/subscriptions",
+            post(push::subscribe).delete(push::unsubscribe),
+        )
         .route("/healthz", get(rest::healthz))
         .route("/api/openapi.json", get(openapi::serve))
 }

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::{media, rest};
+use crate::{media, push, rest};
 
 /// The document.
 #[derive(OpenApi)]
@@ -25,7 +25,7 @@ use crate::{media, rest};
         rest::login, rest::logout, rest::me, rest::alerts, rest::alert, rest::alert_events,
         rest::snapshot, rest::ack, rest::take, rest::assign, rest::resolve, rest::detections, rest::users, rest::messages, rest::cameras,
         rest::camera_latest, rest::prometheus, rest::healthz, rest::integrations, media::clip, media::evidence,
-        media::live
+        media::live, push::info, push::subscribe, push::unsubscribe
     ),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = []), ("query" = [])),

@@ -132,6 +132,7 @@ impl Server {
         alerts.set_group_window(config.group_window);
         let webhooks = config.webhooks.clone();
         let mqtt = config.mqtt.clone();
+        let push = config.push.clone();
         let hub = {
             let _inside = rt.enter();
             if let Some(policy) = escalation {
@@ -147,7 +148,7 @@ impl Server {
             "Evidence exports are signed with this Ed25519 key."
         );
         hub.set_evidence_key(key);
-        if !webhooks.is_empty() || !mqtt.is_empty() {
+        if !webhooks.is_empty() || !mqtt.is_empty() || push.is_some() {
             let _inside = rt.enter();
             let integrations =
                 fightwatch_integrations::Integrations::start(hub.store().clone(), webhooks)
@@ -166,6 +167,16 @@ impl Server {
                         Some(hub.alerts().bus().subscribe()),
                     )
                     .map_err(|e| ServerError::Secret(e.to_string()))?;
+            }
+            if let Some(settings) = push {
+                let key = Arc::new(
+                    fightwatch_integrations::VapidKey::load_or_create(&options.data_dir)
+                        .map_err(|e| ServerError::Secret(e.to_string()))?,
+                );
+                integrations
+                    .add_web_push(hub.store().clone(), settings.clone(), key.clone())
+                    .map_err(|e| ServerError::Secret(e.to_string()))?;
+                hub.set_push(settings, key);
             }
             hub.set_integrations(integrations);
         }

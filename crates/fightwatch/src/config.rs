@@ -56,6 +56,9 @@ pub struct Config {
     /// MQTT brokers alert events and camera states are published to.
     #[serde(default)]
     pub mqtt: Vec<MqttSection>,
+    /// Web Push to browsers that installed the console (off without this section).
+    #[serde(default)]
+    pub push: Option<PushSection>,
     /// `[sites.NAME]`: settings of a site (its time zone).
     #[serde(default)]
     pub sites: BTreeMap<String, SiteSection>,
@@ -357,6 +360,30 @@ fn five() -> f64 {
     5.0
 }
 
+/// `[push]`: Web Push to the console's service worker (docs/integrations.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSection {
+    /// Who runs this server, for push services: `mailto:…` or `https://…`.
+    pub contact: String,
+    /// Push services browsers' endpoints may point at (default: Google's, Mozilla's,
+    /// Apple's and Microsoft's).
+    #[serde(default)]
+    pub endpoints: Option<Vec<String>>,
+}
+
+impl PushSection {
+    fn settings(&self) -> anyhow::Result<fightwatch_integrations::PushSettings> {
+        let defaults = fightwatch_integrations::PushSettings::default();
+        let settings = fightwatch_integrations::PushSettings {
+            contact: self.contact.clone(),
+            endpoints: self.endpoints.clone().unwrap_or(defaults.endpoints),
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+}
+
 /// One `[[mqtt]]` broker (docs/integrations.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -600,6 +627,7 @@ impl Config {
             .iter()
             .map(MqttSection::target)
             .collect::<anyhow::Result<_>>()?;
+        options.config.push = self.push.as_ref().map(PushSection::settings).transpose()?;
         options.config.escalation =
             (self.workflow.ack_deadline_s > 0.0).then(|| fightwatch_alerts::EscalationPolicy {
                 deadline: Duration::from_secs_f64(self.workflow.ack_deadline_s),
@@ -748,6 +776,9 @@ impl Config {
             }
         }
         self.schedules()?;
+        if let Some(push) = &self.push {
+            push.settings().context("[push]")?;
+        }
         self.model
             .device
             .parse::<fightwatch_inference::Device>()

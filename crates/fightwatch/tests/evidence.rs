@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Ws, free_port, http_get, http_get_with, repo, text};
@@ -62,36 +62,7 @@ fn token(data: &Path, user: &str, role: &str) -> String {
 
 /// A viewer who may see only `masked`, signed in through the API.
 fn restricted_token(data: &Path, port: u16) -> String {
-    let mut add = common::command(&[
-        "user",
-        "add",
-        "guard",
-        "--role",
-        "viewer",
-        "--password-stdin",
-        "--camera",
-        "masked",
-        "--data-dir",
-    ])
-    .arg(data)
-    .stdin(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough guard password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let body = r#"{"user":"guard","password":"a long enough guard password"}"#;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let json = &raw[raw.find("\r\n\r\n").unwrap() + 4..];
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|_| panic!("{raw}"));
-    v["token"].as_str().unwrap().to_string()
+    common::account_token(data, port, "guard", "viewer", &["masked"])
 }
 
 async fn dashboard(port: u16, token: &str) -> Ws {

@@ -139,6 +139,41 @@ impl Integrations {
         Ok(())
     }
 
+    /// Starts Web Push to the browsers subscribed in the store, signed with `key`.
+    pub fn add_web_push(
+        &self,
+        store: Arc<dyn AlertStore>,
+        settings: crate::PushSettings,
+        key: Arc<crate::VapidKey>,
+    ) -> Result<(), IntegrationError> {
+        settings.check()?;
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| IntegrationError::Client(e.to_string()))?;
+        if let Ok(mut s) = self.statuses.lock() {
+            s.insert(
+                crate::WEB_PUSH.into(),
+                TargetStatus {
+                    name: crate::WEB_PUSH.into(),
+                    endpoint: "web push".into(),
+                    ..TargetStatus::default()
+                },
+            );
+        }
+        let worker = crate::push::PushWorker {
+            settings,
+            key,
+            client,
+            store,
+            statuses: self.statuses.clone(),
+        };
+        tokio::spawn(worker.run());
+        Ok(())
+    }
+
     /// Every target's state, by name.
     pub fn status(&self) -> Vec<TargetStatus> {
         self.statuses

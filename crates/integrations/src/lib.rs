@@ -1,6 +1,7 @@
 /*!
-Alert delivery to other systems: signed webhooks and MQTT ([`MqttTarget`]: Frigate / Home
-Assistant topics), fed from the event log so nothing is lost.
+Alert delivery to other systems: signed webhooks, MQTT ([`MqttTarget`]: Frigate / Home
+Assistant topics) and Web Push to the console's service worker ([`PushSettings`]), fed from the
+event log so nothing is lost.
 
 Every alert event (`fight_alert` — fights and `camera_offline` alike —, `alert_update`,
 `alert_escalated`) is already committed to the store's numbered event log in the same
@@ -19,10 +20,12 @@ and refuses old timestamps (replay). [`signature`] computes it.
 
 mod deliver;
 mod mqtt;
+mod push;
 mod target;
 
 pub use deliver::{Integrations, TargetStatus};
 pub use mqtt::MqttTarget;
+pub use push::{DEFAULT_PUSH_SERVICES, PushSettings, VapidKey, WEB_PUSH, check_subscription};
 pub use target::{EventKind, WebhookTarget, kind_of, signature};
 
 /// Errors of starting the integrations.

@@ -32,7 +32,8 @@ pub use messages::{
 };
 pub use rest::{
     AckRequest, AlertRecord, AssignRequest, CameraView, ErrorBody, Health, LoginRequest,
-    LoginResponse, Me, ResolveRequest, TimelineEntry, UserSummary,
+    LoginResponse, Me, PushInfo, PushKeys, PushSubscribeRequest, PushUnsubscribeRequest,
+    ResolveRequest, TimelineEntry, UserSummary,
 };
 pub use role::{CameraStatus, Role};
 use serde::{Deserialize, Serialize};

@@ -187,3 +187,39 @@ pub struct ErrorBody {
     /// What went wrong, for people.
     pub error: String,
 }
+
+/// `GET /api/push`: whether Web Push is on, and the key a browser subscribes with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct PushInfo {
+    /// Web Push is configured on this server.
+    pub enabled: bool,
+    /// The VAPID public key (uncompressed P-256 point, base64url): `applicationServerKey`.
+    pub public_key: Option<String>,
+}
+
+/// A browser's keys (`PushSubscription.toJSON().keys`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushKeys {
+    /// P-256 public key, base64url.
+    pub p256dh: String,
+    /// 16-byte authentication secret, base64url.
+    pub auth: String,
+}
+
+/// `POST /api/push/subscriptions`: `PushSubscription.toJSON()`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct PushSubscribeRequest {
+    /// The push service's URL for this browser.
+    pub endpoint: String,
+    /// Its keys.
+    pub keys: PushKeys,
+}
+
+/// `DELETE /api/push/subscriptions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushUnsubscribeRequest {
+    /// The endpoint to forget.
+    pub endpoint: String,
+}

@@ -41,6 +41,10 @@ pub fn declarations() -> String {
         crate::AckRequest::decl(&cfg),
         crate::AssignRequest::decl(&cfg),
         crate::ResolveRequest::decl(&cfg),
+        crate::PushInfo::decl(&cfg),
+        crate::PushKeys::decl(&cfg),
+        crate::PushSubscribeRequest::decl(&cfg),
+        crate::PushUnsubscribeRequest::decl(&cfg),
         crate::Health::decl(&cfg),
         crate::ErrorBody::decl(&cfg),
     ];

@@ -20,6 +20,49 @@ pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
     sessions_are_revoked(fresh().as_ref());
     workflow_assigns_and_resolves(fresh().as_ref());
     integration_cursors_only_move_forward(fresh().as_ref());
+    push_subscriptions_are_kept_per_endpoint(fresh().as_ref());
+}
+
+/// A subscription is stored, replaced by endpoint, listed oldest first, and deleted.
+pub fn push_subscriptions_are_kept_per_endpoint(store: &dyn AlertStore) {
+    use crate::PushSubscription;
+    let sub = |user: &str, endpoint: &str, at: u64| PushSubscription {
+        user: user.into(),
+        endpoint: endpoint.into(),
+        p256dh: "BPk".into(),
+        auth: "au".into(),
+        created_at: at,
+    };
+    assert!(store.push_subscriptions().unwrap().is_empty());
+    store
+        .put_push_subscription(&sub("olga", "https://push.example/1", 10))
+        .unwrap();
+    store
+        .put_push_subscription(&sub("olga", "https://push.example/2", 20))
+        .unwrap();
+    // The same browser subscribes again, signed in as someone else.
+    store
+        .put_push_subscription(&sub("piet", "https://push.example/1", 30))
+        .unwrap();
+    let all = store.push_subscriptions().unwrap();
+    assert_eq!(
+        all,
+        [
+            sub("olga", "https://push.example/2", 20),
+            sub("piet", "https://push.example/1", 30)
+        ]
+    );
+    assert!(
+        store
+            .delete_push_subscription("https://push.example/2")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_push_subscription("https://push.example/2")
+            .unwrap()
+    );
+    assert_eq!(store.push_subscriptions().unwrap().len(), 1);
 }
 
 /// A target's cursor is absent until set, then only grows.

@@ -38,7 +38,9 @@ pub use error::StoreError;
 pub use fightwatch_protocol::AlertRecord;
 use fightwatch_protocol::{AlertEscalated, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
 pub use postgres::PostgresStore;
-pub use records::{AlertChange, AlertFilter, NewAlert, Resolution, SessionRecord, UserRecord};
+pub use records::{
+    AlertChange, AlertFilter, NewAlert, PushSubscription, Resolution, SessionRecord, UserRecord,
+};
 pub use sqlite::SqliteStore;
 
 /// Everything fightwatch keeps: what the alert stage and the broadcaster call.
@@ -122,4 +124,14 @@ pub trait AlertStore: Send + Sync + 'static {
     fn revoke_user_sessions(&self, user: &str) -> Result<usize, StoreError>;
     /// A number that grows whenever any session is revoked, by this process or another.
     fn revocation_revision(&self) -> Result<u64, StoreError>;
+
+    // Web Push.
+
+    /// Stores a browser's subscription, replacing one with the same endpoint (a browser that
+    /// subscribed again, perhaps for another user).
+    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<(), StoreError>;
+    /// Every subscription, oldest first.
+    fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError>;
+    /// Forgets a subscription; returns whether it existed.
+    fn delete_push_subscription(&self, endpoint: &str) -> Result<bool, StoreError>;
 }

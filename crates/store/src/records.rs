@@ -108,3 +108,19 @@ impl SessionRecord {
         self.revoked_at.is_none() && self.expires_at > now_ms
     }
 }
+
+/// A browser's Web Push subscription (`PushSubscription.toJSON()` of the console's service
+/// worker): where to POST, and the keys to encrypt for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSubscription {
+    /// The user who subscribed (pushes respect that user's camera permissions).
+    pub user: String,
+    /// The push service's URL for this browser (unique).
+    pub endpoint: String,
+    /// The browser's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The browser's authentication secret, base64url.
+    pub auth: String,
+    /// When it was stored, ms since the epoch.
+    pub created_at: u64,
+}

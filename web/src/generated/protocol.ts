@@ -686,6 +686,42 @@ reason?: FalseAlarmReason,
  */
 note?: string, };
 
+export type PushInfo = { 
+/**
+ * Web Push is configured on this server.
+ */
+enabled: boolean, 
+/**
+ * The VAPID public key (uncompressed P-256 point, base64url): `applicationServerKey`.
+ */
+public_key: string | null, };
+
+export type PushKeys = { 
+/**
+ * P-256 public key, base64url.
+ */
+p256dh: string, 
+/**
+ * 16-byte authentication secret, base64url.
+ */
+auth: string, };
+
+export type PushSubscribeRequest = { 
+/**
+ * The push service's URL for this browser.
+ */
+endpoint: string, 
+/**
+ * Its keys.
+ */
+keys: PushKeys, };
+
+export type PushUnsubscribeRequest = { 
+/**
+ * The endpoint to forget.
+ */
+endpoint: string, };
+
 export type Health = { 
 /**
  * `ok`, or `unavailable` (503) when the store does not answer.

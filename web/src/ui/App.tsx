@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { CAMERA_OFFLINE, type Alert } from "../alerts";
 import { askForNotifications, chime, notificationsSupported, notify, unlockSound } from "../alarm";
+import { PushToggle } from "./PushToggle";
 import { api, ApiError, type Me } from "../api";
 import { ConsoleModel } from "../model";
 import { AlertDetail } from "./AlertDetail";
@@ -176,6 +177,7 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
               Enable notifications
             </button>
           )}
+          <PushToggle onMessage={setToast} />
           <span class="user" title={`role: ${me.role}`}>
             {me.user} <span class="muted">({me.role})</span>
           </span>

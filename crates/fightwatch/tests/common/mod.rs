@@ -83,13 +83,18 @@ pub type Ws =
 
 /// A plain HTTP/1.1 POST of a JSON body; returns (status, body).
 pub fn http_post(port: u16, path: &str, token: &str, json: &str) -> (u16, Vec<u8>) {
+    http_send(port, "POST", path, token, json)
+}
+
+/// `METHOD path` with a JSON body; status and body.
+pub fn http_send(port: u16, method: &str, path: &str, token: &str, json: &str) -> (u16, Vec<u8>) {
     let headers = format!(
         "Content-Type: application/json\r\nContent-Length: {}\r\n",
         json.len()
     );
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     use std::io::{Read, Write};
-    write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{headers}Connection: close\r\n\r\n{json}").unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{headers}Connection: close\r\n\r\n{json}").unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -144,6 +149,38 @@ pub fn data_token(data: &Path, secret: &str, user: &str, role: &str) -> String {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout).trim().to_string()
+}
+
+/// A stored account (`fightwatch user add`, restricted to `cameras` when any) signed in
+/// through `POST /api/login`: its token.
+pub fn account_token(data: &Path, port: u16, user: &str, role: &str, cameras: &[&str]) -> String {
+    use std::io::{Read, Write};
+    let password = format!("a long enough password of {user}");
+    let mut cmd = command(&["user", "add", user, "--role", role, "--password-stdin"]);
+    for c in cameras {
+        cmd.args(["--camera", c]);
+    }
+    let mut add = cmd
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let body = format!(r#"{{"user":"{user}","password":"{password}"}}"#);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "POST /api/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let json = &raw[raw.find("\r\n\r\n").unwrap() + 4..];
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|_| panic!("{raw}"));
+    v["token"].as_str().unwrap().to_string()
 }
 
 /// A WebSocket to `/ws?QUERY` once the service listens (30 s at most).

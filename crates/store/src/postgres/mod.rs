@@ -20,8 +20,8 @@ use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, Role, ServerMess
 use tokio_postgres::NoTls;
 
 use crate::{
-    AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, SessionRecord, StoreError,
-    UserRecord,
+    AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, PushSubscription, SessionRecord,
+    StoreError, UserRecord,
 };
 
 /// Connections per store (each node has one store).
@@ -211,6 +211,59 @@ impl AlertStore for PostgresStore {
                 )
                 .await?;
             Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+        })
+    }
+    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<(), StoreError> {
+        let sub = sub.clone();
+        self.call(move |pool| async move {
+            pool.get()
+                .await?
+                .execute(
+                    "INSERT INTO push_subscriptions (endpoint, username, p256dh, auth, created_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (endpoint) DO UPDATE SET username = excluded.username,
+                        p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
+                    &[&sub.endpoint, &sub.user, &sub.p256dh, &sub.auth, &(sub.created_at as i64)],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+    fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError> {
+        self.call(move |pool| async move {
+            let rows = pool
+                .get()
+                .await?
+                .query(
+                    "SELECT endpoint, username, p256dh, auth, created_at FROM push_subscriptions
+                     ORDER BY created_at, endpoint",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| PushSubscription {
+                    endpoint: r.get(0),
+                    user: r.get(1),
+                    p256dh: r.get(2),
+                    auth: r.get(3),
+                    created_at: r.get::<_, i64>(4) as u64,
+                })
+                .collect())
+        })
+    }
+    fn delete_push_subscription(&self, endpoint: &str) -> Result<bool, StoreError> {
+        let endpoint = endpoint.to_string();
+        self.call(move |pool| async move {
+            Ok(pool
+                .get()
+                .await?
+                .execute(
+                    "DELETE FROM push_subscriptions WHERE endpoint = $1",
+                    &[&endpoint],
+                )
+                .await?
+                > 0)
         })
     }
     fn set_integration_cursor(&self, target: &str, seq: u64) -> Result<(), StoreError> {

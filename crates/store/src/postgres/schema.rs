@@ -15,7 +15,19 @@ const STEPS: &[&str] = &[
     V4_ESCALATIONS,
     V5_INTEGRATIONS,
     V6_GROUPING,
+    V7_PUSH,
 ];
+
+/// Browsers subscribed to Web Push.
+const V7_PUSH: &str = "
+CREATE TABLE push_subscriptions (
+    endpoint TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+";
 
 /// Detections grouped into one alert per incident.
 const V6_GROUPING: &str = "

@@ -16,8 +16,8 @@ use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, Role, ServerMess
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::{
-    AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, SessionRecord, StoreError,
-    UserRecord,
+    AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, PushSubscription, SessionRecord,
+    StoreError, UserRecord,
 };
 
 /// The fightwatch database in one SQLite file.
@@ -149,6 +149,44 @@ impl AlertStore for SqliteStore {
             )
             .optional()?
             .map(|s| s as u64))
+        })
+    }
+    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO push_subscriptions (endpoint, user, p256dh, auth, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (endpoint) DO UPDATE SET user = excluded.user,
+                    p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
+                rusqlite::params![sub.endpoint, sub.user, sub.p256dh, sub.auth, sub.created_at as i64],
+            )?;
+            Ok(())
+        })
+    }
+    fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT endpoint, user, p256dh, auth, created_at FROM push_subscriptions
+                 ORDER BY created_at, endpoint",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PushSubscription {
+                    endpoint: r.get(0)?,
+                    user: r.get(1)?,
+                    p256dh: r.get(2)?,
+                    auth: r.get(3)?,
+                    created_at: r.get::<_, i64>(4)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+    fn delete_push_subscription(&self, endpoint: &str) -> Result<bool, StoreError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "DELETE FROM push_subscriptions WHERE endpoint = ?1",
+                [endpoint],
+            )? > 0)
         })
     }
     fn set_integration_cursor(&self, target: &str, seq: u64) -> Result<(), StoreError> {

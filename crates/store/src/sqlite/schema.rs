@@ -12,7 +12,7 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 7] = [
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 8] = [
     v1_base,
     v2_checks,
     v3_clips,
@@ -20,6 +20,7 @@ const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 7] = [
     v5_escalations,
     v6_integrations,
     v7_grouping,
+    v8_push,
 ];
 
 pub(crate) enum UpgradeError {
@@ -180,6 +181,19 @@ fn v4_workflow(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         ALTER TABLE alerts_v4 RENAME TO alerts;
         CREATE INDEX alerts_camera ON alerts (camera, seq);
         CREATE INDEX alerts_media ON alerts (seq) WHERE snapshot IS NOT NULL OR clip IS NOT NULL;",
+    )
+}
+
+/// Version 8: browsers subscribed to Web Push.
+fn v8_push(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS push_subscriptions (
+            endpoint TEXT PRIMARY KEY,
+            user TEXT NOT NULL,
+            p256dh TEXT NOT NULL,
+            auth TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );",
     )
 }
 

@@ -1,0 +1,594 @@
+//! Web Push: a phone or desktop with the console installed rings for a new or escalated alert
+//! while the page is closed.
+//!
+//! Browsers subscribe through the console's service worker (`PushSubscription`, stored per
+//! user); fightwatch signs each request with its VAPID key (RFC 8292, made at first start in
+//! the data directory), encrypts the payload for the browser (RFC 8291, `aes128gcm`) with
+//! `web-push-native`, and POSTs it to the browser's push service with reqwest. A subscriber
+//! gets only the alerts of cameras its user may see, read from the event log after the
+//! `webpush` cursor like any integration. A push service answering 404/410 has forgotten the
+//! browser: the subscription is deleted.
+//!
+//! The endpoint is a URL a user hands the server, so it is checked against the push services
+//! allowed ([`PushSettings::endpoints`]), when stored and again when used: fightwatch never
+//! POSTs to an address an account picked.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fightwatch_protocol::{Role, ServerMessage, now_ms};
+use fightwatch_store::{AlertStore, PushSubscription, StoreError};
+use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
+use web_push_native::{Auth, WebPushBuilder, p256};
+
+use crate::{EventKind, IntegrationError, TargetStatus, kind_of};
+
+/// The name of Web Push in `/api/integrations` and its cursor's.
+pub const WEB_PUSH: &str = "webpush";
+/// How often an idle sender looks for new events.
+const POLL: Duration = Duration::from_millis(250);
+/// Tries per push (1 s, then 2 s apart) before it is given up for that event.
+const TRIES: u32 = 3;
+/// Pushes sent at once for one event.
+const CONCURRENCY: usize = 16;
+/// How long a push service keeps a push for a browser that is offline.
+const TTL: Duration = Duration::from_secs(3600);
+
+/// Push services a browser's endpoint may point at: `https://HOST`, `https://*.SUFFIX`, or for
+/// tests and private deployments an exact `http(s)://HOST:PORT`.
+pub const DEFAULT_PUSH_SERVICES: &[&str] = &[
+    "https://fcm.googleapis.com",
+    "https://updates.push.services.mozilla.com",
+    "https://*.push.apple.com",
+    "https://*.notify.windows.com",
+];
+
+/// The server's VAPID key pair (P-256), kept in `DATA_DIR/vapid_p256.key` (0600).
+pub struct VapidKey(ES256KeyPair);
+
+impl VapidKey {
+    /// Reads the key, or makes one on first start.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, IntegrationError> {
+        let path = data_dir.join("vapid_p256.key");
+        let err = |m: String| IntegrationError::Config {
+            name: WEB_PUSH.into(),
+            message: m,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let raw = URL_SAFE_NO_PAD
+                    .decode(text.trim())
+                    .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                ES256KeyPair::from_bytes(&raw)
+                    .map(Self)
+                    .map_err(|e| err(format!("{}: {e}", path.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = ES256KeyPair::generate();
+                let text = URL_SAFE_NO_PAD.encode(key.to_bytes());
+                write_private(&path, text.as_bytes())
+                    .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
+                Ok(Self(key))
+            }
+            Err(e) => Err(err(format!("reading {}: {e}", path.display()))),
+        }
+    }
+
+    /// The public key as browsers want it (`applicationServerKey`): the uncompressed point,
+    /// base64url.
+    pub fn public_key(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.public_key().public_key().to_bytes_uncompressed())
+    }
+}
+
+/// Creates `path` readable by its owner only (a racing second creator fails, not overwrites).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Web Push settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushSettings {
+    /// Who runs this server (`mailto:` or `https:`), sent to push services with each push.
+    pub contact: String,
+    /// Push services endpoints may point at (see [`DEFAULT_PUSH_SERVICES`]).
+    pub endpoints: Vec<String>,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            contact: "mailto:security@localhost".into(),
+            endpoints: DEFAULT_PUSH_SERVICES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl PushSettings {
+    /// Checks the settings.
+    pub fn check(&self) -> Result<(), IntegrationError> {
+        let bad = |message: String| IntegrationError::Config {
+            name: WEB_PUSH.into(),
+            message,
+        };
+        if !(self.contact.starts_with("mailto:") || self.contact.starts_with("https://")) {
+            return Err(bad("contact must be mailto:… or https://…".into()));
+        }
+        for rule in &self.endpoints {
+            Rule::parse(rule).ok_or_else(|| {
+                bad(format!(
+                    "push service {rule:?}: expected https://HOST, https://*.SUFFIX or http(s)://HOST:PORT"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether a browser's endpoint points at an allowed push service.
+    pub fn allows(&self, endpoint: &str) -> bool {
+        let Ok(url) = reqwest::Url::parse(endpoint) else {
+            return false;
+        };
+        if !url.username().is_empty() || url.password().is_some() || endpoint.len() > 2048 {
+            return false;
+        }
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return false;
+        };
+        self.endpoints
+            .iter()
+            .filter_map(|r| Rule::parse(r))
+            .any(|r| r.matches(url.scheme(), host, port))
+    }
+}
+
+/// One allowed push service.
+struct Rule {
+    scheme: String,
+    host: String,
+    suffix: bool,
+    port: Option<u16>,
+}
+
+impl Rule {
+    fn parse(text: &str) -> Option<Self> {
+        let (scheme, rest) = text.split_once("://")?;
+        if scheme != "https" && scheme != "http" {
+            return None;
+        }
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse().ok()?)),
+            None => (rest, None),
+        };
+        // Plain http only for an exact host and port (a test receiver, a private gateway).
+        if scheme == "http" && (port.is_none() || host.starts_with("*.")) {
+            return None;
+        }
+        let (host, suffix) = match host.strip_prefix("*.") {
+            Some(h) => (h, true),
+            None => (host, false),
+        };
+        if host.is_empty() || host.contains(['/', '@', '*', '?', '#']) {
+            return None;
+        }
+        Some(Self {
+            scheme: scheme.into(),
+            host: host.to_ascii_lowercase(),
+            suffix,
+            port,
+        })
+    }
+
+    fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let host = host.to_ascii_lowercase();
+        let host_ok = if self.suffix {
+            host.ends_with(&format!(".{}", self.host))
+        } else {
+            host == self.host
+        };
+        scheme == self.scheme && host_ok && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// Checks what a browser sends to subscribe: an allowed endpoint, a P-256 public key and a
+/// 16-byte secret. `Err` says what is wrong (for a 400).
+pub fn check_subscription(
+    settings: &PushSettings,
+    endpoint: &str,
+    p256dh: &str,
+    auth: &str,
+) -> Result<(), String> {
+    if !settings.allows(endpoint) {
+        return Err("endpoint is not one of the allowed push services".into());
+    }
+    decode_keys(p256dh, auth).map(|_| ())
+}
+
+fn decode_keys(p256dh: &str, auth: &str) -> Result<(p256::PublicKey, Auth), String> {
+    let key = URL_SAFE_NO_PAD
+        .decode(p256dh.trim_end_matches('='))
+        .ok()
+        .and_then(|raw| p256::PublicKey::from_sec1_bytes(&raw).ok())
+        .ok_or("keys.p256dh is not a P-256 public key (base64url)")?;
+    let auth = URL_SAFE_NO_PAD
+        .decode(auth.trim_end_matches('='))
+        .ok()
+        .filter(|a| a.len() == 16)
+        .ok_or("keys.auth is not 16 bytes (base64url)")?;
+    let mut secret = Auth::default();
+    secret.copy_from_slice(&auth);
+    Ok((key, secret))
+}
+
+/// What a browser's service worker gets (JSON, encrypted).
+#[derive(serde::Serialize)]
+struct Notice<'a> {
+    title: String,
+    body: String,
+    /// Notifications of one alert replace each other.
+    tag: &'a str,
+    kind: &'static str,
+    alert_id: &'a str,
+    camera: &'a str,
+    site: &'a str,
+    /// The console's page of the alert.
+    url: String,
+}
+
+fn notice<'a>(event: &'a ServerMessage) -> Option<Notice<'a>> {
+    let (kind, camera, site) = kind_of(event)?;
+    let (id, title) = match event {
+        ServerMessage::FightAlert(a) if a.label == "fight" => {
+            (a.id.as_str(), format!("Fight on {}", a.camera))
+        }
+        ServerMessage::FightAlert(a) => (a.id.as_str(), format!("Camera {} is offline", a.camera)),
+        ServerMessage::AlertEscalated(e) => (
+            e.id.as_str(),
+            format!("Unanswered alert on {} (escalation {})", e.camera, e.level),
+        ),
+        _ => return None,
+    };
+    Some(Notice {
+        title,
+        body: format!("Site {site}: open the console to act on it."),
+        tag: id,
+        kind: kind.as_str(),
+        alert_id: id,
+        camera,
+        site,
+        url: format!("/#/live/alert:{id}"),
+    })
+}
+
+/// Sends the pushes.
+pub(crate) struct PushWorker {
+    pub(crate) settings: PushSettings,
+    pub(crate) key: Arc<VapidKey>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) store: Arc<dyn AlertStore>,
+    pub(crate) statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+}
+
+/// How one push ended.
+enum Sent {
+    Taken,
+    /// The browser is gone (404/410): forget it.
+    Gone,
+    /// Refused for good (another 4xx).
+    Refused(String),
+    /// Down, timed out, 429, 5xx: try again.
+    Failed(String),
+}
+
+impl PushWorker {
+    fn update(&self, f: impl FnOnce(&mut TargetStatus)) {
+        if let Ok(mut s) = self.statuses.lock()
+            && let Some(status) = s.get_mut(WEB_PUSH)
+        {
+            f(status);
+        }
+    }
+
+    async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
+    }
+
+    pub(crate) async fn run(self) {
+        let mut cursor = loop {
+            let found = self
+                .store(|s| match s.integration_cursor(WEB_PUSH)? {
+                    Some(c) => Ok(c),
+                    None => {
+                        let last = s.last_seq()?;
+                        s.set_integration_cursor(WEB_PUSH, last)?;
+                        Ok(last)
+                    }
+                })
+                .await;
+            match found {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot read the Web Push cursor; retrying.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        self.update(|s| s.cursor = cursor);
+        tracing::info!(cursor, public_key = %self.key.public_key(), "Web Push started.");
+        loop {
+            let events = match self.store(move |s| s.events_after(cursor, 100)).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "Reading the event log failed.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if events.is_empty() {
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+            for event in events {
+                let Some(seq) = event.seq() else { continue };
+                let wanted = matches!(
+                    kind_of(&event),
+                    Some((EventKind::Raised | EventKind::Escalated, _, _))
+                );
+                if wanted {
+                    self.push_event(&event).await;
+                }
+                cursor = seq;
+                if let Err(e) = self
+                    .store(move |s| s.set_integration_cursor(WEB_PUSH, seq))
+                    .await
+                {
+                    tracing::warn!(error = %e, "Could not store the Web Push cursor.");
+                }
+                self.update(|s| s.cursor = seq);
+            }
+        }
+    }
+
+    /// Pushes one event to every browser whose user may see its camera.
+    async fn push_event(&self, event: &ServerMessage) {
+        let Some(notice) = notice(event) else { return };
+        let Ok(body) = serde_json::to_vec(&notice) else {
+            return;
+        };
+        let subs = match self.store(|s| s.push_subscriptions()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot read the Web Push subscriptions.");
+                return;
+            }
+        };
+        let mut users = BTreeMap::new();
+        let mut targets = Vec::new();
+        for sub in subs {
+            if !users.contains_key(&sub.user) {
+                let name = sub.user.clone();
+                let user = self.store(move |s| s.user(&name)).await.ok().flatten();
+                users.insert(sub.user.clone(), user);
+            }
+            let allowed = users
+                .get(&sub.user)
+                .and_then(Option::as_ref)
+                .is_some_and(|u| {
+                    u.role != Role::Detector
+                        && u.cameras
+                            .as_ref()
+                            .is_none_or(|cams| cams.iter().any(|c| c == notice.camera))
+                });
+            if users.get(&sub.user).is_some_and(Option::is_none) {
+                // Its user was deleted: nobody should be rung on its behalf.
+                self.forget(&sub.endpoint, "its user no longer exists")
+                    .await;
+            } else if allowed {
+                targets.push(sub);
+            }
+        }
+        for chunk in targets.chunks(CONCURRENCY) {
+            futures_util::future::join_all(chunk.iter().map(|sub| self.push_one(sub, &body))).await;
+        }
+    }
+
+    async fn forget(&self, endpoint: &str, why: &str) {
+        let e = endpoint.to_string();
+        match self.store(move |s| s.delete_push_subscription(&e)).await {
+            Ok(_) => {
+                tracing::info!(endpoint = %endpoint_host(endpoint), reason = why, "Web Push subscription removed.")
+            }
+            Err(e) => tracing::warn!(error = %e, "Could not remove a Web Push subscription."),
+        }
+    }
+
+    /// Sends one push, retrying a failure twice.
+    async fn push_one(&self, sub: &PushSubscription, body: &[u8]) {
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=TRIES {
+            match self.send(sub, body).await {
+                Sent::Taken => {
+                    self.update(|s| {
+                        s.delivered += 1;
+                        s.retrying = false;
+                        s.last_delivered_at = Some(now_ms());
+                    });
+                    return;
+                }
+                Sent::Gone => {
+                    self.forget(&sub.endpoint, "the push service says the browser is gone")
+                        .await;
+                    return;
+                }
+                Sent::Refused(why) => {
+                    tracing::warn!(endpoint = %endpoint_host(&sub.endpoint), reason = %why, "A push was refused.");
+                    self.update(|s| {
+                        s.rejected += 1;
+                        s.last_error = Some(why);
+                    });
+                    return;
+                }
+                Sent::Failed(why) => {
+                    self.update(|s| {
+                        s.failed_attempts += 1;
+                        s.last_error = Some(why.clone());
+                    });
+                    if attempt == TRIES {
+                        tracing::warn!(endpoint = %endpoint_host(&sub.endpoint), error = %why, "A push failed {TRIES} times; given up for this alert.");
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+    }
+
+    async fn send(&self, sub: &PushSubscription, body: &[u8]) -> Sent {
+        // Checked again: the list of allowed services may have changed since it was stored.
+        if !self.settings.allows(&sub.endpoint) {
+            return Sent::Gone;
+        }
+        let (key, auth) = match decode_keys(&sub.p256dh, &sub.auth) {
+            Ok(k) => k,
+            Err(_) => return Sent::Gone,
+        };
+        let Ok(uri) = sub.endpoint.parse::<http::Uri>() else {
+            return Sent::Gone;
+        };
+        let request = WebPushBuilder::new(uri, key, auth)
+            .with_valid_duration(TTL)
+            .with_vapid(&self.key.0, &self.settings.contact)
+            .build(body.to_vec());
+        let mut request = match request {
+            Ok(r) => r,
+            Err(e) => return Sent::Refused(format!("building the push: {e}")),
+        };
+        // A fight should wake a phone now, not at its next batch.
+        request
+            .headers_mut()
+            .insert("urgency", http::HeaderValue::from_static("high"));
+        let request = match reqwest::Request::try_from(request) {
+            Ok(r) => r,
+            Err(e) => return Sent::Refused(e.without_url().to_string()),
+        };
+        match self.client.execute(request).await {
+            Ok(r) if r.status().is_success() => Sent::Taken,
+            Ok(r) if matches!(r.status().as_u16(), 404 | 410) => Sent::Gone,
+            Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                Sent::Refused(format!("HTTP {}", r.status()))
+            }
+            Ok(r) => Sent::Failed(format!("HTTP {}", r.status())),
+            Err(e) if e.is_timeout() => Sent::Failed("timed out".into()),
+            Err(e) if e.is_connect() => Sent::Failed("cannot connect".into()),
+            Err(e) => Sent::Failed(e.without_url().to_string()),
+        }
+    }
+}
+
+/// The host of an endpoint (its path identifies a browser: kept out of logs).
+fn endpoint_host(endpoint: &str) -> String {
+    reqwest::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_push_services_are_posted_to() {
+        let s = PushSettings {
+            endpoints: vec![
+                "https://fcm.googleapis.com".into(),
+                "https://*.push.apple.com".into(),
+                "http://127.0.0.1:9000".into(),
+            ],
+            ..PushSettings::default()
+        };
+        assert!(s.check().is_ok());
+        for ok in [
+            "https://fcm.googleapis.com/fcm/send/abc",
+            "https://web.push.apple.com/QGz",
+            "http://127.0.0.1:9000/push/1",
+        ] {
+            assert!(s.allows(ok), "{ok}");
+        }
+        for bad in [
+            "http://fcm.googleapis.com/fcm/send/abc",
+            "https://fcm.googleapis.com.evil.example/x",
+            "https://push.apple.com/x",
+            "https://169.254.169.254/latest/meta-data",
+            "http://127.0.0.1:9001/push",
+            "https://user:pw@fcm.googleapis.com/x",
+            "not a url",
+        ] {
+            assert!(!s.allows(bad), "{bad}");
+        }
+        for rule in ["http://*.example:80", "http://host", "ftp://x", "https://"] {
+            let bad = PushSettings {
+                endpoints: vec![rule.into()],
+                ..PushSettings::default()
+            };
+            assert!(bad.check().is_err(), "{rule}");
+        }
+    }
+
+    #[test]
+    fn subscriptions_need_real_keys() {
+        let s = PushSettings::default();
+        let ua = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let p256dh = URL_SAFE_NO_PAD.encode(
+            p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&ua.public_key(), false)
+                .as_bytes(),
+        );
+        let auth = URL_SAFE_NO_PAD.encode([7u8; 16]);
+        let endpoint = "https://fcm.googleapis.com/fcm/send/x";
+        assert!(check_subscription(&s, endpoint, &p256dh, &auth).is_ok());
+        assert!(check_subscription(&s, endpoint, "AAAA", &auth).is_err());
+        assert!(check_subscription(&s, endpoint, &p256dh, "AAAA").is_err());
+        assert!(check_subscription(&s, "https://evil.example/x", &p256dh, &auth).is_err());
+    }
+
+    #[test]
+    fn the_vapid_key_is_made_once_and_kept_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = VapidKey::load_or_create(dir.path()).expect("made");
+        let b = VapidKey::load_or_create(dir.path()).expect("read");
+        assert_eq!(a.public_key(), b.public_key());
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(a.public_key()).expect("b64").len(),
+            65
+        );
+        let mode = std::fs::metadata(dir.path().join("vapid_p256.key"))
+            .expect("file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
