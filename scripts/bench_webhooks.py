@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Webhook delivery benchmark on loopback: `fightwatch run` with three webhook targets (each a
-Python HTTP receiver), N detections posted as fast as one client can (each on its own camera,
-so none is grouped), then: per target, how long after the alert's `started_at` each event
-arrived (p50/p99/max, ms) and deliveries per second. Bounded: it stops by itself.
+"""Outbox delivery benchmark on loopback: `fightwatch run` with three webhook targets (each a
+Python HTTP receiver) and, with --mqtt, a real mosquitto broker with a subscriber; N detections
+posted as fast as one client can (each on its own camera, so none is grouped), then: per target,
+how long after the alert's `started_at` each `raised` event arrived (p50/p99/max, ms) and
+deliveries per second. Bounded: it stops by itself.
 
     python3 scripts/bench_webhooks.py [--alerts 300] [--interval 0] [--bin target/release/fightwatch]
+    .cache/venv/bin/python scripts/bench_webhooks.py --mqtt     # + mosquitto (paho-mqtt subscriber)
 
 Prints one JSON object; also written to target/bench/webhooks.json.
 """
@@ -51,11 +53,44 @@ def receiver(port: int, log: list):
     return server
 
 
+def broker(work: str, port: int):
+    """Debian's mosquitto on `port`, anonymous, no persistence; and a paho subscriber to
+    fightwatch/alerts (QoS 1) logging `(arrival ms, started_at, seq)` of each raised alert."""
+    import paho.mqtt.client as mqtt  # scripts/requirements.txt
+
+    conf = os.path.join(work, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                + ("user root\n" if os.geteuid() == 0 else ""))
+    proc = subprocess.Popen(["mosquitto", "-c", conf], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    log = []
+
+    def on_message(_c, _u, msg):
+        now = time.time() * 1000
+        body = json.loads(msg.payload)
+        if body["kind"] == "raised":
+            log.append((now, body["event"].get("started_at"), f"fightwatch-{body['seq']}"))
+
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sub")
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", port)
+    sub.subscribe("fightwatch/alerts", qos=1)
+    sub.loop_start()
+    return proc, sub, log
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--alerts", type=int, default=300)
     ap.add_argument("--interval", type=float, default=0.0, help="seconds between detections (0: a burst)")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/fightwatch"))
+    ap.add_argument("--mqtt", action="store_true", help="also a mosquitto broker (needs paho-mqtt)")
     args = ap.parse_args()
     work = tempfile.mkdtemp()
     port = free_port()
@@ -66,6 +101,14 @@ def main() -> int:
         logs.append(log)
         servers.append(receiver(hp, log))
         hooks.append(f'[[webhooks]]\nname = "t{i}"\nurl = "http://127.0.0.1:{hp}/hook"\nsecret = "bench secret 0123456789"\n')
+    names = [f"t{i}" for i in range(3)]
+    mosquitto = None
+    if args.mqtt:
+        mp = free_port()
+        mosquitto, subscriber, mlog = broker(work, mp)
+        logs.append(mlog)
+        names.append("mqtt")
+        hooks.append(f'[[mqtt]]\nname = "mqtt"\nurl = "mqtt://127.0.0.1:{mp}"\n')
     with open(os.path.join(work, "fightwatch.toml"), "w") as f:
         f.write(
             f'[model]\npackage = "{ROOT}/models/fight-demo"\nthreads = 1\n[server]\nbind = "127.0.0.1:{port}"\n'
@@ -99,12 +142,12 @@ def main() -> int:
         deadline = time.time() + 60
         while time.time() < deadline and any(len({k for _, _, k in log}) < args.alerts for log in logs):
             time.sleep(0.05)
-        result = {"alerts": args.alerts, "interval_s": args.interval, "targets": 3, "post_s": round(posted_s, 2), "per_target": []}
+        result = {"alerts": args.alerts, "interval_s": args.interval, "targets": len(names), "post_s": round(posted_s, 2), "per_target": []}
         for i, log in enumerate(logs):
             lat = sorted(now - started for now, started, _ in log if started)
             span = (max(n for n, _, _ in log) - t0 * 1000) / 1000 if log else 0
             result["per_target"].append({
-                "target": f"t{i}", "delivered": len({k for _, _, k in log}), "repeats": len(log) - len({k for _, _, k in log}),
+                "target": names[i], "delivered": len({k for _, _, k in log}), "repeats": len(log) - len({k for _, _, k in log}),
                 "latency_ms_p50": round(statistics.median(lat), 1) if lat else None,
                 "latency_ms_p99": round(lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
                 "latency_ms_max": round(lat[-1], 1) if lat else None,
@@ -115,6 +158,10 @@ def main() -> int:
         server.wait()
         for s in servers:
             s.shutdown()
+        if mosquitto:
+            subscriber.loop_stop()
+            mosquitto.kill()
+            mosquitto.wait()
     os.makedirs(os.path.join(ROOT, "target/bench"), exist_ok=True)
     with open(os.path.join(ROOT, "target/bench/webhooks.json"), "w") as f:
         json.dump(result, f, indent=1)

@@ -150,9 +150,13 @@ impl Server {
         hub.set_evidence_key(key);
         if !webhooks.is_empty() || !mqtt.is_empty() || push.is_some() {
             let _inside = rt.enter();
-            let integrations =
-                fightwatch_integrations::Integrations::start(hub.store().clone(), webhooks)
-                    .map_err(|e| ServerError::Secret(e.to_string()))?;
+            let bus = hub.alerts().bus().clone();
+            let integrations = fightwatch_integrations::Integrations::start(
+                hub.store().clone(),
+                webhooks,
+                Some(Arc::new(move || bus.subscribe())),
+            )
+            .map_err(|e| ServerError::Secret(e.to_string()))?;
             // A client id per node: two connections with one id take each other's place.
             let node = hub.config.node.clone().unwrap_or_else(|| {
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "fightwatch".into())
@@ -160,12 +164,7 @@ impl Server {
             for target in mqtt {
                 let client_id = format!("fightwatch-{node}-{}", target.name);
                 integrations
-                    .add_mqtt(
-                        hub.store().clone(),
-                        target,
-                        client_id,
-                        Some(hub.alerts().bus().subscribe()),
-                    )
+                    .add_mqtt(hub.store().clone(), target, client_id)
                     .map_err(|e| ServerError::Secret(e.to_string()))?;
             }
             if let Some(settings) = push {

@@ -42,10 +42,39 @@ pub struct TargetStatus {
     pub last_delivered_at: Option<u64>,
 }
 
+/// The node's event bus, for waking delivery as soon as an event is committed.
+pub type BusEvents = tokio::sync::broadcast::Receiver<Arc<ServerMessage>>;
+
 /// The running integrations.
 #[derive(Clone, Default)]
 pub struct Integrations {
     statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+    /// Subscribes to the node's bus; without it, targets look at the log every 250 ms.
+    bus: Option<Arc<dyn Fn() -> BusEvents + Send + Sync>>,
+}
+
+/// Waits until the bus brings a committed event (or lagged), at most `poll`; without a bus,
+/// sleeps `poll`. The log stays the source: this only says when to look again.
+pub(crate) async fn wait_for_events(bus: &mut Option<BusEvents>, poll: Duration) {
+    let Some(rx) = bus.as_mut() else {
+        tokio::time::sleep(poll).await;
+        return;
+    };
+    let closed = tokio::time::timeout(poll, async {
+        loop {
+            match rx.recv().await {
+                Ok(msg) if msg.seq().is_some() => return false,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return false,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return true,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    if closed {
+        *bus = None;
+    }
 }
 
 /// What a receiver gets.
@@ -61,16 +90,23 @@ struct Payload<'a> {
 
 impl Integrations {
     /// Starts a delivery task per target on the current tokio runtime.
+    ///
+    /// `bus` subscribes to the node's event bus: delivery then starts as soon as an event is
+    /// committed instead of at the next look at the log (every 250 ms).
     pub fn start(
         store: Arc<dyn AlertStore>,
         targets: Vec<WebhookTarget>,
+        bus: Option<Arc<dyn Fn() -> BusEvents + Send + Sync>>,
     ) -> Result<Self, IntegrationError> {
         for t in &targets {
             t.check()?;
         }
         // reqwest uses rustls without a provider of its own: ring (see Cargo.toml).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let this = Self::default();
+        let this = Self {
+            statuses: Arc::default(),
+            bus,
+        };
         for target in targets {
             let client = reqwest::Client::builder()
                 .timeout(target.timeout)
@@ -91,21 +127,26 @@ impl Integrations {
                 client,
                 store: store.clone(),
                 statuses: this.statuses.clone(),
+                bus: this.subscribe(),
             };
             tokio::spawn(worker.run());
         }
         Ok(this)
     }
 
-    /// Starts delivering to an MQTT broker too, camera states read from `cameras` (the
-    /// node's event bus). `client_id` must be unique per broker (a node's name in it).
+    fn subscribe(&self) -> Option<BusEvents> {
+        self.bus.as_ref().map(|subscribe| subscribe())
+    }
+
+    /// Starts delivering to an MQTT broker too; camera states come from the bus given to
+    /// [`Integrations::start`]. `client_id` must be unique per broker (a node's name in it).
     pub fn add_mqtt(
         &self,
         store: Arc<dyn AlertStore>,
         target: crate::MqttTarget,
         client_id: String,
-        cameras: Option<tokio::sync::broadcast::Receiver<Arc<ServerMessage>>>,
     ) -> Result<(), IntegrationError> {
+        let cameras = self.subscribe();
         target.check()?;
         let endpoint = target
             .host_port()
@@ -169,6 +210,7 @@ impl Integrations {
             client,
             store,
             statuses: self.statuses.clone(),
+            bus: self.subscribe(),
         };
         tokio::spawn(worker.run());
         Ok(())
@@ -200,6 +242,7 @@ struct Worker {
     client: reqwest::Client,
     store: Arc<dyn AlertStore>,
     statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+    bus: Option<BusEvents>,
 }
 
 /// How one attempt ended.
@@ -231,7 +274,7 @@ impl Worker {
             .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
     }
 
-    async fn run(self) {
+    async fn run(mut self) {
         let name = self.target.name.clone();
         // A new target starts at the end of the log: it gets what happens from now on, not the
         // whole history.
@@ -267,7 +310,7 @@ impl Worker {
                 }
             };
             if events.is_empty() {
-                tokio::time::sleep(POLL).await;
+                wait_for_events(&mut self.bus, POLL).await;
                 continue;
             }
             for event in events {

@@ -506,8 +506,8 @@ impl MqttWorker {
         }
     }
 
-    /// Sleeps until the next poll, or until a camera state arrives (kept for
-    /// [`Self::camera_changes`]).
+    /// Sleeps until the next poll, until an event is committed, or until a camera state
+    /// arrives (kept for [`Self::camera_changes`]).
     async fn wait_for_news(&mut self) {
         let Some(rx) = self.cameras.as_mut() else {
             tokio::time::sleep(POLL).await;
@@ -516,17 +516,22 @@ impl MqttWorker {
         let got = tokio::time::timeout(POLL, async {
             loop {
                 match rx.recv().await {
-                    Ok(msg) if matches!(&*msg, ServerMessage::CameraStatus(_)) => return Some(msg),
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(msg) if matches!(&*msg, ServerMessage::CameraStatus(_)) => {
+                        return Some(Some(msg));
+                    }
+                    // A committed event: the log has something new.
+                    Ok(msg) if msg.seq().is_some() => return Some(None),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => return Some(None),
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
         })
         .await;
         match got {
-            Ok(Some(msg)) => self.woke_by = Some(msg),
+            Ok(Some(Some(msg))) => self.woke_by = Some(msg),
+            Ok(Some(None)) | Err(_) => {}
             Ok(None) => self.cameras = None,
-            Err(_) => {}
         }
     }
 

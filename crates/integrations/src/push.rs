@@ -283,6 +283,7 @@ pub(crate) struct PushWorker {
     pub(crate) client: reqwest::Client,
     pub(crate) store: Arc<dyn AlertStore>,
     pub(crate) statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+    pub(crate) bus: Option<crate::deliver::BusEvents>,
 }
 
 /// How one push ended.
@@ -315,7 +316,7 @@ impl PushWorker {
             .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
     }
 
-    pub(crate) async fn run(self) {
+    pub(crate) async fn run(mut self) {
         let mut cursor = loop {
             let found = self
                 .store(|s| match s.integration_cursor(WEB_PUSH)? {
@@ -347,7 +348,7 @@ impl PushWorker {
                 }
             };
             if events.is_empty() {
-                tokio::time::sleep(POLL).await;
+                crate::deliver::wait_for_events(&mut self.bus, POLL).await;
                 continue;
             }
             for event in events {

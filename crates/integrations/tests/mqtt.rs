@@ -124,12 +124,17 @@ fn alerts_states_and_a_broker_restart() {
     let (states, _) = broadcast::channel(64);
     let integrations = {
         let _inside = node.enter();
-        let i = Integrations::start(store.clone(), vec![]).unwrap();
+        let bus = states.clone();
+        let i = Integrations::start(
+            store.clone(),
+            vec![],
+            Some(Arc::new(move || bus.subscribe())),
+        )
+        .unwrap();
         i.add_mqtt(
             store.clone(),
             target(broker.port()),
             "fightwatch-test".into(),
-            Some(states.subscribe()),
         )
         .unwrap();
         i
@@ -247,7 +252,7 @@ fn bad_settings_are_refused_with_the_reason() {
     let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _inside = rt.enter();
-    let i = Integrations::start(store.clone(), vec![]).unwrap();
+    let i = Integrations::start(store.clone(), vec![], None).unwrap();
     for (t, want) in [
         (
             MqttTarget {
@@ -278,7 +283,7 @@ fn bad_settings_are_refused_with_the_reason() {
             "name",
         ),
     ] {
-        let e = i.add_mqtt(store.clone(), t, "x".into(), None).unwrap_err();
+        let e = i.add_mqtt(store.clone(), t, "x".into()).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
     }
 }
