@@ -151,31 +151,43 @@ impl Server {
         if !webhooks.is_empty() || !mqtt.is_empty() || push.is_some() {
             let _inside = rt.enter();
             let bus = hub.alerts().bus().clone();
-            let integrations = fightwatch_integrations::Integrations::start(
+            let integrations = fightwatch_integrations::Integrations::new(
                 hub.store().clone(),
-                webhooks,
                 Some(Arc::new(move || bus.subscribe())),
-            )
-            .map_err(|e| ServerError::Secret(e.to_string()))?;
+            );
+            let config =
+                |e: fightwatch_integrations::IntegrationError| ServerError::Secret(e.to_string());
+            for target in webhooks {
+                integrations.add_webhook(target).map_err(config)?;
+            }
             // A client id per node: two connections with one id take each other's place.
             let node = hub.config.node.clone().unwrap_or_else(|| {
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "fightwatch".into())
             });
             for target in mqtt {
                 let client_id = format!("fightwatch-{node}-{}", target.name);
-                integrations
-                    .add_mqtt(hub.store().clone(), target, client_id)
-                    .map_err(|e| ServerError::Secret(e.to_string()))?;
+                integrations.add_mqtt(target, client_id).map_err(config)?;
             }
             if let Some(settings) = push {
                 let key = Arc::new(
-                    fightwatch_integrations::VapidKey::load_or_create(&options.data_dir)
-                        .map_err(|e| ServerError::Secret(e.to_string()))?,
+                    fightwatch_integrations::VapidKey::load(&options.data_dir, cluster.is_some())
+                        .map_err(config)?,
                 );
                 integrations
-                    .add_web_push(hub.store().clone(), settings.clone(), key.clone())
-                    .map_err(|e| ServerError::Secret(e.to_string()))?;
+                    .add_web_push(settings.clone(), key.clone())
+                    .map_err(config)?;
                 hub.set_push(settings, key);
+            }
+            match cluster {
+                None => integrations.run(),
+                // One node delivers at a time (each would repeat every event otherwise).
+                Some(c) => {
+                    tokio::spawn(integrations_duty(
+                        integrations.clone(),
+                        c.redis_url.clone(),
+                        c.node.clone(),
+                    ));
+                }
             }
             hub.set_integrations(integrations);
         }
@@ -297,6 +309,49 @@ async fn wait_for_signal() -> std::io::Result<()> {
 pub fn open_store(data_dir: &Path) -> Result<Arc<dyn AlertStore>, ServerError> {
     let url = std::env::var("FIGHTWATCH_DATABASE_URL").ok();
     open_store_at(data_dir, url.as_deref().filter(|u| !u.is_empty()))
+}
+
+/// Runs the integrations on this node while it holds the cluster's integrations duty (a Redis
+/// lease, renewed every second, lasting 4 s): a node that dies hands them to another within
+/// about 5 s, which resumes from the shared cursors. While Redis cannot be reached a node keeps
+/// doing what it did: a repeat is better than a silence.
+async fn integrations_duty(
+    integrations: fightwatch_integrations::Integrations,
+    redis_url: String,
+    node: String,
+) {
+    let mut lease = loop {
+        match fightwatch_cluster::DutyLease::connect(
+            &redis_url,
+            "integrations",
+            &node,
+            std::time::Duration::from_secs(4),
+        )
+        .await
+        {
+            Ok(l) => break l,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot reach Redis for the integrations duty; retrying.");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        match lease.hold().await {
+            Ok(true) if !integrations.is_running() => {
+                tracing::info!(%node, "This node delivers to the integrations now.");
+                integrations.run();
+            }
+            Ok(false) if integrations.is_running() => {
+                tracing::warn!(%node, "Another node delivers to the integrations now.");
+                integrations.stop();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "Renewing the integrations duty failed."),
+        }
+    }
 }
 
 /// PostgreSQL at `database_url`, or SQLite in `data_dir`.

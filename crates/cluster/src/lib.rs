@@ -14,10 +14,12 @@ repeats, so every dashboard gets each event once, in order, whichever node raise
 
 mod bus;
 mod connect;
+mod duty;
 mod error;
 mod leases;
 
 pub use bus::{BusStats, RedisBus, RedisBusConfig};
+pub use duty::DutyLease;
 pub use error::ClusterError;
 pub use leases::{
     CameraLeases, ClusterView, LeaseConfig, NodeInfo, cluster_view, cluster_view_blocking,

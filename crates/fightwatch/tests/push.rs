@@ -7,79 +7,19 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::receiver::{Received, Receiver};
 use common::{free_port, repo, text};
 use futures_util::SinkExt;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 use web_push_native::jwt_simple::prelude::{ECDSAP256PublicKeyLike, ES256PublicKey};
 use web_push_native::p256;
 
 const SECRET: &str = "push test secret, long enough....";
-
-/// One request as the push endpoint saw it.
-#[derive(Debug, Clone)]
-struct Pushed {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// A push service on loopback: records each POST, answers `status`.
-async fn push_service(port: u16, log: Arc<Mutex<Vec<Pushed>>>, status: Arc<AtomicU16>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    loop {
-        let (stream, _) = listener.accept().await.unwrap();
-        let (log, status) = (log.clone(), status.clone());
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stream);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                let mut headers = BTreeMap::new();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).await.unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (k, v) = h.split_once(':').unwrap();
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                }
-                let len: usize = headers["content-length"].parse().unwrap();
-                let mut body = vec![0u8; len];
-                reader.read_exact(&mut body).await.unwrap();
-                log.lock().unwrap().push(Pushed {
-                    path,
-                    headers,
-                    body,
-                });
-                let code = status.load(Ordering::SeqCst);
-                reader
-                    .get_mut()
-                    .write_all(format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\n\r\n").as_bytes())
-                    .await
-                    .unwrap();
-            }
-        });
-    }
-}
 
 /// A browser: its push endpoint and the keys it would give `pushManager.subscribe`'s caller.
 struct Browser {
@@ -113,7 +53,7 @@ impl Browser {
     }
 
     /// What the service worker would get.
-    fn open(&self, pushed: &Pushed) -> serde_json::Value {
+    fn open(&self, pushed: &Received) -> serde_json::Value {
         let mut auth = web_push_native::Auth::default();
         auth.copy_from_slice(&self.auth);
         let plain = web_push_native::decrypt(pushed.body.clone(), &self.secret, &auth).unwrap();
@@ -137,9 +77,10 @@ async fn alerts_are_pushed_encrypted_and_signed_to_browsers_allowed_to_see_them(
         ),
     )
     .unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let status = Arc::new(AtomicU16::new(201));
-    tokio::spawn(push_service(push_port, log.clone(), status.clone()));
+    // A push service answers 201 Created.
+    let (push_service, _task) = Receiver::start(push_port);
+    push_service.status.store(201, Ordering::SeqCst);
+    let log = push_service.log.clone();
     let data = dir.path().join("data");
     let _service = common::run_service(dir.path(), SECRET, &[]);
     let mut sensor = common::ws_connect(
@@ -272,7 +213,7 @@ async fn alerts_are_pushed_encrypted_and_signed_to_browsers_allowed_to_see_them(
     );
 
     // The push service now says both browsers are gone: both are forgotten after one push each.
-    status.store(410, Ordering::SeqCst);
+    push_service.status.store(410, Ordering::SeqCst);
     sensor
         .send(Message::Text(
             r#"{"type":"fight_detected","camera":"door-1","score":0.9}"#.into(),

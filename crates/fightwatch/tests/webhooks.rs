@@ -9,71 +9,15 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::receiver::{Received, Receiver};
 use common::{free_port, repo, text};
 use futures_util::SinkExt;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "webhook test secret, long enough";
 const HOOK_SECRET: &str = "hook secret 0123456789";
-
-/// One POST as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    key: String,
-    timestamp: u64,
-    signature: String,
-    body: Vec<u8>,
-}
-
-/// A minimal HTTP/1.1 receiver: records each request, answers 200.
-async fn receiver(port: u16, log: Arc<Mutex<Vec<Received>>>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    loop {
-        let (stream, _) = listener.accept().await.unwrap();
-        let log = log.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stream);
-            loop {
-                let mut headers = BTreeMap::new();
-                let mut line = String::new();
-                if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                loop {
-                    line.clear();
-                    reader.read_line(&mut line).await.unwrap();
-                    let l = line.trim_end();
-                    if l.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = l.split_once(':') {
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                    }
-                }
-                let len: usize = headers["content-length"].parse().unwrap();
-                let mut body = vec![0u8; len];
-                reader.read_exact(&mut body).await.unwrap();
-                log.lock().unwrap().push(Received {
-                    key: headers["idempotency-key"].clone(),
-                    timestamp: headers["x-fightwatch-timestamp"].parse().unwrap(),
-                    signature: headers["x-fightwatch-signature"].clone(),
-                    body,
-                });
-                reader
-                    .get_mut()
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                    .await
-                    .unwrap();
-            }
-        });
-    }
-}
 
 fn start(dir: &Path) -> common::KillOnDrop {
     common::run_service(dir, SECRET, &[("HOOK_SECRET", HOOK_SECRET)])
@@ -151,18 +95,18 @@ async fn every_event_reaches_a_webhook_that_was_down_across_a_kill() {
     service.wait().unwrap();
     let mut service = start(dir.path());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let server = tokio::spawn(receiver(hook_port, log.clone()));
+    let (hook, server) = Receiver::start(hook_port);
     // 3 raised + 1 resolved, each once after dropping repeats.
     let deadline = Instant::now() + Duration::from_secs(60);
     let unique = loop {
-        let got = log.lock().unwrap().clone();
+        let got = hook.received();
         let mut by_key: BTreeMap<String, Received> = BTreeMap::new();
         for r in &got {
-            if let Some(first) = by_key.get(&r.key) {
+            let key = r.header("idempotency-key").to_string();
+            if let Some(first) = by_key.get(&key) {
                 assert_eq!(first.body, r.body, "a repeat carries the same event");
             } else {
-                by_key.insert(r.key.clone(), r.clone());
+                by_key.insert(key, r.clone());
             }
         }
         if by_key.len() >= 4 {
@@ -178,14 +122,15 @@ async fn every_event_reaches_a_webhook_that_was_down_across_a_kill() {
     let mut seqs = Vec::new();
     let mut kinds = Vec::new();
     for r in &unique {
+        let timestamp: u64 = r.header("x-fightwatch-timestamp").parse().unwrap();
         assert_eq!(
-            r.signature,
-            fightwatch_integrations::signature(HOOK_SECRET, r.timestamp, &r.body),
+            r.header("x-fightwatch-signature"),
+            fightwatch_integrations::signature(HOOK_SECRET, timestamp, &r.body),
             "the signature verifies"
         );
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         let seq = v["seq"].as_u64().unwrap();
-        assert_eq!(r.key, format!("fightwatch-{seq}"));
+        assert_eq!(r.header("idempotency-key"), format!("fightwatch-{seq}"));
         if !seqs.contains(&seq) {
             seqs.push(seq);
             kinds.push(v["kind"].as_str().unwrap().to_string());

@@ -45,12 +45,28 @@ pub struct TargetStatus {
 /// The node's event bus, for waking delivery as soon as an event is committed.
 pub type BusEvents = tokio::sync::broadcast::Receiver<Arc<ServerMessage>>;
 
-/// The running integrations.
+/// The integrations of this node: what to deliver where, and the tasks delivering it.
+///
+/// Targets are added once; [`Integrations::run`] starts a task per target (each from its stored
+/// cursor) and [`Integrations::stop`] ends them, so that in a cluster only the node holding the
+/// integrations duty delivers (the next one resumes from the same cursors).
 #[derive(Clone, Default)]
 pub struct Integrations {
     statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
     /// Subscribes to the node's bus; without it, targets look at the log every 250 ms.
     bus: Option<Arc<dyn Fn() -> BusEvents + Send + Sync>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The targets and the tasks delivering to them.
+#[derive(Default)]
+struct Inner {
+    store: Option<Arc<dyn AlertStore>>,
+    webhooks: Vec<(WebhookTarget, reqwest::Client)>,
+    mqtt: Vec<(crate::MqttTarget, String)>,
+    push: Option<(crate::PushSettings, Arc<crate::VapidKey>, reqwest::Client)>,
+    running: bool,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Waits until the bus brings a committed event (or lagged), at most `poll`; without a bus,
@@ -89,48 +105,36 @@ struct Payload<'a> {
 }
 
 impl Integrations {
-    /// Starts a delivery task per target on the current tokio runtime.
-    ///
-    /// `bus` subscribes to the node's event bus: delivery then starts as soon as an event is
-    /// committed instead of at the next look at the log (every 250 ms).
+    /// Integrations reading `store`'s log; `bus` subscribes to the node's event bus, so that
+    /// delivery starts as soon as an event is committed instead of at the next look at the log
+    /// (every 250 ms). Nothing runs before [`Integrations::run`].
+    pub fn new(
+        store: Arc<dyn AlertStore>,
+        bus: Option<Arc<dyn Fn() -> BusEvents + Send + Sync>>,
+    ) -> Self {
+        // reqwest uses rustls without a provider of its own: ring (see Cargo.toml).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let this = Self {
+            bus,
+            ..Self::default()
+        };
+        if let Ok(mut inner) = this.inner.lock() {
+            inner.store = Some(store);
+        }
+        this
+    }
+
+    /// [`Integrations::new`] with `targets`, running (on the current tokio runtime).
     pub fn start(
         store: Arc<dyn AlertStore>,
         targets: Vec<WebhookTarget>,
         bus: Option<Arc<dyn Fn() -> BusEvents + Send + Sync>>,
     ) -> Result<Self, IntegrationError> {
-        for t in &targets {
-            t.check()?;
-        }
-        // reqwest uses rustls without a provider of its own: ring (see Cargo.toml).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let this = Self {
-            statuses: Arc::default(),
-            bus,
-        };
+        let this = Self::new(store, bus);
         for target in targets {
-            let client = reqwest::Client::builder()
-                .timeout(target.timeout)
-                .connect_timeout(target.timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| IntegrationError::Client(e.to_string()))?;
-            let status = TargetStatus {
-                name: target.name.clone(),
-                endpoint: endpoint(&target.url),
-                ..TargetStatus::default()
-            };
-            if let Ok(mut s) = this.statuses.lock() {
-                s.insert(target.name.clone(), status);
-            }
-            let worker = Worker {
-                target,
-                client,
-                store: store.clone(),
-                statuses: this.statuses.clone(),
-                bus: this.subscribe(),
-            };
-            tokio::spawn(worker.run());
+            this.add_webhook(target)?;
         }
+        this.run();
         Ok(this)
     }
 
@@ -138,82 +142,196 @@ impl Integrations {
         self.bus.as_ref().map(|subscribe| subscribe())
     }
 
-    /// Starts delivering to an MQTT broker too; camera states come from the bus given to
-    /// [`Integrations::start`]. `client_id` must be unique per broker (a node's name in it).
+    /// Registers a target's status; its name must be new.
+    fn register(&self, name: &str, endpoint: String) -> Result<(), IntegrationError> {
+        let mut s = self
+            .statuses
+            .lock()
+            .map_err(|_| IntegrationError::Client("status lock poisoned".into()))?;
+        if s.contains_key(name) {
+            return Err(IntegrationError::Config {
+                name: name.into(),
+                message: "a webhook or MQTT target has this name already".into(),
+            });
+        }
+        s.insert(
+            name.into(),
+            TargetStatus {
+                name: name.into(),
+                endpoint,
+                ..TargetStatus::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a webhook (delivering at once when running).
+    pub fn add_webhook(&self, target: WebhookTarget) -> Result<(), IntegrationError> {
+        target.check()?;
+        let client = reqwest::Client::builder()
+            .timeout(target.timeout)
+            .connect_timeout(target.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| IntegrationError::Client(e.to_string()))?;
+        self.register(&target.name, endpoint(&target.url))?;
+        self.with_inner(|inner| {
+            if inner.running {
+                let task = self.webhook_task(inner, &target, &client);
+                inner.tasks.extend(task);
+            }
+            inner.webhooks.push((target, client));
+        });
+        Ok(())
+    }
+
+    /// Adds an MQTT broker; camera states come from the bus given to [`Integrations::new`].
+    /// `client_id` must be unique per broker (a node's name in it).
     pub fn add_mqtt(
         &self,
-        store: Arc<dyn AlertStore>,
         target: crate::MqttTarget,
         client_id: String,
     ) -> Result<(), IntegrationError> {
-        let cameras = self.subscribe();
         target.check()?;
         let endpoint = target
             .host_port()
             .map(|(h, p)| format!("mqtt://{h}:{p}"))
             .unwrap_or_default();
-        if let Ok(mut s) = self.statuses.lock() {
-            if s.contains_key(&target.name) {
-                return Err(IntegrationError::Config {
-                    name: target.name.clone(),
-                    message: "a webhook or MQTT target has this name already".into(),
-                });
+        self.register(&target.name, endpoint)?;
+        self.with_inner(|inner| {
+            if inner.running {
+                let task = self.mqtt_task(inner, &target, &client_id);
+                inner.tasks.extend(task);
             }
-            s.insert(
-                target.name.clone(),
-                TargetStatus {
-                    name: target.name.clone(),
-                    endpoint,
-                    ..TargetStatus::default()
-                },
-            );
-        }
-        let worker = crate::mqtt::MqttWorker {
-            target,
-            client_id,
-            store,
-            statuses: self.statuses.clone(),
-            cameras,
-            woke_by: None,
-        };
-        tokio::spawn(worker.run());
+            inner.mqtt.push((target, client_id));
+        });
         Ok(())
     }
 
-    /// Starts Web Push to the browsers subscribed in the store, signed with `key`.
+    /// Adds Web Push to the browsers subscribed in the store, signed with `key`.
     pub fn add_web_push(
         &self,
-        store: Arc<dyn AlertStore>,
         settings: crate::PushSettings,
         key: Arc<crate::VapidKey>,
     ) -> Result<(), IntegrationError> {
         settings.check()?;
         let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| IntegrationError::Client(e.to_string()))?;
-        if let Ok(mut s) = self.statuses.lock() {
-            s.insert(
-                crate::WEB_PUSH.into(),
-                TargetStatus {
-                    name: crate::WEB_PUSH.into(),
-                    endpoint: "web push".into(),
-                    ..TargetStatus::default()
-                },
-            );
+        self.register(crate::WEB_PUSH, "web push".into())?;
+        self.with_inner(|inner| {
+            if inner.running {
+                let task = self.push_task(inner, &settings, &key, &client);
+                inner.tasks.extend(task);
+            }
+            inner.push = Some((settings, key, client));
+        });
+        Ok(())
+    }
+
+    fn with_inner(&self, f: impl FnOnce(&mut Inner)) {
+        if let Ok(mut inner) = self.inner.lock() {
+            f(&mut inner);
         }
-        let worker = crate::push::PushWorker {
-            settings,
-            key,
-            client,
-            store,
+    }
+
+    fn webhook_task(
+        &self,
+        inner: &Inner,
+        target: &WebhookTarget,
+        client: &reqwest::Client,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let worker = Worker {
+            target: target.clone(),
+            client: client.clone(),
+            store: inner.store.clone()?,
             statuses: self.statuses.clone(),
             bus: self.subscribe(),
         };
-        tokio::spawn(worker.run());
-        Ok(())
+        Some(tokio::spawn(worker.run()))
+    }
+
+    fn mqtt_task(
+        &self,
+        inner: &Inner,
+        target: &crate::MqttTarget,
+        client_id: &str,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let worker = crate::mqtt::MqttWorker {
+            target: target.clone(),
+            client_id: client_id.into(),
+            store: inner.store.clone()?,
+            statuses: self.statuses.clone(),
+            cameras: self.subscribe(),
+            woke_by: None,
+        };
+        Some(tokio::spawn(worker.run()))
+    }
+
+    fn push_task(
+        &self,
+        inner: &Inner,
+        settings: &crate::PushSettings,
+        key: &Arc<crate::VapidKey>,
+        client: &reqwest::Client,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let worker = crate::push::PushWorker {
+            settings: settings.clone(),
+            key: key.clone(),
+            client: client.clone(),
+            store: inner.store.clone()?,
+            statuses: self.statuses.clone(),
+            bus: self.subscribe(),
+        };
+        Some(tokio::spawn(worker.run()))
+    }
+
+    /// Starts a delivery task per target on the current tokio runtime, each from its stored
+    /// cursor (nothing when already running).
+    pub fn run(&self) {
+        self.with_inner(|inner| {
+            if inner.running {
+                return;
+            }
+            let mut tasks = Vec::new();
+            for (t, c) in &inner.webhooks {
+                tasks.extend(self.webhook_task(inner, t, c));
+            }
+            for (t, id) in &inner.mqtt {
+                tasks.extend(self.mqtt_task(inner, t, id));
+            }
+            if let Some((s, k, c)) = &inner.push {
+                tasks.extend(self.push_task(inner, s, k, c));
+            }
+            inner.tasks = tasks;
+            inner.running = true;
+        });
+    }
+
+    /// Ends every delivery task (an event being delivered is delivered again by whoever runs
+    /// next: delivery is at least once).
+    pub fn stop(&self) {
+        self.with_inner(|inner| {
+            for task in inner.tasks.drain(..) {
+                task.abort();
+            }
+            inner.running = false;
+        });
+    }
+
+    /// Whether the delivery tasks run on this node.
+    pub fn is_running(&self) -> bool {
+        self.inner.lock().is_ok_and(|i| i.running)
+    }
+
+    /// Whether any target is configured.
+    pub fn is_empty(&self) -> bool {
+        self.inner
+            .lock()
+            .is_ok_and(|i| i.webhooks.is_empty() && i.mqtt.is_empty() && i.push.is_none())
     }
 
     /// Every target's state, by name.

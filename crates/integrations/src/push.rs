@@ -51,6 +51,35 @@ pub const DEFAULT_PUSH_SERVICES: &[&str] = &[
 pub struct VapidKey(ES256KeyPair);
 
 impl VapidKey {
+    /// `FIGHTWATCH_VAPID_KEY` (a key file's contents) when set, else the data directory's
+    /// key. Several nodes must share one key (a subscription is bound to the key it was made
+    /// with), so `shared` refuses to fall back to a node's own file.
+    pub fn load(data_dir: &Path, shared: bool) -> Result<Self, IntegrationError> {
+        match std::env::var("FIGHTWATCH_VAPID_KEY") {
+            Ok(text) if !text.trim().is_empty() => Self::parse(&text, "FIGHTWATCH_VAPID_KEY"),
+            _ if shared => Err(IntegrationError::Config {
+                name: WEB_PUSH.into(),
+                message: "several nodes need one VAPID key: set FIGHTWATCH_VAPID_KEY on every \
+                          node to the contents of one node's DATA_DIR/vapid_p256.key"
+                    .into(),
+            }),
+            _ => Self::load_or_create(data_dir),
+        }
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Self, IntegrationError> {
+        let err = |m: String| IntegrationError::Config {
+            name: WEB_PUSH.into(),
+            message: format!("{origin}: {m}"),
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|e| err(e.to_string()))?;
+        ES256KeyPair::from_bytes(&raw)
+            .map(Self)
+            .map_err(|e| err(e.to_string()))
+    }
+
     /// Reads the key, or makes one on first start.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, IntegrationError> {
         let path = data_dir.join("vapid_p256.key");
@@ -59,14 +88,7 @@ impl VapidKey {
             message: m,
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let raw = URL_SAFE_NO_PAD
-                    .decode(text.trim())
-                    .map_err(|e| err(format!("{}: {e}", path.display())))?;
-                ES256KeyPair::from_bytes(&raw)
-                    .map(Self)
-                    .map_err(|e| err(format!("{}: {e}", path.display())))
-            }
+            Ok(text) => Self::parse(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = ES256KeyPair::generate();
                 let text = URL_SAFE_NO_PAD.encode(key.to_bytes());

@@ -131,12 +131,8 @@ fn alerts_states_and_a_broker_restart() {
             Some(Arc::new(move || bus.subscribe())),
         )
         .unwrap();
-        i.add_mqtt(
-            store.clone(),
-            target(broker.port()),
-            "fightwatch-test".into(),
-        )
-        .unwrap();
+        i.add_mqtt(target(broker.port()), "fightwatch-test".into())
+            .unwrap();
         i
     };
     rt.block_on(async {
@@ -283,7 +279,7 @@ fn bad_settings_are_refused_with_the_reason() {
             "name",
         ),
     ] {
-        let e = i.add_mqtt(store.clone(), t, "x".into()).unwrap_err();
+        let e = i.add_mqtt(t, "x".into()).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
     }
 }
