@@ -14,6 +14,7 @@ import type {
   TimelineEntry,
   UserSummary,
 } from "./generated/protocol";
+import type { TuneReport } from "./tuning";
 
 export type { Me, TimelineEntry };
 /** A camera as `GET /api/cameras` lists it. */
@@ -91,6 +92,7 @@ export const api = {
     post<AlertUpdate>(`/api/alerts/${encodeURIComponent(id)}/resolve`, body),
   cameras: () => request<CameraInfo[]>("/api/cameras"),
   users: () => request<UserSummary[]>("/api/users"),
+  tune: () => request<TuneReport>("/api/tune"),
   pushInfo: () => request<PushInfo>("/api/push"),
   pushSubscribe: (sub: PushSubscribeRequest) => post<void>("/api/push/subscriptions", sub),
   pushUnsubscribe: (endpoint: string) =>

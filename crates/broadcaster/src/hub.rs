@@ -161,6 +161,8 @@ pub struct Hub {
     pub(crate) live: crate::live::LiveStreams,
     /// The key evidence exports are signed with (set by [`crate::Server::start`]).
     pub(crate) evidence_key: std::sync::OnceLock<Arc<fightwatch_evidence::SigningKey>>,
+    /// Where `fightwatch tune` leaves its report (`DATA_DIR/tune`).
+    tune_dir: std::sync::OnceLock<std::path::PathBuf>,
     /// Web Push settings and key, when it is on.
     push: std::sync::OnceLock<(
         fightwatch_integrations::PushSettings,
@@ -195,6 +197,7 @@ impl Hub {
             live: crate::live::LiveStreams::new(config.live_fps, config.max_live_viewers),
             evidence_key: std::sync::OnceLock::new(),
             push: std::sync::OnceLock::new(),
+            tune_dir: std::sync::OnceLock::new(),
             exports: tokio::sync::Semaphore::new(2),
             integrations: std::sync::OnceLock::new(),
             config,
@@ -206,6 +209,16 @@ impl Hub {
     /// Signs evidence exports with `key` (once; later calls are ignored).
     pub fn set_evidence_key(&self, key: fightwatch_evidence::SigningKey) {
         let _ = self.evidence_key.set(Arc::new(key));
+    }
+
+    /// Where `fightwatch tune` leaves its report, for the console's tuning page (once).
+    pub fn set_tune_dir(&self, dir: std::path::PathBuf) {
+        let _ = self.tune_dir.set(dir);
+    }
+
+    /// Where `fightwatch tune` leaves its report.
+    pub(crate) fn tune_dir(&self) -> Option<&std::path::Path> {
+        self.tune_dir.get().map(std::path::PathBuf::as_path)
     }
 
     /// Turns Web Push on (once): subscriptions are taken, and the sender runs.

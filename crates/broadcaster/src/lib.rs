@@ -57,6 +57,7 @@ mod relay;
 mod rest;
 mod rooms;
 mod server;
+mod tune;
 pub mod users;
 mod ws;
 
@@ -142,6 +143,8 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/metrics", get(rest::prometheus))
         .route("/api/integrations", get(rest::integrations))
         .route("/api/push", get(push::info))
+        .route("/api/tune", get(tune::report))
+        .route("/api/tune/{file}", get(tune::plot))
         .route(
             "/api/push/subscriptions",
             post(push::subscribe).delete(push::unsubscribe),

@@ -148,6 +148,7 @@ impl Server {
             "Evidence exports are signed with this Ed25519 key."
         );
         hub.set_evidence_key(key);
+        hub.set_tune_dir(options.data_dir.join("tune"));
         if !webhooks.is_empty() || !mqtt.is_empty() || push.is_some() {
             let _inside = rt.enter();
             let bus = hub.alerts().bus().clone();

@@ -101,7 +101,12 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
         }
     }
 
+    // The report also goes to DATA_DIR/tune/, where the console's tuning page reads it.
+    let report_dir = data_dir.join("tune");
+    std::fs::create_dir_all(&report_dir)
+        .with_context(|| format!("creating {}", report_dir.display()))?;
     let mut proposals = Vec::new();
+    let mut plots = Vec::new();
     let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &samples {
         if !config.cameras.iter().any(|c| c.name == s.camera) {
@@ -113,37 +118,46 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
             continue;
         }
         let p = fightwatch_eval::propose(&camera.name, config.incident_of(camera), &samples);
+        let png = format!("tune-{}.png", fightwatch_capture::file_safe(&camera.name));
+        fightwatch_eval::plot_tuning(&report_dir.join(&png), &p)?;
         if let Some(out) = &args.out {
-            let png = out.join(format!(
-                "tune-{}.png",
-                fightwatch_capture::file_safe(&camera.name)
-            ));
-            fightwatch_eval::plot_tuning(&png, &p)?;
+            std::fs::copy(report_dir.join(&png), out.join(&png))
+                .with_context(|| format!("writing {}", out.join(&png).display()))?;
         }
         proposals.push(p);
-    }
-    if let Some(out) = &args.out {
-        let path = out.join("tune.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&proposals)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        plots.push(png);
     }
     let changed: Vec<&Proposal> = proposals.iter().filter(|p| p.changed).collect();
     if args.apply && !changed.is_empty() {
         apply(&args.config, &changed)?;
     }
+    let report = serde_json::json!({
+        "generated_at": fightwatch_protocol::now_ms(),
+        "samples": samples.len(),
+        "without_clip": verdicts.without_clip,
+        "tests": verdicts.tests,
+        "unknown_cameras": unknown,
+        "applied": args.apply && !changed.is_empty(),
+        "proposals": proposals
+            .iter()
+            .zip(&plots)
+            .map(|(p, png)| {
+                let mut v = serde_json::to_value(p).unwrap_or_default();
+                v["plot"] = serde_json::json!(png);
+                v
+            })
+            .collect::<Vec<_>>(),
+    });
+    let bytes = serde_json::to_vec_pretty(&report)?;
+    std::fs::write(report_dir.join("tune.json"), &bytes)
+        .with_context(|| format!("writing {}", report_dir.join("tune.json").display()))?;
+    if let Some(out) = &args.out {
+        let path = out.join("tune.json");
+        std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
 
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "samples": samples.len(),
-                "without_clip": verdicts.without_clip,
-                "tests": verdicts.tests,
-                "unknown_cameras": unknown,
-                "applied": args.apply && !changed.is_empty(),
-                "proposals": proposals,
-            })
-        );
+        println!("{report}");
         return Ok(());
     }
     println!(
@@ -177,9 +191,14 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
             println!("  proposed  no change (nothing separates these verdicts better)");
         }
     }
-    if let Some(out) = &args.out {
-        println!("wrote {0}/tune.json and {0}/tune-CAMERA.png", out.display());
-    }
+    println!(
+        "wrote {0}/tune.json and {0}/tune-CAMERA.png (the console's Tuning page shows them){1}",
+        report_dir.display(),
+        args.out.as_ref().map_or(String::new(), |o| format!(
+            ", and the same in {}",
+            o.display()
+        ))
+    );
     match (args.apply, changed.is_empty()) {
         (true, false) => println!(
             "applied to {} ([cameras.incident] of {}); restart fightwatch to use them",

@@ -162,6 +162,45 @@ fn tune_learns_from_verdicts_and_export_dataset_feeds_eval() {
         assert!(png.width() >= 600);
     }
     assert!(out.join("tune.json").is_file());
+    // The same report in the data directory, for the console's tuning page (admins only).
+    assert!(data.join("tune/tune.json").is_file());
+    {
+        let port = common::free_port();
+        let secret = "tune test secret, long enough......";
+        let _server = common::KillOnDrop(
+            common::command(&[
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("FIGHTWATCH_JWT_SECRET", secret)
+            .spawn()
+            .unwrap(),
+        );
+        let admin = common::data_token(&data, secret, "root", "admin");
+        let viewer = common::data_token(&data, secret, "eve", "viewer");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let (code, body) = common::http_get(port, "/api/tune", &admin);
+        assert_eq!(code, 200, "{}", common::text(&body));
+        let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(page["proposals"].as_array().unwrap().len(), 5);
+        let plot = page["proposals"][0]["plot"].as_str().unwrap().to_string();
+        let (code, png) = common::http_get(port, &format!("/api/tune/{plot}"), &admin);
+        assert_eq!(code, 200);
+        assert!(png.starts_with(b"\x89PNG"));
+        assert_eq!(common::http_get(port, "/api/tune", &viewer).0, 403);
+        assert_eq!(
+            common::http_get(port, "/api/tune/..%2Ftune.json", &admin).0,
+            404
+        );
+        assert_eq!(common::http_get(port, "/api/tune/tune.json", &admin).0, 404);
+    }
     assert_eq!(std::fs::read_to_string(&config).unwrap(), toml);
 
     // --apply writes the two cameras' overrides, keeps the rest of the file…

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { CAMERA_OFFLINE, type Alert } from "../alerts";
 import { askForNotifications, chime, notificationsSupported, notify, unlockSound } from "../alarm";
 import { PushToggle } from "./PushToggle";
+import { Tuning } from "./Tuning";
 import { api, ApiError, type Me } from "../api";
 import { ConsoleModel } from "../model";
 import { AlertDetail } from "./AlertDetail";
@@ -63,7 +64,13 @@ const VIEWS = [
   ["live", "Live"],
   ["history", "History"],
   ["chat", "Chat"],
+  ["tuning", "Tuning"],
 ] as const;
+
+/** Views a role sees (tuning names every camera's settings: admins). */
+function viewsOf(role: string) {
+  return VIEWS.filter(([v]) => v !== "tuning" || role === "admin");
+}
 
 function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut: (notice?: string) => void }) {
   const [route, go] = useHashRoute();
@@ -77,7 +84,8 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
   // Routes: #/VIEW, #/VIEW/alert:ID for an alert's detail over that view, #/VIEW/camera:NAME
   // for a camera's live view.
   const [view, arg] = route.split("/", 2) as [string, string | undefined];
-  const current = VIEWS.some(([v]) => v === view) ? view : "live";
+  const views = viewsOf(me.role);
+  const current = views.some(([v]) => v === view) ? view : "live";
   const openAlert = (id: string) => go(`${current}/alert:${id}`);
   const openCamera = (name: string) => go(`${current}/camera:${encodeURIComponent(name)}`);
 
@@ -149,7 +157,7 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
           <span class="brand-dot" aria-hidden="true" /> fightwatch
         </h1>
         <nav class="tabs" aria-label="Views">
-          {VIEWS.map(([v, label]) => (
+          {views.map(([v, label]) => (
             <a key={v} href={`#/${v}`} class={current === v ? "tab current" : "tab"} aria-current={current === v ? "page" : undefined}>
               {label}
               {v === "chat" && unread > 0 && <span class="unread">{unread}</span>}
@@ -208,6 +216,7 @@ function Console({ me, afterSeq, signOut }: { me: Me; afterSeq?: number; signOut
         )}
         {current === "history" && <History model={model} open={openAlert} />}
         {current === "chat" && <Chat model={model} />}
+        {current === "tuning" && <Tuning />}
       </main>
       {detailId && <AlertDetail key={detailId} model={model} id={detailId} close={() => go(current)} />}
       {liveCamera && <LiveDialog key={liveCamera} camera={liveCamera} close={() => go(current)} />}
