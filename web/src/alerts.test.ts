@@ -21,6 +21,7 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   reason: null,
   resolved_by: null,
   count: 1,
+  detection_snapshot_url: null,
   ...extra,
 });
 

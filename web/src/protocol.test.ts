@@ -20,11 +20,12 @@ describe("parseServerMessage", () => {
       { type: "welcome_message", session: "9f2c", user: "ops", role: "operator", server_version: "0.1.0", last_seq: 41 },
       alert,
       { type: "alert_update", id: "a42", seq: 43, camera: "lobby", site: "hq", status: "active", peak_score: 0.99, ended_at: null, acked_by: null, note: null, clip: null, exported_by: null,
-        assignee: null, outcome: null, reason: null, resolved_by: null, count: 1 },
+        assignee: null, outcome: null, reason: null, resolved_by: null, count: 1, detection_snapshot_url: null },
       {
         type: "alert_update", id: "a42", seq: 44, camera: "lobby", site: "hq", status: "ended", peak_score: 0.99, ended_at: 5, acked_by: null, note: null,
         clip: { file: "lobby.mp4", duration_ms: 12000, bytes: 9, sha256: "ab", method: "remux", start_ms: 5000, peak_ms: 6000, end_ms: null },
         exported_by: "lead", assignee: "ops", outcome: "false_alarm", reason: "dancing", resolved_by: "lead", count: 3,
+        detection_snapshot_url: "/api/alerts/a42/detections/3.jpg",
       },
       { type: "alert_escalated", id: "a42", seq: 48, camera: "lobby", site: "hq", level: 2, waiting_s: 120 },
       { type: "receive_message", seq: 46, room: "chat:hq", from: "ops", text: "on my way", at: 1795675650000 },

@@ -74,6 +74,7 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
     reason: "string?",
     resolved_by: "string?",
     count: "number?",
+    detection_snapshot_url: "string?",
   },
   alert_escalated: { id: "string", seq: "number", camera: "string", site: "string", level: "number", waiting_s: "number" },
   receive_message: { seq: "number", room: "string", from: "string", text: "string", at: "number" },

@@ -57,11 +57,63 @@ impl MediaDir {
         Ok(name)
     }
 
-    /// Removes files by name (those of pruned alerts); a missing file is fine.
+    /// The file name of an alert's `n`th grouped detection's snapshot, beside the alert's own
+    /// snapshot `primary` (so that removing the alert's media removes it too).
+    pub fn detection_name(primary: &str, n: u32) -> Option<String> {
+        let stem = primary.strip_suffix(".jpg")?;
+        (!stem.is_empty() && !stem.contains(['/', '\\'])).then(|| format!("{stem}-d{n}.jpg"))
+    }
+
+    /// Writes a grouped detection's snapshot under [`MediaDir::detection_name`].
+    pub async fn save_detection(
+        &self,
+        primary: &str,
+        n: u32,
+        jpeg: Arc<Vec<u8>>,
+    ) -> Result<Option<String>, AlertError> {
+        let Some(name) = Self::detection_name(primary, n) else {
+            return Ok(None);
+        };
+        let path = self.dir.join(&name);
+        let (dir, p) = (self.dir.clone(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&p, jpeg.as_slice())
+        })
+        .await
+        .map_err(|_| AlertError::Cancelled)?
+        .map_err(|source| AlertError::Snapshot { path, source })?;
+        Ok(Some(name))
+    }
+
+    /// Removes files by name (those of pruned alerts), and the grouped detections' snapshots
+    /// beside each snapshot; a missing file is fine.
     pub fn remove(&self, names: &[String]) {
+        let mut siblings = Vec::new();
         for name in names {
             if let Some(path) = self.path(name) {
                 let _ = std::fs::remove_file(path);
+            }
+            if let Some(stem) = name.strip_suffix(".jpg") {
+                siblings.push(format!("{stem}-d"));
+            }
+        }
+        if siblings.is_empty() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            let detection = |prefix: &String| {
+                file.strip_prefix(prefix.as_str())
+                    .and_then(|rest| rest.strip_suffix(".jpg"))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            };
+            if siblings.iter().any(detection) {
+                let _ = std::fs::remove_file(entry.path());
             }
         }
     }

@@ -145,8 +145,21 @@ impl AlertService {
                     && (ongoing || now.saturating_sub(last) <= window)
             });
             if let Some(open) = open {
+                // The detection's own snapshot, beside the alert's, for its timeline.
+                let saved = match (&snapshot, &open.snapshot) {
+                    (Some(jpeg), Some(primary)) => self
+                        .snapshots
+                        .save_detection(primary, open.count + 1, jpeg.clone())
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, alert = %open.id, "Saving a grouped detection's snapshot failed.");
+                            None
+                        }),
+                    _ => None,
+                };
                 let change = AlertChange {
                     regroup: Some((alert.score, now)),
+                    detection_snapshot: saved.is_some(),
                     ..AlertChange::default()
                 };
                 return self.update(&open.id, change).await.map(Raised::Grouped);
@@ -576,6 +589,50 @@ mod tests {
                 .unwrap(),
             Raised::New(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_grouped_detections_snapshot_is_kept_beside_the_alerts_and_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = service(dir.path());
+        alerts.set_group_window(Some(std::time::Duration::from_secs(120)));
+        let now = now_ms();
+        let jpeg = || Some(Arc::new(vec![0xFF, 0xD8, 0xFF, 0xD9]));
+        let Raised::New(first) = alerts
+            .raise_grouped(alert("gate", now, "test"), jpeg())
+            .await
+            .unwrap()
+        else {
+            panic!("new")
+        };
+        let Raised::Grouped(again) = alerts
+            .raise_grouped(alert("gate", now + 500, "test"), jpeg())
+            .await
+            .unwrap()
+        else {
+            panic!("grouped")
+        };
+        let url = format!("/api/alerts/{}/detections/2.jpg", first.id);
+        assert_eq!(again.detection_snapshot_url.as_deref(), Some(url.as_str()));
+        // Without a snapshot of its own, no url.
+        let Raised::Grouped(third) = alerts
+            .raise_grouped(alert("gate", now + 900, "test"), None)
+            .await
+            .unwrap()
+        else {
+            panic!("grouped")
+        };
+        assert_eq!((third.count, third.detection_snapshot_url), (3, None));
+        let record = alerts.store().alert(&first.id).unwrap().unwrap();
+        let primary = record.snapshot.unwrap();
+        let media = MediaDir::new(dir.path().join("snapshots"));
+        let detection = MediaDir::detection_name(&primary, 2).unwrap();
+        assert!(media.path(&detection).unwrap().is_file());
+        // Removing the alert's media removes its detections' too, and nothing else.
+        std::fs::write(dir.path().join("snapshots/other-d2.jpg"), b"x").unwrap();
+        media.remove(std::slice::from_ref(&primary));
+        assert!(!media.path(&detection).unwrap().exists());
+        assert!(dir.path().join("snapshots/other-d2.jpg").exists());
     }
 
     #[tokio::test]

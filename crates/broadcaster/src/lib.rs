@@ -120,6 +120,10 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/alerts", get(rest::alerts))
         .route("/api/alerts/{id}", get(rest::alert))
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
+        .route(
+            "/api/alerts/{id}/detections/{file}",
+            get(rest::detection_snapshot),
+        )
         .route("/api/alerts/{id}/clip.mp4", get(media::clip))
         .route("/api/alerts/{id}/evidence.zip", get(media::evidence))
         .route("/api/alerts/{id}/ack", post(rest::ack))

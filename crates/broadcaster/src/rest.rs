@@ -210,6 +210,41 @@ pub(crate) async fn snapshot(
         .into_response())
 }
 
+/// The snapshot of the alert's `N`th grouped detection (`N.jpg`), when it brought one.
+#[utoipa::path(get, path = "/api/alerts/{id}/detections/{file}", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id"),
+        ("file" = String, Path, description = "`N.jpg`: the alert's Nth detection (2 and up)")),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn detection_snapshot(
+    State(hub): State<Arc<Hub>>,
+    Viewer(claims): Viewer,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let n: u32 = file
+        .strip_suffix(".jpg")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n >= 2)
+        .ok_or_else(|| ApiError::not_found("no such detection"))?;
+    let alert = visible_alert(&hub, &claims, id).await?;
+    let path = alert
+        .snapshot
+        .and_then(|primary| fightwatch_alerts::MediaDir::detection_name(&primary, n))
+        .and_then(|name| hub.alerts.snapshots().path(&name))
+        .ok_or_else(|| ApiError::not_found("no such detection snapshot"))?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|_| ApiError::not_found("no such detection snapshot"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Acknowledges an alert (operators), with an optional note.
 #[utoipa::path(post, path = "/api/alerts/{id}/ack", tag = "alerts",
     params(("id" = String, Path, description = "Alert id")), request_body = Option<AckRequest>,

@@ -175,7 +175,7 @@ pub struct AlertUpdate {
     /// The incident clip, once it is written (absent before and in events stored before clips
     /// existed).
     #[serde(default)]
-    pub clip: Option<ClipInfo>,
+    pub clip: Option<Box<ClipInfo>>,
     /// Set on the update that records an evidence export: who exported the alert.
     #[serde(default)]
     pub exported_by: Option<String>,
@@ -194,6 +194,10 @@ pub struct AlertUpdate {
     /// Detections grouped into this alert (1 for one; 0 in events stored before grouping).
     #[serde(default)]
     pub count: u32,
+    /// Set on the update of a grouped detection that brought a snapshot of its own: where it
+    /// is served (`/api/alerts/{id}/detections/{count}.jpg`).
+    #[serde(default)]
+    pub detection_snapshot_url: Option<String>,
 }
 
 /// An alert nobody acknowledged in time: raised at the acknowledgement deadline and again at

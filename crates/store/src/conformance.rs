@@ -382,7 +382,7 @@ pub fn filters_paging_chat_and_retention(store: &dyn AlertStore) {
             },
         )
         .unwrap();
-    assert_eq!(with_clip.clip.as_ref(), Some(&clip));
+    assert_eq!(with_clip.clip.as_deref(), Some(&clip));
     let exported = store
         .update_alert(
             "a2",
@@ -393,7 +393,7 @@ pub fn filters_paging_chat_and_retention(store: &dyn AlertStore) {
         )
         .unwrap();
     assert_eq!(
-        (exported.exported_by.as_deref(), exported.clip.as_ref()),
+        (exported.exported_by.as_deref(), exported.clip.as_deref()),
         (Some("lead"), Some(&clip)),
         "the clip stays"
     );

@@ -41,6 +41,9 @@ pub struct AlertChange {
     /// Groups another detection into it: (its score, when, ms since the epoch). The alert
     /// counts it, raises its peak, and is active again if it had ended.
     pub regroup: Option<(f32, u64)>,
+    /// With `regroup`: the grouped detection's snapshot was saved (the alert's media folder
+    /// holds it as its `count`th detection), so the update says where it is served.
+    pub detection_snapshot: bool,
 }
 
 /// How and by whom an alert is resolved.

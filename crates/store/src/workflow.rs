@@ -78,7 +78,11 @@ pub(crate) fn apply(
         ended_at,
         acked_by,
         note,
-        clip: change.clip.clone().or_else(|| current.clip.clone()),
+        clip: change
+            .clip
+            .clone()
+            .map(Box::new)
+            .or_else(|| current.clip.clone().map(Box::new)),
         exported_by: change.exported_by.clone(),
         assignee: change.assign.clone().or_else(|| current.assignee.clone()),
         outcome: resolution.map(|r| r.outcome).or(current.outcome),
@@ -87,6 +91,15 @@ pub(crate) fn apply(
             .map(|r| r.user.clone())
             .or_else(|| current.resolved_by.clone()),
         count: current.count + u32::from(change.regroup.is_some()),
+        detection_snapshot_url: (change.regroup.is_some() && change.detection_snapshot).then(
+            || {
+                format!(
+                    "/api/alerts/{}/detections/{}.jpg",
+                    current.id,
+                    current.count + 1
+                )
+            },
+        ),
     })
 }
 

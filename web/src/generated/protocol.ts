@@ -115,7 +115,12 @@ resolved_by: string | null,
 /**
  * Detections grouped into this alert (1 for one; 0 in events stored before grouping).
  */
-count: number, };
+count: number, 
+/**
+ * Set on the update of a grouped detection that brought a snapshot of its own: where it
+ * is served (`/api/alerts/{id}/detections/{count}.jpg`).
+ */
+detection_snapshot_url: string | null, };
 
 export type AlertEscalated = { 
 /**

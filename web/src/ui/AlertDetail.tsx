@@ -208,6 +208,11 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
               {(timeline ?? []).map((t, i, all) => (
                 <li key={`${t.at}-${String(seqOf(t.event))}`}>
                   <time>{clock(t.at)}</time> {describe(t, all[i - 1])}
+                  {detectionSnapshot(t) && (
+                    <a class="detection-shot" href={detectionSnapshot(t)} target="_blank" rel="noopener">
+                      <img src={detectionSnapshot(t)} alt="this detection's snapshot" loading="lazy" />
+                    </a>
+                  )}
                 </li>
               ))}
               {timeline === null && <li class="muted">loading…</li>}
@@ -275,6 +280,12 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
   );
 }
 
+/** A grouped detection's own snapshot (this console's API only). */
+function detectionSnapshot(t: TimelineEntry): string | undefined {
+  const url = (t.event as Record<string, unknown>).detection_snapshot_url;
+  return typeof url === "string" && url.startsWith("/api/alerts/") ? url : undefined;
+}
+
 function describe(t: TimelineEntry, prev: TimelineEntry | undefined): string {
   const e = t.event as Record<string, unknown>;
   if (e.type === "fight_alert") return `raised, score ${percent(Number(e.score))}`;
@@ -286,6 +297,10 @@ function describe(t: TimelineEntry, prev: TimelineEntry | undefined): string {
     return `resolved by ${String(e.resolved_by)}: ${outcome}${why}${e.note ? `: “${String(e.note)}”` : ""}`;
   }
   if (typeof e.assignee === "string" && e.assignee !== prevEvent?.assignee) return `owned by ${e.assignee}`;
+  // A grouped detection: the count went up.
+  if (typeof e.count === "number" && typeof prevEvent?.count === "number" && e.count > prevEvent.count) {
+    return `detected again (detection ${e.count}), score ${percent(Number(e.peak_score))} at most`;
+  }
   // Every later update carries the clip too: only the one that brought it says so.
   const clip = e.clip as { duration_ms?: number } | null | undefined;
   const before = prevEvent?.clip;

@@ -91,7 +91,7 @@ pub(super) fn update(
             next.status.as_str(),
             next.acked_by,
             next.note,
-            crate::workflow::clip_json(next.clip.as_ref())?,
+            crate::workflow::clip_json(next.clip.as_deref())?,
             next.assignee,
             next.outcome.map(fightwatch_protocol::Outcome::as_str),
             next.reason.map(fightwatch_protocol::FalseAlarmReason::as_str),
