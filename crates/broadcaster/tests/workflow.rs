@@ -507,3 +507,91 @@ async fn take_assign_resolve_with_permissions_and_resume() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_grouped_detections_snapshot_is_served_with_the_alerts_permissions() {
+    let s = server().await;
+    s.hub
+        .alerts()
+        .set_group_window(Some(Duration::from_secs(120)));
+    let router = app(s.hub.clone());
+    let call = |method: &str, path: String, tok: String, body: &'static str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {tok}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let jpeg = r#"{"camera":"gate","score":0.9,"snapshot_jpeg":"/9j/4AAQSkZJRg=="}"#;
+    let first = router
+        .clone()
+        .oneshot(call(
+            "POST",
+            "/api/detections".into(),
+            token(&s.hub, Role::Detector),
+            jpeg,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let again = router
+        .clone()
+        .oneshot(call(
+            "POST",
+            "/api/detections".into(),
+            token(&s.hub, Role::Detector),
+            jpeg,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "grouped into the open alert"
+    );
+    let update: serde_json::Value =
+        serde_json::from_slice(&again.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(update["count"], 2);
+    let url = update["detection_snapshot_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(url, "/api/alerts/a1/detections/2.jpg");
+    let get = |path: String, tok: String| call("GET", path, tok, "");
+    let r = router
+        .clone()
+        .oneshot(get(url.clone(), token(&s.hub, Role::Viewer)))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    // A user who may not see the camera gets what a missing alert gets; no detection 1 or 3.
+    let restricted = s
+        .hub
+        .issue_token("guard", Role::Viewer, 3600, Some(vec!["lobby".into()]))
+        .unwrap();
+    for (path, tok) in [
+        (url.clone(), restricted),
+        (
+            "/api/alerts/a1/detections/1.jpg".into(),
+            token(&s.hub, Role::Viewer),
+        ),
+        (
+            "/api/alerts/a1/detections/3.jpg".into(),
+            token(&s.hub, Role::Viewer),
+        ),
+        (
+            "/api/alerts/a1/detections/..%2F..%2Fdb.jpg".into(),
+            token(&s.hub, Role::Viewer),
+        ),
+    ] {
+        let r = router
+            .clone()
+            .oneshot(get(path.clone(), tok))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
