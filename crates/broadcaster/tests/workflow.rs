@@ -525,27 +525,16 @@ async fn a_grouped_detections_snapshot_is_served_with_the_alerts_permissions() {
             .unwrap()
     };
     let jpeg = r#"{"camera":"gate","score":0.9,"snapshot_jpeg":"/9j/4AAQSkZJRg=="}"#;
-    let first = router
-        .clone()
-        .oneshot(call(
+    let detect = || {
+        router.clone().oneshot(call(
             "POST",
             "/api/detections".into(),
             token(&s.hub, Role::Detector),
             jpeg,
         ))
-        .await
-        .unwrap();
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let again = router
-        .clone()
-        .oneshot(call(
-            "POST",
-            "/api/detections".into(),
-            token(&s.hub, Role::Detector),
-            jpeg,
-        ))
-        .await
-        .unwrap();
+    };
+    assert_eq!(detect().await.unwrap().status(), StatusCode::CREATED);
+    let again = detect().await.unwrap();
     assert_eq!(
         again.status(),
         StatusCode::OK,

@@ -17,15 +17,10 @@ pub struct EvalArgs {
     pub parallel: usize,
 }
 
-pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
-    let clips = fightwatch_eval::load(&args.dir)?;
-    let model = args.inference.load_model(global)?;
-    let threshold = args.inference.start_threshold;
-    if let Some(out) = &args.out {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    }
-    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(clips.len() as u64);
+/// A bar of clips done, on a terminal and when the output is not JSON.
+pub(crate) fn clip_progress(clips: usize, json: bool) -> Option<ProgressBar> {
+    (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(clips as u64);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} clips  {msg}",
@@ -33,7 +28,17 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
-    });
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
+    let clips = fightwatch_eval::load(&args.dir)?;
+    let model = args.inference.load_model(global)?;
+    let threshold = args.inference.start_threshold;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    let progress = clip_progress(clips.len(), args.json);
 
     let evaluation = fightwatch_eval::evaluate(
         model,

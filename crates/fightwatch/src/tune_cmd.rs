@@ -2,13 +2,11 @@
 //! trade-off plotted, written into the config on `--apply`.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use fightwatch_broadcaster::{media_dir, open_store_at};
 use fightwatch_eval::{LabelledClip, Proposal, TuneSample};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;
@@ -62,16 +60,7 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
             segment: None,
         })
         .collect();
-    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(clips.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} clips",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let progress = crate::eval_cmd::clip_progress(clips.len(), args.json);
     let evaluation = fightwatch_eval::evaluate(
         model,
         config.pipeline_config(),

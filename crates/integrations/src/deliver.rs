@@ -374,11 +374,7 @@ enum Attempt {
 
 impl Worker {
     fn update(&self, f: impl FnOnce(&mut TargetStatus)) {
-        if let Ok(mut s) = self.statuses.lock()
-            && let Some(status) = s.get_mut(&self.target.name)
-        {
-            f(status);
-        }
+        crate::outbox::update_status(&self.statuses, &self.target.name, f);
     }
 
     /// Runs a store call off the runtime's threads.
@@ -386,36 +382,12 @@ impl Worker {
         &self,
         f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
+        crate::outbox::on_store(&self.store, f).await
     }
 
     async fn run(mut self) {
         let name = self.target.name.clone();
-        // A new target starts at the end of the log: it gets what happens from now on, not the
-        // whole history.
-        let mut cursor = loop {
-            let n = name.clone();
-            let found = self
-                .store(move |s| match s.integration_cursor(&n)? {
-                    Some(c) => Ok(c),
-                    None => {
-                        let last = s.last_seq()?;
-                        s.set_integration_cursor(&n, last)?;
-                        Ok(last)
-                    }
-                })
-                .await;
-            match found {
-                Ok(c) => break c,
-                Err(e) => {
-                    tracing::error!(target = %name, error = %e, "Cannot read the webhook's cursor; retrying.");
-                    tokio::time::sleep(RETRY_FIRST).await;
-                }
-            }
-        };
+        let mut cursor = crate::outbox::start_cursor(&self.store, &name).await;
         self.update(|s| s.cursor = cursor);
         tracing::info!(target = %name, endpoint = %endpoint(&self.target.url), cursor, "Webhook delivery started.");
         loop {

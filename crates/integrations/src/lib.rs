@@ -20,6 +20,7 @@ and refuses old timestamps (replay). [`signature`] computes it.
 
 mod deliver;
 mod mqtt;
+mod outbox;
 mod push;
 mod target;
 

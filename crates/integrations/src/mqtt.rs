@@ -290,46 +290,21 @@ impl MqttWorker {
     }
 
     fn update(&self, f: impl FnOnce(&mut TargetStatus)) {
-        if let Ok(mut s) = self.statuses.lock()
-            && let Some(status) = s.get_mut(&self.target.name)
-        {
-            f(status);
-        }
+        crate::outbox::update_status(&self.statuses, &self.target.name, f);
     }
 
+    /// Runs a store call off the runtime's threads.
     async fn store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
+        crate::outbox::on_store(&self.store, f).await
     }
 
     pub(crate) async fn run(mut self) {
         let name = self.target.name.clone();
         let cursor_name = self.cursor_name();
-        let mut cursor = loop {
-            let n = cursor_name.clone();
-            let found = self
-                .store(move |s| match s.integration_cursor(&n)? {
-                    Some(c) => Ok(c),
-                    None => {
-                        let last = s.last_seq()?;
-                        s.set_integration_cursor(&n, last)?;
-                        Ok(last)
-                    }
-                })
-                .await;
-            match found {
-                Ok(c) => break c,
-                Err(e) => {
-                    tracing::error!(target = %name, error = %e, "Cannot read the MQTT target's cursor; retrying.");
-                    tokio::time::sleep(RETRY_FIRST).await;
-                }
-            }
-        };
+        let mut cursor = crate::outbox::start_cursor(&self.store, &cursor_name).await;
         self.update(|s| s.cursor = cursor);
         // Each camera's last availability, and fight state.
         let mut available: BTreeMap<String, (String, bool)> = BTreeMap::new();

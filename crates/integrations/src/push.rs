@@ -321,43 +321,19 @@ enum Sent {
 
 impl PushWorker {
     fn update(&self, f: impl FnOnce(&mut TargetStatus)) {
-        if let Ok(mut s) = self.statuses.lock()
-            && let Some(status) = s.get_mut(WEB_PUSH)
-        {
-            f(status);
-        }
+        crate::outbox::update_status(&self.statuses, WEB_PUSH, f);
     }
 
+    /// Runs a store call off the runtime's threads.
     async fn store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
+        crate::outbox::on_store(&self.store, f).await
     }
 
     pub(crate) async fn run(mut self) {
-        let mut cursor = loop {
-            let found = self
-                .store(|s| match s.integration_cursor(WEB_PUSH)? {
-                    Some(c) => Ok(c),
-                    None => {
-                        let last = s.last_seq()?;
-                        s.set_integration_cursor(WEB_PUSH, last)?;
-                        Ok(last)
-                    }
-                })
-                .await;
-            match found {
-                Ok(c) => break c,
-                Err(e) => {
-                    tracing::error!(error = %e, "Cannot read the Web Push cursor; retrying.");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        };
+        let mut cursor = crate::outbox::start_cursor(&self.store, WEB_PUSH).await;
         self.update(|s| s.cursor = cursor);
         tracing::info!(cursor, public_key = %self.key.public_key(), "Web Push started.");
         loop {
