@@ -22,6 +22,8 @@ const update = (id: string, seq: number, status: AlertUpdate["status"], extra: P
   resolved_by: null,
   count: 1,
   detection_snapshot_url: null,
+  detection_clip: null,
+  detection_clip_url: null,
   ...extra,
 });
 

@@ -75,6 +75,8 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
     resolved_by: "string?",
     count: "number?",
     detection_snapshot_url: "string?",
+    detection_clip: "clip?",
+    detection_clip_url: "string?",
   },
   alert_escalated: { id: "string", seq: "number", camera: "string", site: "string", level: "number", waiting_s: "number" },
   receive_message: { seq: "number", room: "string", from: "string", text: "string", at: "number" },

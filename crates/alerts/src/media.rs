@@ -87,7 +87,7 @@ impl MediaDir {
     }
 
     /// Removes files by name (those of pruned alerts), and the grouped detections' snapshots
-    /// beside each snapshot; a missing file is fine.
+    /// and clips beside them; a missing file is fine.
     pub fn remove(&self, names: &[String]) {
         let mut siblings = Vec::new();
         for name in names {
@@ -95,7 +95,11 @@ impl MediaDir {
                 let _ = std::fs::remove_file(path);
             }
             if let Some(stem) = name.strip_suffix(".jpg") {
-                siblings.push(format!("{stem}-d"));
+                siblings.push((format!("{stem}-d"), ".jpg"));
+            }
+            // A clip is CAMERA-ALERT-RANDOM.mp4; its detections' are CAMERA-ALERT-dN-RANDOM.mp4.
+            if let Some((base, _)) = name.strip_suffix(".mp4").and_then(|s| s.rsplit_once('-')) {
+                siblings.push((format!("{base}-d"), ".mp4"));
             }
         }
         if siblings.is_empty() {
@@ -107,10 +111,20 @@ impl MediaDir {
         for entry in entries.flatten() {
             let file = entry.file_name();
             let file = file.to_string_lossy();
-            let detection = |prefix: &String| {
-                file.strip_prefix(prefix.as_str())
-                    .and_then(|rest| rest.strip_suffix(".jpg"))
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            let detection = |(prefix, ext): &(String, &str)| {
+                let Some(rest) = file
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|rest| rest.strip_suffix(ext))
+                else {
+                    return false;
+                };
+                // `N` for a snapshot, `N-RANDOM` for a clip.
+                let n = if *ext == ".mp4" {
+                    rest.split_once('-').map_or("", |(n, _)| n)
+                } else {
+                    rest
+                };
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
             };
             if siblings.iter().any(detection) {
                 let _ = std::fs::remove_file(entry.path());

@@ -200,6 +200,17 @@ impl RunningPipeline {
     }
 }
 
+/// The clip id of an alert's `n`th detection (alert ids are `a` and digits: no `-d` in them).
+fn detection_clip_id(alert: &str, n: u32) -> String {
+    format!("{alert}-d{n}")
+}
+
+/// The alert and detection of a [`detection_clip_id`].
+fn parse_detection_clip_id(id: &str) -> Option<(&str, u32)> {
+    let (alert, n) = id.rsplit_once("-d")?;
+    Some((alert, n.parse().ok()?))
+}
+
 /// Media times of an incident, for the marks on its clip.
 #[derive(Debug, Clone, Copy, Default)]
 struct ClipMarks {
@@ -219,8 +230,11 @@ pub struct PipelineAlerts {
     runtime: tokio::runtime::Handle,
     open: HashMap<String, String>,
     recorders: HashMap<String, ClipControl>,
-    /// Media times of each recording alert's start, peak and end, for the clip's marks.
+    /// Media times of each recording clip's start, peak and end, for its marks (by clip id:
+    /// an alert's id, or `ALERT-dN` for a grouped detection's own clip).
     marks: HashMap<String, ClipMarks>,
+    /// The clip each open incident records into, when it is not its alert's own.
+    clip_of: HashMap<String, String>,
     /// Cameras not online, since when (wall time, ms).
     down_since: HashMap<String, u64>,
     /// Each camera's open `camera_offline` alert.
@@ -248,6 +262,7 @@ impl PipelineAlerts {
             open: HashMap::new(),
             recorders: HashMap::new(),
             marks: HashMap::new(),
+            clip_of: HashMap::new(),
             down_since: HashMap::new(),
             offline_alerts: HashMap::new(),
             offline_after: None,
@@ -397,12 +412,23 @@ impl PipelineAlerts {
             peak_ms: within(marks.peak),
             end_ms: within(marks.end),
         };
-        let change = AlertChange {
-            clip: Some(clip),
-            ..AlertChange::default()
+        let (alert, change) = match parse_detection_clip_id(&report.id) {
+            Some((alert, n)) => (
+                alert,
+                AlertChange {
+                    detection_clip: Some((n, clip)),
+                    ..AlertChange::default()
+                },
+            ),
+            None => (
+                report.id.as_str(),
+                AlertChange {
+                    clip: Some(clip),
+                    ..AlertChange::default()
+                },
+            ),
         };
-        self.runtime
-            .block_on(self.service.update(&report.id, change))?;
+        self.runtime.block_on(self.service.update(alert, change))?;
         Ok(())
     }
 
@@ -446,14 +472,21 @@ impl PipelineAlerts {
                 let raised = self
                     .runtime
                     .block_on(self.service.raise_grouped(alert, snapshot))?;
-                // A grouped incident's clip is its alert's first one (still recording, it is
-                // extended by this incident's end).
-                if let (Raised::New(created), Some(recorder)) =
-                    (&raised, self.recorders.get(camera))
-                {
-                    recorder.start(&created.id, *t);
+                // A grouped incident extends its alert's clip while that is still recording;
+                // after it, the detection gets a clip of its own (`ALERT-dN`).
+                let clip = match &raised {
+                    Raised::New(created) => Some(created.id.clone()),
+                    Raised::Grouped(u) if !self.marks.contains_key(&u.id) => {
+                        let id = detection_clip_id(&u.id, u.count);
+                        self.clip_of.insert(incident.clone(), id.clone());
+                        Some(id)
+                    }
+                    Raised::Grouped(_) => None,
+                };
+                if let (Some(clip), Some(recorder)) = (clip, self.recorders.get(camera)) {
+                    recorder.start(&clip, *t);
                     self.marks.insert(
-                        created.id.clone(),
+                        clip,
                         ClipMarks {
                             start: Some(*t),
                             ..ClipMarks::default()
@@ -466,7 +499,8 @@ impl PipelineAlerts {
                 incident, peak, t, ..
             } => {
                 if let Some(id) = self.open.get(incident) {
-                    if let Some(marks) = self.marks.get_mut(id) {
+                    let clip = self.clip_of.get(incident).unwrap_or(id);
+                    if let Some(marks) = self.marks.get_mut(clip) {
                         marks.peak = Some(*t);
                     }
                     let change = AlertChange {
@@ -485,11 +519,12 @@ impl PipelineAlerts {
                 ..
             } => {
                 if let Some(id) = self.open.remove(incident) {
-                    if let Some(marks) = self.marks.get_mut(&id) {
+                    let clip = self.clip_of.remove(incident).unwrap_or_else(|| id.clone());
+                    if let Some(marks) = self.marks.get_mut(&clip) {
                         (marks.peak, marks.end) = (Some(*peak_t), Some(*t));
                     }
                     if let Some(recorder) = self.recorders.get(camera) {
-                        recorder.finish(&id, *t);
+                        recorder.finish(&clip, *t);
                     }
                     let change = AlertChange {
                         peak: Some(*peak),
@@ -694,6 +729,14 @@ mod tests {
                 "camera:gate:default:offline"
             ]
         );
+    }
+
+    #[test]
+    fn detection_clip_ids_name_their_alert_and_detection() {
+        assert_eq!(detection_clip_id("a12", 3), "a12-d3");
+        assert_eq!(parse_detection_clip_id("a12-d3"), Some(("a12", 3)));
+        assert_eq!(parse_detection_clip_id("a12"), None);
+        assert_eq!(parse_detection_clip_id("a12-dx"), None);
     }
 
     #[test]

@@ -628,11 +628,23 @@ mod tests {
         let media = MediaDir::new(dir.path().join("snapshots"));
         let detection = MediaDir::detection_name(&primary, 2).unwrap();
         assert!(media.path(&detection).unwrap().is_file());
-        // Removing the alert's media removes its detections' too, and nothing else.
-        std::fs::write(dir.path().join("snapshots/other-d2.jpg"), b"x").unwrap();
-        media.remove(std::slice::from_ref(&primary));
+        // Removing the alert's media removes its detections' too (snapshots and clips), and
+        // nothing else.
+        let shot = |name: &str| dir.path().join("snapshots").join(name);
+        for name in [
+            "gate-a1-0badcafe.mp4",
+            "gate-a1-d3-12345678.mp4",
+            "gate-a12-d3-12345678.mp4",
+            "other-d2.jpg",
+        ] {
+            std::fs::write(shot(name), b"x").unwrap();
+        }
+        media.remove(&[primary.clone(), "gate-a1-0badcafe.mp4".into()]);
         assert!(!media.path(&detection).unwrap().exists());
-        assert!(dir.path().join("snapshots/other-d2.jpg").exists());
+        assert!(!shot("gate-a1-0badcafe.mp4").exists());
+        assert!(!shot("gate-a1-d3-12345678.mp4").exists());
+        assert!(shot("gate-a12-d3-12345678.mp4").exists(), "another alert's");
+        assert!(shot("other-d2.jpg").exists());
     }
 
     #[tokio::test]

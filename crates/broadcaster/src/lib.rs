@@ -122,7 +122,7 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
         .route(
             "/api/alerts/{id}/detections/{file}",
-            get(rest::detection_snapshot),
+            get(rest::detection_media),
         )
         .route("/api/alerts/{id}/clip.mp4", get(media::clip))
         .route("/api/alerts/{id}/evidence.zip", get(media::evidence))

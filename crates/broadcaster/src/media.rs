@@ -31,6 +31,42 @@ pub(crate) async fn clip(
         .clip
         .and_then(|clip| hub.alerts.snapshots().path(&clip.file))
         .ok_or_else(|| ApiError::not_found("alert has no clip (yet)"))?;
+    serve_mp4(path, request).await
+}
+
+/// The clip of a grouped detection recorded after its alert's own (`N.mp4`), as the update
+/// that brought it names it.
+pub(crate) async fn detection_clip(
+    hub: &Hub,
+    claims: &crate::auth::Claims,
+    id: String,
+    n: u32,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let alert = crate::rest::visible_alert(hub, claims, id).await?;
+    let url = format!("/api/alerts/{}/detections/{n}.mp4", alert.id);
+    let events = hub
+        .blocking({
+            let id = alert.id.clone();
+            move |s| s.alert_events(&id)
+        })
+        .await?;
+    let file = events
+        .into_iter()
+        .find_map(|(_, event)| match event {
+            fightwatch_protocol::ServerMessage::AlertUpdate(u)
+                if u.detection_clip_url.as_deref() == Some(url.as_str()) =>
+            {
+                u.detection_clip.map(|c| c.file)
+            }
+            _ => None,
+        })
+        .and_then(|file| hub.alerts.snapshots().path(&file))
+        .ok_or_else(|| ApiError::not_found("no such detection clip"))?;
+    serve_mp4(file, request).await
+}
+
+async fn serve_mp4(path: std::path::PathBuf, request: Request) -> Result<Response, ApiError> {
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return Err(ApiError::not_found("clip file is gone (retention)"));
     }

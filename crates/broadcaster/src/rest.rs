@@ -210,22 +210,29 @@ pub(crate) async fn snapshot(
         .into_response())
 }
 
-/// The snapshot of the alert's `N`th grouped detection (`N.jpg`), when it brought one.
+/// The snapshot (`N.jpg`) or clip (`N.mp4`, Range supported) of the alert's `N`th grouped
+/// detection, when it brought one.
 #[utoipa::path(get, path = "/api/alerts/{id}/detections/{file}", tag = "alerts",
     params(("id" = String, Path, description = "Alert id"),
-        ("file" = String, Path, description = "`N.jpg`: the alert's Nth detection (2 and up)")),
+        ("file" = String, Path, description = "`N.jpg` or `N.mp4`: the alert's Nth detection (2 and up)")),
     responses((status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 206, content_type = "video/mp4", body = Vec<u8>),
         (status = 404, body = ErrorBody)))]
-pub(crate) async fn detection_snapshot(
+pub(crate) async fn detection_media(
     State(hub): State<Arc<Hub>>,
     Viewer(claims): Viewer,
     Path((id, file)): Path<(String, String)>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let n: u32 = file
-        .strip_suffix(".jpg")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| *n >= 2)
-        .ok_or_else(|| ApiError::not_found("no such detection"))?;
+    let number = |ext: &str| {
+        file.strip_suffix(ext)
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| *n >= 2)
+    };
+    if let Some(n) = number(".mp4") {
+        return crate::media::detection_clip(&hub, &claims, id, n, request).await;
+    }
+    let n = number(".jpg").ok_or_else(|| ApiError::not_found("no such detection"))?;
     let alert = visible_alert(&hub, &claims, id).await?;
     let path = alert
         .snapshot

@@ -200,7 +200,7 @@ async fn a_looping_fight_is_one_alert_with_a_growing_count() {
         format!(
             "[model]\npackage = \"{model}\"\nthreads = 1\n[incident]\ncooldown_s = 0.5\nend_threshold = 0.6\n\
              [server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
-             [evidence]\nclips = false\n[workflow]\nack_deadline_s = 0\ngroup_window_s = 60\n\
+             [evidence]\npre_roll_s = 1.0\npost_roll_s = 1.0\n[workflow]\nack_deadline_s = 0\ngroup_window_s = 60\n\
              [[cameras]]\nname = \"bar\"\nsource = \"{clip}\"\n",
             model = repo().join("models/fight-demo").display(),
             // A fight in the middle of walking: each loop is a new incident.
@@ -214,11 +214,16 @@ async fn a_looping_fight_is_one_alert_with_a_growing_count() {
     let mut ws = dashboard(port, &format!("token={viewer}")).await;
     let alert = next_about(&mut ws, "fight_alert", "").await;
     let id = alert["id"].as_str().unwrap().to_string();
-    // Three loops of 10 s: the count grows, and no other alert is raised.
-    let deadline = Instant::now() + Duration::from_secs(45);
+    // Three loops of 10 s: the count grows, and no other alert is raised. The first clip is
+    // finished before the second loop's fight: that detection gets a clip of its own.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut count = 1;
-    while count < 3 {
-        assert!(Instant::now() < deadline, "the count stayed at {count}");
+    let mut detection_clip = None;
+    while count < 3 || detection_clip.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the count stayed at {count}, detection clip {detection_clip:?}"
+        );
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(left, ws.next()).await else {
             continue;
@@ -229,6 +234,9 @@ async fn a_looping_fight_is_one_alert_with_a_growing_count() {
             Some("alert_update") => {
                 assert_eq!(v["id"], id.as_str());
                 count = count.max(v["count"].as_u64().unwrap());
+                if let Some(url) = v["detection_clip_url"].as_str() {
+                    detection_clip = Some(url.to_string());
+                }
             }
             _ => {}
         }
@@ -237,6 +245,18 @@ async fn a_looping_fight_is_one_alert_with_a_growing_count() {
     let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert!(list[0]["count"].as_u64().unwrap() >= 3, "{list}");
+    let url = detection_clip.unwrap();
+    assert!(
+        url.starts_with(&format!("/api/alerts/{id}/detections/")),
+        "{url}"
+    );
+    let (code, mp4) = common::http_get(port, &url, &viewer);
+    assert_eq!(code, 200);
+    assert_eq!(&mp4[4..8], b"ftyp", "an MP4");
+    assert!(
+        list[0]["clip"]["file"].is_string(),
+        "the alert keeps its own clip: {list}"
+    );
     service.kill().unwrap();
     service.wait().unwrap();
 }

@@ -198,6 +198,13 @@ pub struct AlertUpdate {
     /// is served (`/api/alerts/{id}/detections/{count}.jpg`).
     #[serde(default)]
     pub detection_snapshot_url: Option<String>,
+    /// Set on the update that brings the clip of a grouped detection recorded after the
+    /// alert's own clip was finished.
+    #[serde(default)]
+    pub detection_clip: Option<Box<ClipInfo>>,
+    /// Where that clip is served (`/api/alerts/{id}/detections/{n}.mp4`).
+    #[serde(default)]
+    pub detection_clip_url: Option<String>,
 }
 
 /// An alert nobody acknowledged in time: raised at the acknowledgement deadline and again at

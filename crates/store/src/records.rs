@@ -44,6 +44,9 @@ pub struct AlertChange {
     /// With `regroup`: the grouped detection's snapshot was saved (the alert's media folder
     /// holds it as its `count`th detection), so the update says where it is served.
     pub detection_snapshot: bool,
+    /// The clip of the alert's `n`th detection, recorded after its own clip was finished: it
+    /// goes in this update's event (the alert keeps its own clip).
+    pub detection_clip: Option<(u32, fightwatch_protocol::ClipInfo)>,
 }
 
 /// How and by whom an alert is resolved.

@@ -91,6 +91,14 @@ pub(crate) fn apply(
             .map(|r| r.user.clone())
             .or_else(|| current.resolved_by.clone()),
         count: current.count + u32::from(change.regroup.is_some()),
+        detection_clip: change
+            .detection_clip
+            .as_ref()
+            .map(|(_, clip)| Box::new(clip.clone())),
+        detection_clip_url: change
+            .detection_clip
+            .as_ref()
+            .map(|(n, _)| format!("/api/alerts/{}/detections/{n}.mp4", current.id)),
         detection_snapshot_url: (change.regroup.is_some() && change.detection_snapshot).then(
             || {
                 format!(

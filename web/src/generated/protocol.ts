@@ -120,7 +120,16 @@ count: number,
  * Set on the update of a grouped detection that brought a snapshot of its own: where it
  * is served (`/api/alerts/{id}/detections/{count}.jpg`).
  */
-detection_snapshot_url: string | null, };
+detection_snapshot_url: string | null, 
+/**
+ * Set on the update that brings the clip of a grouped detection recorded after the
+ * alert's own clip was finished.
+ */
+detection_clip: ClipInfo | null, 
+/**
+ * Where that clip is served (`/api/alerts/{id}/detections/{n}.mp4`).
+ */
+detection_clip_url: string | null, };
 
 export type AlertEscalated = { 
 /**

@@ -208,6 +208,14 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
               {(timeline ?? []).map((t, i, all) => (
                 <li key={`${t.at}-${String(seqOf(t.event))}`}>
                   <time>{clock(t.at)}</time> {describe(t, all[i - 1])}
+                  {detectionClip(t) && (
+                    <>
+                      {" "}
+                      <a href={detectionClip(t)} target="_blank" rel="noopener">
+                        play
+                      </a>
+                    </>
+                  )}
                   {detectionSnapshot(t) && (
                     <a class="detection-shot" href={detectionSnapshot(t)} target="_blank" rel="noopener">
                       <img src={detectionSnapshot(t)} alt="this detection's snapshot" loading="lazy" />
@@ -280,6 +288,12 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
   );
 }
 
+/** A grouped detection's own clip (this console's API only). */
+function detectionClip(t: TimelineEntry): string | undefined {
+  const url = (t.event as Record<string, unknown>).detection_clip_url;
+  return typeof url === "string" && url.startsWith("/api/alerts/") ? url : undefined;
+}
+
 /** A grouped detection's own snapshot (this console's API only). */
 function detectionSnapshot(t: TimelineEntry): string | undefined {
   const url = (t.event as Record<string, unknown>).detection_snapshot_url;
@@ -297,6 +311,10 @@ function describe(t: TimelineEntry, prev: TimelineEntry | undefined): string {
     return `resolved by ${String(e.resolved_by)}: ${outcome}${why}${e.note ? `: “${String(e.note)}”` : ""}`;
   }
   if (typeof e.assignee === "string" && e.assignee !== prevEvent?.assignee) return `owned by ${e.assignee}`;
+  if (typeof e.detection_clip_url === "string") {
+    const n = /detections\/(\d+)\.mp4$/.exec(e.detection_clip_url)?.[1] ?? "?";
+    return `clip of detection ${n} saved`;
+  }
   // A grouped detection: the count went up.
   if (typeof e.count === "number" && typeof prevEvent?.count === "number" && e.count > prevEvent.count) {
     return `detected again (detection ${e.count}), score ${percent(Number(e.peak_score))} at most`;
