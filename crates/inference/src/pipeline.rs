@@ -2,7 +2,8 @@
 //!
 //! One thread runs [`Pipeline::run`]. It waits on all camera queues at once, cuts each camera's
 //! clips by media time, batches clips of several cameras into one model run (up to `max_batch`,
-//! waiting at most `max_wait` for a batch to fill), and feeds the scores to each camera's
+//! waiting at most `max_wait` for a batch to fill, and not at all when every running camera has
+//! a clip waiting), and feeds the scores to each camera's
 //! incident detector. Frames arrive already resized by the camera threads.
 
 use std::collections::HashMap;
@@ -330,7 +331,15 @@ impl Pipeline {
             }
             let all_done = cams.iter().all(|c| c.done);
             let waited = first_pending.is_some_and(|t0| t0.elapsed() >= self.config.max_wait);
-            if !pending.is_empty() && (pending.len() >= self.config.max_batch || waited || all_done)
+            // Every camera still running has a clip waiting: nobody else can fill the batch, so
+            // waiting would only delay the alert.
+            let everyone_in = cams
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.done)
+                .all(|(i, _)| pending.iter().any(|(j, _)| *j == i));
+            if !pending.is_empty()
+                && (pending.len() >= self.config.max_batch || waited || all_done || everyone_in)
             {
                 let batch: Vec<_> = pending
                     .drain(..pending.len().min(self.config.max_batch))
