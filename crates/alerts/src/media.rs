@@ -45,16 +45,7 @@ impl MediaDir {
             fightwatch_capture::file_safe(camera),
             fastrand::u32(..)
         );
-        let path = self.dir.join(&name);
-        let (dir, p) = (self.dir.clone(), path.clone());
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(&p, jpeg.as_slice())
-        })
-        .await
-        .map_err(|_| AlertError::Cancelled)?
-        .map_err(|source| AlertError::Snapshot { path, source })?;
-        Ok(name)
+        self.write(name, jpeg).await
     }
 
     /// The file name of an alert's `n`th grouped detection's snapshot, beside the alert's own
@@ -71,9 +62,14 @@ impl MediaDir {
         n: u32,
         jpeg: Arc<Vec<u8>>,
     ) -> Result<Option<String>, AlertError> {
-        let Some(name) = Self::detection_name(primary, n) else {
-            return Ok(None);
-        };
+        match Self::detection_name(primary, n) {
+            Some(name) => self.write(name, jpeg).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `jpeg` as `name` in the folder (made on the first write), off the runtime.
+    async fn write(&self, name: String, jpeg: Arc<Vec<u8>>) -> Result<String, AlertError> {
         let path = self.dir.join(&name);
         let (dir, p) = (self.dir.clone(), path.clone());
         tokio::task::spawn_blocking(move || {
@@ -83,17 +79,26 @@ impl MediaDir {
         .await
         .map_err(|_| AlertError::Cancelled)?
         .map_err(|source| AlertError::Snapshot { path, source })?;
-        Ok(Some(name))
+        Ok(name)
     }
 
     /// Removes files by name (those of pruned alerts), and the grouped detections' snapshots
-    /// and clips beside them; a missing file is fine.
-    pub fn remove(&self, names: &[String]) {
-        let mut siblings = Vec::new();
+    /// and clips beside them; a missing file is fine. Returns the bytes freed.
+    pub fn remove(&self, names: &[String]) -> u64 {
+        let mut freed = 0;
         for name in names {
             if let Some(path) = self.path(name) {
-                let _ = std::fs::remove_file(path);
+                freed += remove_file(&path);
             }
+        }
+        freed + self.remove_detections(names)
+    }
+
+    /// Removes the grouped detections' snapshots and clips of the alerts whose own files are
+    /// `names` (one look at the folder for all of them); returns the bytes freed.
+    fn remove_detections(&self, names: &[String]) -> u64 {
+        let mut siblings = Vec::new();
+        for name in names {
             if let Some(stem) = name.strip_suffix(".jpg") {
                 siblings.push((format!("{stem}-d"), ".jpg"));
             }
@@ -103,11 +108,12 @@ impl MediaDir {
             }
         }
         if siblings.is_empty() {
-            return;
+            return 0;
         }
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
+            return 0;
         };
+        let mut freed = 0;
         for entry in entries.flatten() {
             let file = entry.file_name();
             let file = file.to_string_lossy();
@@ -127,9 +133,10 @@ impl MediaDir {
                 !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
             };
             if siblings.iter().any(detection) {
-                let _ = std::fs::remove_file(entry.path());
+                freed += remove_file(&entry.path());
             }
         }
+        freed
     }
 
     /// Removes the oldest alerts' snapshots and clips until the folder holds at most
@@ -148,21 +155,32 @@ impl MediaDir {
             if batch.is_empty() {
                 break;
             }
+            let mut gone = Vec::new();
             for (id, names) in batch {
-                for name in names {
-                    if let Some(path) = self.path(&name) {
-                        total =
-                            total.saturating_sub(std::fs::metadata(&path).map_or(0, |m| m.len()));
-                        let _ = std::fs::remove_file(&path);
+                for name in &names {
+                    if let Some(path) = self.path(name) {
+                        total = total.saturating_sub(remove_file(&path));
                     }
                 }
                 store.clear_media(&id)?;
                 removed += 1;
+                gone.extend(names);
                 if total <= max_bytes {
                     break;
                 }
             }
+            // Their grouped detections' files count against the limit too.
+            total = total.saturating_sub(self.remove_detections(&gone));
         }
         Ok(removed)
+    }
+}
+
+/// Removes a file; the bytes it held (0 when it was not there).
+fn remove_file(path: &std::path::Path) -> u64 {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    match std::fs::remove_file(path) {
+        Ok(()) => size,
+        Err(_) => 0,
     }
 }

@@ -628,6 +628,15 @@ mod tests {
         let media = MediaDir::new(dir.path().join("snapshots"));
         let detection = MediaDir::detection_name(&primary, 2).unwrap();
         assert!(media.path(&detection).unwrap().is_file());
+        // The space limit counts and removes them with their alert's media.
+        let copy = dir.path().join("kept.jpg");
+        std::fs::copy(media.path(&detection).unwrap(), &copy).unwrap();
+        assert_eq!(media.trim(alerts.store().as_ref(), 0).unwrap(), 1);
+        assert!(
+            !media.path(&detection).unwrap().exists(),
+            "trimmed with its alert"
+        );
+        std::fs::copy(&copy, media.path(&detection).unwrap()).unwrap();
         // Removing the alert's media removes its detections' too (snapshots and clips), and
         // nothing else.
         let shot = |name: &str| dir.path().join("snapshots").join(name);

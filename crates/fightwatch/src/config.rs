@@ -693,6 +693,19 @@ impl Config {
         }
     }
 
+    /// Loads the model package `[model]` names, on its device.
+    pub fn load_model(
+        &self,
+        global: &crate::cli::GlobalArgs,
+    ) -> anyhow::Result<fightwatch_inference::ModelPackage> {
+        crate::model_cmd::load_package(
+            global,
+            &self.model.package,
+            self.model.device.parse().map_err(anyhow::Error::msg)?,
+            self.model.threads,
+        )
+    }
+
     /// The cameras.
     pub fn camera_specs(&self) -> Vec<CameraSpec> {
         self.cameras

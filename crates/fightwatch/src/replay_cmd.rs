@@ -61,15 +61,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         .map(crate::config::Config::load)
         .transpose()?;
     let (model, pipeline_config) = match &config {
-        Some(c) => (
-            crate::model_cmd::load_package(
-                global,
-                &c.model.package,
-                c.model.device.parse().map_err(anyhow::Error::msg)?,
-                c.model.threads,
-            )?,
-            c.pipeline_config(),
-        ),
+        Some(c) => (c.load_model(global)?, c.pipeline_config()),
         None => (
             args.inference.load_model(global)?,
             args.inference.pipeline_config(),

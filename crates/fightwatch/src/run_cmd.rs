@@ -20,12 +20,7 @@ use crate::config::Config;
 
 pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let model = crate::model_cmd::load_package(
-        global,
-        &config.model.package,
-        config.model.device.parse().map_err(anyhow::Error::msg)?,
-        config.model.threads,
-    )?;
+    let model = config.load_model(global)?;
     let options = config.server_options()?;
     let cluster = options.cluster.clone();
     let server = Server::start(options)?;

@@ -45,12 +45,7 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
 
     // Window scores do not depend on the incident settings: one replay of each clip serves
     // every candidate.
-    let model = crate::model_cmd::load_package(
-        global,
-        &config.model.package,
-        config.model.device.parse().map_err(anyhow::Error::msg)?,
-        config.model.threads,
-    )?;
+    let model = config.load_model(global)?;
     let clips: Vec<LabelledClip> = verdicts
         .usable
         .iter()

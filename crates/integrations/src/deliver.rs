@@ -327,13 +327,6 @@ impl Integrations {
         self.inner.lock().is_ok_and(|i| i.running)
     }
 
-    /// Whether any target is configured.
-    pub fn is_empty(&self) -> bool {
-        self.inner
-            .lock()
-            .is_ok_and(|i| i.webhooks.is_empty() && i.mqtt.is_empty() && i.push.is_none())
-    }
-
     /// Every target's state, by name.
     pub fn status(&self) -> Vec<TargetStatus> {
         self.statuses
