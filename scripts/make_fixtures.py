@@ -49,6 +49,14 @@ CLIPS = [
     ("walk_then_run.mp4", 1107, 480, 360, 25, [("walk", 4), ("run", 3), ("stand", 3)], "h264"),
 ]
 
+# Quiet scenes for the capacity benchmark (scripts/bench_capacity.sh): a fixed camera (no shake)
+# on an empty scene, with sensor noise and lighting flicker. Not in labels.csv (nothing to label).
+# name, seed, width, height, fps, seconds
+QUIET = [
+    ("quiet/empty_lobby.mp4", 1201, 640, 360, 15, 12),
+    ("quiet/empty_lot.mp4", 1202, 480, 270, 10, 12),
+]
+
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-threads", "1"]
 ENCODERS = {
     "h264": ["-c:v", "libx264", "-preset", "medium", "-crf", "26", "-pix_fmt", "yuv420p",
@@ -128,6 +136,12 @@ def main() -> int:
             "container": container, "codec": CODEC_NAMES[fmt],
             "scene": "+".join(f"{k}:{d:g}" for k, d in segments),
         })
+    (args.out / "quiet").mkdir(exist_ok=True)
+    for name, seed, w, h, fps, seconds in QUIET:
+        if not args.only or name in args.only:
+            scene = synth.Scene(seed, w, h, fps, [("stand", seconds)], people=0, shake=0.0)
+            encode(scene, args.out / name, "h264")
+            print(f"  {name:24s} {w}x{h} @ {fps} fps, {scene.frame_count} frames, empty", flush=True)
     with open(args.out / "labels.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         wr.writeheader()

@@ -331,7 +331,7 @@ impl PipelineAlerts {
                 Ok(())
             }
             PipelineEvent::Clip(report) => self.clip(report),
-            PipelineEvent::Window { .. } => Ok(()),
+            PipelineEvent::Window { .. } | PipelineEvent::Skipped { .. } => Ok(()),
         }
     }
 

@@ -101,6 +101,8 @@ pub(crate) fn render(hub: &Hub) -> String {
         let inference_fps = PerCamera::<FloatGauge>::default();
         let inference_ms = PerCamera::<FloatGauge>::default();
         let queue_depth = PerCamera::<Gauge<i64>>::default();
+        let skipped_fps = PerCamera::<FloatGauge>::default();
+        let analysis_lag = PerCamera::<FloatGauge>::default();
         let dropped = PerCamera::<Counter<u64>>::default();
         for c in &m.cameras {
             let label = CameraLabel {
@@ -113,6 +115,8 @@ pub(crate) fn render(hub: &Hub) -> String {
                 .get_or_create(&label)
                 .set(i64::try_from(c.queue_depth).unwrap_or(i64::MAX));
             dropped.get_or_create(&label).inc_by(c.dropped_frames);
+            skipped_fps.get_or_create(&label).set(c.skipped_fps);
+            analysis_lag.get_or_create(&label).set(c.analysis_lag_ms);
         }
         registry.register(
             "camera_capture_fps",
@@ -123,6 +127,16 @@ pub(crate) fn render(hub: &Hub) -> String {
             "camera_inference_fps",
             "Windows scored per second",
             inference_fps,
+        );
+        registry.register(
+            "camera_skipped_fps",
+            "Windows left unscored per second (still, or far below the threshold)",
+            skipped_fps,
+        );
+        registry.register(
+            "camera_analysis_lag_ms",
+            "Longest time from a window's last frame to its score or verdict in the last second, ms",
+            analysis_lag,
         );
         registry.register(
             "camera_inference_ms",

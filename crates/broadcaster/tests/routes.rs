@@ -100,6 +100,8 @@ async fn metrics_are_valid_prometheus_text_with_escaped_labels() {
         inference_ms: 41.5,
         dropped_frames: dropped,
         queue_depth: 3,
+        skipped_fps: 1.5,
+        analysis_lag_ms: 480.0,
     };
     // A camera name with every character the text format must escape.
     let odd = "gate \"B\"\\\nnorth";
@@ -140,6 +142,11 @@ async fn metrics_are_valid_prometheus_text_with_escaped_labels() {
     );
     assert_eq!(value("fightwatch_camera_inference_ms", Some("lobby")), 41.5);
     assert_eq!(value("fightwatch_camera_queue_depth", Some(odd)), 3.0);
+    assert_eq!(value("fightwatch_camera_skipped_fps", Some("lobby")), 1.5);
+    assert_eq!(
+        value("fightwatch_camera_analysis_lag_ms", Some("lobby")),
+        480.0
+    );
     // Typed: the dropped-frame count is a counter (it was a gauge named like one).
     assert!(
         text.contains("# TYPE fightwatch_camera_dropped_frames_total counter"),

@@ -696,6 +696,8 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         inference_ms: 5.0,
         dropped_frames: 0,
         queue_depth: 0,
+        skipped_fps: 0.0,
+        analysis_lag_ms: 0.0,
     };
     s.hub
         .camera_status(vault_is(fightwatch_protocol::CameraStatus::Offline));

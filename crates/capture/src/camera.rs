@@ -12,7 +12,7 @@ use crate::record::{ClipCommand, ClipControl, RecordConfig, Recorder};
 use crate::source::{SourceInfo, SourceOptions, is_network};
 use crate::{
     CaptureError, EncodedPacket, Frame, FrameResizer, FrameSource, LatestFrame, MaskPainter,
-    PrivacyMask, ResizeSpec,
+    MotionMeter, PrivacyMask, ResizeSpec,
 };
 
 /// How frames of a recorded file are delivered.
@@ -281,6 +281,7 @@ struct Taps {
     recorder: Option<Recorder>,
     painter: Option<MaskPainter>,
     packets: Vec<EncodedPacket>,
+    motion: MotionMeter,
 }
 
 /// Why one session with the source ended.
@@ -328,6 +329,7 @@ impl Worker {
         // stay on the thread that uses them.
         let mut taps = Taps {
             resizer: self.config.model_resize.map(FrameResizer::new),
+            motion: MotionMeter::new(),
             recorder: self.config.record.clone().zip(self.commands.clone()).map(
                 |(config, commands)| {
                     Recorder::new(
@@ -505,7 +507,9 @@ impl Worker {
                 } else {
                     &unmasked
                 };
-                frame.model_input = Some(Arc::new(r.resize_picture(input)?));
+                let small = r.resize_picture(input)?;
+                frame.motion = taps.motion.measure(frame.pts_s, &small);
+                frame.model_input = Some(Arc::new(small));
             }
             if realtime && !self.live {
                 let (start, first_pts) = *clock.get_or_insert((Instant::now(), frame.pts_s));

@@ -259,6 +259,7 @@ impl FfmpegSource {
             captured_at: SystemTime::now(),
             picture: Arc::new(Picture::Video(decoded)),
             model_input: None,
+            motion: None,
         };
         self.seq += 1;
         Ok(frame)

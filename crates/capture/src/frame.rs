@@ -147,6 +147,9 @@ pub struct Frame {
     pub picture: Arc<Picture>,
     /// The frame resized for the model, when the camera was given a resize spec.
     pub model_input: Option<Arc<RgbImage>>,
+    /// Fraction of the picture that changed lately ([`crate::MotionMeter`], measured on the
+    /// model-size image); `None` when not measured or unknown (treat as motion).
+    pub motion: Option<f32>,
 }
 
 impl Frame {

@@ -111,6 +111,7 @@ impl FrameSource for ImageDirSource {
             captured_at: SystemTime::now(),
             picture: Arc::new(Picture::Rgb(image)),
             model_input: None,
+            motion: None,
         }))
     }
 }

@@ -43,6 +43,7 @@ mod frame;
 mod image_dir;
 mod live;
 mod mask;
+mod motion;
 mod record;
 mod resize;
 mod source;
@@ -56,6 +57,7 @@ pub use frame::{Frame, Picture};
 pub use image_dir::ImageDirSource;
 pub use live::LatestFrame;
 pub use mask::{MaskPainter, PrivacyMask};
+pub use motion::MotionMeter;
 pub use record::{
     ClipCommand, ClipControl, ClipMethod, ClipReport, EncodedPacket, EncodedStream, RecordConfig,
     SavedClip, clip_encoders_opened, hex, sha256_file,

@@ -162,6 +162,7 @@ impl FrameSource for UsbSource {
             captured_at: SystemTime::now(),
             picture: Arc::new(Picture::Rgb(image)),
             model_input: None,
+            motion: None,
         };
         self.seq += 1;
         Ok(Some(frame))

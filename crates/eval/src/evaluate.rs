@@ -20,6 +20,8 @@ pub struct ClipOutcome {
     pub mean_score: f32,
     /// Windows scored.
     pub windows: usize,
+    /// Windows the gate left unscored (still, or far below the threshold).
+    pub skipped: usize,
     /// `(media time, fight score)` of each window.
     pub scores: Vec<(f64, f32)>,
     /// Media time of the first incident start, seconds.
@@ -78,6 +80,7 @@ pub fn evaluate(
         let mut scores: HashMap<String, Vec<(f64, f32)>> = HashMap::new();
         let mut starts: HashMap<String, Vec<f64>> = HashMap::new();
         let mut errors: HashMap<String, String> = HashMap::new();
+        let mut skipped: HashMap<String, usize> = HashMap::new();
         for ev in events_rx {
             match ev {
                 PipelineEvent::Window {
@@ -86,6 +89,9 @@ pub fn evaluate(
                     .entry(camera.to_string())
                     .or_default()
                     .push((t, score)),
+                PipelineEvent::Skipped { camera, .. } => {
+                    *skipped.entry(camera.to_string()).or_default() += 1;
+                }
                 PipelineEvent::Incident {
                     event: IncidentEvent::Started { camera, t, .. },
                     ..
@@ -116,6 +122,7 @@ pub fn evaluate(
                     s.iter().map(|w| w.1).sum::<f32>() / s.len() as f32
                 },
                 windows: s.len(),
+                skipped: skipped.remove(&name).unwrap_or(0),
                 scores: s,
                 first_incident: st.first().copied(),
                 incidents: st.len(),

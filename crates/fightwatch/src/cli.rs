@@ -260,6 +260,9 @@ pub struct InferenceArgs {
     /// Most clips per model run.
     #[arg(long, default_value_t = PipelineConfig::default().max_batch)]
     pub max_batch: usize,
+    /// Score every window: no motion gate, no relaxed hop (see `[pipeline] gate`).
+    #[arg(long)]
+    pub score_every_window: bool,
     /// Smoothed score that starts an incident.
     #[arg(long, default_value_t = IncidentConfig::default().start_threshold)]
     pub start_threshold: f32,
@@ -288,6 +291,11 @@ impl InferenceArgs {
         let defaults = PipelineConfig::default();
         PipelineConfig {
             hop_s: self.hop,
+            gate: if self.score_every_window {
+                fightwatch_inference::GateConfig::off()
+            } else {
+                fightwatch_inference::GateConfig::recommended()
+            },
             max_batch: self.max_batch.max(1),
             incident: IncidentConfig {
                 start_threshold: self.start_threshold,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use fightwatch_alerts::{ArmedSchedule, CameraSpec, ClipSettings, Retention};
 use fightwatch_broadcaster::{ServerConfig, ServerOptions};
 use fightwatch_capture::{Pacing, PrivacyMask};
-use fightwatch_inference::{IncidentConfig, IncidentOverrides, PipelineConfig};
+use fightwatch_inference::{GateConfig, IncidentConfig, IncidentOverrides, PipelineConfig};
 use serde::Deserialize;
 
 /// Where the server listens unless told otherwise (`[server] bind`, `--bind`).
@@ -173,14 +173,47 @@ pub struct PipelineSection {
     pub hop_s: f64,
     /// Most clips per model run.
     pub max_batch: usize,
+    /// Leave windows unscored where nothing moved or the score is far below the threshold
+    /// (docs/inference.md, "Which windows are scored"); false scores every window.
+    pub gate: bool,
+    /// A window whose frames changed less than this fraction of the picture is "still"
+    /// (0: motion does not matter).
+    pub still_below: f32,
+    /// Below this smoothed score a camera is scored every `relaxed_hop_s`.
+    pub relaxed_below: f32,
+    /// Seconds between scored windows while far below the threshold.
+    pub relaxed_hop_s: f64,
+    /// Longest a camera goes unscored, seconds.
+    pub max_unscored_s: f64,
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
         let d = PipelineConfig::default();
+        let g = GateConfig::recommended();
         Self {
             hop_s: d.hop_s,
             max_batch: d.max_batch,
+            gate: true,
+            still_below: g.still_below.unwrap_or(0.0),
+            relaxed_below: g.relaxed_below,
+            relaxed_hop_s: g.relaxed_hop_s,
+            max_unscored_s: g.max_unscored_s,
+        }
+    }
+}
+
+impl PipelineSection {
+    /// The gate these settings describe.
+    pub fn gate_config(&self) -> GateConfig {
+        if !self.gate {
+            return GateConfig::off();
+        }
+        GateConfig {
+            still_below: (self.still_below > 0.0).then_some(self.still_below),
+            relaxed_below: self.relaxed_below,
+            relaxed_hop_s: self.relaxed_hop_s,
+            max_unscored_s: self.max_unscored_s,
         }
     }
 }
@@ -680,6 +713,7 @@ impl Config {
                 .map(|c| (c.name.clone(), self.incident_of(c)))
                 .collect(),
             hop_s: self.pipeline.hop_s,
+            gate: self.pipeline.gate_config(),
             max_batch: self.pipeline.max_batch.max(1),
             ..PipelineConfig::default()
         }
@@ -734,6 +768,9 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("[incident]: {e}"))?;
         if self.pipeline.hop_s.is_nan() || self.pipeline.hop_s <= 0.0 {
             bail!("[pipeline]: hop_s must be > 0");
+        }
+        if let Err(e) = self.pipeline.gate_config().validate() {
+            bail!("[pipeline]: {e}");
         }
         self.evidence.check()?;
         let mut hooks = HashSet::new();

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use fightwatch_alerts::{CameraSpec, ClipSettings, RunningPipeline};
 use fightwatch_broadcaster::Server;
 use fightwatch_capture::{CameraStatus, Pacing, SourceOptions};
-use fightwatch_inference::PipelineEvent;
+use fightwatch_inference::{PipelineEvent, Verdict};
 use fightwatch_protocol::IncidentEvent;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -146,11 +146,40 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             alerts.handle(&event)?;
         }
         match event {
+            PipelineEvent::Skipped {
+                camera,
+                t,
+                motion,
+                verdict,
+            } => {
+                if args.verbose {
+                    let source = source_of.get(&*camera).cloned().unwrap_or_default();
+                    let reason = match verdict {
+                        Verdict::Still => "still",
+                        Verdict::Relaxed => "relaxed",
+                        Verdict::Score => "scored",
+                    };
+                    if args.json {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"event": "skipped", "source": source, "camera": &*camera, "t": t, "motion": motion, "reason": reason})
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{camera:>16}  t={t:7.2}s  not scored ({reason}, motion {})",
+                            motion.map_or("?".into(), |m| format!("{m:.4}"))
+                        )?;
+                    }
+                }
+            }
             PipelineEvent::Window {
                 camera,
                 t,
                 score,
                 smoothed,
+                motion,
                 ..
             } => {
                 if let Some(bar) = &progress {
@@ -164,7 +193,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                         writeln!(
                             out,
                             "{}",
-                            json!({"event": "window", "source": source, "camera": &*camera, "t": t, "score": score, "smoothed": smoothed})
+                            json!({"event": "window", "source": source, "camera": &*camera, "t": t, "score": score, "smoothed": smoothed, "motion": motion})
                         )?;
                     } else {
                         writeln!(
@@ -241,6 +270,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                 "event": "summary",
                 "frames": summary.frames,
                 "windows": summary.windows,
+                "skipped": summary.skipped,
                 "incidents": summary.incidents,
                 "batches": summary.batches,
                 "inference_s": summary.inference_s,
@@ -250,9 +280,10 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     } else {
         writeln!(
             out,
-            "{} frames, {} windows, {incidents} incidents in {elapsed:.2} s ({:.1} windows/s; {:.2} s in the model)",
+            "{} frames, {} windows ({} more not scored), {incidents} incidents in {elapsed:.2} s ({:.1} windows/s; {:.2} s in the model)",
             summary.frames,
             summary.windows,
+            summary.skipped,
             summary.windows as f64 / elapsed.max(1e-9),
             summary.inference_s,
         )?;

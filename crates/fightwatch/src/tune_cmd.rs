@@ -56,17 +56,16 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
         })
         .collect();
     let progress = crate::eval_cmd::clip_progress(clips.len(), args.json);
-    let evaluation = fightwatch_eval::evaluate(
-        model,
-        config.pipeline_config(),
-        &clips,
-        args.parallel,
-        |done| {
-            if let Some(bar) = &progress {
-                bar.set_position(done as u64);
-            }
-        },
-    )?;
+    // Tuning replays the thresholds over every window's score: none may be left unscored.
+    let pipeline = fightwatch_inference::PipelineConfig {
+        gate: fightwatch_inference::GateConfig::off(),
+        ..config.pipeline_config()
+    };
+    let evaluation = fightwatch_eval::evaluate(model, pipeline, &clips, args.parallel, |done| {
+        if let Some(bar) = &progress {
+            bar.set_position(done as u64);
+        }
+    })?;
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }

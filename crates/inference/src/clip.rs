@@ -19,6 +19,9 @@ pub struct Clip<T = ()> {
     /// The payload pushed with the newest frame used (e.g. the full-resolution picture, for a
     /// snapshot), when it is still held.
     pub last_payload: Option<T>,
+    /// The most motion any frame of the window showed (see `fightwatch_capture::MotionMeter`);
+    /// `None` when a frame's motion was not measured.
+    pub motion: Option<f32>,
 }
 
 /// Collects a camera's preprocessed frames and cuts clips of `frames` samples at `sample_fps`,
@@ -37,7 +40,7 @@ pub struct ClipBuilder<T = ()> {
     frames: usize,
     sample_fps: f64,
     hop_s: f64,
-    ring: VecDeque<(f64, u64, Arc<RgbImage>)>,
+    ring: VecDeque<(f64, u64, Arc<RgbImage>, Option<f32>)>,
     payloads: VecDeque<(u64, T)>,
     next_start: Option<f64>,
 }
@@ -83,6 +86,18 @@ impl<T: Clone> ClipBuilder<T> {
         frame: Arc<RgbImage>,
         payload: T,
     ) -> Vec<Clip<T>> {
+        self.push_measured(pts_s, seq, frame, None, payload)
+    }
+
+    /// Adds a frame with its measured motion and its payload; returns the clips it completes.
+    pub fn push_measured(
+        &mut self,
+        pts_s: f64,
+        seq: u64,
+        frame: Arc<RgbImage>,
+        motion: Option<f32>,
+        payload: T,
+    ) -> Vec<Clip<T>> {
         // A timestamp going backwards (a looped file, a camera restart) starts over.
         if self
             .ring
@@ -92,7 +107,7 @@ impl<T: Clone> ClipBuilder<T> {
             self.reset();
         }
         self.next_start.get_or_insert(pts_s);
-        self.ring.push_back((pts_s, seq, frame));
+        self.ring.push_back((pts_s, seq, frame, motion));
         self.payloads.push_back((seq, payload));
         if self.payloads.len() > PAYLOADS_KEPT {
             self.payloads.pop_front();
@@ -121,7 +136,7 @@ impl<T: Clone> ClipBuilder<T> {
             let idx = self
                 .ring
                 .partition_point(|(pts, ..)| *pts <= instant + EPS_S);
-            let (_, seq, img) = self.ring.get(idx.checked_sub(1)?)?;
+            let (_, seq, img, _) = self.ring.get(idx.checked_sub(1)?)?;
             last_seq = *seq;
             frames.push(img.clone());
         }
@@ -130,7 +145,20 @@ impl<T: Clone> ClipBuilder<T> {
             .iter()
             .find(|(s, _)| *s == last_seq)
             .map(|(_, p)| p.clone());
+        // Frames from the one on screen at the first instant to the last sampled one.
+        let first = self
+            .ring
+            .partition_point(|(pts, ..)| *pts <= start + EPS_S)
+            .saturating_sub(1);
+        let last = self
+            .ring
+            .partition_point(|(pts, ..)| *pts <= start + self.span_s() + EPS_S);
+        let motion = self
+            .ring
+            .range(first..last)
+            .try_fold(0.0f32, |most, (.., m)| m.map(|m| most.max(m)));
         Some(Clip {
+            motion,
             start_s: start,
             end_s: start + self.frames as f64 / self.sample_fps,
             last_seq,
@@ -239,6 +267,33 @@ mod tests {
         for c in clips {
             assert_eq!(c.last_payload, Some(c.last_seq * 100));
         }
+    }
+
+    #[test]
+    fn a_clip_carries_the_most_motion_of_its_frames() {
+        let mut b = ClipBuilder::<()>::new(4, 4.0, 1.0);
+        let mut clips = Vec::new();
+        // 10 fps for 3 s; motion 0.5 only at 1.35 s, unknown at 2.95 s.
+        for i in 0..30u64 {
+            let pts = i as f64 / 10.0;
+            let motion = match i {
+                13 => Some(0.5),
+                29 => None,
+                _ => Some(0.01),
+            };
+            clips.extend(b.push_measured(pts, i, img(0), motion, ()));
+        }
+        let got: Vec<_> = clips.iter().map(|c| (c.start_s, c.motion)).collect();
+        // Clips at 0 and 1 s (instants 0–0.75 and 1–1.75 s); the one at 2 s needs 2.75 s.
+        assert_eq!(
+            got,
+            vec![(0.0, Some(0.01)), (1.0, Some(0.5)), (2.0, Some(0.01))]
+        );
+        // A frame without a measure makes the clip's motion unknown.
+        let mut b = ClipBuilder::<()>::new(2, 1.0, 1.0);
+        b.push_measured(0.0, 0, img(0), Some(0.0), ());
+        let c = b.push_measured(1.0, 1, img(0), None, ());
+        assert_eq!(c[0].motion, None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! a clip waiting), and feeds the scores to each camera's
 //! incident detector. Frames arrive already resized by the camera threads.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,7 +16,9 @@ use fightwatch_capture::{Camera, Frame, Picture, StatusEvent};
 use fightwatch_protocol::IncidentEvent;
 
 use crate::clip::{Clip, ClipBuilder};
+use crate::gate::{Gate, GateConfig, Verdict};
 use crate::incident::{IncidentConfig, IncidentDetector};
+use crate::snapshot::SnapshotEncoder;
 use crate::{Error, ModelPackage};
 
 /// Settings of the inference stage.
@@ -28,6 +30,8 @@ pub struct PipelineConfig {
     pub camera_incident: HashMap<String, IncidentConfig>,
     /// Seconds of media time between the starts of consecutive clips of a camera.
     pub hop_s: f64,
+    /// Which windows are scored (default: all).
+    pub gate: GateConfig,
     /// Most clips per model run (models with a fixed batch size run one by one regardless).
     pub max_batch: usize,
     /// Longest a ready clip waits for others to fill a batch.
@@ -52,6 +56,7 @@ impl Default for PipelineConfig {
             incident: IncidentConfig::default(),
             camera_incident: HashMap::new(),
             hop_s: 0.5,
+            gate: GateConfig::off(),
             max_batch: 8,
             max_wait: Duration::from_millis(50),
             snapshot_quality: 85,
@@ -76,6 +81,19 @@ pub enum PipelineEvent {
         batch: usize,
         /// Time the model run took.
         run_ms: f64,
+        /// The most motion of the window's frames, when measured.
+        motion: Option<f32>,
+    },
+    /// A window was left unscored (see [`GateConfig`]).
+    Skipped {
+        /// Camera name.
+        camera: Arc<str>,
+        /// Media time at the end of the window, seconds.
+        t: f64,
+        /// The most motion of the window's frames, when measured.
+        motion: Option<f32>,
+        /// Why.
+        verdict: Verdict,
     },
     /// An incident started, peaked or ended.
     Incident {
@@ -112,6 +130,8 @@ pub struct PipelineSummary {
     pub frames: u64,
     /// Windows scored.
     pub windows: u64,
+    /// Windows left unscored by the gate.
+    pub skipped: u64,
     /// Incidents started.
     pub incidents: u64,
     /// Model runs.
@@ -127,14 +147,97 @@ struct CameraState {
     name: Arc<str>,
     builder: ClipBuilder<Shot>,
     detector: IncidentDetector,
+    end_threshold: f32,
+    gate: Gate,
+    /// Windows cut but not yet decided on: with a gate, a window waits until every earlier one
+    /// of its camera is scored, so the same video always gives the same decisions.
+    deferred: VecDeque<Clip<Shot>>,
+    /// A window of this camera is waiting for (or in) a model run.
+    in_flight: bool,
     peak_picture: Option<Shot>,
     last_t: f64,
     done: bool,
     // Counters of the current metrics period.
     period_frames: u64,
     period_windows: u64,
+    period_skipped: u64,
     period_run_ms: f64,
+    /// Longest time from a window's last frame to its verdict (or score) this period, ms.
+    period_lag_ms: f64,
+    /// Capture time of the last frame of the newest window decided on.
+    last_decided: Option<SystemTime>,
     last_thumbnail: Option<Instant>,
+}
+
+impl CameraState {
+    /// Decides this camera's deferred windows in order, as far as it can: windows to score go
+    /// to `pending` (true if any did), the others are reported as skipped. Without a gate every
+    /// window goes straight through.
+    fn release(
+        &mut self,
+        index: usize,
+        config: &GateConfig,
+        pending: &mut Vec<(usize, Clip<Shot>)>,
+        summary: &mut PipelineSummary,
+        events: &Sender<PipelineEvent>,
+    ) -> bool {
+        let gated = *config != GateConfig::off();
+        let mut queued = false;
+        while !self.in_flight
+            && let Some(clip) = self.deferred.pop_front()
+        {
+            let verdict = if gated {
+                self.gate.decide(
+                    config,
+                    clip.end_s,
+                    clip.motion,
+                    self.detector.is_active(),
+                    self.end_threshold,
+                )
+            } else {
+                Verdict::Score
+            };
+            if verdict == Verdict::Score {
+                self.in_flight = gated;
+                self.gate.sent(clip.end_s, clip.motion);
+                pending.push((index, clip));
+                queued = true;
+                continue;
+            }
+            summary.skipped += 1;
+            self.period_skipped += 1;
+            self.last_t = self.last_t.max(clip.end_s);
+            self.note_lag(clip.last_payload.as_ref());
+            let _ = events.send(PipelineEvent::Skipped {
+                camera: self.name.clone(),
+                t: clip.end_s,
+                motion: clip.motion,
+                verdict,
+            });
+        }
+        queued
+    }
+
+    /// Counts the time from a window's last frame (its capture) to now into this period's lag.
+    fn note_lag(&mut self, last_frame: Option<&Shot>) {
+        if let Some((_, captured_at)) = last_frame {
+            self.last_decided = Some(*captured_at);
+            if let Ok(lag) = captured_at.elapsed() {
+                self.period_lag_ms = self.period_lag_ms.max(lag.as_secs_f64() * 1e3);
+            }
+        }
+    }
+
+    /// This period's lag; with no window decided in it, how old the newest decided one is
+    /// (so a starved camera shows a growing lag, not none).
+    fn lag_ms(&self) -> f64 {
+        if self.period_windows + self.period_skipped > 0 || self.done {
+            return self.period_lag_ms;
+        }
+        self.last_decided
+            .and_then(|t| t.elapsed().ok())
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    }
 }
 
 /// The inference stage over a set of cameras.
@@ -157,6 +260,10 @@ impl Pipeline {
     pub fn new(mut model: ModelPackage, config: PipelineConfig) -> Result<Self, Error> {
         config.incident.validate().map_err(|m| Error::Config {
             path: "incident settings".into(),
+            message: m,
+        })?;
+        config.gate.validate().map_err(|m| Error::Config {
+            path: "pipeline gate settings".into(),
             message: m,
         })?;
         for (camera, incident) in &config.camera_incident {
@@ -208,17 +315,27 @@ impl Pipeline {
         let input = self.model.config().input.clone();
         let mut cams: Vec<CameraState> = cameras
             .iter()
-            .map(|c| CameraState {
-                name: c.name().clone(),
-                builder: ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
-                detector: IncidentDetector::new(c.name(), self.config.incident_for(c.name())),
-                peak_picture: None,
-                last_t: 0.0,
-                done: false,
-                period_frames: 0,
-                period_windows: 0,
-                period_run_ms: 0.0,
-                last_thumbnail: None,
+            .map(|c| {
+                let incident = self.config.incident_for(c.name());
+                CameraState {
+                    name: c.name().clone(),
+                    builder: ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
+                    detector: IncidentDetector::new(c.name(), incident),
+                    end_threshold: incident.end_threshold,
+                    gate: Gate::default(),
+                    deferred: VecDeque::new(),
+                    in_flight: false,
+                    peak_picture: None,
+                    last_t: 0.0,
+                    done: false,
+                    period_frames: 0,
+                    period_windows: 0,
+                    period_skipped: 0,
+                    period_run_ms: 0.0,
+                    period_lag_ms: 0.0,
+                    last_decided: None,
+                    last_thumbnail: None,
+                }
             })
             .collect();
         // Kept apart from the per-camera state: a Select borrows them while the state changes.
@@ -227,6 +344,7 @@ impl Pipeline {
         let mut pending: Vec<(usize, Clip<Shot>)> = Vec::new();
         let mut first_pending: Option<Instant> = None;
         let mut status_open = true;
+        let encoder = SnapshotEncoder::start(events.clone(), self.config.snapshot_quality);
         let mut period_start = Instant::now();
         loop {
             if period_start.elapsed() >= Duration::from_secs(1) {
@@ -246,8 +364,11 @@ impl Pipeline {
                             },
                             dropped_frames: camera.stats().dropped.load(Ordering::Relaxed),
                             queue_depth: camera.frames().len(),
+                            skipped_fps: cam.period_skipped as f64 / secs,
+                            analysis_lag_ms: cam.lag_ms(),
                         };
-                        (cam.period_frames, cam.period_windows, cam.period_run_ms) = (0, 0, 0.0);
+                        (cam.period_frames, cam.period_windows, cam.period_skipped) = (0, 0, 0);
+                        (cam.period_run_ms, cam.period_lag_ms) = (0.0, 0.0);
                         m
                     })
                     .collect();
@@ -296,14 +417,7 @@ impl Pipeline {
                                 .is_none_or(|t| t.elapsed() >= THUMBNAIL_EVERY)
                             {
                                 cam.last_thumbnail = Some(Instant::now());
-                                if let Some(jpeg) =
-                                    thumbnail(&frame.picture, self.config.snapshot_quality)
-                                {
-                                    let _ = events.send(PipelineEvent::Thumbnail {
-                                        camera: cam.name.clone(),
-                                        jpeg,
-                                    });
-                                }
+                                encoder.thumbnail(cam.name.clone(), frame.picture.clone());
                             }
                             cam.last_t = cam.last_t.max(frame.pts_s);
                             let Some(small) = frame.model_input.clone() else {
@@ -315,14 +429,16 @@ impl Pipeline {
                                     ),
                                 });
                             };
-                            for clip in cam.builder.push_with(
+                            cam.deferred.extend(cam.builder.push_measured(
                                 frame.pts_s,
                                 frame.seq,
                                 small,
+                                frame.motion,
                                 (frame.picture.clone(), frame.captured_at),
-                            ) {
+                            ));
+                            if cam.release(i, &self.config.gate, &mut pending, &mut summary, events)
+                            {
                                 first_pending.get_or_insert_with(Instant::now);
-                                pending.push((i, clip));
                             }
                         }
                         Err(_) => cams[i].done = true,
@@ -349,7 +465,12 @@ impl Pipeline {
                 } else {
                     Some(Instant::now())
                 };
-                self.score_batch(&mut cams, batch, events, &mut summary)?;
+                self.score_batch(&mut cams, batch, events, &encoder, &mut summary)?;
+                for (i, cam) in cams.iter_mut().enumerate() {
+                    if cam.release(i, &self.config.gate, &mut pending, &mut summary, events) {
+                        first_pending.get_or_insert_with(Instant::now);
+                    }
+                }
             }
             // A camera that ended and has no clip waiting closes its open incident.
             for (i, cam) in cams.iter_mut().enumerate() {
@@ -357,26 +478,17 @@ impl Pipeline {
                     && !pending.iter().any(|(j, _)| *j == i)
                     && let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now()))
                 {
-                    let snapshot = self.snapshot(cam.peak_picture.take().as_ref().map(|s| &*s.0));
-                    let _ = events.send(PipelineEvent::Incident {
-                        event,
-                        snapshot,
-                        frame_ms: None,
-                    });
+                    encoder.incident(event, None, cam.peak_picture.take().map(|s| s.0), events);
                 }
             }
         }
         // Stopped: close what is open so no incident is left dangling.
         for cam in &mut cams {
             if let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now())) {
-                let snapshot = self.snapshot(cam.peak_picture.take().as_ref().map(|s| &*s.0));
-                let _ = events.send(PipelineEvent::Incident {
-                    event,
-                    snapshot,
-                    frame_ms: None,
-                });
+                encoder.incident(event, None, cam.peak_picture.take().map(|s| s.0), events);
             }
         }
+        encoder.finish();
         Ok(summary)
     }
 
@@ -385,6 +497,7 @@ impl Pipeline {
         cams: &mut [CameraState],
         batch: Vec<(usize, Clip<Shot>)>,
         events: &Sender<PipelineEvent>,
+        encoder: &SnapshotEncoder,
         summary: &mut PipelineSummary,
     ) -> Result<(), Error> {
         let inputs: Vec<&[Arc<image::RgbImage>]> =
@@ -403,6 +516,9 @@ impl Pipeline {
             cam.period_windows += 1;
             cam.period_run_ms += run_s * 1e3;
             let decision = cam.detector.push(clip.end_s, now, score.fight, &self.label);
+            cam.gate.scored(decision.smoothed);
+            cam.in_flight = false;
+            cam.note_lag(clip.last_payload.as_ref());
             let _ = events.send(PipelineEvent::Window {
                 camera: cam.name.clone(),
                 t: clip.end_s,
@@ -410,70 +526,24 @@ impl Pipeline {
                 smoothed: decision.smoothed,
                 batch: batch_len,
                 run_ms: run_s * 1e3,
+                motion: clip.motion,
             });
             if decision.new_peak {
                 cam.peak_picture = clip.last_payload.clone();
             }
             for event in decision.events {
                 let frame_ms = clip.last_payload.as_ref().map(|s| wall_ms(s.1));
-                let snapshot = match &event {
+                let picture = match &event {
                     IncidentEvent::Started { .. } => {
                         summary.incidents += 1;
-                        self.snapshot(clip.last_payload.as_ref().map(|s| &*s.0))
+                        clip.last_payload.as_ref().map(|s| s.0.clone())
                     }
-                    IncidentEvent::Ended { .. } => {
-                        self.snapshot(cam.peak_picture.take().as_ref().map(|s| &*s.0))
-                    }
+                    IncidentEvent::Ended { .. } => cam.peak_picture.take().map(|s| s.0),
                     IncidentEvent::Updated { .. } => None,
                 };
-                let _ = events.send(PipelineEvent::Incident {
-                    event,
-                    snapshot,
-                    frame_ms,
-                });
+                encoder.incident(event, frame_ms, picture, events);
             }
         }
         Ok(())
     }
-
-    /// JPEG of a picture; `None` (and a warning) if it cannot be made.
-    fn snapshot(&self, picture: Option<&Picture>) -> Option<Arc<Vec<u8>>> {
-        let rgb = match picture?.to_rgb() {
-            Ok(rgb) => rgb,
-            Err(e) => {
-                tracing::warn!(error = %e, "Could not convert a snapshot frame.");
-                return None;
-            }
-        };
-        let mut jpeg = Vec::new();
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg,
-            self.config.snapshot_quality,
-        );
-        match rgb.write_with_encoder(encoder) {
-            Ok(()) => Some(Arc::new(jpeg)),
-            Err(e) => {
-                tracing::warn!(error = %e, "Could not encode a snapshot.");
-                None
-            }
-        }
-    }
-}
-
-/// A JPEG of `picture` at most 480 pixels wide.
-fn thumbnail(picture: &Picture, quality: u8) -> Option<Arc<Vec<u8>>> {
-    let rgb = picture.to_rgb().ok()?;
-    let small = if rgb.width() > 480 {
-        let h = (u64::from(rgb.height()) * 480 / u64::from(rgb.width())).max(1) as u32;
-        image::imageops::thumbnail(&rgb, 480, h)
-    } else {
-        rgb
-    };
-    let mut jpeg = Vec::new();
-    small
-        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg, quality,
-        ))
-        .ok()?;
-    Some(Arc::new(jpeg))
 }

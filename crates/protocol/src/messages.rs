@@ -300,6 +300,14 @@ pub struct CameraMetrics {
     pub dropped_frames: u64,
     /// Frames waiting in the camera's queue.
     pub queue_depth: usize,
+    /// Windows left unscored per second: nothing moved, or the score was far below the
+    /// threshold (docs/inference.md, "Which windows are scored").
+    #[serde(default)]
+    pub skipped_fps: f64,
+    /// Longest time this second from a window's last frame to its score (or to the decision
+    /// not to score it), ms: how far analysis runs behind the camera.
+    #[serde(default)]
+    pub analysis_lag_ms: f64,
 }
 
 /// A `metric_update`.

@@ -263,7 +263,17 @@ dropped_frames: number,
 /**
  * Frames waiting in the camera's queue.
  */
-queue_depth: number, };
+queue_depth: number, 
+/**
+ * Windows left unscored per second: nothing moved, or the score was far below the
+ * threshold (docs/inference.md, "Which windows are scored").
+ */
+skipped_fps: number, 
+/**
+ * Longest time this second from a window's last frame to its score (or to the decision
+ * not to score it), ms: how far analysis runs behind the camera.
+ */
+analysis_lag_ms: number, };
 
 export type Metrics = { 
 /**

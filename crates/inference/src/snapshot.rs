@@ -1,0 +1,156 @@
+//! Snapshot and thumbnail JPEGs, encoded on a thread of their own.
+//!
+//! A 1080p snapshot costs tens of milliseconds to convert and encode; on the inference thread
+//! that time would hold up every camera's next window. Incident events go through this thread in
+//! the order they were raised (each with its JPEG), so a start still comes before its end.
+//! Thumbnails are best effort: when the encoder is behind, a thumbnail is dropped rather than
+//! queued.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use fightwatch_capture::Picture;
+use fightwatch_protocol::IncidentEvent;
+
+use crate::PipelineEvent;
+
+enum Job {
+    Incident {
+        event: IncidentEvent,
+        frame_ms: Option<u64>,
+        picture: Option<Arc<Picture>>,
+    },
+    Thumbnail {
+        camera: Arc<str>,
+        picture: Arc<Picture>,
+    },
+}
+
+/// Jobs waiting at most; beyond it thumbnails are dropped and incidents wait for room.
+const QUEUE: usize = 64;
+/// Widest thumbnail.
+const THUMBNAIL_WIDTH: u32 = 480;
+
+/// The encoder thread of one pipeline run.
+pub(crate) struct SnapshotEncoder {
+    jobs: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SnapshotEncoder {
+    /// Starts the thread; its results go to `events`.
+    pub(crate) fn start(events: Sender<PipelineEvent>, quality: u8) -> Self {
+        let (jobs, rx) = crossbeam_channel::bounded(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("fw-snapshots".into())
+            .spawn(move || encode_all(&rx, &events, quality))
+            .map_err(|e| tracing::error!(error = %e, "Could not start the snapshot thread."))
+            .ok();
+        Self {
+            jobs: thread.is_some().then_some(jobs),
+            thread,
+        }
+    }
+
+    /// Sends an incident event on, with a JPEG of `picture` when given.
+    pub(crate) fn incident(
+        &self,
+        event: IncidentEvent,
+        frame_ms: Option<u64>,
+        picture: Option<Arc<Picture>>,
+        events: &Sender<PipelineEvent>,
+    ) {
+        let job = Job::Incident {
+            event,
+            frame_ms,
+            picture,
+        };
+        match &self.jobs {
+            Some(jobs) => {
+                // Blocks only when 64 jobs wait: an incident is never dropped.
+                if let Err(e) = jobs.send(job) {
+                    forward_unencoded(e.0, events);
+                }
+            }
+            None => forward_unencoded(job, events),
+        }
+    }
+
+    /// Makes a thumbnail of `picture` unless the encoder is busy.
+    pub(crate) fn thumbnail(&self, camera: Arc<str>, picture: Arc<Picture>) {
+        if let Some(jobs) = &self.jobs {
+            match jobs.try_send(Job::Thumbnail { camera, picture }) {
+                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+            }
+        }
+    }
+
+    /// Waits for every job sent so far.
+    pub(crate) fn finish(mut self) {
+        self.join();
+    }
+
+    fn join(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("The snapshot thread panicked.");
+        }
+    }
+}
+
+impl Drop for SnapshotEncoder {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+/// Without the thread (it could not start or died), incidents still go out, without a JPEG.
+fn forward_unencoded(job: Job, events: &Sender<PipelineEvent>) {
+    if let Job::Incident {
+        event, frame_ms, ..
+    } = job
+    {
+        let _ = events.send(PipelineEvent::Incident {
+            event,
+            frame_ms,
+            snapshot: None,
+        });
+    }
+}
+
+fn encode_all(jobs: &Receiver<Job>, events: &Sender<PipelineEvent>, quality: u8) {
+    for job in jobs {
+        let event = match job {
+            Job::Incident {
+                event,
+                frame_ms,
+                picture,
+            } => PipelineEvent::Incident {
+                snapshot: picture.and_then(|p| jpeg(&p, quality, u32::MAX)),
+                event,
+                frame_ms,
+            },
+            Job::Thumbnail { camera, picture } => {
+                let Some(jpeg) = jpeg(&picture, quality, THUMBNAIL_WIDTH) else {
+                    continue;
+                };
+                PipelineEvent::Thumbnail { camera, jpeg }
+            }
+        };
+        let _ = events.send(event);
+    }
+}
+
+/// A JPEG of `picture` at most `max_width` wide; `None` (and a warning) if it cannot be made.
+fn jpeg(picture: &Picture, quality: u8, max_width: u32) -> Option<Arc<Vec<u8>>> {
+    match picture.to_jpeg(quality, max_width) {
+        Ok(jpeg) => Some(Arc::new(jpeg)),
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not make a snapshot JPEG.");
+            None
+        }
+    }
+}
