@@ -195,7 +195,7 @@ describe("ConsoleModel", () => {
     await started;
     const update = (node: string, at: number, camera: string, cpu: number) => ({
       type: "metric_update", at, cpu_percent: cpu, rss_bytes: 100, clients: 2, node,
-      cameras: [{ camera, capture_fps: 10, inference_fps: 2, inference_ms: 5, queue_depth: 0, dropped_frames: 0 }],
+      cameras: [{ camera, capture_fps: 10, inference_fps: 2, inference_ms: 5, queue_depth: 0, dropped_frames: 0, skipped_fps: 0, analysis_lag_ms: 120 }],
     });
     sockets[0].frame(update("node-1", 10_000, "lobby", 30));
     sockets[0].frame(update("node-2", 10_300, "yard", 20));

@@ -1,6 +1,6 @@
 //! `GET /ws`: one task per dashboard connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,12 +94,19 @@ pub async fn handler(
         }))
 }
 
+/// Alerts a connection remembers for routing updates that do not name their camera (stored by
+/// older versions); an update of an older alert then reaches unrestricted clients only.
+const ROUTED_ALERTS: usize = 1024;
+
 struct Session {
     hub: Arc<Hub>,
     claims: Claims,
     rooms: HashSet<String>,
-    /// Alerts this client was sent: id → (camera, site), to route their updates.
+    /// The newest alerts this client was sent: id → (camera, site), to route their updates
+    /// (at most [`ROUTED_ALERTS`]: a console open for weeks must not grow without bound).
     alerts: HashMap<String, (String, String)>,
+    /// `alerts`' ids, oldest first.
+    alert_order: VecDeque<String>,
     /// Highest seq sent: anything at or below it is never sent again.
     sent: u64,
 }
@@ -113,6 +120,7 @@ impl Session {
             claims,
             rooms: HashSet::new(),
             alerts: HashMap::new(),
+            alert_order: VecDeque::new(),
             sent: 0,
         }
     }
@@ -135,9 +143,18 @@ impl Session {
             ServerMessage::FightAlert(a) => {
                 let ok =
                     self.claims.may_see(&a.camera) && in_rooms(&self.rooms, &a.camera, &a.site);
-                if ok {
-                    self.alerts
-                        .insert(a.id.clone(), (a.camera.clone(), a.site.clone()));
+                if ok
+                    && self
+                        .alerts
+                        .insert(a.id.clone(), (a.camera.clone(), a.site.clone()))
+                        .is_none()
+                {
+                    self.alert_order.push_back(a.id.clone());
+                    if self.alert_order.len() > ROUTED_ALERTS
+                        && let Some(old) = self.alert_order.pop_front()
+                    {
+                        self.alerts.remove(&old);
+                    }
                 }
                 ok
             }

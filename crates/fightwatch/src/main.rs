@@ -11,6 +11,7 @@ mod eval_cmd;
 mod evidence_cmd;
 mod logging;
 mod model_cmd;
+mod memory;
 mod probe_cmd;
 mod replay_cmd;
 mod run_cmd;
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    memory::limit_malloc_arenas();
     let cli = cli::Cli::parse();
     logging::init(cli.log_verbosity, cli.quiet);
     match run(cli) {

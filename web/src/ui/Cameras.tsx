@@ -50,6 +50,14 @@ export function Cameras({ model, open }: { model: ConsoleModel; open: (camera: s
                   {m ? (
                     <>
                       {m.capture_fps.toFixed(1)} fps · {m.inference_ms.toFixed(0)} ms
+                      {m.analysis_lag_ms > 1000 && (
+                        <span class="lagging" title="Analysis runs behind this camera">
+                          {` · ${(m.analysis_lag_ms / 1000).toFixed(1)} s behind`}
+                        </span>
+                      )}
+                      {m.inference_fps === 0 && m.skipped_fps > 0 && (
+                        <span title="Nothing moves: scored every 10 s only">{" · still"}</span>
+                      )}
                       {m.dropped_frames > 0 && ` · ${m.dropped_frames} dropped`}
                     </>
                   ) : (
