@@ -9,24 +9,17 @@ mod common;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use common::{repo, runtime};
+use common::{demo_pipeline, repo};
 use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing};
-use fightwatch_inference::{ModelPackage, Pipeline, PipelineConfig, PipelineEvent, resize_spec};
+use fightwatch_inference::{PipelineConfig, PipelineEvent};
 
 #[test]
 fn a_lone_cameras_window_is_scored_without_waiting_for_a_batch() {
-    let rt = runtime();
-    let model = ModelPackage::load(&rt, &repo().join("models/fight-demo"), 1).unwrap();
-    let spec = resize_spec(&model.config().input);
-    let mut pipeline = Pipeline::new(
-        model,
-        PipelineConfig {
-            max_batch: 64,
-            max_wait: Duration::from_secs(60),
-            ..PipelineConfig::default()
-        },
-    )
-    .unwrap();
+    let (mut pipeline, spec) = demo_pipeline(PipelineConfig {
+        max_batch: 64,
+        max_wait: Duration::from_secs(60),
+        ..PipelineConfig::default()
+    });
     let (status_tx, status_rx) = crossbeam_channel::unbounded();
     // 6 s of video played at its own speed: its first window is ready after ~2 s.
     let mut cfg = CameraConfig::new(

@@ -7,11 +7,9 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
-use common::{repo, runtime};
+use common::{demo_pipeline, repo};
 use fightwatch_capture::{Camera, CameraConfig};
-use fightwatch_inference::{
-    GateConfig, ModelPackage, Pipeline, PipelineConfig, PipelineEvent, Verdict, resize_spec,
-};
+use fightwatch_inference::{GateConfig, PipelineConfig, PipelineEvent, Verdict};
 use fightwatch_protocol::IncidentEvent;
 
 /// What the pipeline decided for each window of each camera, in order: `(camera, t, what)`,
@@ -20,17 +18,10 @@ use fightwatch_protocol::IncidentEvent;
 type Decisions = (Vec<(String, String, String)>, Vec<(String, f64)>);
 
 fn replay(gate: GateConfig, files: &[&str]) -> Decisions {
-    let rt = runtime();
-    let model = ModelPackage::load(&rt, &repo().join("models/fight-demo"), 1).unwrap();
-    let spec = resize_spec(&model.config().input);
-    let mut pipeline = Pipeline::new(
-        model,
-        PipelineConfig {
-            gate,
-            ..PipelineConfig::default()
-        },
-    )
-    .unwrap();
+    let (mut pipeline, spec) = demo_pipeline(PipelineConfig {
+        gate,
+        ..PipelineConfig::default()
+    });
     let (status_tx, status_rx) = crossbeam_channel::unbounded();
     let cameras: Vec<Camera> = files
         .iter()

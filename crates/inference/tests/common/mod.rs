@@ -23,3 +23,21 @@ pub fn runtime() -> OrtRuntime {
     };
     OrtRuntime::init(&search).expect("ONNX Runtime library (run scripts/setup.sh)")
 }
+
+/// A pipeline on the demo model with `config` (one model thread), and the resize its cameras
+/// need.
+pub fn demo_pipeline(
+    config: fightwatch_inference::PipelineConfig,
+) -> (
+    fightwatch_inference::Pipeline,
+    fightwatch_capture::ResizeSpec,
+) {
+    let model =
+        fightwatch_inference::ModelPackage::load(&runtime(), &repo().join("models/fight-demo"), 1)
+            .unwrap();
+    let spec = fightwatch_inference::resize_spec(&model.config().input);
+    (
+        fightwatch_inference::Pipeline::new(model, config).unwrap(),
+        spec,
+    )
+}
