@@ -81,6 +81,45 @@ struct Args {
     /// (127.0.X.Y), so per-address limits do not hide the cost of hashing.
     #[arg(long)]
     spread_addresses: bool,
+    /// Wire format: `fightwatch` (JSON messages with a `type`) or `socketio` (Socket.IO 4 over
+    /// a WebSocket: `42["event",data]` frames; `--url ws://HOST/socket.io/?EIO=4&transport=websocket`),
+    /// to run the same load against a Socket.IO server (scripts/bench_fanout.sh).
+    #[arg(long, value_enum, default_value_t = Dialect::Fightwatch)]
+    dialect: Dialect,
+}
+
+/// How messages are framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Dialect {
+    /// fightwatch's own protocol (docs/protocol.md), and servers that speak it.
+    Fightwatch,
+    /// Socket.IO 4 (Engine.IO 4) over a WebSocket.
+    Socketio,
+}
+
+impl Dialect {
+    /// Whether `text` is a load alert; its number.
+    fn load_alert(self, text: &str) -> Option<usize> {
+        let head = match self {
+            Dialect::Fightwatch => r#"{"type":"fight_alert""#,
+            Dialect::Socketio => r#"42["fight_alert""#,
+        };
+        // A substring scan, not a JSON parse: the client must not be the bottleneck.
+        let rest = text
+            .strip_prefix(head)?
+            .split(r#""camera":"load-"#)
+            .nth(1)?;
+        rest.split('"').next()?.parse().ok()
+    }
+
+    /// The publisher's message for load alert `n`.
+    fn detection(self, n: usize) -> String {
+        let body = format!(r#""camera":"load-{n}","score":0.9,"site":"load""#);
+        match self {
+            Dialect::Fightwatch => format!(r#"{{"type":"fight_detected",{body}}}"#),
+            Dialect::Socketio => format!(r#"42["fight_detected",{{{body}}}]"#),
+        }
+    }
 }
 
 impl Args {
@@ -177,13 +216,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(url: &str, token: &str) -> anyhow::Result<Ws> {
+async fn open(url: &str, token: &str, dialect: Dialect) -> anyhow::Result<Ws> {
     let sep = if url.contains('?') { '&' } else { '?' };
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}{sep}token={token}")).await?;
-    // The welcome message comes first.
-    match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
-        Ok(Some(Ok(Message::Text(t)))) if t.contains("welcome_message") => Ok(ws),
-        other => bail!("no welcome: {other:?}"),
+    if dialect == Dialect::Socketio {
+        // Engine.IO's open packet, then joining the default namespace.
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.starts_with('0') => {}
+            other => bail!("no Engine.IO open packet: {other:?}"),
+        }
+        ws.send(Message::text("40")).await?;
+    }
+    // The welcome message comes first (after Socket.IO's namespace answer).
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.contains("welcome_message") => return Ok(ws),
+            Ok(Some(Ok(Message::Text(t))))
+                if dialect == Dialect::Socketio && t.starts_with("40") => {}
+            other => bail!("no welcome: {other:?}"),
+        }
     }
 }
 
@@ -219,15 +270,16 @@ async fn main() -> anyhow::Result<()> {
     let connect_started = Instant::now();
     let mut connecting = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
-        let (gate, url, token) = (
+        let (gate, url, token, dialect) = (
             gate.clone(),
             args.url_for(i).to_string(),
             args.token.clone(),
+            args.dialect,
         );
         connecting.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
             let t = Instant::now();
-            let ws = open(&url, &token).await?;
+            let ws = open(&url, &token, dialect).await?;
             anyhow::Ok((ws, t.elapsed().as_secs_f64() * 1e3))
         }));
     }
@@ -251,23 +303,25 @@ async fn main() -> anyhow::Result<()> {
     let connect_all_s = connect_started.elapsed().as_secs_f64();
     let rss_connected = args.servers_rss_kib();
 
-    // 2. Every dashboard records when each load alert arrives.
-    let (received_tx, mut received_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    // 2. Every dashboard records when each load alert arrives, and in which order.
+    let (received_tx, mut received_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(usize, usize, Instant)>();
     let mut readers = Vec::new();
-    for mut ws in dashboards {
+    let dashboards_connected = dashboards.len();
+    for (d, mut ws) in dashboards.into_iter().enumerate() {
         let received = received_tx.clone();
+        let dialect = args.dialect;
         readers.push(tokio::spawn(async move {
             let mut errors = 0usize;
             while let Some(msg) = ws.next().await {
                 match msg {
                     Ok(Message::Text(t)) => {
                         let at = Instant::now();
-                        // A substring scan, not a JSON parse: the client must not be the bottleneck.
-                        if t.starts_with(r#"{"type":"fight_alert""#)
-                            && let Some(rest) = t.split(r#""camera":"load-"#).nth(1)
-                            && let Some(n) = rest.split('"').next().and_then(|n| n.parse().ok())
-                        {
-                            let _ = received.send((n, at));
+                        if let Some(n) = dialect.load_alert(&t) {
+                            let _ = received.send((d, n, at));
+                        } else if dialect == Dialect::Socketio && t.as_str() == "2" {
+                            // Engine.IO ping: answer, or the server drops us.
+                            let _ = ws.send(Message::text("3")).await;
                         }
                     }
                     Ok(Message::Close(_)) => break,
@@ -291,7 +345,7 @@ async fn main() -> anyhow::Result<()> {
     for k in 0..args.publishers.max(1) {
         let token = &args.publisher_tokens[k % args.publisher_tokens.len()];
         pubs.push(
-            open(args.url_for(k), token)
+            open(args.url_for(k), token, args.dialect)
                 .await
                 .context("publisher connection")?,
         );
@@ -304,8 +358,7 @@ async fn main() -> anyhow::Result<()> {
         tick.tick().await;
         let k = n % pubs.len();
         let p = &mut pubs[k];
-        let msg =
-            format!(r#"{{"type":"fight_detected","camera":"load-{n}","score":0.9,"site":"load"}}"#);
+        let msg = args.dialect.detection(n);
         sent_at.lock().await.insert(n, Instant::now());
         if p.send(Message::Text(msg.into())).await.is_err() {
             errors += 1;
@@ -352,9 +405,26 @@ async fn main() -> anyhow::Result<()> {
         received.push(r);
     }
     let sent_at = sent_at.lock().await.clone();
+    // Every dashboard must see the alerts in one and the same order (the server's).
+    let mut orders = vec![Vec::new(); dashboards_connected];
+    for (d, n, _) in &received {
+        orders[*d].push(*n);
+    }
+    let reference = orders
+        .iter()
+        .find(|o| o.len() == args.alerts)
+        .cloned()
+        .unwrap_or_default();
+    let out_of_order = orders
+        .iter()
+        .filter(|o| {
+            let mut expected = reference.iter().filter(|n| o.contains(n));
+            o.iter().any(|n| expected.next() != Some(n))
+        })
+        .count();
     let mut latencies: Vec<f64> = received
         .iter()
-        .filter_map(|(n, at)| {
+        .filter_map(|(_, n, at)| {
             sent_at
                 .get(n)
                 .map(|s| at.duration_since(*s).as_secs_f64() * 1e3)
@@ -378,6 +448,7 @@ async fn main() -> anyhow::Result<()> {
         "publish_s": publish_s,
         "deliveries": received.len(),
         "missing_deliveries": expected.saturating_sub(received.len()),
+        "dashboards_out_of_order": out_of_order,
         "latency_ms_p50": percentile(&latencies, 0.5),
         "latency_ms_p99": percentile(&latencies, 0.99),
         "latency_ms_max": latencies.last().copied().unwrap_or(f64::NAN),
@@ -394,7 +465,11 @@ async fn main() -> anyhow::Result<()> {
     } else {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    if report["missing_deliveries"].as_u64() != Some(0) || errors > 0 || refused > 0 {
+    if report["missing_deliveries"].as_u64() != Some(0)
+        || out_of_order > 0
+        || errors > 0
+        || refused > 0
+    {
         std::process::exit(1);
     }
     Ok(())
@@ -404,7 +479,7 @@ async fn main() -> anyhow::Result<()> {
 async fn watch(args: &Args, secs: u64) -> anyhow::Result<()> {
     let mut readers = Vec::new();
     for _ in 0..args.clients.max(1) {
-        let mut ws = open(args.url(), &args.token).await?;
+        let mut ws = open(args.url(), &args.token, args.dialect).await?;
         readers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let until = tokio::time::Instant::now() + Duration::from_secs(secs);
