@@ -79,9 +79,10 @@ pub async fn handler(
     };
     let max = hub.config.max_message_bytes;
     // Small per-connection buffers: tungstenite's default 128 KiB read buffer would cost
-    // ~130 KiB per dashboard; alert messages are a few hundred bytes.
+    // ~130 KiB per dashboard; what dashboards send is a few hundred bytes (longer messages are
+    // read in several pieces). The write buffer is a threshold, not an allocation.
     Ok(ws
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
@@ -134,10 +135,13 @@ impl Session {
         }
         // Only `camera:` and `site:` rooms narrow the feed; chat rooms do not.
         let unfiltered = |rooms: &HashSet<String>| !rooms.iter().any(|r| is_feed_room(r));
+        // Compared in place: no string is built per event and connection.
         let in_rooms = |rooms: &HashSet<String>, camera: &str, site: &str| {
             unfiltered(rooms)
-                || rooms.contains(&format!("camera:{camera}"))
-                || rooms.contains(&format!("site:{site}"))
+                || rooms.iter().any(|r| {
+                    r.strip_prefix("camera:") == Some(camera)
+                        || r.strip_prefix("site:") == Some(site)
+                })
         };
         match msg {
             ServerMessage::FightAlert(a) => {
