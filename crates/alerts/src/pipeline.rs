@@ -317,7 +317,11 @@ impl PipelineAlerts {
                 event,
                 snapshot,
                 frame_ms,
-            } => self.incident(event, snapshot.clone(), *frame_ms),
+            } => {
+                // Stage timing (FIGHTWATCH_SPAN_TIMES=1): store, media and publish of one event.
+                let _span = tracing::debug_span!("alert_stage", camera = event.camera()).entered();
+                self.incident(event, snapshot.clone(), *frame_ms)
+            }
             PipelineEvent::Camera(status) => {
                 self.service.camera_status(self.camera_state(status));
                 self.camera_health(status)
@@ -450,6 +454,11 @@ impl PipelineAlerts {
                 ..
             } => {
                 let at = frame_ms.unwrap_or_else(now_ms);
+                tracing::debug!(
+                    camera,
+                    since_frame_ms = now_ms().saturating_sub(at),
+                    "Incident start reached the alert stage."
+                );
                 if self.schedules.get(camera).is_some_and(|s| !s.is_armed(at)) {
                     // Not in `open`: its peaks and end are ignored too.
                     tracing::info!(

@@ -523,6 +523,9 @@ impl Worker {
                             .min(due.saturating_duration_since(Instant::now())),
                     );
                 }
+                // A file played like a camera: its frame is "captured" when it is due, as a
+                // live camera's would arrive, not when it was decoded ahead of time.
+                frame.captured_at = std::time::SystemTime::now();
             }
             if lossless {
                 if !self.send_blocking(frame) {

@@ -129,7 +129,10 @@ fn encode_all(jobs: &Receiver<Job>, events: &Sender<PipelineEvent>, quality: u8)
                 frame_ms,
                 picture,
             } => PipelineEvent::Incident {
-                snapshot: picture.and_then(|p| jpeg(&p, quality, u32::MAX)),
+                snapshot: picture.and_then(|p| {
+                    let _span = tracing::debug_span!("snapshot_jpeg").entered();
+                    jpeg(&p, quality, u32::MAX)
+                }),
                 event,
                 frame_ms,
             },
