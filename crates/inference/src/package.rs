@@ -27,6 +27,9 @@ pub struct ModelPackage {
     model: OnnxModel,
     fight_indices: Vec<usize>,
     fixed_batch: Option<usize>,
+    /// The input tensor of the last run, reused: a fresh 2.4 MB-a-clip buffer per run costs
+    /// page faults every time.
+    scratch: Array5<f32>,
 }
 
 impl ModelPackage {
@@ -67,6 +70,7 @@ impl ModelPackage {
             model,
             fight_indices,
             fixed_batch,
+            scratch: Array5::zeros((0, 0, 0, 0, 0)),
         };
         let device = package.model.device();
         if device == Device::Cpu {
@@ -158,13 +162,27 @@ impl ModelPackage {
 
     /// Builds the input tensor for `clips` (each `input.frames` preprocessed frames).
     pub fn input_tensor(&self, clips: &[&[Arc<RgbImage>]]) -> Result<Array5<f32>, Error> {
+        let mut tensor = Array5::<f32>::zeros((0, 0, 0, 0, 0));
+        self.fill_input(clips, &mut tensor)?;
+        Ok(tensor)
+    }
+
+    /// Writes `clips` into `tensor`, reshaping it (and so allocating) only when the batch's
+    /// shape changed. Every element is written.
+    fn fill_input(
+        &self,
+        clips: &[&[Arc<RgbImage>]],
+        tensor: &mut Array5<f32>,
+    ) -> Result<(), Error> {
         let i = &self.config.input;
         let (t, c, h, w) = (i.frames, 3, i.height as usize, i.width as usize);
         let shape = match i.layout {
             Layout::Ncthw => (clips.len(), c, t, h, w),
             Layout::Ntchw => (clips.len(), t, c, h, w),
         };
-        let mut tensor = Array5::<f32>::zeros(shape);
+        if tensor.dim() != shape {
+            *tensor = Array5::<f32>::zeros(shape);
+        }
         for (clip, out) in clips.iter().zip(tensor.axis_iter_mut(Axis(0))) {
             if clip.len() != t || clip.iter().any(|f| f.dimensions() != (i.width, i.height)) {
                 return Err(Error::BadInput {
@@ -174,7 +192,17 @@ impl ModelPackage {
             }
             write_clip(clip, i, out);
         }
-        Ok(tensor)
+        Ok(())
+    }
+
+    /// Scores `clips` through the reused input buffer.
+    fn score_batch(&mut self, clips: &[&[Arc<RgbImage>]]) -> Result<Vec<ClipScores>, Error> {
+        let mut tensor = std::mem::replace(&mut self.scratch, Array5::zeros((0, 0, 0, 0, 0)));
+        let scores = self
+            .fill_input(clips, &mut tensor)
+            .and_then(|()| self.score_view(tensor.view()));
+        self.scratch = tensor;
+        scores
     }
 
     /// Runs the model on a batch of clips and returns their scores.
@@ -185,14 +213,11 @@ impl ModelPackage {
             Some(n) if n != clips.len() => {
                 let mut out = Vec::with_capacity(clips.len());
                 for chunk in clips.chunks(n.max(1)) {
-                    out.extend(self.score_tensor(self.input_tensor(chunk)?)?);
+                    out.extend(self.score_batch(chunk)?);
                 }
                 Ok(out)
             }
-            _ => {
-                let tensor = self.input_tensor(clips)?;
-                self.score_tensor(tensor)
-            }
+            _ => self.score_batch(clips),
         }
     }
 
