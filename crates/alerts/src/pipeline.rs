@@ -481,6 +481,11 @@ impl PipelineAlerts {
                 let raised = self
                     .runtime
                     .block_on(self.service.raise_grouped(alert, snapshot))?;
+                tracing::debug!(
+                    camera,
+                    stored_after_frame_ms = now_ms().saturating_sub(at),
+                    "Alert stored and published."
+                );
                 // A grouped incident extends its alert's clip while that is still recording;
                 // after it, the detection gets a clip of its own (`ALERT-dN`).
                 let clip = match &raised {

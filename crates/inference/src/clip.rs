@@ -49,6 +49,9 @@ pub struct ClipBuilder<T = ()> {
 /// last frame is that one or one of the few before it.
 const PAYLOADS_KEPT: usize = 4;
 
+/// Intervals between frames looked at to predict the next frame.
+const RECENT_GAPS: usize = 4;
+
 /// Slack for timestamps that land a rounding error before a sample instant.
 const EPS_S: f64 = 1e-6;
 
@@ -113,9 +116,13 @@ impl<T: Clone> ClipBuilder<T> {
             self.payloads.pop_front();
         }
         let mut clips = Vec::new();
+        // The next frame is not expected before `pts_s + gap`: when that is past a clip's last
+        // sample instant, this frame is the one on screen then and the clip can be cut now,
+        // a frame interval earlier than when the next frame proves it.
+        let next_frame_after = self.shortest_recent_gap().map_or(pts_s, |gap| pts_s + gap);
         while let Some(start) = self.next_start {
             let last_instant = start + self.span_s();
-            if pts_s + EPS_S < last_instant {
+            if pts_s + EPS_S < last_instant && next_frame_after <= last_instant + EPS_S {
                 break;
             }
             if let Some(clip) = self.cut(start) {
@@ -164,6 +171,18 @@ impl<T: Clone> ClipBuilder<T> {
             last_seq,
             frames,
             last_payload,
+        })
+    }
+
+    /// The shortest of the last few intervals between frames (`None` before there are two):
+    /// the earliest the next frame can be expected.
+    fn shortest_recent_gap(&self) -> Option<f64> {
+        let n = self.ring.len();
+        (n >= 2).then(|| {
+            (n.saturating_sub(RECENT_GAPS + 1)..n - 1)
+                .map(|i| self.ring[i + 1].0 - self.ring[i].0)
+                .fold(f64::INFINITY, f64::min)
+                .max(0.0)
         })
     }
 
