@@ -82,7 +82,7 @@ pub async fn handler(
     // ~130 KiB per dashboard; what dashboards send is a few hundred bytes (longer messages are
     // read in several pieces). The write buffer is a threshold, not an allocation.
     Ok(ws
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
@@ -349,7 +349,7 @@ impl Session {
         let (mut sink, mut stream) = socket.split();
         let mut rx = self.hub.events.subscribe();
         // Fail closed: without the position, "everything after 0" would be a lie.
-        let position = match self.hub.blocking(|s| s.last_seq()).await {
+        let position = match Box::pin(self.hub.blocking(|s| s.last_seq())).await {
             Ok(seq) => seq,
             Err(e) => {
                 tracing::error!(error = %e, "Cannot read the last seq; closing.");
@@ -373,7 +373,7 @@ impl Session {
         };
         self.send(&mut sink, &welcome).await?;
         self.sent = after_seq.unwrap_or(position);
-        self.replay(&mut sink, self.sent, position).await?;
+        Box::pin(self.replay(&mut sink, self.sent, position)).await?;
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
         loop {
@@ -398,7 +398,7 @@ impl Session {
                 incoming = stream.next() => {
                     last_heard = Instant::now();
                     match incoming {
-                        Some(Ok(Message::Text(text))) => self.on_text(&mut sink, text.as_str()).await?,
+                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(&mut sink, text.as_str())).await?,
                         Some(Ok(Message::Binary(_))) => {
                             if self.take_token() {
                                 self.error(&mut sink, "bad_message", "binary frames are not accepted: send JSON text".into()).await?;
@@ -417,7 +417,7 @@ impl Session {
                     }
                 }
                 Ok(()) = revocations.changed() => {
-                    if !self.still_signed_in(&mut sink).await {
+                    if !Box::pin(self.still_signed_in(&mut sink)).await {
                         return Ok(());
                     }
                 }
@@ -489,7 +489,7 @@ impl Session {
                 Ok(())
             }
             ClientMessage::Resume { after_seq } => {
-                let position = match self.hub.blocking(|s| s.last_seq()).await {
+                let position = match Box::pin(self.hub.blocking(|s| s.last_seq())).await {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(error = %e, "Cannot read the last seq.");
