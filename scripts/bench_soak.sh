@@ -64,10 +64,13 @@ with open(path, "a") as f:
 print(json.dumps(summary))
 # A small SVG of RSS over time (no plotting library needed).
 W, H, pad = 720, 300, 50
-ts = [r["t_s"] / 60 for r in rows]
-ys = [r["rss_kb"] / 1024 for r in rows]
-lo, hi = min(ys) - 5, max(ys) + 5
-x = lambda t: pad + (W - 2 * pad) * (t / max(ts[-1], 1e-9))
+# From the first minute on (the first sample is the process starting up).
+shown = [r for r in rows if r["t_s"] >= 60] or rows
+ts = [r["t_s"] / 60 for r in shown]
+ys = [r["rss_kb"] / 1024 for r in shown]
+band = [base / 1024 - 10, base / 1024 + 10] if base else []
+lo, hi = min(ys + band) - 2, max(ys + band) + 2
+x = lambda t: pad + (W - 2 * pad) * (t / max(ts[-1], 1e-9))  # from 0 min
 y = lambda v: H - pad - (H - 2 * pad) * (v - lo) / max(hi - lo, 1e-9)
 pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(ts, ys))
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
