@@ -164,6 +164,9 @@ fn default_device() -> String {
     "cpu".into()
 }
 
+/// Windows of one live camera that may wait for the model (1 s of video at the default hop).
+const LIVE_BACKLOG: usize = 2;
+
 /// `[pipeline]`: how windows are cut and batched; defaults as `fightwatch replay`'s
 /// ([`PipelineConfig::default`]).
 #[derive(Debug, Clone, Deserialize)]
@@ -700,6 +703,15 @@ impl Config {
     /// A camera's incident settings: `[incident]` with its own in place.
     pub fn incident_of(&self, camera: &CameraSection) -> IncidentConfig {
         camera.incident.apply(self.incident)
+    }
+
+    /// The pipeline settings for live cameras (`run`): like [`Config::pipeline_config`], but a
+    /// camera's analysis never falls more than two windows behind it (older ones are dropped).
+    pub fn live_pipeline_config(&self) -> PipelineConfig {
+        PipelineConfig {
+            max_backlog: Some(LIVE_BACKLOG),
+            ..self.pipeline_config()
+        }
     }
 
     /// The pipeline settings.

@@ -157,6 +157,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                     let reason = match verdict {
                         Verdict::Still => "still",
                         Verdict::Relaxed => "relaxed",
+                        Verdict::Behind => "behind",
                         Verdict::Score => "scored",
                     };
                     if args.json {

@@ -40,9 +40,13 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         None => {
             let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
             server.end_stale_alerts(&names)?;
-            let pipeline =
-                RunningPipeline::start(model, config.pipeline_config(), &cameras, stop.clone())
-                    .context("starting the pipeline")?;
+            let pipeline = RunningPipeline::start(
+                model,
+                config.live_pipeline_config(),
+                &cameras,
+                stop.clone(),
+            )
+            .context("starting the pipeline")?;
             alerts.attach(&pipeline);
             tracing::info!(cameras = cameras.len(), "fightwatch is running.");
             for event in &pipeline.events {
@@ -177,7 +181,7 @@ fn run_leased(
         let flag = Arc::new(AtomicBool::new(false));
         let pipeline = RunningPipeline::start(
             model.take().context("the model")?,
-            config.pipeline_config(),
+            config.live_pipeline_config(),
             &specs,
             flag.clone(),
         )

@@ -86,6 +86,9 @@ pub enum Verdict {
     Still,
     /// Far below the threshold and scored recently enough.
     Relaxed,
+    /// Dropped unscored: analysis ran behind the camera and newer windows were waiting
+    /// (`PipelineConfig::max_backlog`).
+    Behind,
 }
 
 /// A motion jump that ends a relaxed stretch: the window moves this much more than the last

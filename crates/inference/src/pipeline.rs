@@ -32,6 +32,11 @@ pub struct PipelineConfig {
     pub hop_s: f64,
     /// Which windows are scored (default: all).
     pub gate: GateConfig,
+    /// Most windows of one camera waiting for the model; when more wait, the oldest are
+    /// dropped (reported as [`Verdict::Behind`]) so analysis stays near the camera's present
+    /// instead of falling further behind. `None` (the default): every window is scored, as a
+    /// replay or an evaluation needs.
+    pub max_backlog: Option<usize>,
     /// Most clips per model run (models with a fixed batch size run one by one regardless).
     pub max_batch: usize,
     /// Longest a ready clip waits for others to fill a batch (on a GPU: a CPU never waits,
@@ -58,6 +63,7 @@ impl Default for PipelineConfig {
             camera_incident: HashMap::new(),
             hop_s: 0.5,
             gate: GateConfig::off(),
+            max_backlog: None,
             max_batch: 8,
             max_wait: Duration::from_millis(50),
             snapshot_quality: 85,
@@ -171,25 +177,56 @@ struct CameraState {
 }
 
 impl CameraState {
+    fn new(name: &Arc<str>, incident: IncidentConfig, builder: ClipBuilder<Shot>) -> Self {
+        Self {
+            name: name.clone(),
+            builder,
+            detector: IncidentDetector::new(name, incident),
+            end_threshold: incident.end_threshold,
+            gate: Gate::default(),
+            deferred: VecDeque::new(),
+            in_flight: false,
+            peak_picture: None,
+            last_t: 0.0,
+            done: false,
+            period_frames: 0,
+            period_windows: 0,
+            period_skipped: 0,
+            period_run_ms: 0.0,
+            period_lag_ms: 0.0,
+            last_decided: None,
+            last_thumbnail: None,
+        }
+    }
+
     /// Decides this camera's deferred windows in order, as far as it can: windows to score go
     /// to `pending` (true if any did), the others are reported as skipped. Without a gate every
     /// window goes straight through.
     fn release(
         &mut self,
         index: usize,
-        config: &GateConfig,
+        config: &PipelineConfig,
         pending: &mut Vec<(usize, Clip<Shot>)>,
         summary: &mut PipelineSummary,
         events: &Sender<PipelineEvent>,
     ) -> bool {
-        let gated = *config != GateConfig::off();
+        let gate = &config.gate;
+        let gated = *gate != GateConfig::off();
+        if let Some(max) = config.max_backlog {
+            // Behind the camera: the oldest waiting windows go, so what is scored is recent.
+            while self.deferred.len() > max.max(1)
+                && let Some(old) = self.deferred.pop_front()
+            {
+                self.skipped(old, Verdict::Behind, summary, events);
+            }
+        }
         let mut queued = false;
         while !self.in_flight
             && let Some(clip) = self.deferred.pop_front()
         {
             let verdict = if gated {
                 self.gate.decide(
-                    config,
+                    gate,
                     clip.end_s,
                     clip.motion,
                     self.detector.is_active(),
@@ -205,18 +242,40 @@ impl CameraState {
                 queued = true;
                 continue;
             }
-            summary.skipped += 1;
-            self.period_skipped += 1;
-            self.last_t = self.last_t.max(clip.end_s);
-            self.note_lag(clip.last_payload.as_ref());
-            let _ = events.send(PipelineEvent::Skipped {
-                camera: self.name.clone(),
-                t: clip.end_s,
-                motion: clip.motion,
-                verdict,
-            });
+            self.skipped(clip, verdict, summary, events);
+        }
+        if let Some(max) = config.max_backlog {
+            // Without a gate windows wait in `pending`: the same bound there.
+            let mut waiting = pending.iter().filter(|(j, _)| *j == index).count();
+            while waiting > max.max(1)
+                && let Some(at) = pending.iter().position(|(j, _)| *j == index)
+            {
+                let (_, old) = pending.remove(at);
+                self.skipped(old, Verdict::Behind, summary, events);
+                waiting -= 1;
+            }
         }
         queued
+    }
+
+    /// Reports a window left unscored.
+    fn skipped(
+        &mut self,
+        clip: Clip<Shot>,
+        verdict: Verdict,
+        summary: &mut PipelineSummary,
+        events: &Sender<PipelineEvent>,
+    ) {
+        summary.skipped += 1;
+        self.period_skipped += 1;
+        self.last_t = self.last_t.max(clip.end_s);
+        self.note_lag(clip.last_payload.as_ref());
+        let _ = events.send(PipelineEvent::Skipped {
+            camera: self.name.clone(),
+            t: clip.end_s,
+            motion: clip.motion,
+            verdict,
+        });
     }
 
     /// Counts the time from a window's last frame (its capture) to now into this period's lag.
@@ -322,26 +381,11 @@ impl Pipeline {
         let mut cams: Vec<CameraState> = cameras
             .iter()
             .map(|c| {
-                let incident = self.config.incident_for(c.name());
-                CameraState {
-                    name: c.name().clone(),
-                    builder: ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
-                    detector: IncidentDetector::new(c.name(), incident),
-                    end_threshold: incident.end_threshold,
-                    gate: Gate::default(),
-                    deferred: VecDeque::new(),
-                    in_flight: false,
-                    peak_picture: None,
-                    last_t: 0.0,
-                    done: false,
-                    period_frames: 0,
-                    period_windows: 0,
-                    period_skipped: 0,
-                    period_run_ms: 0.0,
-                    period_lag_ms: 0.0,
-                    last_decided: None,
-                    last_thumbnail: None,
-                }
+                CameraState::new(
+                    c.name(),
+                    self.config.incident_for(c.name()),
+                    ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
+                )
             })
             .collect();
         // Kept apart from the per-camera state: a Select borrows them while the state changes.
@@ -442,8 +486,7 @@ impl Pipeline {
                                 frame.motion,
                                 (frame.picture.clone(), frame.captured_at),
                             ));
-                            if cam.release(i, &self.config.gate, &mut pending, &mut summary, events)
-                            {
+                            if cam.release(i, &self.config, &mut pending, &mut summary, events) {
                                 first_pending.get_or_insert_with(Instant::now);
                             }
                         }
@@ -473,7 +516,7 @@ impl Pipeline {
                 };
                 self.score_batch(&mut cams, batch, events, &encoder, &mut summary)?;
                 for (i, cam) in cams.iter_mut().enumerate() {
-                    if cam.release(i, &self.config.gate, &mut pending, &mut summary, events) {
+                    if cam.release(i, &self.config, &mut pending, &mut summary, events) {
                         first_pending.get_or_insert_with(Instant::now);
                     }
                 }
@@ -554,5 +597,72 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(end_s: f64) -> Clip<Shot> {
+        Clip {
+            start_s: end_s - 2.0,
+            end_s,
+            last_seq: 0,
+            frames: Vec::new(),
+            last_payload: None,
+            motion: Some(0.5),
+        }
+    }
+
+    /// Runs `release` on a camera with windows ending at 1..=n s waiting.
+    fn release(n: u32, config: &PipelineConfig) -> (Vec<f64>, Vec<(f64, Verdict)>) {
+        let name: Arc<str> = "cam".into();
+        let mut cam = CameraState::new(
+            &name,
+            IncidentConfig::default(),
+            ClipBuilder::new(2, 1.0, 1.0),
+        );
+        cam.deferred.extend((1..=n).map(|k| clip(f64::from(k))));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut pending = Vec::new();
+        cam.release(
+            0,
+            config,
+            &mut pending,
+            &mut PipelineSummary::default(),
+            &tx,
+        );
+        drop(tx);
+        let skipped = rx
+            .iter()
+            .filter_map(|e| match e {
+                PipelineEvent::Skipped { t, verdict, .. } => Some((t, verdict)),
+                _ => None,
+            })
+            .collect();
+        (pending.iter().map(|(_, c)| c.end_s).collect(), skipped)
+    }
+
+    #[test]
+    fn a_camera_behind_keeps_only_its_newest_windows() {
+        let behind = |ts: &[f64]| ts.iter().map(|t| (*t, Verdict::Behind)).collect::<Vec<_>>();
+        // No gate: every window is queued, then the oldest beyond two are dropped.
+        let live = PipelineConfig {
+            max_backlog: Some(2),
+            ..PipelineConfig::default()
+        };
+        assert_eq!(
+            release(5, &live),
+            (vec![4.0, 5.0], behind(&[1.0, 2.0, 3.0]))
+        );
+        // With a gate one window is in flight at a time; two may wait behind it.
+        let gated = PipelineConfig {
+            gate: GateConfig::recommended(),
+            ..live.clone()
+        };
+        assert_eq!(release(5, &gated), (vec![4.0], behind(&[1.0, 2.0, 3.0])));
+        // A replay scores every window.
+        assert_eq!(release(5, &PipelineConfig::default()).0.len(), 5);
     }
 }

@@ -50,6 +50,7 @@ fn replay(gate: GateConfig, files: &[&str]) -> Decisions {
                 let what = match verdict {
                     Verdict::Still => "still",
                     Verdict::Relaxed => "relaxed",
+                    Verdict::Behind => "behind",
                     Verdict::Score => "score?",
                 };
                 windows.push((camera.to_string(), format!("{t:.2}"), what.into()));
