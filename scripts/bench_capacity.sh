@@ -45,6 +45,8 @@ trap cleanup EXIT
 
 # Runs N cameras in MODE; prints one JSON line; exit status 0 when every camera kept up.
 run_one() {
+  # Runs in a $(...) subshell: its own trap stops its server if the bench is interrupted.
+  trap cleanup EXIT
   local mode=$1 n=$2 gate
   gate=$([ "$mode" = baseline ] && echo false || echo true)
   work=$(mktemp -d)

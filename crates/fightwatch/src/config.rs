@@ -1005,6 +1005,15 @@ mod tests {
             ("[incident]\nstart_threshold = 0.3\n", "end threshold"),
             ("[incident]\nmin_windows = 0\n", "min_windows"),
             ("[pipeline]\nhop_s = 0.0\n", "hop_s must be > 0"),
+            (
+                "[pipeline]\nstill_below = 2.0\n",
+                "still_below must be between 0 and 1",
+            ),
+            (
+                "[pipeline]\nrelaxed_hop_s = -1.0\n",
+                "relaxed_hop_s must be between 0 and 3600",
+            ),
+            ("[pipeline]\ngate = \"yes\"\n", "invalid type"),
             // The old place of the window settings names the line.
             ("[incident]\nhop_s = 0.5\n", "hop_s"),
         ] {

@@ -2,6 +2,8 @@
 //! every batch), mc3_18's input (16 frames of 112x112): the formula per pixel into a fresh buffer
 //! (the code before issue #16) against the normalisation tables into a reused one (now).
 //!
+//! Also the motion measure each camera thread takes of the same model-size frames.
+//!
 //! `cargo bench -p fightwatch-inference --bench tensor`
 
 use std::hint::black_box;
@@ -74,4 +76,17 @@ fn main() {
             before / after
         );
     }
+    // The motion measure on every frame of the clip, over and over (media time advancing).
+    let mut meter = fightwatch_capture::MotionMeter::new();
+    let runs = 20_000usize;
+    let t0 = Instant::now();
+    for k in 0..runs {
+        black_box(meter.measure(k as f64 / 15.0, &clip[k % clip.len()]));
+    }
+    println!(
+        "\nmotion measure of a {}x{} frame: {:.1} µs",
+        i.width,
+        i.height,
+        t0.elapsed().as_secs_f64() * 1e6 / runs as f64
+    );
 }

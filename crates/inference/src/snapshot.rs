@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use fightwatch_capture::Picture;
 use fightwatch_protocol::IncidentEvent;
 
@@ -80,9 +80,8 @@ impl SnapshotEncoder {
     /// Makes a thumbnail of `picture` unless the encoder is busy.
     pub(crate) fn thumbnail(&self, camera: Arc<str>, picture: Arc<Picture>) {
         if let Some(jobs) = &self.jobs {
-            match jobs.try_send(Job::Thumbnail { camera, picture }) {
-                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
-            }
+            // Full or gone: this thumbnail is skipped, the next comes in a few seconds.
+            let _ = jobs.try_send(Job::Thumbnail { camera, picture });
         }
     }
 

@@ -56,7 +56,7 @@ export function Cameras({ model, open }: { model: ConsoleModel; open: (camera: s
                         </span>
                       )}
                       {m.inference_fps === 0 && m.skipped_fps > 0 && (
-                        <span title="Nothing moves: scored every 10 s only">{" · still"}</span>
+                        <span title="No window needed the model this second (nothing moved, or far below the threshold)">{" · idle"}</span>
                       )}
                       {m.dropped_frames > 0 && ` · ${m.dropped_frames} dropped`}
                     </>
