@@ -556,8 +556,15 @@ impl PipelineAlerts {
         use fightwatch_protocol::CameraStatus as Wire;
         let (status, error) = match &event.status {
             CameraStatus::Online(_) => (Wire::Online, None),
-            CameraStatus::Reconnecting { error, .. } => (Wire::Reconnecting, Some(error.clone())),
-            CameraStatus::Offline { error } => (Wire::Offline, error.clone()),
+            // Clients get the short reason only: the detail names the source, which may hold a
+            // host and user a viewer has no business knowing (the password is never in it).
+            CameraStatus::Reconnecting { error, .. } => {
+                (Wire::Reconnecting, Some(error.reason.as_str().to_string()))
+            }
+            CameraStatus::Offline { error } => (
+                Wire::Offline,
+                error.as_ref().map(|e| e.reason.as_str().to_string()),
+            ),
             CameraStatus::Ended => (Wire::Ended, None),
         };
         CameraState {
@@ -607,7 +614,10 @@ mod tests {
             })
         };
         let down = || CameraStatus::Reconnecting {
-            error: "connection refused".into(),
+            error: fightwatch_capture::SourceFault::other(
+                fightwatch_capture::FaultReason::ConnectionRefused,
+                "cannot open rtsp://gate: Connection refused",
+            ),
             attempt: 1,
             retry_in: std::time::Duration::from_secs(1),
         };
@@ -719,7 +729,10 @@ mod tests {
             .handle(&PipelineEvent::Camera(fightwatch_capture::StatusEvent {
                 camera: "gate".into(),
                 status: CameraStatus::Offline {
-                    error: Some("gone".into()),
+                    error: Some(fightwatch_capture::SourceFault::other(
+                        fightwatch_capture::FaultReason::NotFound,
+                        "gone",
+                    )),
                 },
             }))
             .unwrap();

@@ -11,8 +11,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, Tr
 use crate::record::{ClipCommand, ClipControl, RecordConfig, Recorder};
 use crate::source::{SourceInfo, SourceOptions, is_network};
 use crate::{
-    CaptureError, EncodedPacket, Frame, FrameResizer, FrameSource, LatestFrame, MaskPainter,
-    MotionMeter, PrivacyMask, ResizeSpec,
+    CaptureError, EncodedPacket, FaultReason, Frame, FrameResizer, FrameSource, LatestFrame,
+    MaskPainter, MotionMeter, PrivacyMask, ResizeSpec, SourceFault,
 };
 
 /// How frames of a recorded file are delivered.
@@ -113,7 +113,7 @@ pub enum CameraStatus {
     /// Lost (or never reached); trying again after `retry_in`.
     Reconnecting {
         /// Why the last attempt failed.
-        error: String,
+        error: SourceFault,
         /// Attempts since the camera was last online.
         attempt: u32,
         /// Wait before the next attempt.
@@ -122,7 +122,7 @@ pub enum CameraStatus {
     /// Stopped for good: a recorded file failed, or the camera was stopped.
     Offline {
         /// Why; `None` when stopped on request.
-        error: Option<String>,
+        error: Option<SourceFault>,
     },
     /// A recorded file reached its end (and does not loop).
     Ended,
@@ -392,7 +392,10 @@ impl Worker {
                 }
                 Ok(SessionEnd::Eof) if self.live => {
                     attempt += 1;
-                    if !self.wait_reconnect("stream ended".into(), attempt) {
+                    if !self.wait_reconnect(
+                        SourceFault::other(FaultReason::StreamEnded, "stream ended"),
+                        attempt,
+                    ) {
                         return;
                     }
                 }
@@ -407,13 +410,13 @@ impl Worker {
                 }
                 Err(e) if self.live => {
                     attempt += 1;
-                    if !self.wait_reconnect(e.to_string(), attempt) {
+                    if !self.wait_reconnect(SourceFault::new(&e, &self.config.source), attempt) {
                         return;
                     }
                 }
                 Err(e) => {
                     self.report(CameraStatus::Offline {
-                        error: Some(e.to_string()),
+                        error: Some(SourceFault::new(&e, &self.config.source)),
                     });
                     return;
                 }
@@ -422,7 +425,7 @@ impl Worker {
     }
 
     /// Reports and sleeps before the next attempt; false when stopped meanwhile.
-    fn wait_reconnect(&self, error: String, attempt: u32) -> bool {
+    fn wait_reconnect(&self, error: SourceFault, attempt: u32) -> bool {
         let retry_in = self.config.backoff.delay(attempt);
         self.report(CameraStatus::Reconnecting {
             error,

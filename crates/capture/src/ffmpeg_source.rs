@@ -128,7 +128,7 @@ impl FfmpegSource {
                 e.to_string()
             };
             CaptureError::Open {
-                source_name: url.to_string(),
+                source_name: crate::redact_source(url),
                 message,
             }
         })?;
@@ -136,12 +136,12 @@ impl FfmpegSource {
         let stream = input
             .streams()
             .best(Type::Video)
-            .ok_or_else(|| CaptureError::NoVideoStream(url.to_string()))?;
+            .ok_or_else(|| CaptureError::NoVideoStream(crate::redact_source(url)))?;
         let stream_index = stream.index();
         let tb = stream.time_base();
         let time_base = f64::from(tb.numerator()) / f64::from(tb.denominator().max(1));
         let decoder_err = |e: ff::Error| CaptureError::Decoder {
-            source_name: url.to_string(),
+            source_name: crate::redact_source(url),
             message: e.to_string(),
         };
         let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
@@ -193,7 +193,8 @@ impl FfmpegSource {
         };
         Ok(Self {
             watchdog,
-            name: url.to_string(),
+            // The name goes into errors and log lines: never the password.
+            name: crate::redact_source(url),
             camera: camera.into(),
             input,
             decoder,

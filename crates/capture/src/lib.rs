@@ -45,6 +45,7 @@ mod live;
 mod mask;
 mod motion;
 mod record;
+mod redact;
 mod resize;
 mod source;
 #[cfg(feature = "usb")]
@@ -62,6 +63,7 @@ pub use record::{
     ClipCommand, ClipControl, ClipMethod, ClipReport, EncodedPacket, EncodedStream, RecordConfig,
     SavedClip, clip_encoders_opened, hex, sha256_file,
 };
+pub use redact::{FaultReason, REDACTED, SourceFault, redact_source, scrub};
 pub use resize::{FrameResizer, ResizeMode, ResizeSpec};
 pub use source::{FrameSource, SourceInfo, SourceKind, SourceOptions, open};
 #[cfg(feature = "usb")]

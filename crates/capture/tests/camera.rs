@@ -129,7 +129,7 @@ fn broken_and_missing_files_go_offline_with_the_reason() {
         let camera = Camera::start(CameraConfig::new("bad", &fixture(name)), tx).unwrap();
         let ev = status.recv_timeout(Duration::from_secs(10)).unwrap();
         match ev.status {
-            CameraStatus::Offline { error: Some(e) } => assert!(e.contains(want), "{e}"),
+            CameraStatus::Offline { error: Some(e) } => assert!(e.detail.contains(want), "{e}"),
             other => panic!("{name}: {other:?}"),
         }
         assert!(

@@ -80,7 +80,11 @@ fn unreachable_rtsp_host_keeps_retrying_with_backoff_and_stops_promptly() {
     let port = free_port(); // nothing listens there
     let (status_tx, status) = crossbeam_channel::unbounded();
     let mut camera = Camera::start(
-        live_config("nobody", &format!("rtsp://127.0.0.1:{port}/cam")),
+        // A password in the URL must never come back in an error (docs/security.md).
+        live_config(
+            "nobody",
+            &format!("rtsp://admin:Sup3r%40Secret@127.0.0.1:{port}/cam?token=T0ken77"),
+        ),
         status_tx,
     )
     .unwrap();
@@ -97,7 +101,15 @@ fn unreachable_rtsp_host_keeps_retrying_with_backoff_and_stops_promptly() {
             "reconnecting",
             |s| matches!(s, CameraStatus::Reconnecting { .. }),
         ) {
-            assert!(error.contains(&port.to_string()), "{error}");
+            assert!(error.detail.contains(&port.to_string()), "{error}");
+            assert!(error.detail.contains("admin:***@"), "{error}");
+            for secret in ["Sup3r", "Secret", "T0ken77"] {
+                assert!(!error.detail.contains(secret), "{error}");
+            }
+            assert_eq!(
+                error.reason,
+                fightwatch_capture::FaultReason::ConnectionRefused
+            );
             assert_eq!(attempt as usize, delays.len() + 1);
             delays.push(retry_in);
         }
@@ -209,7 +221,7 @@ fn a_frozen_stream_is_detected_as_stalled_and_reopened() {
         matches!(s, CameraStatus::Reconnecting { .. })
     });
     assert!(
-        matches!(&lost, CameraStatus::Reconnecting { error, .. } if error.contains("stalled")),
+        matches!(&lost, CameraStatus::Reconnecting { error, .. } if error.detail.contains("stalled")),
         "{lost:?}"
     );
     assert!(

@@ -98,7 +98,7 @@ pub fn evaluate(
                 } => starts.entry(camera).or_default().push(t),
                 PipelineEvent::Camera(s) => {
                     if let CameraStatus::Offline { error: Some(e) } = s.status {
-                        errors.insert(s.camera.to_string(), e);
+                        errors.insert(s.camera.to_string(), e.detail);
                     }
                 }
                 PipelineEvent::Incident { .. }

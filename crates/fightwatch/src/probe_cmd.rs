@@ -9,10 +9,10 @@ use fightwatch_capture::{SourceOptions, open};
 /// decode speed.
 pub fn probe(source: &str, frames: Option<u64>, json: bool) -> anyhow::Result<()> {
     let mut src = open(source, "probe", &SourceOptions::default())
-        .with_context(|| format!("probing {source}"))?;
+        .with_context(|| format!("probing {}", fightwatch_capture::redact_source(source)))?;
     let info = src.info().clone();
     if !json {
-        println!("source:    {source}");
+        println!("source:    {}", fightwatch_capture::redact_source(source));
         println!("kind:      {:?}", info.kind);
         println!("container: {}", info.container);
         println!("codec:     {}", info.codec);
@@ -68,7 +68,12 @@ pub fn probe(source: &str, frames: Option<u64>, json: bool) -> anyhow::Result<()
         println!("frames:    {decoded} decoded in {elapsed:.3} s ({decode_fps:.0} fps)");
     }
     match failure {
-        Some(e) => Err(e).with_context(|| format!("decoding {source} (after {decoded} frames)")),
+        Some(e) => Err(e).with_context(|| {
+            format!(
+                "decoding {} (after {decoded} frames)",
+                fightwatch_capture::redact_source(source)
+            )
+        }),
         None => Ok(()),
     }
 }

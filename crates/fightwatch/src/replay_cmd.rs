@@ -74,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let mut total_s = 0.0;
     for source in &args.sources {
         let src = fightwatch_capture::open(source, "probe", &SourceOptions::default())
-            .with_context(|| format!("opening {source}"))?;
+            .with_context(|| format!("opening {}", fightwatch_capture::redact_source(source)))?;
         total_s += src.info().duration_s.unwrap_or(0.0);
     }
     if let Some(out) = &args.out {
@@ -251,7 +251,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                         writeln!(
                             out,
                             "{}",
-                            json!({"event": "source_error", "source": source, "camera": &*status.camera, "error": error})
+                            json!({"event": "source_error", "source": fightwatch_capture::redact_source(&source), "camera": &*status.camera, "error": error.to_string(), "reason": error.reason.as_str()})
                         )?;
                     }
                 }
