@@ -49,6 +49,15 @@ pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
                 if seq <= relayed {
                     continue;
                 }
+                // Still ahead of the log after reading it to its end: no node logged this
+                // (persist before publish), so it is not relayed and moves nothing; relaying
+                // it would also hide every real event up to its seq.
+                tracing::warn!(
+                    seq,
+                    logged = relayed,
+                    "An event beyond the log's end was dropped."
+                );
+                continue;
             }
             relayed = seq;
         }
@@ -81,14 +90,14 @@ async fn catch_up(hub: &Hub, relayed: &mut u64) {
 fn fan_out(hub: &Hub, mut msg: ServerMessage) {
     match &mut msg {
         ServerMessage::CameraStatus(state) => {
-            hub.note_site(&state.camera, &state.site);
+            hub.note_site(&state.camera, &state.site, true);
             if let Ok(mut cams) = hub.cameras.lock()
                 && (cams.len() < 100_000 || cams.contains_key(&state.camera))
             {
                 cams.insert(state.camera.clone(), state.clone());
             }
         }
-        ServerMessage::FightAlert(alert) => hub.note_site(&alert.camera, &alert.site),
+        ServerMessage::FightAlert(alert) => hub.note_site(&alert.camera, &alert.site, false),
         ServerMessage::MetricUpdate(metrics) => {
             // Each dashboard sees the count of its own node's connections.
             metrics.clients = hub.connections();

@@ -462,3 +462,40 @@ async fn the_relays_first_event_is_checked_for_a_gap() {
     ];
     assert_eq!(got, [Some(1), Some(2)]);
 }
+
+/// A bus message whose seq the log does not hold (a forged stream entry, audit round two) is
+/// dropped: it reaches nobody and hides none of the real events after it.
+#[tokio::test]
+async fn an_event_beyond_the_logs_end_is_dropped_and_silences_nothing() {
+    let s = common::server().await;
+    let mut ws = connect(s.addr, &format!("token={}", token(&s.hub, Role::Viewer)))
+        .await
+        .unwrap();
+    next(&mut ws).await; // welcome
+    let alerts = s.hub.alerts();
+    let real = alerts.store().create_alert(&alert("lobby")).unwrap();
+    let mut forged = real.clone();
+    forged.seq = 1_000_000_000_000_000;
+    forged.camera = "forged".into();
+    alerts
+        .bus()
+        .publish(fightwatch_protocol::ServerMessage::FightAlert(forged));
+    alerts
+        .bus()
+        .publish(fightwatch_protocol::ServerMessage::FightAlert(real));
+    let later = alerts.store().create_alert(&alert("gate")).unwrap();
+    alerts
+        .bus()
+        .publish(fightwatch_protocol::ServerMessage::FightAlert(later));
+    let got: Vec<_> = [next(&mut ws).await, next(&mut ws).await]
+        .iter()
+        .map(|m| (m["seq"].as_u64(), m["camera"].as_str().map(str::to_string)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(1), Some("lobby".into())),
+            (Some(2), Some("gate".into()))
+        ]
+    );
+}

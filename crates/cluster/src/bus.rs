@@ -8,8 +8,10 @@ use std::time::Duration;
 use fightwatch_alerts::{EventBus, Subscription};
 use fightwatch_protocol::ServerMessage;
 use fightwatch_store::{AlertStore, StoreError};
+use hmac::{Hmac, Mac};
 use redis::AsyncCommands;
 use redis::streams::{StreamMaxlen, StreamRangeReply, StreamReadOptions, StreamReadReply};
+use sha2::Sha256;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
@@ -30,11 +32,83 @@ pub struct RedisBusConfig {
     pub capacity: usize,
     /// How often the log is compared with what was delivered (the safety net).
     pub sweep_every: Duration,
+    /// The cluster key: every entry carries an HMAC-SHA256 of its node and message under it,
+    /// and entries without a valid one are dropped (see [`ClusterKey`]).
+    pub key: ClusterKey,
+}
+
+/// The key that authenticates the nodes' stream entries. Redis is trusted to carry entries, not
+/// to say what they hold: anyone who can write to it cannot forge one without this key.
+#[derive(Clone)]
+pub struct ClusterKey([u8; 32]);
+
+impl std::fmt::Debug for ClusterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterKey(***)")
+    }
+}
+
+impl ClusterKey {
+    /// The fewest bytes a key given outright may have.
+    pub const MIN_BYTES: usize = 32;
+    /// The label that makes the bus key differ from the secret it is derived from.
+    const LABEL: &[u8] = b"fightwatch cluster bus key v1";
+
+    /// `FIGHTWATCH_CLUSTER_KEY` (at least 32 bytes) when set, else derived from the secret all
+    /// nodes share (the JWT secret) with a label of its own, so the bus key is never the
+    /// token-signing key itself.
+    pub fn from_env_or_derive(shared_secret: &[u8]) -> Result<Self, ClusterError> {
+        match std::env::var_os("FIGHTWATCH_CLUSTER_KEY") {
+            Some(key) => Self::new(&key.into_encoded_bytes()),
+            None => Ok(Self::derive(shared_secret)),
+        }
+    }
+
+    /// A key given outright; refused when shorter than [`Self::MIN_BYTES`].
+    pub fn new(key: &[u8]) -> Result<Self, ClusterError> {
+        if key.len() < Self::MIN_BYTES {
+            return Err(ClusterError::Config(format!(
+                "FIGHTWATCH_CLUSTER_KEY has {} bytes; it needs at least {} (e.g. `openssl rand -hex 32`)",
+                key.len(),
+                Self::MIN_BYTES
+            )));
+        }
+        Ok(Self::derive(key))
+    }
+
+    /// HMAC-SHA256(secret, label).
+    pub fn derive(secret: &[u8]) -> Self {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(Self::LABEL);
+        Self(mac.finalize().into_bytes().into())
+    }
+
+    fn mac(&self, node: &str, message: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        // Length-prefixed, so no other (node, message) split gives the same bytes.
+        mac.update(&(node.len() as u64).to_be_bytes());
+        mac.update(node.as_bytes());
+        mac.update(message.as_bytes());
+        mac
+    }
+
+    /// The tag of an entry.
+    fn sign(&self, node: &str, message: &str) -> Vec<u8> {
+        self.mac(node, message).finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `tag` is the entry's tag (in constant time).
+    fn verify(&self, node: &str, message: &str, tag: &[u8]) -> bool {
+        self.mac(node, message).verify_slice(tag).is_ok()
+    }
 }
 
 impl RedisBusConfig {
-    /// Defaults for `url` and `node`: stream `fightwatch:events`, 100,000 entries, 1 s sweep.
-    pub fn new(url: &str, node: &str) -> Self {
+    /// Defaults for `url`, `node` and `key`: stream `fightwatch:events`, 100,000 entries, 1 s
+    /// sweep.
+    pub fn new(url: &str, node: &str, key: ClusterKey) -> Self {
         Self {
             url: url.into(),
             stream: "fightwatch:events".into(),
@@ -42,14 +116,22 @@ impl RedisBusConfig {
             node: node.into(),
             capacity: 4096,
             sweep_every: Duration::from_secs(1),
+            key,
         }
     }
 }
 
 /// Events waiting for Redis, oldest first; bounded so an outage cannot exhaust memory.
 struct Outbox {
-    queue: Mutex<VecDeque<String>>,
+    queue: Mutex<VecDeque<Signed>>,
     ready: Notify,
+}
+
+/// A message and its tag, ready for the stream.
+#[derive(Clone, PartialEq)]
+struct Signed {
+    json: String,
+    mac: Vec<u8>,
 }
 
 /// Entries kept while Redis is away (persisted events beyond it still reach other nodes: the
@@ -65,6 +147,8 @@ pub struct BusStats {
     pub published: AtomicU64,
     /// Entries of other nodes read from the stream.
     pub received: AtomicU64,
+    /// Entries dropped because their tag was missing or wrong (forged, or another key).
+    pub rejected: AtomicU64,
     /// Persisted events delivered from the log because the stream had not brought them.
     pub swept: AtomicU64,
     /// Entries dropped from a full outbox.
@@ -76,6 +160,8 @@ pub struct RedisBus {
     local: broadcast::Sender<Arc<ServerMessage>>,
     outbox: Arc<Outbox>,
     store: Arc<dyn AlertStore>,
+    node: String,
+    key: ClusterKey,
     /// The highest seq handed to this node's subscribers.
     delivered: Arc<AtomicU64>,
     stats: Arc<BusStats>,
@@ -119,6 +205,7 @@ impl RedisBus {
                 opened.client.clone(),
                 config.clone(),
                 start_id,
+                Arc::clone(&store),
                 local.clone(),
                 Arc::clone(&delivered),
                 Arc::clone(&stats),
@@ -136,6 +223,8 @@ impl RedisBus {
             local,
             outbox,
             store,
+            node: config.node.clone(),
+            key: config.key.clone(),
             delivered,
             stats,
             tasks,
@@ -175,12 +264,13 @@ impl EventBus for RedisBus {
         };
         // This node's dashboards first, Redis or not.
         let _ = self.local.send(Arc::new(msg));
+        let mac = self.key.sign(&self.node, &json);
         if let Ok(mut queue) = self.outbox.queue.lock() {
             if queue.len() >= OUTBOX_LIMIT {
                 queue.pop_front();
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
-            queue.push_back(json);
+            queue.push_back(Signed { json, mac });
         }
         self.outbox.ready.notify_one();
     }
@@ -220,7 +310,7 @@ async fn publish_loop(
 ) {
     let mut backoff = Backoff::default();
     loop {
-        let batch: Vec<String> = match outbox.queue.lock() {
+        let batch: Vec<Signed> = match outbox.queue.lock() {
             Ok(queue) => queue.iter().take(256).cloned().collect(),
             Err(_) => return,
         };
@@ -229,12 +319,16 @@ async fn publish_loop(
             continue;
         }
         let mut pipe = redis::pipe();
-        for json in &batch {
+        for entry in &batch {
             pipe.xadd_maxlen(
                 &config.stream,
                 StreamMaxlen::Approx(config.max_len),
                 "*",
-                &[("node", config.node.as_str()), ("m", json.as_str())],
+                &[
+                    ("node", config.node.as_bytes()),
+                    ("m", entry.json.as_bytes()),
+                    ("mac", entry.mac.as_slice()),
+                ],
             )
             .ignore();
         }
@@ -242,8 +336,8 @@ async fn publish_loop(
             Ok(()) => {
                 if let Ok(mut queue) = outbox.queue.lock() {
                     // Entries dropped meanwhile shift the queue; remove what was sent.
-                    for json in &batch {
-                        if queue.front() == Some(json) {
+                    for entry in &batch {
+                        if queue.front() == Some(entry) {
                             queue.pop_front();
                         }
                     }
@@ -266,12 +360,18 @@ async fn publish_loop(
     }
 }
 
-/// Reads other nodes' entries and hands them to this node's subscribers; reconnects with
-/// backoff and goes on from the last entry read.
+/// Reads other nodes' entries; reconnects with backoff and goes on from the last entry read.
+///
+/// An entry counts only with a valid tag under the cluster key. Even then, a logged event's
+/// payload is never relayed: its seq says which event to take from the log, and the log's
+/// copy is what is delivered, so what dashboards get is what the log holds, and a seq the
+/// log does not hold moves nothing. Live-only events (camera states, metrics) are relayed as
+/// sent.
 async fn read_loop(
     client: redis::Client,
     config: RedisBusConfig,
     mut last_id: String,
+    store: Arc<dyn AlertStore>,
     local: broadcast::Sender<Arc<ServerMessage>>,
     delivered: Arc<AtomicU64>,
     stats: Arc<BusStats>,
@@ -306,30 +406,86 @@ async fn read_loop(
                 }
             };
             let Some(reply) = reply else { continue };
+            let mut announced = Vec::new();
             for entry in reply.keys.into_iter().flat_map(|k| k.ids) {
                 last_id = entry.id.clone();
                 let node: Option<String> = entry.get("node");
-                if node.as_deref() == Some(config.node.as_str()) {
-                    continue;
-                }
-                let Some(json) = entry.get::<String>("m") else {
+                let json: Option<String> = entry.get("m");
+                let mac: Option<Vec<u8>> = entry.get("mac");
+                let (Some(node), Some(json), Some(mac)) = (node, json, mac) else {
+                    reject(&stats, &entry.id, "incomplete");
                     continue;
                 };
+                if !config.key.verify(&node, &json, &mac) {
+                    reject(&stats, &entry.id, "bad tag");
+                    continue;
+                }
+                if node == config.node {
+                    continue;
+                }
                 match serde_json::from_str::<ServerMessage>(&json) {
                     Ok(msg) => {
-                        if let Some(seq) = msg.seq() {
-                            delivered.fetch_max(seq, Ordering::Relaxed);
-                        }
                         stats.received.fetch_add(1, Ordering::Relaxed);
-                        let _ = local.send(Arc::new(msg));
+                        match msg.seq() {
+                            Some(seq) => announced.push(seq),
+                            None => {
+                                let _ = local.send(Arc::new(msg));
+                            }
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(entry = %entry.id, error = %e, "An unreadable entry on the event stream was skipped.");
                     }
                 }
             }
+            deliver_logged(&store, announced, &local, &delivered).await;
         }
         backoff.wait().await;
+    }
+}
+
+/// Delivers the log's copies of the events whose seqs other nodes announced (in order; a seq
+/// the log does not hold is skipped: the sweep would find it if it is committed later).
+async fn deliver_logged(
+    store: &Arc<dyn AlertStore>,
+    mut announced: Vec<u64>,
+    local: &broadcast::Sender<Arc<ServerMessage>>,
+    delivered: &AtomicU64,
+) {
+    announced.sort_unstable();
+    announced.dedup();
+    let (Some(&first), Some(&last)) = (announced.first(), announced.last()) else {
+        return;
+    };
+    let mut after = first - 1;
+    while after < last {
+        let page = match blocking_store(store, move |s| s.events_after(after, 500)).await {
+            Ok(page) if !page.is_empty() => page,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "The bus reader cannot read the event log; the sweep will deliver.");
+                return;
+            }
+        };
+        for msg in page {
+            let Some(seq) = msg.seq() else { continue };
+            if seq > last {
+                return;
+            }
+            after = seq;
+            if announced.binary_search(&seq).is_ok() {
+                delivered.fetch_max(seq, Ordering::Relaxed);
+                let _ = local.send(Arc::new(msg));
+            }
+        }
+    }
+}
+
+/// Counts and logs (the first, then every 1,000th) an entry dropped as unauthenticated.
+fn reject(stats: &BusStats, id: &str, why: &str) {
+    let n = stats.rejected.fetch_add(1, Ordering::Relaxed);
+    if n.is_multiple_of(1000) {
+        tracing::warn!(entry = %id, why, rejected = n + 1, "An event stream entry without a valid cluster tag was dropped: something other than a node writes to Redis, or the nodes' keys differ.");
     }
 }
 

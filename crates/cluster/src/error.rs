@@ -11,4 +11,7 @@ pub enum ClusterError {
         #[source]
         source: redis::RedisError,
     },
+    /// A cluster setting is not usable (a cluster key too short, ...).
+    #[error("{0}")]
+    Config(String),
 }

@@ -18,7 +18,7 @@ mod duty;
 mod error;
 mod leases;
 
-pub use bus::{BusStats, RedisBus, RedisBusConfig};
+pub use bus::{BusStats, ClusterKey, RedisBus, RedisBusConfig};
 pub use duty::DutyLease;
 pub use error::ClusterError;
 pub use leases::{

@@ -6,10 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fightwatch_alerts::{EventBus, Subscription};
-use fightwatch_cluster::{RedisBus, RedisBusConfig};
+use fightwatch_cluster::{ClusterKey, RedisBus, RedisBusConfig};
 use fightwatch_protocol::{CameraState, CameraStatus, ServerMessage};
 use fightwatch_store::{AlertStore, NewAlert, PostgresStore};
 use fightwatch_testkit::{Postgres, Redis};
+
+/// The key every node of these tests shares.
+fn key() -> ClusterKey {
+    ClusterKey::derive(b"the nodes' shared secret, long enough")
+}
 
 fn alert(camera: &str) -> NewAlert {
     NewAlert {
@@ -25,7 +30,7 @@ fn alert(camera: &str) -> NewAlert {
 
 async fn node(redis: &Redis, url: &str, name: &str) -> (Arc<dyn AlertStore>, RedisBus) {
     let store: Arc<dyn AlertStore> = Arc::new(PostgresStore::connect(url).unwrap());
-    let mut config = RedisBusConfig::new(&redis.url(), name);
+    let mut config = RedisBusConfig::new(&redis.url(), name, key());
     config.sweep_every = Duration::from_millis(200);
     let bus = RedisBus::connect(config, Arc::clone(&store)).await.unwrap();
     (store, bus)
@@ -49,6 +54,16 @@ async fn next(sub: &mut Subscription) -> Arc<ServerMessage> {
         .await
         .expect("an event within 10 s")
         .expect("bus open")
+}
+
+/// The next event with a seq above `seq` (earlier ones may come again: at least once).
+async fn next_after(sub: &mut Subscription, seq: u64) -> Arc<ServerMessage> {
+    loop {
+        let msg = next(sub).await;
+        if msg.seq().is_none_or(|s| s > seq) {
+            return msg;
+        }
+    }
 }
 
 fn camera_status(camera: &str) -> ServerMessage {
@@ -178,7 +193,7 @@ async fn an_unreachable_redis_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn AlertStore> =
         Arc::new(fightwatch_store::SqliteStore::open(&dir.path().join("db")).unwrap());
-    let config = RedisBusConfig::new(&format!("redis://:hunter2@127.0.0.1:{port}/"), "a");
+    let config = RedisBusConfig::new(&format!("redis://:hunter2@127.0.0.1:{port}/"), "a", key());
     let err = RedisBus::connect(config, store)
         .await
         .err()
@@ -213,4 +228,102 @@ async fn unreadable_stream_entries_are_skipped() {
     }
     let seq = raise(&store_a, &bus_a, "lobby").await;
     assert_eq!(next(&mut sub_b).await.seq(), Some(seq));
+}
+
+/// `XADD fightwatch:events * FIELDS...` straight into Redis, as anyone who can reach it could.
+fn xadd(redis: &Redis, fields: &[&str]) {
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port().to_string(),
+            "XADD",
+            "fightwatch:events",
+            "*",
+        ])
+        .args(fields)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The second audit's forgeries (docs/security.md): a fake alert with the next seq, one with
+/// seq 10^15, a fake camera state, and a validly signed entry whose payload is not in the log.
+/// None reaches a subscriber, none stops later real events, and the unsigned ones are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stream_entries_are_dropped_and_silence_nothing() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let url = pg.create_database("forged").unwrap();
+    let (store_a, bus_a) = node(&redis, &url, "a").await;
+    let (_store_b, bus_b) = node(&redis, &url, "b").await;
+    let mut sub_b = bus_b.subscribe();
+    let first = raise(&store_a, &bus_a, "lobby").await;
+    let template = match &*next(&mut sub_b).await {
+        ServerMessage::FightAlert(a) if a.seq == first => a.clone(),
+        other => panic!("{other:?}"),
+    };
+    let forged_alert = |seq: u64| {
+        let mut a = template.clone();
+        a.seq = seq;
+        a.camera = "forged".into();
+        serde_json::to_string(&ServerMessage::FightAlert(a)).unwrap()
+    };
+    let mut forged_status = camera_status("lobby");
+    if let ServerMessage::CameraStatus(c) = &mut forged_status {
+        c.site = "elsewhere".into();
+        c.status = CameraStatus::Offline;
+    }
+    let forged_status = serde_json::to_string(&forged_status).unwrap();
+    // (a) the next seq, (b) seq 10^15, (c) a camera state; with no tag, and with a wrong one.
+    for m in [
+        forged_alert(first + 1),
+        forged_alert(1_000_000_000_000_000),
+        forged_status,
+    ] {
+        xadd(&redis, &["node", "a", "m", &m]);
+        xadd(&redis, &["node", "a", "m", &m, "mac", &"0".repeat(32)]);
+    }
+    // A node with the key publishes a logged event the log does not hold: its payload is
+    // never relayed, and its seq moves nothing.
+    let (_store_c, bus_c) = node(&redis, &url, "c").await;
+    let bogus: ServerMessage = serde_json::from_str(&forged_alert(2_000_000_000_000_000)).unwrap();
+    bus_c.publish(bogus);
+
+    let second = raise(&store_a, &bus_a, "gate").await;
+    assert_eq!(second, first + 1, "the forged next seq took nothing");
+    let got = next_after(&mut sub_b, first).await;
+    match &*got {
+        ServerMessage::FightAlert(a) => {
+            assert_eq!(
+                (a.seq, a.camera.as_str()),
+                (second, "gate"),
+                "the log's copy"
+            );
+        }
+        other => panic!("a forged message reached a subscriber: {other:?}"),
+    }
+    // Nothing else came through: no forged status, no bogus alert.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    while let Ok(msg) = sub_b.try_recv() {
+        // Delivery on the bus is at least once (reader and sweep may both bring an event).
+        let repeat = matches!(&*msg, ServerMessage::FightAlert(a) if a.seq <= second && a.camera != "forged");
+        assert!(
+            repeat
+                || !matches!(
+                    &*msg,
+                    ServerMessage::CameraStatus(_) | ServerMessage::FightAlert(_)
+                ),
+            "forged: {msg:?}"
+        );
+    }
+    let rejected = bus_b
+        .stats()
+        .rejected
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        rejected, 6,
+        "every unsigned or wrongly signed entry is counted"
+    );
+    // And a third real event still flows.
+    let third = raise(&store_a, &bus_a, "yard").await;
+    assert_eq!(next_after(&mut sub_b, second).await.seq(), Some(third));
 }
