@@ -8,9 +8,13 @@
 # one after the other in one run, a fresh server each time. Loads (the issue's): 1,000 dashboards
 # with 50 alerts at 50/s, and 10,000 dashboards with 20 alerts at 4/s; 4 publishers. Every run
 # checks that every dashboard got every alert, all in the same order (loadgen exits 1 if not).
+# Then a reconnect surge (SURGE dashboards, default 10,000, all connecting at once from 200
+# loopback addresses, as after a restart) against fightwatch with its default connection caps
+# and the floor: every dashboard must get in on its first attempt (connect_all_s compared).
 #
-#   bash scripts/bench_fanout.sh                     both loads, every server
-#   SERVERS="fightwatch floor" LOADS="1000:50:50" bash scripts/bench_fanout.sh
+#   bash scripts/bench_fanout.sh                     both loads and the surge, every server
+#   SERVERS="fightwatch floor" LOADS="1000:50:50" SURGE=0 bash scripts/bench_fanout.sh
+#   SERVERS=none LOADS= SURGE=10000 bash scripts/bench_fanout.sh      the surge alone
 #
 # Loopback only; each run stops by itself (loadgen --timeout). One JSON line per run, also in
 # target/bench/fanout.jsonl.
@@ -18,7 +22,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SERVERS=${SERVERS:-"fightwatch floor ws socketio"}
-LOADS=${LOADS:-"1000:50:50 10000:20:4"}   # dashboards:alerts:rate
+LOADS=${LOADS-"1000:50:50 10000:20:4"}   # dashboards:alerts:rate
+SURGE=${SURGE:-10000}
 ulimit -n "$(ulimit -Hn)"
 cargo build --release --locked -q -p fightwatch -p fightwatch-loadgen
 source scripts/node-env.sh
@@ -85,3 +90,39 @@ for load in $LOADS; do
     [ "$status" = 0 ] || echo "bench_fanout: $kind lost or reordered alerts (see the line above)" >&2
   done
 done
+
+# The reconnect surge: fightwatch with its default caps (only max_websockets raised, for the
+# publisher beside 10,000 dashboards) and the floor.
+if [ "$SURGE" -gt 0 ]; then
+  for kind in fightwatch floor; do
+    port=$(free_port)
+    tokens=(--token none --publisher-token none)
+    if [ "$kind" = fightwatch ]; then
+      data=$(mktemp -d)
+      RUST_LOG=warn target/release/fightwatch serve --bind "127.0.0.1:$port" --data-dir "$data" \
+        --max-websockets 20000 2>target/bench/fanout-server.log &
+      server=$!
+      for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+      tokens=(--token "$(target/release/fightwatch token --user bench --role viewer --data-dir "$data")"
+        --publisher-token "$(target/release/fightwatch token --user cam1 --role detector --data-dir "$data")")
+    else
+      target/release/broadcast-floor "127.0.0.1:$port" &
+      server=$!
+    fi
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    sleep 0.5
+    echo "bench_fanout: surge, $kind, $SURGE dashboards at once" >&2
+    status=0
+    line=$(target/release/fightwatch-loadgen --url "ws://127.0.0.1:$port/ws" --clients "$SURGE" \
+      --connect-concurrency "$SURGE" --spread-addresses --alerts 1 --rate 1 --publishers 1 \
+      "${tokens[@]}" --server-pid "$server" --timeout 60 --json) || status=$?
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r={"server": sys.argv[2], "mode": "surge", **r}; print(json.dumps(r))' \
+      "$line" "$kind" | tee -a "$out"
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=""
+    [ -n "$data" ] && rm -rf "$data"
+    data=""
+    [ "$status" = 0 ] || echo "bench_fanout: surge against $kind: some dashboards were refused or lost the alert" >&2
+  done
+fi

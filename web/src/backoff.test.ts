@@ -39,4 +39,20 @@ describe("Backoff", () => {
     expect(b.attempts).toBe(0);
     expect(b.next()).toBe(500);
   });
+
+  it("spreads consoles over seconds when the server itself went away", () => {
+    let state = 7;
+    const rng = () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const delays = Array.from({ length: 200 }, () => new Backoff(500, 30_000, rng).nextAfterServerLeft());
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(250);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(3_500);
+    // Spread over seconds, not bunched in the first half second.
+    expect(Math.max(...delays) - Math.min(...delays)).toBeGreaterThan(2_500);
+    expect(delays.filter((d) => d <= 500).length).toBeLessThan(60);
+  });
 });

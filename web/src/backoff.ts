@@ -22,6 +22,15 @@ export class Backoff {
     return Math.round(step / 2 + (this.random() * step) / 2);
   }
 
+  /**
+   * The delay before the next try after the server itself went away (restart, failover):
+   * every console saw the same close at the same instant, so the usual delay is spread over
+   * a further `spreadMs` at random, or they would all come back within the same half second.
+   */
+  nextAfterServerLeft(spreadMs = 3_000): number {
+    return this.next() + Math.round(this.random() * spreadMs);
+  }
+
   /** After a connection that worked: start again from the base delay. */
   reset(): void {
     this.attempt = 0;

@@ -11,6 +11,9 @@ import {
   type WelcomeMessage,
 } from "./protocol";
 
+/** Close code of a server that is stopping (RFC 6455 "going away"): every console sees it at
+ * once, so their reconnects are spread (audit round two: a restart must not synchronise them). */
+export const CLOSE_GOING_AWAY = 1001;
 /** Close code of a client that fell behind (docs/protocol.md): reconnect and resume at once. */
 export const CLOSE_LAGGING = 4008;
 /** Close code of a connection whose session ended (logout elsewhere, user changed or deleted). */
@@ -165,7 +168,7 @@ export class Connection {
         // Not the network's fault: come back at once and resume.
         this.backoff.reset();
       }
-      this.scheduleReconnect(closeReason(ev.code, ev.reason));
+      this.scheduleReconnect(closeReason(ev.code, ev.reason), ev.code === CLOSE_GOING_AWAY);
     };
   }
 
@@ -215,9 +218,9 @@ export class Connection {
     this.setState({ kind: "live", since: this.now(), session: w.session });
   }
 
-  private scheduleReconnect(reason: string): void {
+  private scheduleReconnect(reason: string, serverLeft = false): void {
     if (this.stopped) return;
-    const delay = this.backoff.next();
+    const delay = serverLeft ? this.backoff.nextAfterServerLeft() : this.backoff.next();
     this.setState({ kind: "reconnecting", attempt: this.backoff.attempts, retryAt: this.now() + delay, reason });
     this.timer = this.setTimer(() => {
       this.timer = null;

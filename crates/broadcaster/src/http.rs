@@ -13,6 +13,19 @@ use tower::ServiceExt;
 
 use crate::Hub;
 
+/// A listener on `addr` whose kernel backlog holds `backlog` connections waiting to be accepted
+/// (the kernel caps it at `net.core.somaxconn`): where a surge waits while accepting pauses.
+pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 /// Serves `hub` on `listener` until `shutdown` completes, then lets open requests finish
 /// (up to 5 s). Client addresses reach the handlers as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
@@ -27,9 +40,31 @@ pub async fn serve(
     let connections = Arc::new(tokio::sync::Semaphore::new(max));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let maintenance = tokio::spawn(hub.clone().maintain());
-    let mut refused_logged = std::time::Instant::now() - Duration::from_secs(60);
+    let mut paused_logged = std::time::Instant::now() - Duration::from_secs(60);
     tokio::pin!(shutdown);
     loop {
+        // At the cap, accepting pauses: new connections wait in the kernel's backlog (a surge
+        // of honest clients after a restart is slowed, not refused) and each one taken has the
+        // header-read timeout, so slow clients cannot hold the places for long.
+        let permit = match connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if paused_logged.elapsed() > Duration::from_secs(10) {
+                    tracing::info!(
+                        max,
+                        "HTTP connection cap reached: accepting pauses until one ends."
+                    );
+                    paused_logged = std::time::Instant::now();
+                }
+                tokio::select! {
+                    permit = connections.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -43,14 +78,10 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
-            if refused_logged.elapsed() > Duration::from_secs(10) {
-                tracing::warn!(max, "Connection limit reached: closing new connections.");
-                refused_logged = std::time::Instant::now();
-            }
-            continue;
-        };
+        // One address over its own cap is refused (closed) at once: it is not a surge of
+        // many clients but one client holding too much.
         let Some(slot) = hub.http_per_ip.take(peer.ip()) else {
+            drop(permit);
             continue;
         };
         let _ = stream.set_nodelay(true);

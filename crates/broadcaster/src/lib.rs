@@ -68,7 +68,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use auth::{Auth, AuthError, Claims, Role};
-pub use http::serve;
+pub use http::{listen, serve};
 pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;
 pub use server::{

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir, PipelineAlerts, Retention};
-use fightwatch_cluster::{RedisBus, RedisBusConfig};
+use fightwatch_cluster::{ClusterKey, RedisBus, RedisBusConfig};
 use fightwatch_store::{AlertStore, PostgresStore, SqliteStore};
 
 use crate::{Auth, Hub, ServerConfig};
@@ -113,12 +113,13 @@ impl Server {
                 options.data_dir.join("admin_password").display()
             );
         }
-        let auth = Auth::new(&jwt_secret(&options.data_dir)?)
-            .map_err(|e| ServerError::Secret(e.to_string()))?;
+        let secret = jwt_secret(&options.data_dir)?;
+        let auth = Auth::new(&secret).map_err(|e| ServerError::Secret(e.to_string()))?;
         let bus: Arc<dyn EventBus> = match cluster {
             None => Arc::new(LocalBus::new(store.clone(), options.config.client_queue)),
             Some(c) => {
-                let mut bus = RedisBusConfig::new(&c.redis_url, &c.node);
+                let key = ClusterKey::from_env_or_derive(&secret)?;
+                let mut bus = RedisBusConfig::new(&c.redis_url, &c.node, key);
                 bus.capacity = options.config.client_queue;
                 Arc::new(rt.block_on(RedisBus::connect(bus, store.clone()))?)
             }
@@ -192,9 +193,11 @@ impl Server {
             }
             hub.set_integrations(integrations);
         }
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(options.bind))
-            .map_err(io(format!("listening on {}", options.bind)))?;
+        let listener = {
+            let _inside = rt.enter();
+            crate::http::listen(options.bind, hub.config.listen_backlog)
+        }
+        .map_err(io(format!("listening on {}", options.bind)))?;
         let addr = listener
             .local_addr()
             .map_err(io("reading the bound address"))?;

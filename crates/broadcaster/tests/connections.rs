@@ -278,3 +278,44 @@ async fn malformed_and_random_frames_leave_the_server_and_other_clients_fine() {
             .is_ok()
     );
 }
+
+/// Audit round two, finding 13: at the HTTP connection cap, accepting pauses and the next
+/// connection waits in the kernel's backlog until a place frees; it is not closed.
+#[tokio::test]
+async fn at_the_http_connection_cap_new_connections_wait_and_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        max_http_connections: 4,
+        ..ServerConfig::default()
+    };
+    let hub = common::hub_at(&dir.path().join("db"), config);
+    let listener = fightwatch_broadcaster::listen("127.0.0.1:0".parse().unwrap(), 64).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let q = format!("token={}", token(&hub, Role::Viewer));
+    tokio::spawn(fightwatch_broadcaster::serve(
+        listener,
+        hub,
+        std::future::pending(),
+    ));
+    // Four connections that send nothing hold every place for a second.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let waiting = tokio::spawn(async move {
+        let mut ws = connect(addr, &q).await?;
+        next(&mut ws).await;
+        Ok::<_, tokio_tungstenite::tungstenite::Error>(ws)
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "served while every place was taken");
+    drop(idle);
+    let ws = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once places freed")
+        .unwrap();
+    assert!(ws.is_ok(), "refused: {:?}", ws.err());
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}

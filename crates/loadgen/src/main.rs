@@ -77,8 +77,10 @@ struct Args {
     /// timing /healthz meanwhile (see docs/security.md).
     #[arg(long, value_name = "SECONDS")]
     login_flood: Option<u64>,
-    /// With --login-flood: each attacking connection from its own loopback address
-    /// (127.0.X.Y), so per-address limits do not hide the cost of hashing.
+    /// Connections from many loopback addresses (127.0.X.Y) instead of one, as many clients
+    /// would come: with --login-flood each attacker has its own (per-address limits do not
+    /// hide the cost of hashing); dashboards come 50 to an address (a reconnect surge:
+    /// `--connect-concurrency` as high as `--clients`).
     #[arg(long)]
     spread_addresses: bool,
     /// Wire format: `fightwatch` (JSON messages with a `type`) or `socketio` (Socket.IO 4 over
@@ -216,9 +218,44 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(url: &str, token: &str, dialect: Dialect) -> anyhow::Result<Ws> {
+/// Dashboards per source address with `--spread-addresses`.
+const DASHBOARDS_PER_ADDRESS: usize = 50;
+
+/// The loopback address dashboard `i` connects from with `--spread-addresses`.
+fn spread_address(i: usize) -> std::net::IpAddr {
+    let n = i / DASHBOARDS_PER_ADDRESS;
+    std::net::IpAddr::from([127, 0, (10 + n / 200) as u8, (10 + n % 200) as u8])
+}
+
+async fn open(
+    url: &str,
+    token: &str,
+    dialect: Dialect,
+    from: Option<std::net::IpAddr>,
+) -> anyhow::Result<Ws> {
     let sep = if url.contains('?') { '&' } else { '?' };
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}{sep}token={token}")).await?;
+    let full = format!("{url}{sep}token={token}");
+    let (mut ws, _) = match from {
+        None => tokio_tungstenite::connect_async(full).await?,
+        Some(ip) => {
+            let authority = url
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .context("the URL needs a host:port")?;
+            let addr: std::net::SocketAddr = authority
+                .replace("localhost", "127.0.0.1")
+                .parse()
+                .with_context(|| {
+                    format!("--spread-addresses needs 127.0.0.1:PORT, not {authority}")
+                })?;
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::new(ip, 0))?;
+            let stream = socket.connect(addr).await?;
+            tokio_tungstenite::client_async(full, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+                .await?
+        }
+    };
     if dialect == Dialect::Socketio {
         // Engine.IO's open packet, then joining the default namespace.
         match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
@@ -276,10 +313,11 @@ async fn main() -> anyhow::Result<()> {
             args.token.clone(),
             args.dialect,
         );
+        let from = args.spread_addresses.then(|| spread_address(i));
         connecting.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
             let t = Instant::now();
-            let ws = open(&url, &token, dialect).await?;
+            let ws = open(&url, &token, dialect, from).await?;
             anyhow::Ok((ws, t.elapsed().as_secs_f64() * 1e3))
         }));
     }
@@ -345,7 +383,7 @@ async fn main() -> anyhow::Result<()> {
     for k in 0..args.publishers.max(1) {
         let token = &args.publisher_tokens[k % args.publisher_tokens.len()];
         pubs.push(
-            open(args.url_for(k), token, args.dialect)
+            open(args.url_for(k), token, args.dialect, None)
                 .await
                 .context("publisher connection")?,
         );
@@ -479,7 +517,7 @@ async fn main() -> anyhow::Result<()> {
 async fn watch(args: &Args, secs: u64) -> anyhow::Result<()> {
     let mut readers = Vec::new();
     for _ in 0..args.clients.max(1) {
-        let mut ws = open(args.url(), &args.token, args.dialect).await?;
+        let mut ws = open(args.url(), &args.token, args.dialect, None).await?;
         readers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let until = tokio::time::Instant::now() + Duration::from_secs(secs);
