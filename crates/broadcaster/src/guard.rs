@@ -35,6 +35,22 @@ pub(crate) fn foreign_origin(hub: &Hub, headers: &axum::http::HeaderMap) -> Opti
     (!origin_allowed(origin, host, &hub.config.allowed_origins)).then(|| origin.to_string())
 }
 
+/// Why a request did not come from this server's own pages (or from no browser at all): a
+/// foreign Origin, or a browser's `Sec-Fetch-Site` other than `same-origin` or `none` (typed
+/// or bookmarked). `None` when it did.
+pub(crate) fn not_same_origin(hub: &Hub, headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(origin) = foreign_origin(hub, headers) {
+        return Some(format!("origin {origin}"));
+    }
+    match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
+        None | Some(b"same-origin") | Some(b"none") => None,
+        Some(other) => Some(format!(
+            "Sec-Fetch-Site {}",
+            String::from_utf8_lossy(other).escape_debug()
+        )),
+    }
+}
+
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,

@@ -31,12 +31,16 @@ pub struct ServerConfig {
     /// Mark the login cookie `Secure` (set when browsers reach the server over HTTPS, e.g.
     /// behind a TLS reverse proxy).
     pub secure_cookies: bool,
-    /// Open HTTP connections (not counting WebSockets) in all; more are closed at once.
+    /// Open HTTP connections (not counting upgraded WebSockets) in all; at the cap, accepting
+    /// pauses (new connections wait in the listen backlog).
     pub max_http_connections: usize,
     /// Open HTTP connections from one address (IPv6: one /64).
     pub max_http_connections_per_ip: usize,
     /// Open WebSockets in all; more are refused with 503.
     pub max_websockets: usize,
+    /// Connections the kernel holds for the server while it is not accepting (at the HTTP
+    /// connection cap): a reconnect surge waits there instead of being refused.
+    pub listen_backlog: u32,
     /// A connection must send a request's headers within this (slow-header attacks).
     pub header_read_timeout: std::time::Duration,
     /// A request's body must arrive within this.
@@ -60,6 +64,10 @@ pub struct ServerConfig {
     pub live_fps: f64,
     /// Most live view streams open at once on this node.
     pub max_live_viewers: usize,
+    /// Most live view streams one user may have open on this node.
+    pub max_live_per_user: usize,
+    /// A live viewer that has not taken a frame for this long is dropped (it stopped reading).
+    pub live_stall_timeout: std::time::Duration,
     /// When unacknowledged alerts escalate (`None`: never). Checked by every node; each level
     /// is recorded once.
     pub escalation: Option<fightwatch_alerts::EscalationPolicy>,
@@ -85,6 +93,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             max_http_connections: 1024,
             max_http_connections_per_ip: 64,
+            listen_backlog: 4096,
             max_websockets: 10_000,
             header_read_timeout: std::time::Duration::from_secs(10),
             request_body_timeout: std::time::Duration::from_secs(10),
@@ -97,6 +106,8 @@ impl Default for ServerConfig {
             node: None,
             live_fps: 5.0,
             max_live_viewers: 64,
+            max_live_per_user: 4,
+            live_stall_timeout: std::time::Duration::from_secs(5),
             escalation: Some(fightwatch_alerts::EscalationPolicy::default()),
             webhooks: Vec::new(),
             mqtt: Vec::new(),
@@ -194,7 +205,11 @@ impl Hub {
             messages: config.message_rate_per_user.limiter(),
             revocations: tokio::sync::watch::channel(0).0,
             camera_sites: Default::default(),
-            live: crate::live::LiveStreams::new(config.live_fps, config.max_live_viewers),
+            live: crate::live::LiveStreams::new(
+                config.live_fps,
+                config.max_live_viewers,
+                config.max_live_per_user,
+            ),
             evidence_key: std::sync::OnceLock::new(),
             push: std::sync::OnceLock::new(),
             tune_dir: std::sync::OnceLock::new(),
@@ -363,14 +378,26 @@ impl Hub {
         )
     }
 
-    pub(crate) fn note_site(&self, camera: &str, site: &str) {
+    /// Records `camera`'s site. From a camera's state (the configuration of the node that runs
+    /// it) the site always counts; from an alert (`configured` false) only when the camera has
+    /// none yet, so a detection cannot move a camera to another site (and so widen which
+    /// `chat:SITE` rooms its restricted users may read).
+    pub(crate) fn note_site(&self, camera: &str, site: &str, configured: bool) {
         if let Ok(mut m) = self.camera_sites.lock() {
+            if !configured && m.contains_key(camera) {
+                return;
+            }
             // Bounded: camera and site names are length-checked, and this many cameras is
             // far beyond any deployment.
             if m.len() < 100_000 || m.contains_key(camera) {
                 m.insert(camera.to_string(), site.to_string());
             }
         }
+    }
+
+    /// The site `camera` is known at, if any.
+    pub(crate) fn site_of(&self, camera: &str) -> Option<String> {
+        self.camera_sites.lock().ok()?.get(camera).cloned()
     }
 
     /// Publishes a camera's new state (live only).
@@ -521,6 +548,11 @@ impl Hub {
         d: Detection,
         source: &str,
     ) -> Result<fightwatch_alerts::Raised, HubError> {
+        let mut d = d;
+        // A known camera keeps its site, whatever the detector says.
+        if let Some(site) = self.site_of(&d.camera) {
+            d.site = Some(site);
+        }
         Ok(self.alerts.detection(d, source).await?)
     }
 

@@ -25,23 +25,47 @@ const JPEG_QUALITY: u8 = 75;
 pub(crate) struct LiveStreams {
     period: Duration,
     max_viewers: usize,
+    max_per_user: usize,
     viewers: Arc<AtomicUsize>,
+    /// Open streams per user: one account cannot take every place.
+    per_user: Arc<Mutex<HashMap<String, usize>>>,
     streams: Arc<Mutex<HashMap<String, watch::Sender<Option<Bytes>>>>>,
     /// JPEGs encoded, all cameras (for the benchmark and /metrics).
     pub(crate) encoded: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// A viewer's place: counts against the limit until dropped.
-pub(crate) struct ViewerSlot(Arc<AtomicUsize>);
+/// A viewer's place: counts against the node's and its user's limits until dropped.
+pub(crate) struct ViewerSlot {
+    viewers: Arc<AtomicUsize>,
+    per_user: Arc<Mutex<HashMap<String, usize>>>,
+    user: String,
+}
 
 impl Drop for ViewerSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.viewers.fetch_sub(1, Ordering::Relaxed);
+        if let Ok(mut per_user) = self.per_user.lock()
+            && let Some(n) = per_user.get_mut(&self.user)
+        {
+            *n -= 1;
+            if *n == 0 {
+                per_user.remove(&self.user);
+            }
+        }
     }
 }
 
+/// Why a viewer was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The user has its most streams open.
+    User,
+    /// The node has its most streams open.
+    Node,
+}
+
 impl LiveStreams {
-    pub(crate) fn new(fps: f64, max_viewers: usize) -> Self {
+    pub(crate) fn new(fps: f64, max_viewers: usize, max_per_user: usize) -> Self {
         let fps = if fps.is_finite() && fps > 0.0 {
             fps
         } else {
@@ -50,7 +74,9 @@ impl LiveStreams {
         Self {
             period: Duration::from_secs_f64(1.0 / fps),
             max_viewers,
+            max_per_user,
             viewers: Arc::default(),
+            per_user: Arc::default(),
             streams: Arc::default(),
             encoded: Arc::default(),
         }
@@ -61,11 +87,25 @@ impl LiveStreams {
         self.viewers.load(Ordering::Relaxed)
     }
 
-    /// A place for one more viewer, unless the node is at its limit.
-    pub(crate) fn admit(&self) -> Option<ViewerSlot> {
-        let prev = self.viewers.fetch_add(1, Ordering::Relaxed);
-        let slot = ViewerSlot(self.viewers.clone());
-        (prev < self.max_viewers).then_some(slot)
+    /// A place for one more viewer of `user`, unless the user or the node is at its limit.
+    pub(crate) fn admit(&self, user: &str) -> Result<ViewerSlot, Refused> {
+        let Ok(mut per_user) = self.per_user.lock() else {
+            return Err(Refused::Node);
+        };
+        let mine = per_user.get(user).copied().unwrap_or(0);
+        if mine >= self.max_per_user {
+            return Err(Refused::User);
+        }
+        if self.viewers.load(Ordering::Relaxed) >= self.max_viewers {
+            return Err(Refused::Node);
+        }
+        self.viewers.fetch_add(1, Ordering::Relaxed);
+        *per_user.entry(user.to_string()).or_default() += 1;
+        Ok(ViewerSlot {
+            viewers: self.viewers.clone(),
+            per_user: self.per_user.clone(),
+            user: user.to_string(),
+        })
     }
 
     /// The newest JPEGs of `camera`, starting its encoder if nobody watched it.
@@ -186,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_viewer_that_does_not_read_holds_only_the_newest_frame_and_the_encoder_stops() {
-        let streams = LiveStreams::new(100.0, 4);
+        let streams = LiveStreams::new(100.0, 4, 4);
         let latest = Arc::new(LatestFrame::default());
         let mut stalled = streams.subscribe("cam", latest.clone()).unwrap();
         let mut other = streams.subscribe("cam", latest.clone()).unwrap();
@@ -235,5 +275,20 @@ mod tests {
             after,
             "no encoding without viewers"
         );
+    }
+
+    #[test]
+    fn one_user_gets_at_most_its_share_and_places_come_back() {
+        let streams = LiveStreams::new(5.0, 5, 2);
+        let a1 = streams.admit("ann").unwrap();
+        let _a2 = streams.admit("ann").unwrap();
+        assert_eq!(streams.admit("ann").err(), Some(Refused::User));
+        let _b: Vec<_> = (0..2).map(|_| streams.admit("bob").unwrap()).collect();
+        let _c = streams.admit("cid").unwrap();
+        assert_eq!(streams.viewers(), 5);
+        assert_eq!(streams.admit("dan").err(), Some(Refused::Node));
+        drop(a1);
+        assert_eq!(streams.viewers(), 4);
+        assert!(streams.admit("ann").is_ok(), "ann's place came back");
     }
 }

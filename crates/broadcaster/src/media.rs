@@ -108,13 +108,21 @@ pub(crate) async fn live(
         .alerts
         .live_source(&name)
         .ok_or_else(|| ApiError::not_found(format!("camera {name} does not run on this node")))?;
-    let slot = hub.live.admit().ok_or_else(|| {
-        ApiError::retry_after(
-            StatusCode::SERVICE_UNAVAILABLE,
-            5,
-            "too many live viewers on this node",
-        )
-    })?;
+    let slot = hub
+        .live
+        .admit(&claims.sub)
+        .map_err(|refused| match refused {
+            crate::live::Refused::User => ApiError::retry_after(
+                StatusCode::TOO_MANY_REQUESTS,
+                5,
+                "too many live views open for this user",
+            ),
+            crate::live::Refused::Node => ApiError::retry_after(
+                StatusCode::SERVICE_UNAVAILABLE,
+                5,
+                "too many live viewers on this node",
+            ),
+        })?;
     let frames = hub.live.subscribe(&name, source).map_err(|e| {
         tracing::error!(error = %e, "Cannot start a live view encoder.");
         ApiError::internal()
@@ -124,11 +132,8 @@ pub(crate) async fn live(
     closing.borrow_and_update();
     revocations.borrow_and_update();
     // The token's own end: a stream must not outlive what let it in.
-    let expires = std::time::UNIX_EPOCH + std::time::Duration::from_secs(claims.exp);
-    let until = tokio::time::Instant::now()
-        + expires
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default();
+    let until = crate::ws::token_end(claims.exp);
+    let stall = hub.config.live_stall_timeout;
     let viewer = LiveViewer {
         frames,
         closing,
@@ -137,25 +142,14 @@ pub(crate) async fn live(
         claims,
         _slot: slot,
     };
-    let stream = futures_util::stream::unfold(viewer, move |mut v| async move {
-        loop {
-            tokio::select! {
-                changed = v.frames.changed() => {
-                    changed.ok()?;
-                    let part = v.frames.borrow_and_update().clone();
-                    if let Some(part) = part {
-                        return Some((Ok::<_, std::io::Error>(part), v));
-                    }
-                }
-                Ok(()) = v.revocations.changed() => {
-                    if !v.hub.session_is_live(&v.claims).await {
-                        return None;
-                    }
-                }
-                _ = async { v.closing.wait_for(|c| *c).await.map(|_| ()) } => return None,
-                () = tokio::time::sleep_until(until) => return None,
-            }
-        }
+    // A task hands frames to the response one at a time. The body is polled only as the
+    // socket drains, so a viewer that stops reading leaves a frame untaken: after `stall` the
+    // task ends, giving back its place, the encoder and the user's quota, and the body ends.
+    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(1);
+    tokio::spawn(viewer.pump(tx, until, stall));
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let part = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(part), rx))
     });
     Ok((
         [
@@ -180,6 +174,52 @@ struct LiveViewer {
     _slot: crate::live::ViewerSlot,
 }
 
+impl LiveViewer {
+    /// Sends the newest frame whenever the response can take one, until the viewer leaves,
+    /// stops reading for `stall`, its session ends (revoked, or its token expires at `until`),
+    /// or the server stops.
+    async fn pump(
+        mut self,
+        tx: tokio::sync::mpsc::Sender<axum::body::Bytes>,
+        until: tokio::time::Instant,
+        stall: std::time::Duration,
+    ) {
+        loop {
+            tokio::select! {
+                changed = self.frames.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                Ok(()) = self.revocations.changed() => {
+                    if !self.hub.session_is_live(&self.claims).await {
+                        return;
+                    }
+                    continue;
+                }
+                _ = async { self.closing.wait_for(|c| *c).await.map(|_| ()) } => return,
+                () = tokio::time::sleep_until(until) => return,
+            }
+            // A new frame: wait for room (the previous one taken), newest wins meanwhile.
+            let permit = tokio::select! {
+                permit = tokio::time::timeout(stall, tx.reserve()) => match permit {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return, // the viewer left
+                    Err(_) => {
+                        tracing::info!(user = %self.claims.sub, stalled_s = stall.as_secs_f64(), "A live viewer stopped reading; dropped.");
+                        return;
+                    }
+                },
+                _ = async { self.closing.wait_for(|c| *c).await.map(|_| ()) } => return,
+                () = tokio::time::sleep_until(until) => return,
+            };
+            if let Some(part) = self.frames.borrow_and_update().clone() {
+                permit.send(part);
+            }
+        }
+    }
+}
+
 /// A signed evidence export of the alert (operators): ZIP of `clip.mp4`, `snapshot.jpg`,
 /// `timeline.json`, `manifest.json` (each file's SHA-256) and `manifest.sig` (Ed25519, this
 /// server's key). The export is recorded in the alert's timeline; `fightwatch verify` checks
@@ -193,7 +233,14 @@ pub(crate) async fn evidence(
     State(hub): State<Arc<Hub>>,
     Operator(claims): Operator,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    // A GET that records who exported: a page of another origin (even of the same site, which
+    // the login cookie's SameSite does not cover) must not make a signed-in browser do it.
+    if let Some(why) = crate::guard::not_same_origin(&hub, &headers) {
+        tracing::warn!(%why, user = %claims.sub, "Refused a cross-origin evidence export.");
+        return Err(ApiError::forbidden("evidence exports are same-origin only"));
+    }
     let alert = crate::rest::visible_alert(&hub, &claims, id).await?;
     let key = hub.evidence_key.get().cloned().ok_or_else(|| {
         ApiError::new(

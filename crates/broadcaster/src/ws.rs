@@ -34,6 +34,15 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events read from the store per query while replaying.
 const REPLAY_PAGE: usize = 500;
 
+/// The instant a token that expires at `exp` (seconds since the epoch) ends.
+pub(crate) fn token_end(exp: u64) -> tokio::time::Instant {
+    let expires = std::time::UNIX_EPOCH + Duration::from_secs(exp);
+    tokio::time::Instant::now()
+        + expires
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+}
+
 /// Query parameters of `/ws`.
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -376,8 +385,16 @@ impl Session {
         Box::pin(self.replay(&mut sink, self.sent, position)).await?;
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
+        // The token's own end: no event reaches a client whose token REST would refuse.
+        let expiry = tokio::time::sleep_until(token_end(self.claims.exp));
+        tokio::pin!(expiry);
         loop {
             tokio::select! {
+                () = &mut expiry => {
+                    let frame = CloseFrame { code: CLOSE_REVOKED, reason: "token expired: sign in again".into() };
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    return Ok(());
+                }
                 event = rx.recv() => match event {
                     Ok(event) => self.send_with(&mut sink, &event.msg, Some(&event.json)).await?,
                     Err(RecvError::Lagged(n)) => {

@@ -736,3 +736,77 @@ async fn nothing_leaks_and_the_console_is_locked_down() {
         Some(1009)
     );
 }
+
+/// Audit round two, finding 9: a dashboard is closed with 4001 when its token expires, as a
+/// live view ends then; it gets no event after that.
+#[tokio::test]
+async fn a_websocket_is_closed_when_its_token_expires() {
+    let s = common::server().await;
+    let t = s.hub.issue_token("brief", Role::Viewer, 2, None).unwrap();
+    let mut ws = connect(s.addr, &format!("token={t}")).await.unwrap();
+    next(&mut ws).await; // welcome
+    let opened = std::time::Instant::now();
+    assert_eq!(
+        close_code(&mut ws, Duration::from_secs(6)).await,
+        Some(CLOSE_REVOKED)
+    );
+    assert!(
+        opened.elapsed() <= Duration::from_secs(3),
+        "{:?}",
+        opened.elapsed()
+    );
+}
+
+/// Audit round two, finding 7: a detection cannot move a camera to another site. The camera
+/// keeps the site its own state gave it (the configuration), its alert is filed there, and a
+/// user restricted to it still cannot read the other site's chat.
+#[tokio::test]
+async fn a_detection_cannot_move_a_camera_to_another_site() {
+    let s = server().await;
+    let yard_op = s
+        .hub
+        .issue_token("yardop", Role::Operator, 600, Some(vec!["yard".into()]))
+        .unwrap();
+    let detector = s
+        .hub
+        .issue_token("sensor", Role::Detector, 600, None)
+        .unwrap();
+    let mut watch = connect(s.addr, &format!("token={yard_op}")).await.unwrap();
+    next(&mut watch).await; // welcome
+    s.hub.camera_status(fightwatch_protocol::CameraState {
+        camera: "yard".into(),
+        site: "depot".into(),
+        status: fightwatch_protocol::CameraStatus::Online,
+        error: None,
+        since: 1,
+        node: None,
+    });
+    assert_eq!(next(&mut watch).await["type"], "camera_status");
+    let mut sensor = connect(s.addr, &format!("token={detector}")).await.unwrap();
+    next(&mut sensor).await; // welcome
+    send(
+        &mut sensor,
+        serde_json::json!({"type": "fight_detected", "camera": "yard", "site": "hq", "score": 0.9}),
+    )
+    .await;
+    let alert = next(&mut watch).await;
+    assert_eq!(
+        (alert["type"].as_str(), alert["site"].as_str()),
+        (Some("fight_alert"), Some("depot")),
+        "{alert}"
+    );
+    s.hub
+        .post_message("chat:hq", "boss", "vault code is 1234")
+        .await
+        .unwrap();
+    let r = http(
+        s.addr,
+        "GET",
+        "/api/rooms/chat:hq/messages",
+        &[("authorization", &auth(&yard_op))],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(!r.body.contains("1234"));
+}

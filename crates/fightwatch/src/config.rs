@@ -242,6 +242,13 @@ pub struct ServerSection {
     /// Open HTTP connections (before any WebSocket upgrade) allowed from one IP address.
     #[arg(long, default_value_t = ServerConfig::default().max_http_connections_per_ip)]
     pub max_http_connections_per_ip: usize,
+    /// Open HTTP connections (before any WebSocket upgrade) in all; at the cap, accepting
+    /// pauses and new connections wait in the listen backlog.
+    #[arg(long, default_value_t = ServerConfig::default().max_http_connections)]
+    pub max_http_connections: usize,
+    /// Connections the kernel holds while accepting pauses (capped by net.core.somaxconn).
+    #[arg(long, default_value_t = ServerConfig::default().listen_backlog)]
+    pub listen_backlog: u32,
     /// The web console's built files, served at / when present (in a config file: relative
     /// to the file).
     #[arg(long, default_value = DEFAULT_WEB_DIR, value_name = "DIR")]
@@ -263,6 +270,8 @@ impl ServerSection {
                 max_connections_per_ip: self.max_connections_per_ip,
                 max_websockets: self.max_websockets,
                 max_http_connections_per_ip: self.max_http_connections_per_ip,
+                max_http_connections: self.max_http_connections,
+                listen_backlog: self.listen_backlog,
                 static_dir: Some(self.web_dir.clone()),
                 secure_cookies: self.secure_cookies,
                 ..ServerConfig::default()
@@ -281,6 +290,8 @@ impl Default for ServerSection {
             max_connections_per_ip: d.max_connections_per_ip,
             max_websockets: d.max_websockets,
             max_http_connections_per_ip: d.max_http_connections_per_ip,
+            max_http_connections: d.max_http_connections,
+            listen_backlog: d.listen_backlog,
             web_dir: DEFAULT_WEB_DIR.into(),
             secure_cookies: d.secure_cookies,
         }
@@ -323,6 +334,10 @@ pub struct EvidenceSection {
     pub max_clip_s: f64,
     /// Frames per second of live view (`/api/cameras/{name}/live.mjpeg`).
     pub live_fps: f64,
+    /// Most live views open at once on this node, all users.
+    pub live_viewers: usize,
+    /// Most live views one user may have open on this node.
+    pub live_per_user: usize,
 }
 
 impl Default for EvidenceSection {
@@ -333,6 +348,8 @@ impl Default for EvidenceSection {
             post_roll_s: 5.0,
             max_clip_s: 120.0,
             live_fps: 5.0,
+            live_viewers: 64,
+            live_per_user: 4,
         }
     }
 }
@@ -348,6 +365,13 @@ impl EvidenceSection {
         }
         if !within(self.live_fps, 0.1, 30.0) {
             bail!("[evidence]: live_fps must be 0.1 to 30");
+        }
+        if !(1..=100_000).contains(&self.live_viewers)
+            || !(1..=self.live_viewers).contains(&self.live_per_user)
+        {
+            bail!(
+                "[evidence]: live_viewers must be 1 to 100000 and live_per_user 1 to live_viewers"
+            );
         }
         Ok(())
     }
@@ -651,6 +675,8 @@ impl Config {
     pub fn server_options(&self) -> anyhow::Result<ServerOptions> {
         let mut options = self.server.options(&self.storage.data_dir);
         options.config.live_fps = self.evidence.live_fps;
+        options.config.max_live_viewers = self.evidence.live_viewers;
+        options.config.max_live_per_user = self.evidence.live_per_user;
         options.config.group_window = (self.workflow.group_window_s > 0.0)
             .then(|| Duration::from_secs_f64(self.workflow.group_window_s));
         options.config.webhooks = self

@@ -291,6 +291,24 @@ async fn clips_live_view_masks_and_signed_exports() {
         403
     );
     let operator = token(&data, "lead", "operator");
+    // Audit round two, finding 10: the export records who made it, so a page of another
+    // origin (same site or not) cannot have a signed-in browser fetch it.
+    for (headers, why) in [
+        ("Sec-Fetch-Site: same-site\r\n", "a sibling origin"),
+        ("Sec-Fetch-Site: cross-site\r\n", "another site"),
+        ("Origin: http://evil.example\r\n", "a foreign Origin"),
+    ] {
+        let path = format!("/api/alerts/{id}/evidence.zip");
+        let (status, _, body) = common::http_get_with(port, &path, &operator, headers);
+        assert_eq!(status, 403, "{why}: {}", text(&body));
+    }
+    let (status, _, _) = common::http_get_with(
+        port,
+        &format!("/api/alerts/{id}/evidence.zip"),
+        &operator,
+        "Sec-Fetch-Site: same-origin\r\n",
+    );
+    assert_eq!(status, 200, "the console's own link");
     let (status, zip) = http_get(port, &format!("/api/alerts/{id}/evidence.zip"), &operator);
     assert_eq!(status, 200, "{}", text(&zip));
     let export = dir.path().join("export.zip");
@@ -454,7 +472,11 @@ fn live_view_is_encoded_once_for_twenty_viewers_and_a_stalled_one_costs_nothing(
     let rss_before = rss_bytes(pid);
     let mut stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(stalled, "GET /api/cameras/yard/live.mjpeg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n").unwrap();
-    let viewers: Vec<_> = (0..20).map(|_| watch(port, admin.clone(), 5.0)).collect();
+    // Twenty operators (one user may hold only a few live views: audit round two).
+    let tokens: Vec<_> = (0..20)
+        .map(|i| token(&data, &format!("ops{i}"), "admin"))
+        .collect();
+    let viewers: Vec<_> = tokens.into_iter().map(|t| watch(port, t, 5.0)).collect();
     let got: Vec<usize> = viewers.into_iter().map(|v| v.join().unwrap()).collect();
     let (cpu20, encoded20) = (
         cpu_seconds(pid),
