@@ -34,7 +34,7 @@ pub(crate) async fn info(State(hub): State<Arc<Hub>>, Viewer(_): Viewer) -> Json
 #[utoipa::path(post, path = "/api/push/subscriptions", tag = "session",
     request_body = PushSubscribeRequest,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn subscribe(
     State(hub): State<Arc<Hub>>,
     Viewer(claims): Viewer,
@@ -74,22 +74,36 @@ pub(crate) async fn subscribe(
             "Web Push needs a user account (fightwatch user add), not a bare token",
         ));
     }
-    hub.blocking(move |s| {
-        let mine: Vec<PushSubscription> = s
-            .push_subscriptions()?
-            .into_iter()
-            .filter(|p| p.user == sub.user && p.endpoint != sub.endpoint)
-            .collect();
-        // Oldest first: drop what would go beyond the limit.
-        for old in mine
-            .iter()
-            .take((mine.len() + 1).saturating_sub(MAX_PER_USER))
-        {
-            s.delete_push_subscription(&old.endpoint)?;
-        }
-        s.put_push_subscription(&sub)
-    })
-    .await?;
+    let stored = hub
+        .blocking(move |s| {
+            let all = s.push_subscriptions()?;
+            if all
+                .iter()
+                .any(|p| p.endpoint == sub.endpoint && p.user != sub.user)
+            {
+                return Ok(false);
+            }
+            let mine: Vec<PushSubscription> = all
+                .into_iter()
+                .filter(|p| p.user == sub.user && p.endpoint != sub.endpoint)
+                .collect();
+            // Oldest first: drop what would go beyond the limit.
+            for old in mine
+                .iter()
+                .take((mine.len() + 1).saturating_sub(MAX_PER_USER))
+            {
+                s.delete_push_subscription(&old.endpoint)?;
+            }
+            // The store checks the owner again, atomically (two requests at once).
+            s.put_push_subscription(&sub)
+        })
+        .await?;
+    if !stored {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this push endpoint belongs to another user: that user must unsubscribe it first",
+        ));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -114,6 +114,22 @@ async fn alerts_are_pushed_encrypted_and_signed_to_browsers_allowed_to_see_them(
         );
         assert_eq!(code, 204, "{}", text(&body));
     }
+    // Audit round two, finding 11: root cannot take olga's browser over (it would get her
+    // pushes and she would stop getting them); olga renewing it is fine.
+    let (code, body) = common::http_post(
+        port,
+        "/api/push/subscriptions",
+        &root,
+        &olga_phone.subscription(),
+    );
+    assert_eq!(code, 409, "{}", text(&body));
+    let (code, _) = common::http_post(
+        port,
+        "/api/push/subscriptions",
+        &olga,
+        &olga_phone.subscription(),
+    );
+    assert_eq!(code, 204);
     // Not a push service this server allows: refused (no POSTs to addresses users pick).
     let evil = r#"{"endpoint":"http://127.0.0.1:1/admin","keys":{"p256dh":"x","auth":"y"}}"#;
     let (code, body) = common::http_post(port, "/api/push/subscriptions", &olga, evil);

@@ -34,22 +34,33 @@ pub fn push_subscriptions_are_kept_per_endpoint(store: &dyn AlertStore) {
         created_at: at,
     };
     assert!(store.push_subscriptions().unwrap().is_empty());
-    store
-        .put_push_subscription(&sub("olga", "https://push.example/1", 10))
-        .unwrap();
-    store
-        .put_push_subscription(&sub("olga", "https://push.example/2", 20))
-        .unwrap();
-    // The same browser subscribes again, signed in as someone else.
-    store
-        .put_push_subscription(&sub("piet", "https://push.example/1", 30))
-        .unwrap();
+    assert!(
+        store
+            .put_push_subscription(&sub("olga", "https://push.example/1", 10))
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_push_subscription(&sub("olga", "https://push.example/2", 20))
+            .unwrap()
+    );
+    // Someone else cannot take olga's browser over; olga can renew it.
+    assert!(
+        !store
+            .put_push_subscription(&sub("piet", "https://push.example/1", 30))
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_push_subscription(&sub("olga", "https://push.example/1", 5))
+            .unwrap()
+    );
     let all = store.push_subscriptions().unwrap();
     assert_eq!(
         all,
         [
-            sub("olga", "https://push.example/2", 20),
-            sub("piet", "https://push.example/1", 30)
+            sub("olga", "https://push.example/1", 5),
+            sub("olga", "https://push.example/2", 20)
         ]
     );
     assert!(

@@ -127,9 +127,11 @@ pub trait AlertStore: Send + Sync + 'static {
 
     // Web Push.
 
-    /// Stores a browser's subscription, replacing one with the same endpoint (a browser that
-    /// subscribed again, perhaps for another user).
-    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<(), StoreError>;
+    /// Stores a browser's subscription, replacing the same user's one with the same endpoint
+    /// (a browser that subscribed again). An endpoint another user owns is left as it is and
+    /// `false` returned: a user cannot take over someone else's browser (it would get their
+    /// alerts, and they would stop getting them).
+    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<bool, StoreError>;
     /// Every subscription, oldest first.
     fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError>;
     /// Forgets a subscription; returns whether it existed.

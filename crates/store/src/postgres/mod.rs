@@ -213,20 +213,22 @@ impl AlertStore for PostgresStore {
             Ok(row.map(|r| r.get::<_, i64>(0) as u64))
         })
     }
-    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<(), StoreError> {
+    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<bool, StoreError> {
         let sub = sub.clone();
         self.call(move |pool| async move {
-            pool.get()
+            let changed = pool
+                .get()
                 .await?
                 .execute(
                     "INSERT INTO push_subscriptions (endpoint, username, p256dh, auth, created_at)
                      VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (endpoint) DO UPDATE SET username = excluded.username,
-                        p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
+                     ON CONFLICT (endpoint) DO UPDATE SET
+                        p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at
+                     WHERE push_subscriptions.username = excluded.username",
                     &[&sub.endpoint, &sub.user, &sub.p256dh, &sub.auth, &(sub.created_at as i64)],
                 )
                 .await?;
-            Ok(())
+            Ok(changed == 1)
         })
     }
     fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError> {

@@ -151,16 +151,23 @@ impl AlertStore for SqliteStore {
             .map(|s| s as u64))
         })
     }
-    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<(), StoreError> {
+    fn put_push_subscription(&self, sub: &PushSubscription) -> Result<bool, StoreError> {
         self.with(|c| {
-            c.execute(
+            let changed = c.execute(
                 "INSERT INTO push_subscriptions (endpoint, user, p256dh, auth, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (endpoint) DO UPDATE SET user = excluded.user,
-                    p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
-                rusqlite::params![sub.endpoint, sub.user, sub.p256dh, sub.auth, sub.created_at as i64],
+                 ON CONFLICT (endpoint) DO UPDATE SET
+                    p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at
+                 WHERE push_subscriptions.user = excluded.user",
+                rusqlite::params![
+                    sub.endpoint,
+                    sub.user,
+                    sub.p256dh,
+                    sub.auth,
+                    sub.created_at as i64
+                ],
             )?;
-            Ok(())
+            Ok(changed == 1)
         })
     }
     fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError> {
