@@ -34,6 +34,11 @@ pub enum VerifyError {
     /// Not a readable ZIP.
     #[error("not an evidence export (unreadable ZIP): {0}")]
     NotAZip(String),
+    /// A ZIP, but not laid out as an export is (duplicate, hidden or extra entries, gaps,
+    /// compression): what a forger would use to show one thing to a checker and another to
+    /// an extractor.
+    #[error("not laid out as an evidence export: {0}")]
+    BadLayout(String),
     /// A required file is absent.
     #[error("{0} is missing")]
     Missing(String),

@@ -47,6 +47,17 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// Whether `name` is a plain file name an export may hold: no folders, no leading dot, ASCII
+/// letters, digits, `.`, `-` and `_`, at most 128 characters.
+pub(crate) fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !name.starts_with('.')
+}
+
 /// An export being put together.
 #[derive(Debug)]
 pub struct Export {
@@ -73,13 +84,7 @@ impl Export {
 
     /// Adds a file. Names are plain (no folders), unique, and not the manifest's.
     pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> Result<(), EvidenceError> {
-        let plain = !name.is_empty()
-            && name.len() <= 128
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            && !name.starts_with('.');
-        if !plain
+        if !plain_name(name)
             || name == MANIFEST
             || name == SIGNATURE
             || self.files.iter().any(|(n, _)| n == name)

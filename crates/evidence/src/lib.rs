@@ -28,9 +28,11 @@ assert_eq!(verified.manifest.alert_id, "a7");
 mod error;
 mod export;
 mod key;
+mod layout;
 mod verify;
 
 pub use error::{EvidenceError, VerifyError};
 pub use export::{Export, FileEntry, MANIFEST, Manifest, SIGNATURE};
 pub use key::{PublicKey, SigningKey};
+pub use layout::printable;
 pub use verify::{Verified, verify};

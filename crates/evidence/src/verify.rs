@@ -1,11 +1,12 @@
 //! Checking an export: the signature over the manifest, then every file against it.
 
-use std::io::Read;
+use std::ops::Range;
 
 use sha2::{Digest, Sha256};
 
 use crate::export::FORMAT;
 use crate::key::{hex, unhex};
+use crate::layout::printable;
 use crate::{MANIFEST, Manifest, PublicKey, SIGNATURE, VerifyError};
 
 /// Most entries an export may have.
@@ -22,28 +23,48 @@ pub struct Verified {
     pub manifest: Manifest,
     /// The key that signed it.
     pub public_key: PublicKey,
+    /// Where each listed file's verified bytes are in the ZIP.
+    files: Vec<(String, Range<usize>)>,
 }
 
-/// Checks the export in `zip`: its signature (by `expected` when given, else by the key the
-/// manifest names), and every file's size and SHA-256. The error names the first thing found
-/// altered, missing or added.
-pub fn verify(zip: &[u8], expected: Option<&PublicKey>) -> Result<Verified, VerifyError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))
-        .map_err(|e| VerifyError::NotAZip(e.to_string()))?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(VerifyError::TooLarge(format!(
-            "{} entries (at most {MAX_ENTRIES})",
-            archive.len()
-        )));
+impl Verified {
+    /// Each file the manifest lists with its verified bytes, taken from `zip` (the bytes that
+    /// were verified: nothing else of the ZIP is ever read for them).
+    pub fn files<'a>(&'a self, zip: &'a [u8]) -> impl Iterator<Item = (&'a str, &'a [u8])> {
+        self.files
+            .iter()
+            .filter_map(move |(name, range)| Some((name.as_str(), zip.get(range.clone())?)))
     }
-    let manifest_bytes = read(&mut archive, MANIFEST, MAX_META_BYTES)?;
-    let signature = read(&mut archive, SIGNATURE, MAX_META_BYTES)?;
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+}
+
+/// Checks the export in `zip`: that it has exactly the exporter's layout (see the `layout`
+/// module: no duplicate, hidden or extra entries), its signature (by `expected` when given,
+/// else by the key the manifest names), and every file's size and SHA-256. The error names
+/// the first thing found altered, missing or added.
+pub fn verify(zip: &[u8], expected: Option<&PublicKey>) -> Result<Verified, VerifyError> {
+    let entries = crate::layout::entries(zip, MAX_ENTRIES)?;
+    let bytes_of = |name: &str, max: u64| -> Result<&[u8], VerifyError> {
+        let entry = entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| VerifyError::Missing(name.into()))?;
+        if entry.data.len() as u64 > max {
+            return Err(VerifyError::TooLarge(format!(
+                "{} is {} bytes",
+                printable(name),
+                entry.data.len()
+            )));
+        }
+        Ok(&zip[entry.data.clone()])
+    };
+    let manifest_bytes = bytes_of(MANIFEST, MAX_META_BYTES)?;
+    let signature = bytes_of(SIGNATURE, MAX_META_BYTES)?;
+    let manifest: Manifest = serde_json::from_slice(manifest_bytes)
         .map_err(|e| VerifyError::BadManifest(e.to_string()))?;
     if manifest.format != FORMAT {
         return Err(VerifyError::BadManifest(format!(
-            "format {:?}, expected {FORMAT:?}",
-            manifest.format
+            "format {}, expected {FORMAT:?}",
+            printable(&format!("{:?}", manifest.format))
         )));
     }
     let signer = PublicKey::from_hex(&manifest.public_key)
@@ -56,7 +77,7 @@ pub fn verify(zip: &[u8], expected: Option<&PublicKey>) -> Result<Verified, Veri
             expected: expected.fingerprint(),
         });
     }
-    let signature: [u8; 64] = std::str::from_utf8(&signature)
+    let signature: [u8; 64] = std::str::from_utf8(signature)
         .ok()
         .and_then(|s| unhex(s.trim()))
         .and_then(|b| b.try_into().ok())
@@ -64,74 +85,55 @@ pub fn verify(zip: &[u8], expected: Option<&PublicKey>) -> Result<Verified, Veri
     signer
         .0
         .verify_strict(
-            &manifest_bytes,
+            manifest_bytes,
             &ed25519_dalek::Signature::from_bytes(&signature),
         )
         .map_err(|_| VerifyError::BadSignature)?;
+    // Signed, but by whom is only known when the key is pinned: the manifest's own text still
+    // goes through the exporter's rules before anyone sees or uses it.
+    for name in manifest.files.iter().map(|f| f.name.as_str()) {
+        if !crate::export::plain_name(name) || name == MANIFEST || name == SIGNATURE {
+            return Err(VerifyError::BadManifest(format!(
+                "file name {} is not one an export may have",
+                printable(name)
+            )));
+        }
+    }
+    let mut files = Vec::with_capacity(manifest.files.len());
     for entry in &manifest.files {
-        let bytes = read(&mut archive, &entry.name, MAX_ENTRY_BYTES)?;
+        let bytes = bytes_of(&entry.name, MAX_ENTRY_BYTES)?;
         if bytes.len() as u64 != entry.bytes {
             return Err(VerifyError::Altered {
                 file: entry.name.clone(),
                 why: format!("{} bytes, the manifest says {}", bytes.len(), entry.bytes),
             });
         }
-        if hex(&Sha256::digest(&bytes)) != entry.sha256 {
+        if hex(&Sha256::digest(bytes)) != entry.sha256 {
             return Err(VerifyError::Altered {
                 file: entry.name.clone(),
                 why: "its SHA-256 differs from the manifest's".into(),
             });
         }
+        let range = entries
+            .iter()
+            .find(|e| e.name == entry.name)
+            .map(|e| e.data.clone())
+            .unwrap_or_default();
+        files.push((entry.name.clone(), range));
     }
-    for i in 0..archive.len() {
-        let name = archive
-            .by_index_raw(i)
-            .map_err(|e| VerifyError::NotAZip(e.to_string()))?
-            .name()
-            .to_string();
-        let listed =
-            name == MANIFEST || name == SIGNATURE || manifest.files.iter().any(|f| f.name == name);
+    for e in &entries {
+        let listed = e.name == MANIFEST
+            || e.name == SIGNATURE
+            || manifest.files.iter().any(|f| f.name == e.name);
         if !listed {
-            return Err(VerifyError::Unlisted(name));
+            return Err(VerifyError::Unlisted(printable(&e.name)));
         }
     }
     Ok(Verified {
         manifest,
         public_key: signer,
+        files,
     })
-}
-
-/// One entry's bytes, at most `max`; a damaged entry (its CRC fails) is reported as altered.
-fn read(
-    archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
-    name: &str,
-    max: u64,
-) -> Result<Vec<u8>, VerifyError> {
-    let mut file = match archive.by_name(name) {
-        Ok(f) => f,
-        Err(zip::result::ZipError::FileNotFound) => return Err(VerifyError::Missing(name.into())),
-        Err(e) => {
-            return Err(VerifyError::Altered {
-                file: name.into(),
-                why: e.to_string(),
-            });
-        }
-    };
-    if file.size() > max {
-        return Err(VerifyError::TooLarge(format!(
-            "{name} is {} bytes",
-            file.size()
-        )));
-    }
-    let mut bytes = Vec::with_capacity(file.size() as usize);
-    (&mut file)
-        .take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| VerifyError::Altered {
-            file: name.into(),
-            why: e.to_string(),
-        })?;
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -224,5 +226,130 @@ mod tests {
             Export::new("a", "b", 1, "n").add("../x", vec![]),
             Err(crate::EvidenceError::BadName(_))
         ));
+    }
+
+    /// A ZIP of `entries` (stored, back to back) in the exporter's format, with `gap` written
+    /// between the last entry and the central directory: for crafting what a forger would.
+    fn raw_zip(entries: &[(&str, &[u8])], gap: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (name, data) in entries {
+            let offset = out.len() as u32;
+            let header = |sig: u32| sig.to_le_bytes().to_vec();
+            let mut local = header(0x0403_4b50);
+            local.extend_from_slice(&20u16.to_le_bytes()); // version needed
+            local.extend_from_slice(&0u16.to_le_bytes()); // flags
+            local.extend_from_slice(&0u16.to_le_bytes()); // stored
+            local.extend_from_slice(&[0; 4]); // time, date
+            local.extend_from_slice(&0u32.to_le_bytes()); // crc (not checked)
+            local.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            local.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            local.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            local.extend_from_slice(&0u16.to_le_bytes());
+            local.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&local);
+            out.extend_from_slice(data);
+            let mut cd = header(0x0201_4b50);
+            cd.extend_from_slice(&20u16.to_le_bytes()); // made by
+            cd.extend_from_slice(&local[4..30]); // version needed .. extra length
+            cd.extend_from_slice(&[0; 8]); // comment length, disk, internal, external attrs
+            cd.extend_from_slice(&[0; 2]);
+            cd.extend_from_slice(&offset.to_le_bytes());
+            cd.extend_from_slice(name.as_bytes());
+            central.extend_from_slice(&cd);
+        }
+        out.extend_from_slice(gap);
+        let cd_offset = out.len() as u32;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        out.extend_from_slice(&cd_offset.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out
+    }
+
+    /// The genuine export's entries, in order.
+    fn genuine(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+        crate::layout::entries(zip, 64)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, zip[e.data].to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rebuilt_export_of_the_same_entries_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (zip, key) = export(dir.path());
+        let entries = genuine(&zip);
+        let refs: Vec<(&str, &[u8])> = entries
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let rebuilt = raw_zip(&refs, b"");
+        let v = verify(&rebuilt, Some(&key.public_key())).unwrap();
+        let files: Vec<(&str, usize)> = v.files(&rebuilt).map(|(n, b)| (n, b.len())).collect();
+        assert_eq!(
+            files,
+            [
+                ("clip.mp4", 5000),
+                ("snapshot.jpg", 7),
+                ("timeline.json", 11)
+            ]
+        );
+    }
+
+    /// Audit round two, finding 5a: a forged `clip.mp4` placed before the real one. A ZIP
+    /// reader merges the names (and `unzip -n` extracts the forgery); the layout check does not.
+    #[test]
+    fn a_second_entry_of_the_same_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (zip, key) = export(dir.path());
+        let entries = genuine(&zip);
+        let forged = vec![9u8; 5000];
+        let mut refs: Vec<(&str, &[u8])> = vec![("clip.mp4", forged.as_slice())];
+        refs.extend(entries.iter().map(|(n, d)| (n.as_str(), d.as_slice())));
+        let e = verify(&raw_zip(&refs, b""), Some(&key.public_key())).unwrap_err();
+        assert!(
+            matches!(&e, VerifyError::BadLayout(why) if why.contains("clip.mp4 appears twice")),
+            "{e}"
+        );
+    }
+
+    /// Audit round two, finding 5b: a forged local entry hidden in a gap before the central
+    /// directory (a streaming reader extracts it; the directory never mentions it).
+    #[test]
+    fn a_hidden_entry_in_a_gap_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (zip, key) = export(dir.path());
+        let entries = genuine(&zip);
+        let refs: Vec<(&str, &[u8])> = entries
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let hidden = raw_zip(&[("clip.mp4", &[9u8; 100])], b"");
+        let local = &hidden[..30 + 8 + 100];
+        let e = verify(&raw_zip(&refs, local), Some(&key.public_key())).unwrap_err();
+        assert!(
+            matches!(&e, VerifyError::BadLayout(why) if why.contains("between the last entry and the central directory")),
+            "{e}"
+        );
+        // Bytes after the end record, or a gap at the start, are refused too.
+        let mut trailing = zip.clone();
+        trailing.extend_from_slice(b"PK\x03\x04 more");
+        assert!(verify(&trailing, None).is_err());
+        let mut shifted = b"junk".to_vec();
+        shifted.extend_from_slice(&zip);
+        assert!(verify(&shifted, None).is_err());
+    }
+
+    #[test]
+    fn unprintable_text_is_escaped() {
+        assert_eq!(printable("clip\x1b[2K\rok"), "clip\\u{1b}[2K\\u{d}ok");
+        assert_eq!(printable("plain.mp4"), "plain.mp4");
+        assert_eq!(printable("a\u{202e}b"), "a\\u{202e}b");
     }
 }
