@@ -44,11 +44,17 @@ impl PublicKey {
 impl SigningKey {
     /// The key in `dir`, made (0600) on first use.
     pub fn load_or_create(dir: &Path) -> Result<Self, EvidenceError> {
+        match Self::load(dir) {
+            Err(EvidenceError::KeyFile { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        Self::create(dir)
+    }
+
+    /// The key in `dir`, which must exist (checking an export must not make a key).
+    pub fn load(dir: &Path) -> Result<Self, EvidenceError> {
         let path = dir.join(KEY_FILE);
-        let err = |source| EvidenceError::KeyFile {
-            path: path.clone(),
-            source,
-        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let seed: [u8; 32] = unhex(text.trim())
@@ -56,15 +62,20 @@ impl SigningKey {
                     .ok_or_else(|| EvidenceError::BadKey { path: path.clone() })?;
                 Ok(Self(ed25519_dalek::SigningKey::from_bytes(&seed)))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut seed = [0u8; 32];
-                getrandom::fill(&mut seed)
-                    .map_err(|e| err(std::io::Error::other(e.to_string())))?;
-                write_private(&path, &hex(&seed)).map_err(err)?;
-                Ok(Self(ed25519_dalek::SigningKey::from_bytes(&seed)))
-            }
-            Err(e) => Err(err(e)),
+            Err(source) => Err(EvidenceError::KeyFile { path, source }),
         }
+    }
+
+    fn create(dir: &Path) -> Result<Self, EvidenceError> {
+        let path = dir.join(KEY_FILE);
+        let err = |source| EvidenceError::KeyFile {
+            path: path.clone(),
+            source,
+        };
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        write_private(&path, &hex(&seed)).map_err(err)?;
+        Ok(Self(ed25519_dalek::SigningKey::from_bytes(&seed)))
     }
 
     /// Its public key.

@@ -204,6 +204,14 @@ pub enum Command {
         /// Expect the key of the server in this data directory.
         #[arg(long, value_name = "DIR", conflicts_with = "public_key")]
         data_dir: Option<PathBuf>,
+        /// Accept a file signed by whatever key it names (integrity only: anyone can sign an
+        /// export with a key of their own). Without it, a key must be pinned.
+        #[arg(long)]
+        allow_unpinned: bool,
+        /// Write the verified files (and the signed manifest) into this new or empty folder:
+        /// only bytes that were verified are written.
+        #[arg(long, value_name = "DIR")]
+        extract: Option<PathBuf>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use fightwatch_alerts::{AlertService, LocalBus, MediaDir};
 use fightwatch_broadcaster::{media_dir, open_store};
-use fightwatch_evidence::{PublicKey, SigningKey, verify};
+use fightwatch_evidence::{PublicKey, SigningKey, Verified, printable, verify};
 
 /// `fightwatch export ALERT_ID --out FILE`: the export the server would give, signed with the
 /// data directory's key, recorded in the alert's timeline as exported by `by`.
@@ -37,28 +37,55 @@ pub fn export(data_dir: &Path, alert_id: &str, out: &Path, by: &str) -> anyhow::
     Ok(())
 }
 
-/// `fightwatch verify FILE`: checks the signature and every file; exit 1 naming what was
-/// altered. The signer's key is pinned by `--public-key` (hex) or `--data-dir` (that server's
-/// key); without either the key in the manifest is used, and its fingerprint printed to be
-/// compared.
-pub fn verify_file(
-    file: &Path,
-    public_key: Option<&str>,
-    data_dir: Option<&Path>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let expected = match (public_key, data_dir) {
+/// What `fightwatch verify` was asked.
+#[derive(Debug)]
+pub struct VerifyRequest<'a> {
+    /// The export.
+    pub file: &'a Path,
+    /// The signer's key, hex.
+    pub public_key: Option<&'a str>,
+    /// Or the data directory of the server whose key signed it.
+    pub data_dir: Option<&'a Path>,
+    /// Accept whatever key the file names.
+    pub allow_unpinned: bool,
+    /// Write the verified files here.
+    pub extract: Option<&'a Path>,
+    /// One JSON object.
+    pub json: bool,
+}
+
+/// `fightwatch verify FILE`: checks the layout, the signature and every file; exit 1 naming
+/// what was altered. The signer's key must be pinned by `--public-key` (hex) or `--data-dir`
+/// (that server's key) unless `--allow-unpinned`: a file that verifies against the key it
+/// names itself only proves someone signed it. Everything printed from the file is escaped
+/// (a manifest could hold terminal escapes that forge a line of this output).
+pub fn verify_file(req: &VerifyRequest) -> anyhow::Result<()> {
+    let file = req.file;
+    let expected = match (req.public_key, req.data_dir) {
         (Some(hex), _) => Some(
             PublicKey::from_hex(hex).context("--public-key: not an Ed25519 key (64 hex digits)")?,
         ),
-        (None, Some(dir)) => Some(SigningKey::load_or_create(dir)?.public_key()),
+        (None, Some(dir)) => Some(SigningKey::load(dir)?.public_key()),
         (None, None) => None,
     };
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let verified = verify(&bytes, expected.as_ref())
         .map_err(|e| anyhow::anyhow!("{}: NOT VERIFIED: {e}", file.display()))?;
+    if expected.is_none() && !req.allow_unpinned {
+        anyhow::bail!(
+            "{}: NOT VERIFIED: the signer's key is not pinned. The file is signed by key {}, \
+             which proves nothing until it is compared with the server's: pass --public-key HEX \
+             or --data-dir DIR, or --allow-unpinned to check integrity alone",
+            file.display(),
+            verified.public_key.fingerprint()
+        );
+    }
+    if let Some(dir) = req.extract {
+        extract(&verified, &bytes, dir)?;
+    }
     let m = &verified.manifest;
-    if json {
+    if req.json {
+        // serde_json escapes control characters itself.
         println!(
             "{}",
             serde_json::json!({
@@ -76,13 +103,18 @@ pub fn verify_file(
         println!(
             "{}: verified: alert {} exported by {} on {} at {} ms",
             file.display(),
-            m.alert_id,
-            m.exported_by,
-            m.node,
+            printable(&m.alert_id),
+            printable(&m.exported_by),
+            printable(&m.node),
             m.exported_at
         );
         for f in &m.files {
-            println!("  {}  {} bytes  sha256 {}", f.name, f.bytes, f.sha256);
+            println!(
+                "  {}  {} bytes  sha256 {}",
+                printable(&f.name),
+                f.bytes,
+                printable(&f.sha256)
+            );
         }
         match expected {
             Some(_) => println!(
@@ -90,10 +122,34 @@ pub fn verify_file(
                 verified.public_key.fingerprint()
             ),
             None => println!(
-                "  signed by key {} (not pinned: compare it with the server's, or pass --public-key)",
+                "  signed by key {} (NOT PINNED, --allow-unpinned: compare it with the server's)",
                 verified.public_key.fingerprint()
             ),
         }
+    }
+    Ok(())
+}
+
+/// Writes the verified files and the signed manifest into `dir` (created, or empty), each
+/// new (0600): nothing that was not verified, nothing outside `dir` (names are plain).
+fn extract(verified: &Verified, zip: &[u8], dir: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let empty = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .next()
+        .is_none();
+    anyhow::ensure!(empty, "--extract: {} is not empty", dir.display());
+    for (name, bytes) in verified.files(zip) {
+        let path = dir.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(bytes))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

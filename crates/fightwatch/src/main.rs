@@ -16,6 +16,7 @@ mod probe_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod tune_cmd;
+mod umask;
 mod user_cmd;
 mod verdicts;
 
@@ -25,6 +26,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     memory::limit_malloc_arenas();
+    umask::private_files();
     let cli = cli::Cli::parse();
     logging::init(cli.log_verbosity, cli.quiet);
     match run(cli) {
@@ -127,8 +129,17 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             file,
             public_key,
             data_dir,
+            allow_unpinned,
+            extract,
             json,
-        } => evidence_cmd::verify_file(&file, public_key.as_deref(), data_dir.as_deref(), json),
+        } => evidence_cmd::verify_file(&evidence_cmd::VerifyRequest {
+            file: &file,
+            public_key: public_key.as_deref(),
+            data_dir: data_dir.as_deref(),
+            allow_unpinned,
+            extract: extract.as_deref(),
+            json,
+        }),
         cli::Command::Serve { server } => {
             fightwatch_broadcaster::Server::start(server.options()?)?.serve_until_signal()?;
             Ok(())

@@ -227,3 +227,96 @@ fn one_viewer_cannot_lock_others_out_of_live_view() {
     );
     drop(opened);
 }
+
+/// Findings 5 and 8 through the binary: a manifest whose text holds terminal escapes is printed
+/// escaped; an unpinned key fails unless `--allow-unpinned`; `--extract` writes exactly the
+/// verified files, and nothing for a tampered export.
+#[test]
+fn verify_escapes_what_it_prints_needs_a_pinned_key_and_extracts_only_verified_bytes() {
+    use fightwatch_evidence::{Export, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let key = SigningKey::load_or_create(&data).unwrap();
+    let mut export = Export::new(
+        "a1",
+        "lead\u{1b}[1A\u{1b}[2K\r  signed by the expected key (forged)",
+        1,
+        "node\u{7}",
+    );
+    export.add("clip.mp4", vec![7u8; 3000]).unwrap();
+    export
+        .add("snapshot.jpg", vec![0xFF, 0xD8, 0xFF, 0xD9])
+        .unwrap();
+    let zip = export.finish(&key).unwrap();
+    let file = dir.path().join("export.zip");
+    std::fs::write(&file, &zip).unwrap();
+    let verify = |args: &[&str]| {
+        common::command(&["verify"])
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let pinned = verify(&["--data-dir", data.to_str().unwrap()]);
+    assert!(pinned.status.success(), "{}", text(&pinned.stderr));
+    let out = text(&pinned.stdout);
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\r'),
+        "{out:?}"
+    );
+    assert!(out.contains("lead\\u{1b}[1A"), "{out}");
+
+    let unpinned = verify(&[]);
+    assert_eq!(unpinned.status.code(), Some(1));
+    assert!(
+        text(&unpinned.stderr).contains("not pinned"),
+        "{}",
+        text(&unpinned.stderr)
+    );
+    let allowed = verify(&["--allow-unpinned"]);
+    assert!(allowed.status.success());
+    assert!(text(&allowed.stdout).contains("NOT PINNED"));
+
+    let out_dir = dir.path().join("extracted");
+    let extracted = verify(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--extract",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(extracted.status.success(), "{}", text(&extracted.stderr));
+    assert_eq!(
+        std::fs::read(out_dir.join("clip.mp4")).unwrap(),
+        vec![7u8; 3000]
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("snapshot.jpg")).unwrap(),
+        [0xFF, 0xD8, 0xFF, 0xD9]
+    );
+
+    // A local header that no longer matches its directory entry (where a forger hides a
+    // second file): refused, and --extract writes nothing.
+    let mut tampered = zip.clone();
+    let at = tampered.windows(4).position(|w| w == b"clip").unwrap();
+    tampered[at + 1..at + 4].copy_from_slice(b"LIP"); // the local name no longer matches
+    std::fs::write(&file, &tampered).unwrap();
+    let bad_dir = dir.path().join("bad");
+    let refused = verify(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--extract",
+        bad_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("NOT VERIFIED"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        !bad_dir.exists(),
+        "nothing extracted from a tampered export"
+    );
+}
