@@ -1,7 +1,7 @@
 //! Alert media files: a JPEG snapshot and an MP4 clip per alert, named in the store, kept
 //! within one space limit (the oldest alerts' media go first).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fightwatch_store::{AlertStore, StoreError};
@@ -73,8 +73,8 @@ impl MediaDir {
         let path = self.dir.join(&name);
         let (dir, p) = (self.dir.clone(), path.clone());
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(&p, jpeg.as_slice())
+            create_private_dir(&dir)?;
+            write_private(&p, jpeg.as_slice())
         })
         .await
         .map_err(|_| AlertError::Cancelled)?
@@ -183,4 +183,37 @@ fn remove_file(path: &std::path::Path) -> u64 {
         Ok(()) => size,
         Err(_) => 0,
     }
+}
+
+/// Makes `dir` (and its parents) readable by this user only (0700), and narrows it if it was
+/// made wider by an older version: media is evidence (audit round two, finding 12).
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// Writes `bytes` to `path`, readable by this user only (0600).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
 }

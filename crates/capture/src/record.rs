@@ -562,8 +562,25 @@ fn open_muxer(
     part: &Path,
     output: &Output,
 ) -> Result<ff::format::context::Output, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| e.to_string())?;
+    }
+    #[cfg(not(unix))]
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let mut muxer = ff::format::output_as(part, "mp4").map_err(|e| e.to_string())?;
+    // FFmpeg creates the file as the umask allows; evidence is its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(part, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+    }
     {
         let mut stream = muxer
             .add_stream(ff::encoder::find(ff::codec::Id::None))

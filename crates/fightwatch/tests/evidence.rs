@@ -352,6 +352,32 @@ async fn clips_live_view_masks_and_signed_exports() {
         text(&out.stderr)
     );
 
+    // Audit round two, finding 12: media is its owner's only (folders 0700, files 0600).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let media = data.join("snapshots");
+        assert_eq!(mode(&media), 0o700, "{}", media.display());
+        let files: Vec<_> = std::fs::read_dir(&media)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
+        assert!(
+            files
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "mp4"))
+        );
+        assert!(
+            files
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "jpg"))
+        );
+        for f in &files {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+    }
+
     // The same export from the command line, while the service runs.
     let cli_zip = dir.path().join("cli.zip");
     let out = common::command(&["export", &id, "--by", "night-lead", "--out"])
