@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fightwatch_store::{AlertStore, StoreError};
 
@@ -12,12 +13,49 @@ use crate::AlertError;
 #[derive(Debug, Clone)]
 pub struct MediaDir {
     dir: PathBuf,
+    space: Arc<Space>,
+}
+
+/// What the folder holds against its limit, kept as files are written so that crossing the
+/// limit is noticed at once, not at the next hourly pass (a detector flood wrote ~400 GiB an
+/// hour: audit round two, finding 3).
+#[derive(Debug, Default)]
+struct Space {
+    /// Bytes in the folder: measured by each trim, plus what was written since.
+    used: AtomicU64,
+    /// The limit (0: none).
+    limit: AtomicU64,
+    /// Told when `used` goes over `limit`.
+    over: tokio::sync::Notify,
 }
 
 impl MediaDir {
     /// Snapshots in `dir` (created on the first save).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            space: Arc::default(),
+        }
+    }
+
+    /// Counts `bytes` written into the folder by someone else (a clip the recorder finished);
+    /// the stage's writes count themselves.
+    pub fn note_written(&self, bytes: u64) {
+        let used = self.space.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let limit = self.space.limit.load(Ordering::Relaxed);
+        if limit > 0 && used > limit {
+            self.space.over.notify_one();
+        }
+    }
+
+    /// Sets the space limit (0: none) that [`MediaDir::over_limit`] watches.
+    pub(crate) fn set_limit(&self, bytes: u64) {
+        self.space.limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Waits until writes take the folder over its limit.
+    pub(crate) async fn over_limit(&self) {
+        self.space.over.notified().await;
     }
 
     /// The folder.
@@ -72,6 +110,7 @@ impl MediaDir {
     async fn write(&self, name: String, jpeg: Arc<Vec<u8>>) -> Result<String, AlertError> {
         let path = self.dir.join(&name);
         let (dir, p) = (self.dir.clone(), path.clone());
+        let bytes = jpeg.len() as u64;
         tokio::task::spawn_blocking(move || {
             create_private_dir(&dir)?;
             write_private(&p, jpeg.as_slice())
@@ -79,6 +118,7 @@ impl MediaDir {
         .await
         .map_err(|_| AlertError::Cancelled)?
         .map_err(|source| AlertError::Snapshot { path, source })?;
+        self.note_written(bytes);
         Ok(name)
     }
 
@@ -172,6 +212,7 @@ impl MediaDir {
             // Their grouped detections' files count against the limit too.
             total = total.saturating_sub(self.remove_detections(&gone));
         }
+        self.space.used.store(total, Ordering::Relaxed);
         Ok(removed)
     }
 }

@@ -403,6 +403,7 @@ impl PipelineAlerts {
         let Ok(saved) = &report.result else {
             return Ok(()); // the recorder logged why
         };
+        self.service.media_written(saved.bytes);
         let offset_ms = |t: f64| ((t - saved.first_s).max(0.0) * 1000.0).round() as u64;
         let duration_ms = (saved.duration_s * 1000.0).round() as u64;
         let within = |t: Option<f64>| t.map(offset_ms).filter(|&ms| ms <= duration_ms);

@@ -323,23 +323,44 @@ impl AlertService {
 
     /// Applies `retention` now and every hour, until the runtime stops. Call from inside a
     /// tokio runtime.
+    ///
+    /// The space limit is also kept between passes: when writes take the media folder over it,
+    /// the oldest media go at once (then at most one trim a second, however fast media
+    /// arrives).
     pub fn retain(self: &Arc<Self>, retention: Retention) {
         if retention.days == 0 && retention.max_snapshot_bytes == 0 {
             return;
         }
+        self.snapshots.set_limit(retention.max_snapshot_bytes);
         let this = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            let space_only = Retention {
+                days: 0,
+                ..retention
+            };
             loop {
-                every.tick().await;
-                if let Err(e) = this.apply_retention(retention).await {
+                let pass = tokio::select! {
+                    _ = every.tick() => retention,
+                    () = this.snapshots.over_limit() => space_only,
+                };
+                if let Err(e) = this.apply_retention(pass).await {
                     tracing::error!(error = %e, "Retention failed.");
                     if matches!(e, AlertError::Cancelled) {
                         return;
                     }
                 }
+                if pass == space_only {
+                    // A trim reads the whole folder: at most one a second.
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
             }
         });
+    }
+
+    /// Counts a clip the recorder wrote into the media folder against the space limit.
+    pub fn media_written(&self, bytes: u64) {
+        self.snapshots.note_written(bytes);
     }
 
     /// One pass of `retention`.

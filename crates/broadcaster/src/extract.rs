@@ -95,6 +95,10 @@ impl From<HubError> for ApiError {
             HubError::Alerts(fightwatch_alerts::AlertError::Cancelled) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
             }
+            HubError::Limited {
+                message,
+                retry_after_s,
+            } => Self::retry_after(StatusCode::TOO_MANY_REQUESTS, retry_after_s, message),
             other => {
                 tracing::error!(error = %other, "Request failed.");
                 Self::internal()

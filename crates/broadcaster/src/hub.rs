@@ -1,6 +1,7 @@
 //! The hub: the broadcaster's shared state. It relays the event bus to every connection and
 //! keeps what the routes need (cameras, limits, sessions).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -54,6 +55,13 @@ pub struct ServerConfig {
     pub concurrent_password_hashes: usize,
     /// WebSocket messages per user, over all of its connections.
     pub message_rate_per_user: Rate,
+    /// Detections (`fight_detected`, `POST /api/detections`) per detector user.
+    pub detection_rate_per_user: Rate,
+    /// Detections per camera name, all detectors together.
+    pub detection_rate_per_camera: Rate,
+    /// Camera names one detector may introduce (ones no camera state or alert named yet) per
+    /// hour: each new name is a new alert with a snapshot.
+    pub max_new_cameras_per_detector: usize,
     /// Rooms one WebSocket may join.
     pub max_rooms_per_connection: usize,
     /// The most events one resume may replay; a client further behind is told to reload.
@@ -101,6 +109,11 @@ impl Default for ServerConfig {
             login_rate_per_user: Rate::new(5, std::time::Duration::from_secs(60)),
             concurrent_password_hashes: 2,
             message_rate_per_user: Rate::new(40, std::time::Duration::from_millis(50)),
+            // 20 a second after a burst of 50: a detector box with a few dozen cameras in an
+            // incident; not a flood of snapshots (audit round two, finding 3).
+            detection_rate_per_user: Rate::new(50, std::time::Duration::from_millis(50)),
+            detection_rate_per_camera: Rate::new(10, std::time::Duration::from_millis(500)),
+            max_new_cameras_per_detector: 256,
             max_rooms_per_connection: 64,
             max_resume_events: 10_000,
             node: None,
@@ -124,6 +137,14 @@ pub enum HubError {
     /// The alert stage or the store failed, or refused the request.
     #[error(transparent)]
     Alerts(#[from] AlertError),
+    /// Over a rate or count limit (docs/security.md); try again after `retry_after_s`.
+    #[error("{message}")]
+    Limited {
+        /// What was exceeded, for the client.
+        message: String,
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
     /// A token could not be made.
     #[error("issuing a token: {0}")]
     Token(String),
@@ -162,6 +183,10 @@ pub struct Hub {
     pub(crate) login: LoginLimits,
     /// WebSocket messages per user name.
     pub(crate) messages: Keyed<String>,
+    detections_per_user: Keyed<String>,
+    detections_per_camera: Keyed<String>,
+    /// Camera names each detector introduced this hour.
+    detector_cameras: std::sync::Mutex<HashMap<String, std::collections::HashSet<String>>>,
     /// Grows whenever a session is revoked (here or by another process): open WebSockets then
     /// check that theirs is still good.
     pub(crate) revocations: tokio::sync::watch::Sender<u64>,
@@ -203,6 +228,9 @@ impl Hub {
             http_per_ip: PerAddress::new(config.max_http_connections_per_ip),
             login: LoginLimits::new(&config),
             messages: config.message_rate_per_user.limiter(),
+            detections_per_user: config.detection_rate_per_user.limiter(),
+            detections_per_camera: config.detection_rate_per_camera.limiter(),
+            detector_cameras: Default::default(),
             revocations: tokio::sync::watch::channel(0).0,
             camera_sites: Default::default(),
             live: crate::live::LiveStreams::new(
@@ -355,8 +383,19 @@ impl Hub {
             }
             if ticks.is_multiple_of(60) {
                 self.login.forget_idle();
-                self.messages.retain_recent();
-                self.messages.shrink_to_fit();
+                for limiter in [
+                    &self.messages,
+                    &self.detections_per_user,
+                    &self.detections_per_camera,
+                ] {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+            }
+            if ticks.is_multiple_of(3600)
+                && let Ok(mut m) = self.detector_cameras.lock()
+            {
+                m.clear();
             }
         }
     }
@@ -550,10 +589,59 @@ impl Hub {
     ) -> Result<fightwatch_alerts::Raised, HubError> {
         let mut d = d;
         // A known camera keeps its site, whatever the detector says.
-        if let Some(site) = self.site_of(&d.camera) {
+        let known = self.site_of(&d.camera);
+        self.admit_detection(&d.camera, source, known.is_some())?;
+        if let Some(site) = known {
             d.site = Some(site);
         }
         Ok(self.alerts.detection(d, source).await?)
+    }
+
+    /// Whether `detector` may report a detection of `camera` now: its own rate, the camera's
+    /// rate, and (for a camera nobody named yet) how many new names it introduced this hour.
+    fn admit_detection(&self, camera: &str, detector: &str, known: bool) -> Result<(), HubError> {
+        let limited = |message: String, retry_after_s| {
+            tracing::debug!(detector, camera, %message, "Detection refused.");
+            HubError::Limited {
+                message,
+                retry_after_s,
+            }
+        };
+        let max = self.config.max_new_cameras_per_detector;
+        let new_name = |m: &HashMap<String, std::collections::HashSet<String>>| {
+            !known && m.get(detector).is_none_or(|mine| !mine.contains(camera))
+        };
+        let full = |m: &HashMap<String, std::collections::HashSet<String>>| {
+            new_name(m) && m.get(detector).is_some_and(|mine| mine.len() >= max)
+        };
+        if self.detector_cameras.lock().is_ok_and(|m| full(&m)) {
+            return Err(limited(
+                format!(
+                    "detector {detector} named {max} new cameras this hour, the most allowed: add the camera to the configuration, or wait"
+                ),
+                3600,
+            ));
+        }
+        crate::limits::check(&self.detections_per_user, &detector.to_string()).map_err(|wait| {
+            limited(
+                format!("too many detections from {detector}: slow down"),
+                wait,
+            )
+        })?;
+        crate::limits::check(&self.detections_per_camera, &camera.to_string()).map_err(|wait| {
+            limited(
+                format!("too many detections of camera {camera}: slow down"),
+                wait,
+            )
+        })?;
+        if let Ok(mut m) = self.detector_cameras.lock()
+            && new_name(&m)
+        {
+            m.entry(detector.to_string())
+                .or_default()
+                .insert(camera.to_string());
+        }
+        Ok(())
     }
 
     /// Events after `after_seq` from the store, oldest first.

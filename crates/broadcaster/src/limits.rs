@@ -29,6 +29,26 @@ impl Rate {
         Self { burst, period }
     }
 
+    /// `per_second` steadily, after a burst of `burst_seconds` worth (at least one).
+    pub fn per_second(per_second: f64, burst_seconds: f64) -> Self {
+        let per_second = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            1.0
+        };
+        Self {
+            burst: (per_second * burst_seconds)
+                .round()
+                .clamp(1.0, f64::from(u32::MAX)) as u32,
+            period: Duration::from_secs_f64(1.0 / per_second),
+        }
+    }
+
+    /// The steady rate, per second.
+    pub fn steady_per_second(&self) -> f64 {
+        1.0 / self.period.as_secs_f64().max(1e-6)
+    }
+
     pub(crate) fn limiter<K>(self) -> Keyed<K>
     where
         K: std::hash::Hash + Eq + Clone,

@@ -577,6 +577,9 @@ impl Session {
                     Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
                         self.error(sink, "bad_detection", m).await
                     }
+                    Err(crate::HubError::Limited { message, .. }) => {
+                        self.error(sink, "rate_limited", message).await
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "Storing a detection failed.");
                         self.error(sink, "internal", "internal error".into()).await

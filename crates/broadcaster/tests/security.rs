@@ -810,3 +810,49 @@ async fn a_detection_cannot_move_a_camera_to_another_site() {
     assert_eq!(r.status, 403);
     assert!(!r.body.contains("1234"));
 }
+
+/// Audit round two, finding 3: detections are limited per detector, per camera, and in the
+/// new camera names a detector may introduce; a refusal is 429 with a clear body.
+#[tokio::test]
+async fn detections_are_limited_per_detector_per_camera_and_in_new_camera_names() {
+    let s = server_with(|c| {
+        c.detection_rate_per_user = fightwatch_broadcaster::Rate::new(100, Duration::from_secs(60));
+        c.detection_rate_per_camera = fightwatch_broadcaster::Rate::new(2, Duration::from_secs(60));
+        c.max_new_cameras_per_detector = 3;
+    })
+    .await;
+    let detector = s.hub.issue_token("box", Role::Detector, 600, None).unwrap();
+    let post = |camera: &str| {
+        let (addr, t) = (s.addr, detector.clone());
+        let body = format!(r#"{{"camera":"{camera}","score":0.9}}"#);
+        async move {
+            http(
+                addr,
+                "POST",
+                "/api/detections",
+                &[
+                    ("authorization", &auth(&t)),
+                    ("content-type", "application/json"),
+                ],
+                &body,
+            )
+            .await
+        }
+    };
+    for camera in ["a", "b", "c"] {
+        assert_eq!(post(camera).await.status, 201, "{camera}");
+    }
+    let r = post("d").await;
+    assert_eq!(r.status, 429);
+    assert!(r.body.contains("named 3 new cameras"), "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    // Cameras it already named are not new; their own rate still holds (2, then 429).
+    assert_eq!(post("a").await.status, 201);
+    let r = post("a").await;
+    assert_eq!(r.status, 429);
+    assert!(
+        r.body.contains("too many detections of camera a"),
+        "{}",
+        r.body
+    );
+}

@@ -328,6 +328,13 @@ pub struct ServeArgs {
     /// Site name given to the replayed cameras.
     #[arg(long, default_value = "replay")]
     pub site: String,
+    /// Alerts older than this many days are deleted (0: keep forever), as `[storage]`.
+    #[arg(long, default_value_t = crate::config::StorageSection::default().retention_days)]
+    pub retention_days: u32,
+    /// Snapshots and clips beyond this many MiB are deleted, oldest first, within seconds of
+    /// the limit being crossed (0: no limit), as `[storage]`.
+    #[arg(long, default_value_t = crate::config::StorageSection::default().max_snapshot_mb)]
+    pub max_snapshot_mb: u64,
     #[command(flatten)]
     pub cluster: crate::config::ClusterSection,
 }
@@ -338,6 +345,16 @@ impl ServeArgs {
         let mut options = self.server.options(&self.data_dir);
         options.cluster = self.cluster.options()?;
         Ok(options)
+    }
+
+    /// What is kept, and for how long.
+    pub fn retention(&self) -> fightwatch_alerts::Retention {
+        crate::config::StorageSection {
+            data_dir: self.data_dir.clone(),
+            retention_days: self.retention_days,
+            max_snapshot_mb: self.max_snapshot_mb,
+        }
+        .retention()
     }
 }
 

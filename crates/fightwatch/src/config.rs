@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use std::time::Duration;
 
 use fightwatch_alerts::{ArmedSchedule, CameraSpec, ClipSettings, Retention};
-use fightwatch_broadcaster::{ServerConfig, ServerOptions};
+use fightwatch_broadcaster::{Rate, ServerConfig, ServerOptions};
 use fightwatch_capture::{Pacing, PrivacyMask};
 use fightwatch_inference::{GateConfig, IncidentConfig, IncidentOverrides, PipelineConfig};
 use serde::Deserialize;
@@ -249,6 +249,15 @@ pub struct ServerSection {
     /// Connections the kernel holds while accepting pauses (capped by net.core.somaxconn).
     #[arg(long, default_value_t = ServerConfig::default().listen_backlog)]
     pub listen_backlog: u32,
+    /// Detections a second one detector user may report (after a burst of 2.5 s worth).
+    #[arg(long, default_value_t = ServerConfig::default().detection_rate_per_user.steady_per_second())]
+    pub detection_rate: f64,
+    /// Detections a second of one camera, all detectors together (after a burst of 5 s worth).
+    #[arg(long, default_value_t = ServerConfig::default().detection_rate_per_camera.steady_per_second())]
+    pub camera_detection_rate: f64,
+    /// New camera names one detector may introduce an hour (each is a new alert).
+    #[arg(long, default_value_t = ServerConfig::default().max_new_cameras_per_detector)]
+    pub new_cameras_per_detector: usize,
     /// The web console's built files, served at / when present (in a config file: relative
     /// to the file).
     #[arg(long, default_value = DEFAULT_WEB_DIR, value_name = "DIR")]
@@ -272,6 +281,9 @@ impl ServerSection {
                 max_http_connections_per_ip: self.max_http_connections_per_ip,
                 max_http_connections: self.max_http_connections,
                 listen_backlog: self.listen_backlog,
+                detection_rate_per_user: Rate::per_second(self.detection_rate, 2.5),
+                detection_rate_per_camera: Rate::per_second(self.camera_detection_rate, 5.0),
+                max_new_cameras_per_detector: self.new_cameras_per_detector,
                 static_dir: Some(self.web_dir.clone()),
                 secure_cookies: self.secure_cookies,
                 ..ServerConfig::default()
@@ -292,6 +304,9 @@ impl Default for ServerSection {
             max_http_connections_per_ip: d.max_http_connections_per_ip,
             max_http_connections: d.max_http_connections,
             listen_backlog: d.listen_backlog,
+            detection_rate: d.detection_rate_per_user.steady_per_second(),
+            camera_detection_rate: d.detection_rate_per_camera.steady_per_second(),
+            new_cameras_per_detector: d.max_new_cameras_per_detector,
             web_dir: DEFAULT_WEB_DIR.into(),
             secure_cookies: d.secure_cookies,
         }
@@ -308,6 +323,16 @@ pub struct StorageSection {
     pub retention_days: u32,
     /// Snapshots beyond this many MiB are deleted, oldest first (0: no limit).
     pub max_snapshot_mb: u64,
+}
+
+impl StorageSection {
+    /// What is kept, and for how long.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            days: self.retention_days,
+            max_snapshot_bytes: self.max_snapshot_mb.saturating_mul(1024 * 1024),
+        }
+    }
 }
 
 impl Default for StorageSection {
@@ -759,10 +784,7 @@ impl Config {
 
     /// How long alerts and snapshots are kept.
     pub fn retention(&self) -> Retention {
-        Retention {
-            days: self.storage.retention_days,
-            max_snapshot_bytes: self.storage.max_snapshot_mb.saturating_mul(1024 * 1024),
-        }
+        self.storage.retention()
     }
 
     /// Loads the model package `[model]` names, on its device.

@@ -140,8 +140,10 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             extract: extract.as_deref(),
             json,
         }),
-        cli::Command::Serve { server } => {
-            fightwatch_broadcaster::Server::start(server.options()?)?.serve_until_signal()?;
+        cli::Command::Serve { server: args } => {
+            let server = fightwatch_broadcaster::Server::start(args.options()?)?;
+            server.retain(args.retention());
+            server.serve_until_signal()?;
             Ok(())
         }
         cli::Command::User {

@@ -320,3 +320,119 @@ fn verify_escapes_what_it_prints_needs_a_pinned_key_and_extracts_only_verified_b
         "nothing extracted from a tampered export"
     );
 }
+
+/// Bytes of the files in `dir` (0 when it does not exist).
+fn folder_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
+/// Finding 3: four threads of one detector post 380 KiB snapshots under new camera names as
+/// fast as they can. The server answers 429 with a clear body past the detector's rate, and
+/// `serve` keeps the media folder within `--max-snapshot-mb` within seconds.
+#[test]
+fn a_detector_flood_is_rate_limited_and_the_disk_stays_within_its_limit() {
+    use base64::Engine;
+    const LIMIT_MB: u64 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let _server = KillOnDrop(
+        common::command(&[
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .args(["--max-snapshot-mb", &LIMIT_MB.to_string()])
+        .env("FIGHTWATCH_JWT_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let detector = common::data_token(&data, SECRET, "flood", "detector");
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend((0..380 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let snapshot = base64::engine::general_purpose::STANDARD.encode(&jpeg);
+    let media = data.join("snapshots");
+    let until = Instant::now() + Duration::from_secs(4);
+    let flooders: Vec<_> = (0..4)
+        .map(|t| {
+            let (detector, snapshot) = (detector.clone(), snapshot.clone());
+            std::thread::spawn(move || {
+                let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+                let mut refusal = String::new();
+                let mut n = 0;
+                while Instant::now() < until {
+                    let body = format!(
+                        r#"{{"camera":"flood-{t}-{n}","score":0.9,"snapshot_jpeg":"{snapshot}"}}"#
+                    );
+                    let (status, reply) =
+                        common::http_post(port, "/api/detections", &detector, &body);
+                    if status == 429 && refusal.is_empty() {
+                        refusal = text(&reply);
+                    }
+                    *statuses.entry(status).or_default() += 1;
+                    n += 1;
+                }
+                (statuses, refusal)
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    while Instant::now() < until {
+        peak = peak.max(folder_bytes(&media));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut refusal = String::new();
+    for f in flooders {
+        let (s, r) = f.join().unwrap();
+        for (k, v) in s {
+            *statuses.entry(k).or_default() += v;
+        }
+        if refusal.is_empty() {
+            refusal = r;
+        }
+    }
+    let created = statuses.get(&201).copied().unwrap_or(0);
+    println!(
+        "flood: {statuses:?}, media peak {:.1} MiB",
+        peak as f64 / 1048576.0
+    );
+    assert!(statuses.get(&429).copied().unwrap_or(0) > 0, "{statuses:?}");
+    assert!(
+        refusal.contains("too many detections from flood"),
+        "{refusal}"
+    );
+    // 20 a second after a burst of 50 (the defaults), over 4 s.
+    assert!(
+        created <= 50 + 20 * 5,
+        "{created} alerts created: {statuses:?}"
+    );
+    // Over the limit by at most the detector's burst and about a second of writes (a trim
+    // runs as soon as the limit is crossed, then at most once a second), then back within it.
+    let snapshot_bytes = 400 * 1024;
+    let bound = LIMIT_MB * 1048576 + (50 + 2 * 20) * snapshot_bytes;
+    assert!(peak <= bound, "peak {peak} bytes, bound {bound}");
+    let settled = Instant::now() + Duration::from_secs(5);
+    while folder_bytes(&media) > LIMIT_MB * 1048576 {
+        assert!(
+            Instant::now() < settled,
+            "{} bytes after the flood",
+            folder_bytes(&media)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -55,6 +55,13 @@ pub fn serve(name: &str, db: &str, redis: &str) -> Node {
     let mut command = super::command(&["serve", "--node", name]);
     command
         .args(["--bind", &format!("127.0.0.1:{port}")])
+        // The tests' bursts are many detectors' worth (docs/security.md's defaults are not).
+        .args([
+            "--detection-rate",
+            "1000",
+            "--new-cameras-per-detector",
+            "100000",
+        ])
         .arg("--data-dir")
         .arg(dir.path());
     spawn(command, name, port, dir, db, redis)
