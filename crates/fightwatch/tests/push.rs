@@ -268,3 +268,87 @@ async fn alerts_are_pushed_encrypted_and_signed_to_browsers_allowed_to_see_them(
     );
     assert_eq!(code, 204);
 }
+
+/// Audit round two, finding 6: a viewer whose ten browsers' push service accepts connections
+/// and never answers delays nobody else's push: each alert rings the other user's browser
+/// within seconds, while the dead ones wait out their own timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_service_that_never_answers_delays_no_other_users_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, push_port, dead_port) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        dir.path().join("fightwatch.toml"),
+        format!(
+            "[model]\npackage = \"{model}\"\nthreads = 1\n[server]\nbind = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"data\"\n\
+             [evidence]\nclips = false\n[workflow]\nack_deadline_s = 0\ncamera_offline_s = 0\ngroup_window_s = 0\n\
+             [push]\ncontact = \"mailto:soc@example.org\"\n\
+             endpoints = [\"http://127.0.0.1:{push_port}\", \"http://127.0.0.1:{dead_port}\"]\n\
+             [[cameras]]\nname = \"street\"\nsource = \"{clip}\"\nloop = false\n",
+            model = repo().join("models/fight-demo").display(),
+            clip = repo().join("fixtures/walk_street.mp4").display(),
+        ),
+    )
+    .unwrap();
+    let (push_service, _task) = Receiver::start(push_port);
+    push_service.status.store(201, Ordering::SeqCst);
+    let log = push_service.log.clone();
+    // Accepts, reads nothing, answers nothing, keeps every connection open.
+    let dead = std::net::TcpListener::bind(("127.0.0.1", dead_port)).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in dead.incoming() {
+            held.push(conn);
+        }
+    });
+    let data = dir.path().join("data");
+    let _service = common::run_service(dir.path(), SECRET, &[]);
+    let mut sensor = common::ws_connect(
+        port,
+        &format!(
+            "token={}",
+            common::data_token(&data, SECRET, "door", "detector")
+        ),
+    )
+    .await;
+    let stuck = common::account_token(&data, port, "stuck", "viewer", &[]);
+    let olga = common::account_token(&data, port, "olga", "operator", &[]);
+    for i in 0..10 {
+        let browser = Browser::new(dead_port, &format!("stuck{i}"));
+        let (code, body) = common::http_post(
+            port,
+            "/api/push/subscriptions",
+            &stuck,
+            &browser.subscription(),
+        );
+        assert_eq!(code, 204, "{}", text(&body));
+    }
+    let phone = Browser::new(push_port, "olga");
+    let (code, _) = common::http_post(
+        port,
+        "/api/push/subscriptions",
+        &olga,
+        &phone.subscription(),
+    );
+    assert_eq!(code, 204);
+    for (n, camera) in ["door-1", "door-2", "door-3"].iter().enumerate() {
+        let sent = Instant::now();
+        sensor
+            .send(Message::Text(
+                format!(r#"{{"type":"fight_detected","camera":"{camera}","score":0.9}}"#).into(),
+            ))
+            .await
+            .unwrap();
+        loop {
+            if log.lock().unwrap().len() > n {
+                break;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(4),
+                "olga's push of {camera} waited on the dead push service"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!("{camera}: olga rung after {:?}", sent.elapsed());
+        assert_eq!(phone.open(&log.lock().unwrap()[n])["camera"], *camera);
+    }
+}

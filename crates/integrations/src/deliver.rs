@@ -216,8 +216,8 @@ impl Integrations {
     ) -> Result<(), IntegrationError> {
         settings.check()?;
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
+            .timeout(crate::push::PUSH_TIMEOUT)
+            .connect_timeout(crate::push::PUSH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| IntegrationError::Client(e.to_string()))?;
@@ -279,11 +279,13 @@ impl Integrations {
         client: &reqwest::Client,
     ) -> Option<tokio::task::JoinHandle<()>> {
         let worker = crate::push::PushWorker {
-            settings: settings.clone(),
-            key: key.clone(),
-            client: client.clone(),
-            store: inner.store.clone()?,
-            statuses: self.statuses.clone(),
+            sender: Arc::new(crate::push::Sender::new(
+                settings.clone(),
+                key.clone(),
+                client.clone(),
+                inner.store.clone()?,
+                self.statuses.clone(),
+            )),
             bus: self.subscribe(),
         };
         Some(tokio::spawn(worker.run()))

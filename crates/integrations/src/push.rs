@@ -33,8 +33,18 @@ pub const WEB_PUSH: &str = "webpush";
 const POLL: Duration = Duration::from_millis(250);
 /// Tries per push (1 s, then 2 s apart) before it is given up for that event.
 const TRIES: u32 = 3;
-/// Pushes sent at once for one event.
-const CONCURRENCY: usize = 16;
+/// Pushes in flight at once, all users: each is its own task, so a slow push service holds
+/// only its own place, never the next alert's pushes (audit round two, finding 6).
+const CONCURRENCY: usize = 64;
+/// Pushes in flight at once for one user (its browsers): one user's dead endpoints cannot take
+/// every place.
+const PER_USER: usize = 10;
+/// Failed attempts a user's pushes may have within [`FAILURE_WINDOW`] before the failing ones
+/// are no longer retried.
+const FAILURE_BUDGET: usize = 10;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// The longest one push may take, connecting included.
+pub(crate) const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a push service keeps a push for a browser that is offline.
 const TTL: Duration = Duration::from_secs(3600);
 
@@ -224,7 +234,12 @@ impl Rule {
         } else {
             host == self.host
         };
-        scheme == self.scheme && host_ok && self.port.is_none_or(|p| p == port)
+        // A rule without a port allows the scheme's own (443): a push service is not reached
+        // on port 22 because its host name matched.
+        let wanted = self
+            .port
+            .unwrap_or(if self.scheme == "https" { 443 } else { 80 });
+        scheme == self.scheme && host_ok && port == wanted
     }
 }
 
@@ -298,14 +313,91 @@ fn notice<'a>(event: &'a ServerMessage) -> Option<Notice<'a>> {
     })
 }
 
-/// Sends the pushes.
+/// Reads the log and starts the pushes.
 pub(crate) struct PushWorker {
+    pub(crate) sender: Arc<Sender>,
+    pub(crate) bus: Option<crate::deliver::BusEvents>,
+}
+
+/// Sends pushes, each in its own task (see [`CONCURRENCY`]).
+pub(crate) struct Sender {
     pub(crate) settings: PushSettings,
     pub(crate) key: Arc<VapidKey>,
     pub(crate) client: reqwest::Client,
     pub(crate) store: Arc<dyn AlertStore>,
     pub(crate) statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
-    pub(crate) bus: Option<crate::deliver::BusEvents>,
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    pub(crate) users: Mutex<BTreeMap<String, UserBudget>>,
+}
+
+/// One user's pushes in flight and recent failures.
+#[derive(Debug, Default)]
+pub(crate) struct UserBudget {
+    in_flight: usize,
+    failures: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl Sender {
+    /// A sender of `settings`' pushes, signed with `key`.
+    pub(crate) fn new(
+        settings: PushSettings,
+        key: Arc<VapidKey>,
+        client: reqwest::Client,
+        store: Arc<dyn AlertStore>,
+        statuses: Arc<Mutex<BTreeMap<String, TargetStatus>>>,
+    ) -> Self {
+        Self {
+            settings,
+            key,
+            client,
+            store,
+            statuses,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)),
+            users: Mutex::default(),
+        }
+    }
+
+    /// Takes one of `user`'s places; false when all are in use.
+    fn take_place(&self, user: &str) -> bool {
+        let Ok(mut users) = self.users.lock() else {
+            return false;
+        };
+        let budget = users.entry(user.to_string()).or_default();
+        if budget.in_flight >= PER_USER {
+            return false;
+        }
+        budget.in_flight += 1;
+        true
+    }
+
+    fn give_place(&self, user: &str) {
+        if let Ok(mut users) = self.users.lock()
+            && let Some(budget) = users.get_mut(user)
+        {
+            budget.in_flight = budget.in_flight.saturating_sub(1);
+            if budget.in_flight == 0 && budget.failures.is_empty() {
+                users.remove(user);
+            }
+        }
+    }
+
+    /// Counts a failed attempt of `user`'s; whether the user may still retry.
+    fn failed(&self, user: &str) -> bool {
+        let Ok(mut users) = self.users.lock() else {
+            return false;
+        };
+        let budget = users.entry(user.to_string()).or_default();
+        let now = std::time::Instant::now();
+        while budget
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW)
+        {
+            budget.failures.pop_front();
+        }
+        budget.failures.push_back(now);
+        budget.failures.len() < FAILURE_BUDGET
+    }
 }
 
 /// How one push ended.
@@ -319,7 +411,7 @@ enum Sent {
     Failed(String),
 }
 
-impl PushWorker {
+impl Sender {
     fn update(&self, f: impl FnOnce(&mut TargetStatus)) {
         crate::outbox::update_status(&self.statuses, WEB_PUSH, f);
     }
@@ -330,87 +422,6 @@ impl PushWorker {
         f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         crate::outbox::on_store(&self.store, f).await
-    }
-
-    pub(crate) async fn run(mut self) {
-        let mut cursor = crate::outbox::start_cursor(&self.store, WEB_PUSH).await;
-        self.update(|s| s.cursor = cursor);
-        tracing::info!(cursor, public_key = %self.key.public_key(), "Web Push started.");
-        loop {
-            let events = match self.store(move |s| s.events_after(cursor, 100)).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "Reading the event log failed.");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if events.is_empty() {
-                crate::deliver::wait_for_events(&mut self.bus, POLL).await;
-                continue;
-            }
-            for event in events {
-                let Some(seq) = event.seq() else { continue };
-                let wanted = matches!(
-                    kind_of(&event),
-                    Some((EventKind::Raised | EventKind::Escalated, _, _))
-                );
-                if wanted {
-                    self.push_event(&event).await;
-                }
-                cursor = seq;
-                if let Err(e) = self
-                    .store(move |s| s.set_integration_cursor(WEB_PUSH, seq))
-                    .await
-                {
-                    tracing::warn!(error = %e, "Could not store the Web Push cursor.");
-                }
-                self.update(|s| s.cursor = seq);
-            }
-        }
-    }
-
-    /// Pushes one event to every browser whose user may see its camera.
-    async fn push_event(&self, event: &ServerMessage) {
-        let Some(notice) = notice(event) else { return };
-        let Ok(body) = serde_json::to_vec(&notice) else {
-            return;
-        };
-        let subs = match self.store(|s| s.push_subscriptions()).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "Cannot read the Web Push subscriptions.");
-                return;
-            }
-        };
-        let mut users = BTreeMap::new();
-        let mut targets = Vec::new();
-        for sub in subs {
-            if !users.contains_key(&sub.user) {
-                let name = sub.user.clone();
-                let user = self.store(move |s| s.user(&name)).await.ok().flatten();
-                users.insert(sub.user.clone(), user);
-            }
-            let allowed = users
-                .get(&sub.user)
-                .and_then(Option::as_ref)
-                .is_some_and(|u| {
-                    u.role != Role::Detector
-                        && u.cameras
-                            .as_ref()
-                            .is_none_or(|cams| cams.iter().any(|c| c == notice.camera))
-                });
-            if users.get(&sub.user).is_some_and(Option::is_none) {
-                // Its user was deleted: nobody should be rung on its behalf.
-                self.forget(&sub.endpoint, "its user no longer exists")
-                    .await;
-            } else if allowed {
-                targets.push(sub);
-            }
-        }
-        for chunk in targets.chunks(CONCURRENCY) {
-            futures_util::future::join_all(chunk.iter().map(|sub| self.push_one(sub, &body))).await;
-        }
     }
 
     async fn forget(&self, endpoint: &str, why: &str) {
@@ -454,8 +465,9 @@ impl PushWorker {
                         s.failed_attempts += 1;
                         s.last_error = Some(why.clone());
                     });
-                    if attempt == TRIES {
-                        tracing::warn!(endpoint = %endpoint_host(&sub.endpoint), error = %why, "A push failed {TRIES} times; given up for this alert.");
+                    let within_budget = self.failed(&sub.user);
+                    if attempt == TRIES || !within_budget {
+                        tracing::warn!(endpoint = %endpoint_host(&sub.endpoint), error = %why, attempt, within_budget, "A push failed; given up for this alert.");
                         return;
                     }
                     tokio::time::sleep(delay).await;
@@ -507,6 +519,114 @@ impl PushWorker {
     }
 }
 
+impl PushWorker {
+    pub(crate) async fn run(mut self) {
+        let mut cursor = crate::outbox::start_cursor(&self.sender.store, WEB_PUSH).await;
+        self.sender.update(|s| s.cursor = cursor);
+        tracing::info!(cursor, public_key = %self.sender.key.public_key(), "Web Push started.");
+        loop {
+            let events = match self
+                .sender
+                .store(move |s| s.events_after(cursor, 100))
+                .await
+            {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "Reading the event log failed.");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if events.is_empty() {
+                crate::deliver::wait_for_events(&mut self.bus, POLL).await;
+                continue;
+            }
+            for event in events {
+                let Some(seq) = event.seq() else { continue };
+                let wanted = matches!(
+                    kind_of(&event),
+                    Some((EventKind::Raised | EventKind::Escalated, _, _))
+                );
+                if wanted {
+                    self.push_event(&event).await;
+                }
+                cursor = seq;
+                if let Err(e) = self
+                    .sender
+                    .store(move |s| s.set_integration_cursor(WEB_PUSH, seq))
+                    .await
+                {
+                    tracing::warn!(error = %e, "Could not store the Web Push cursor.");
+                }
+                self.sender.update(|s| s.cursor = seq);
+            }
+        }
+    }
+
+    /// Pushes one event to every browser whose user may see its camera.
+    async fn push_event(&self, event: &ServerMessage) {
+        let Some(notice) = notice(event) else { return };
+        let Ok(body) = serde_json::to_vec(&notice) else {
+            return;
+        };
+        let subs = match self.sender.store(|s| s.push_subscriptions()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot read the Web Push subscriptions.");
+                return;
+            }
+        };
+        let mut users = BTreeMap::new();
+        let mut targets = Vec::new();
+        for sub in subs {
+            if !users.contains_key(&sub.user) {
+                let name = sub.user.clone();
+                let user = self
+                    .sender
+                    .store(move |s| s.user(&name))
+                    .await
+                    .ok()
+                    .flatten();
+                users.insert(sub.user.clone(), user);
+            }
+            let allowed = users
+                .get(&sub.user)
+                .and_then(Option::as_ref)
+                .is_some_and(|u| {
+                    u.role != Role::Detector
+                        && u.cameras
+                            .as_ref()
+                            .is_none_or(|cams| cams.iter().any(|c| c == notice.camera))
+                });
+            if users.get(&sub.user).is_some_and(Option::is_none) {
+                // Its user was deleted: nobody should be rung on its behalf.
+                self.sender
+                    .forget(&sub.endpoint, "its user no longer exists")
+                    .await;
+            } else if allowed {
+                targets.push(sub);
+            }
+        }
+        // Each push is its own task: the next event's pushes start at once, whatever a slow
+        // push service does with this one's.
+        let body: Arc<[u8]> = body.into();
+        for sub in targets {
+            if !self.sender.take_place(&sub.user) {
+                tracing::debug!(user = %sub.user, "A user's pushes are all in flight; one skipped.");
+                self.sender.update(|s| s.failed_attempts += 1);
+                continue;
+            }
+            let (sender, body) = (self.sender.clone(), body.clone());
+            tokio::spawn(async move {
+                if let Ok(_permit) = sender.in_flight.clone().acquire_owned().await {
+                    sender.push_one(&sub, &body).await;
+                }
+                sender.give_place(&sub.user);
+            });
+        }
+    }
+}
+
 /// The host of an endpoint (its path identifies a browser: kept out of logs).
 fn endpoint_host(endpoint: &str) -> String {
     reqwest::Url::parse(endpoint)
@@ -532,6 +652,7 @@ mod tests {
         assert!(s.check().is_ok());
         for ok in [
             "https://fcm.googleapis.com/fcm/send/abc",
+            "https://fcm.googleapis.com:443/fcm/send/abc",
             "https://web.push.apple.com/QGz",
             "http://127.0.0.1:9000/push/1",
         ] {
@@ -543,6 +664,9 @@ mod tests {
             "https://push.apple.com/x",
             "https://169.254.169.254/latest/meta-data",
             "http://127.0.0.1:9001/push",
+            // An allowed host on another port (audit round two: port 22 got a POST).
+            "https://fcm.googleapis.com:22/",
+            "https://web.push.apple.com:8443/QGz",
             "https://user:pw@fcm.googleapis.com/x",
             "not a url",
         ] {
