@@ -446,3 +446,105 @@ fn a_node_without_its_servers_says_which_one_and_exits() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("FIGHTWATCH_JWT_SECRET"), "{err}");
 }
+
+/// `XADD fightwatch:events * FIELDS…` as anyone who can reach Redis could.
+fn xadd(redis: &Redis, fields: &[&str]) {
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port().to_string(),
+            "XADD",
+            "fightwatch:events",
+            "*",
+        ])
+        .args(fields)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The next `fight_alert` or `camera_status` on `ws` (10 s at most; `None` if none came).
+async fn next_event(ws: &mut Ws, within: Duration) -> Option<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => t,
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        };
+        let v: serde_json::Value = serde_json::from_str(&msg).unwrap();
+        if v["type"] == "fight_alert" || v["type"] == "camera_status" {
+            return Some(v);
+        }
+    }
+}
+
+/// Audit round two, finding 2, against two real nodes: a forged entry with the next seq, one
+/// with seq 10^15 and a forged camera state reach no dashboard on either node, and real alerts
+/// after them reach every dashboard, including one that connects afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_redis_entries_reach_no_dashboard_and_silence_nothing() {
+    let (_pg, redis, db, nodes) = cluster("forged", &["a", "b"]);
+    let viewer = token(&db, "viewer-forged", "viewer");
+    let detector = token(&db, "detector-forged", "detector");
+    let mut on_a = dashboard(nodes[0].port, &viewer, None).await;
+    let mut on_b = dashboard(nodes[1].port, &viewer, None).await;
+    assert!(detect(nodes[0].port, &detector, "lobby"));
+    let first = next_event(&mut on_b, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(first["camera"], "lobby");
+    next_event(&mut on_a, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let seq = first["seq"].as_u64().unwrap();
+    let forged = |seq: u64| {
+        let mut a = first.clone();
+        a["seq"] = seq.into();
+        a["camera"] = "forged".into();
+        a["id"] = "a999999".into();
+        a.to_string()
+    };
+    let status =
+        serde_json::json!({"type": "camera_status", "camera": "lobby", "site": "elsewhere",
+        "status": "offline", "error": "forged", "since": 1})
+        .to_string();
+    for m in [forged(seq + 1), forged(1_000_000_000_000_000), status] {
+        for node in ["a", "b"] {
+            xadd(&redis, &["node", node, "m", &m]);
+            xadd(&redis, &["node", node, "m", &m, "mac", &"f".repeat(64)]);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(detect(nodes[1].port, &detector, "gate"));
+    let mut late = dashboard(nodes[0].port, &viewer, None).await;
+    assert!(detect(nodes[0].port, &detector, "yard"));
+    for (ws, what) in [(&mut on_a, "a"), (&mut on_b, "b")] {
+        let got: Vec<String> = [
+            next_event(ws, Duration::from_secs(10)).await,
+            next_event(ws, Duration::from_secs(10)).await,
+        ]
+        .into_iter()
+        .map(|v| {
+            v.map_or("nothing".into(), |v| {
+                format!("{}:{}", v["type"], v["camera"])
+            })
+        })
+        .collect();
+        assert_eq!(
+            got,
+            [r#""fight_alert":"gate""#, r#""fight_alert":"yard""#],
+            "dashboard on {what}"
+        );
+    }
+    let v = next_event(&mut late, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        v["camera"], "yard",
+        "a dashboard connected after the forgeries"
+    );
+    // Nothing forged is in what the nodes show either.
+    let (_, cameras) = common::http_get(nodes[1].port, "/api/cameras", &viewer);
+    assert!(!common::text(&cameras).contains("elsewhere"));
+}
