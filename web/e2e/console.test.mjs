@@ -281,6 +281,13 @@ test("an alert's clip plays with its marks, live view opens from the alert and f
   await until("the clip shows a frame", () => video.evaluate((v) => v.readyState >= 2), 10_000);
   await shot(page, "09-alert-clip");
   assert.deepEqual(await accessibilityProblems(page), []);
+  // The export link works from the console's own page (the server refuses other origins).
+  const href = await page.locator("dialog.detail a", { hasText: "Export signed evidence" }).getAttribute("href");
+  const exported = await page.evaluate(async (url) => {
+    const r = await fetch(url);
+    return { status: r.status, type: r.headers.get("content-type") };
+  }, href);
+  assert.deepEqual(exported, { status: 200, type: "application/zip" });
   await page.getByRole("tab", { name: "Live" }).click();
   const live = page.locator("dialog.detail img.live-img");
   await until("live frames in the alert", () => live.evaluate((i) => i.complete && i.naturalWidth > 0), 15_000);

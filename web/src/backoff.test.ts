@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { Backoff } from "./backoff";
 
+/** mulberry32: a small seeded generator, so the tests are the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 describe("Backoff", () => {
   it("doubles from the base up to the cap, jittered between half and all of each step", () => {
     const low = new Backoff(500, 30_000, () => 0);
@@ -12,14 +23,7 @@ describe("Backoff", () => {
   });
 
   it("spreads consoles that lost the same server", () => {
-    // mulberry32: a small seeded generator, so the test is the same on every run.
-    let state = 42;
-    const rng = () => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rng = seeded(42);
     const delays = Array.from({ length: 50 }, () => {
       const b = new Backoff(500, 30_000, rng);
       b.next();
@@ -41,13 +45,7 @@ describe("Backoff", () => {
   });
 
   it("spreads consoles over seconds when the server itself went away", () => {
-    let state = 7;
-    const rng = () => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rng = seeded(7);
     const delays = Array.from({ length: 200 }, () => new Backoff(500, 30_000, rng).nextAfterServerLeft());
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(250);
     expect(Math.max(...delays)).toBeLessThanOrEqual(3_500);

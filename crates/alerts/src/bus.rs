@@ -51,6 +51,8 @@ pub struct BusReport {
     pub swept: u64,
     /// Events dropped from a full backlog (persisted ones still arrive from the log).
     pub dropped: u64,
+    /// Entries dropped because they were not authenticated as a node's.
+    pub rejected: u64,
 }
 
 /// The in-process bus: a tokio broadcast channel, with the store as its log.

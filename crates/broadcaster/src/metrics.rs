@@ -193,6 +193,11 @@ fn bus_metrics(registry: &mut Registry, bus: fightwatch_alerts::BusReport) {
             "Events dropped from a full bus backlog",
             bus.dropped,
         ),
+        (
+            "bus_rejected",
+            "Stream entries dropped without a valid cluster tag (forged, or another key)",
+            bus.rejected,
+        ),
     ] {
         let counter = Counter::<u64>::default();
         counter.inc_by(value);

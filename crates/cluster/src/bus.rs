@@ -296,6 +296,7 @@ impl EventBus for RedisBus {
             received: s.received.load(Ordering::Relaxed),
             swept: s.swept.load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
+            rejected: s.rejected.load(Ordering::Relaxed),
         })
     }
 }

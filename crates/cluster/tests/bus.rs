@@ -212,38 +212,16 @@ async fn unreadable_stream_entries_are_skipped() {
     let (store_a, bus_a) = node(&redis, &url, "a").await;
     let (_store_b, bus_b) = node(&redis, &url, "b").await;
     let mut sub_b = bus_b.subscribe();
-    let port = redis.port().to_string();
     for fields in [
         vec!["node", "x", "m", "not json"],
         vec!["node", "x", "m", r#"{"type":"no_such_message"}"#],
         vec!["node", "x"],
         vec!["m", "{}"],
     ] {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-p", &port, "XADD", "fightwatch:events", "*"])
-            .args(&fields)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        redis.xadd("fightwatch:events", &fields).unwrap();
     }
     let seq = raise(&store_a, &bus_a, "lobby").await;
     assert_eq!(next(&mut sub_b).await.seq(), Some(seq));
-}
-
-/// `XADD fightwatch:events * FIELDS...` straight into Redis, as anyone who can reach it could.
-fn xadd(redis: &Redis, fields: &[&str]) {
-    let out = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &redis.port().to_string(),
-            "XADD",
-            "fightwatch:events",
-            "*",
-        ])
-        .args(fields)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
 }
 
 /// The second audit's forgeries (docs/security.md): a fake alert with the next seq, one with
@@ -279,8 +257,15 @@ async fn forged_stream_entries_are_dropped_and_silence_nothing() {
         forged_alert(1_000_000_000_000_000),
         forged_status,
     ] {
-        xadd(&redis, &["node", "a", "m", &m]);
-        xadd(&redis, &["node", "a", "m", &m, "mac", &"0".repeat(32)]);
+        redis
+            .xadd("fightwatch:events", &["node", "a", "m", &m])
+            .unwrap();
+        redis
+            .xadd(
+                "fightwatch:events",
+                &["node", "a", "m", &m, "mac", &"0".repeat(32)],
+            )
+            .unwrap();
     }
     // A node with the key publishes a logged event the log does not hold: its payload is
     // never relayed, and its seq moves nothing.

@@ -271,6 +271,14 @@ mod tests {
         out
     }
 
+    /// `entries` as `raw_zip` takes them.
+    fn refs(entries: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+        entries
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect()
+    }
+
     /// The genuine export's entries, in order.
     fn genuine(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
         crate::layout::entries(zip, 64)
@@ -285,11 +293,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (zip, key) = export(dir.path());
         let entries = genuine(&zip);
-        let refs: Vec<(&str, &[u8])> = entries
-            .iter()
-            .map(|(n, d)| (n.as_str(), d.as_slice()))
-            .collect();
-        let rebuilt = raw_zip(&refs, b"");
+        let rebuilt = raw_zip(&refs(&entries), b"");
         let v = verify(&rebuilt, Some(&key.public_key())).unwrap();
         let files: Vec<(&str, usize)> = v.files(&rebuilt).map(|(n, b)| (n, b.len())).collect();
         assert_eq!(
@@ -310,9 +314,9 @@ mod tests {
         let (zip, key) = export(dir.path());
         let entries = genuine(&zip);
         let forged = vec![9u8; 5000];
-        let mut refs: Vec<(&str, &[u8])> = vec![("clip.mp4", forged.as_slice())];
-        refs.extend(entries.iter().map(|(n, d)| (n.as_str(), d.as_slice())));
-        let e = verify(&raw_zip(&refs, b""), Some(&key.public_key())).unwrap_err();
+        let mut doubled: Vec<(&str, &[u8])> = vec![("clip.mp4", forged.as_slice())];
+        doubled.extend(refs(&entries));
+        let e = verify(&raw_zip(&doubled, b""), Some(&key.public_key())).unwrap_err();
         assert!(
             matches!(&e, VerifyError::BadLayout(why) if why.contains("clip.mp4 appears twice")),
             "{e}"
@@ -326,13 +330,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (zip, key) = export(dir.path());
         let entries = genuine(&zip);
-        let refs: Vec<(&str, &[u8])> = entries
-            .iter()
-            .map(|(n, d)| (n.as_str(), d.as_slice()))
-            .collect();
+        let entries = refs(&entries);
         let hidden = raw_zip(&[("clip.mp4", &[9u8; 100])], b"");
         let local = &hidden[..30 + 8 + 100];
-        let e = verify(&raw_zip(&refs, local), Some(&key.public_key())).unwrap_err();
+        let e = verify(&raw_zip(&entries, local), Some(&key.public_key())).unwrap_err();
         assert!(
             matches!(&e, VerifyError::BadLayout(why) if why.contains("between the last entry and the central directory")),
             "{e}"

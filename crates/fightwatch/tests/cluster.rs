@@ -447,22 +447,6 @@ fn a_node_without_its_servers_says_which_one_and_exits() {
     assert!(err.contains("FIGHTWATCH_JWT_SECRET"), "{err}");
 }
 
-/// `XADD fightwatch:events * FIELDS…` as anyone who can reach Redis could.
-fn xadd(redis: &Redis, fields: &[&str]) {
-    let out = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &redis.port().to_string(),
-            "XADD",
-            "fightwatch:events",
-            "*",
-        ])
-        .args(fields)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
 /// The next `fight_alert` or `camera_status` on `ws` (10 s at most; `None` if none came).
 async fn next_event(ws: &mut Ws, within: Duration) -> Option<serde_json::Value> {
     let deadline = tokio::time::Instant::now() + within;
@@ -511,8 +495,13 @@ async fn forged_redis_entries_reach_no_dashboard_and_silence_nothing() {
         .to_string();
     for m in [forged(seq + 1), forged(1_000_000_000_000_000), status] {
         for node in ["a", "b"] {
-            xadd(&redis, &["node", node, "m", &m]);
-            xadd(&redis, &["node", node, "m", &m, "mac", &"f".repeat(64)]);
+            let mac = "f".repeat(64);
+            for fields in [
+                vec!["node", node, "m", &m],
+                vec!["node", node, "m", &m, "mac", &mac],
+            ] {
+                redis.xadd("fightwatch:events", &fields).unwrap();
+            }
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

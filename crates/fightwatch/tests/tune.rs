@@ -172,6 +172,9 @@ fn tune_learns_from_verdicts_and_export_dataset_feeds_eval() {
                 "serve",
                 "--bind",
                 &format!("127.0.0.1:{port}"),
+                // The alerts here are dated 2026-09: older than serve's 30-day retention.
+                "--retention-days",
+                "0",
                 "--data-dir",
             ])
             .arg(&data)

@@ -157,16 +157,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 async fn flood(args: &Args, secs: u64) -> anyhow::Result<()> {
-    let authority = args
-        .url()
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .context("--url needs a host:port")?;
-    let addr: std::net::SocketAddr = authority
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .with_context(|| format!("--url host {authority:?}: use 127.0.0.1:PORT"))?;
+    let addr = loopback_addr(args.url())?;
     let r = login_flood::run(
         addr,
         args.clients,
@@ -208,6 +199,19 @@ async fn flood(args: &Args, secs: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The socket address of a `ws://127.0.0.1:PORT/…` URL (binding a source address needs one).
+fn loopback_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .context("--url needs a host:port")?;
+    authority
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .with_context(|| format!("--url host {authority:?}: use 127.0.0.1:PORT"))
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -238,17 +242,7 @@ async fn open(
     let (mut ws, _) = match from {
         None => tokio_tungstenite::connect_async(full).await?,
         Some(ip) => {
-            let authority = url
-                .split("://")
-                .nth(1)
-                .and_then(|r| r.split('/').next())
-                .context("the URL needs a host:port")?;
-            let addr: std::net::SocketAddr = authority
-                .replace("localhost", "127.0.0.1")
-                .parse()
-                .with_context(|| {
-                    format!("--spread-addresses needs 127.0.0.1:PORT, not {authority}")
-                })?;
+            let addr = loopback_addr(url)?;
             let socket = tokio::net::TcpSocket::new_v4()?;
             socket.bind(std::net::SocketAddr::new(ip, 0))?;
             let stream = socket.connect(addr).await?;

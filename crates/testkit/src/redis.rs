@@ -38,6 +38,18 @@ impl Redis {
         self.port
     }
 
+    /// `XADD STREAM * FIELDS…` through `redis-cli`, as anyone who can reach the server could
+    /// write (a forged or stray entry).
+    pub fn xadd(&self, stream: &str, fields: &[&str]) -> anyhow::Result<()> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "XADD", stream, "*"])
+            .args(fields)
+            .output()
+            .context("running redis-cli")?;
+        anyhow::ensure!(out.status.success(), "redis-cli XADD failed: {out:?}");
+        Ok(())
+    }
+
     /// Kills it (SIGKILL: everything in memory is gone).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
