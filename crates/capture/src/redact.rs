@@ -157,6 +157,8 @@ pub enum FaultReason {
     StreamEnded,
     /// The input holds no video, or video this build cannot decode.
     UnsupportedVideo,
+    /// The input is not a readable video (a broken or truncated file or stream).
+    InvalidData,
     /// Reading or decoding failed after the source opened.
     ReadFailed,
     /// The source string or its options are not valid.
@@ -176,6 +178,7 @@ impl FaultReason {
             Self::Unreachable => "unreachable",
             Self::StreamEnded => "stream ended",
             Self::UnsupportedVideo => "unsupported video",
+            Self::InvalidData => "invalid data",
             Self::ReadFailed => "read failed",
             Self::InvalidSource => "invalid source",
             Self::Failed => "failed",
@@ -194,6 +197,8 @@ impl FaultReason {
             Self::Unauthorized
         } else if has(&["404", "not found", "no such file", "does not exist"]) {
             Self::NotFound
+        } else if has(&["invalid data", "corrupt", "truncated", "end of file"]) {
+            Self::InvalidData
         } else if has(&[
             "unreachable",
             "no route",
@@ -331,8 +336,9 @@ mod tests {
             ("No route to host", FaultReason::Unreachable),
             (
                 "Invalid data found when processing input",
-                FaultReason::Failed,
+                FaultReason::InvalidData,
             ),
+            ("Operation not permitted", FaultReason::Failed),
         ] {
             assert_eq!(open(message).reason(), want, "{message}");
         }
