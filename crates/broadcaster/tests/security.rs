@@ -746,12 +746,13 @@ async fn a_websocket_is_closed_when_its_token_expires() {
     let mut ws = connect(s.addr, &format!("token={t}")).await.unwrap();
     next(&mut ws).await; // welcome
     let opened = std::time::Instant::now();
+    // The token ends 1–2 s after it was made (whole seconds); a busy machine may add a little.
     assert_eq!(
-        close_code(&mut ws, Duration::from_secs(6)).await,
+        close_code(&mut ws, Duration::from_secs(10)).await,
         Some(CLOSE_REVOKED)
     );
     assert!(
-        opened.elapsed() <= Duration::from_secs(3),
+        opened.elapsed() <= Duration::from_secs(6),
         "{:?}",
         opened.elapsed()
     );
