@@ -132,35 +132,63 @@ pub fn evaluate(
         progress(outcomes.len());
     }
 
-    let mut results = Vec::new();
-    let mut failed = Vec::new();
-    for (clip, o) in clips.iter().zip(&outcomes) {
-        if let Some(e) = &o.error {
-            failed.push(format!("{}: {e}", clip.path.display()));
-            continue;
-        }
-        let delay_s = match (clip.segment, o.first_incident) {
-            (Some((start, _)), Some(t)) if clip.fight => Some(t - start),
-            _ => None,
-        };
-        results.push(ClipResult {
-            fight: clip.fight,
-            max_score: o.max_score,
-            flagged: o.incidents > 0,
-            delay_s,
-        });
-    }
-    let metrics = metrics::metrics(&results);
-    Ok(Evaluation {
+    let mut evaluation = Evaluation {
         model: model_name,
         outcomes,
-        results,
-        failed,
-        metrics,
-    })
+        results: Vec::new(),
+        failed: Vec::new(),
+        metrics: metrics::metrics(&[]),
+    };
+    evaluation.judge(clips, Decision::Incident);
+    Ok(evaluation)
 }
 
-/// Writes `scores.csv` (per clip), `metrics.json`, `roc.png` and `scores.png` (the window
+/// How a clip is judged to show a fight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// An incident started in it (smoothing, hysteresis, minimum windows: what raises alerts).
+    Incident,
+    /// One of its windows scored at least `threshold` (short clips, where an incident detector
+    /// that wants several windows in a row rarely fires on one clip).
+    Window {
+        /// The operating threshold.
+        threshold: f32,
+    },
+}
+
+impl Evaluation {
+    /// Judges every clip of `clips` (the clips evaluated, in order) by `decision`, and the
+    /// metrics again.
+    pub fn judge(&mut self, clips: &[LabelledClip], decision: Decision) {
+        let mut results = Vec::new();
+        let mut failed = Vec::new();
+        for (clip, o) in clips.iter().zip(&self.outcomes) {
+            if let Some(e) = &o.error {
+                failed.push(format!("{}: {e}", clip.path.display()));
+                continue;
+            }
+            let delay_s = match (clip.segment, o.first_incident) {
+                (Some((start, _)), Some(t)) if clip.fight => Some(t - start),
+                _ => None,
+            };
+            let flagged = match decision {
+                Decision::Incident => o.incidents > 0,
+                Decision::Window { threshold } => o.max_score >= threshold,
+            };
+            results.push(ClipResult {
+                fight: clip.fight,
+                max_score: o.max_score,
+                flagged,
+                delay_s,
+            });
+        }
+        self.metrics = metrics::metrics(&results);
+        self.results = results;
+        self.failed = failed;
+    }
+}
+
+/// Writes `scores.csv` and `scores.json` (per clip), `metrics.json`, `roc.png` and `scores.png` (the window
 /// score histogram with the start `threshold`) into `out`, which must exist.
 pub fn write_report(
     out: &Path,
@@ -202,6 +230,28 @@ pub fn write_report(
         .map_err(csv_err)?;
     }
     w.flush().map_err(io(&csv_path))?;
+    // The same per clip as JSON, with each window's score.
+    let per_clip: Vec<serde_json::Value> = clips
+        .iter()
+        .zip(&evaluation.outcomes)
+        .map(|(clip, o)| {
+            serde_json::json!({
+                "file": clip.path.display().to_string(),
+                "label": if clip.fight { "fight" } else { "nonfight" },
+                "max_score": o.max_score,
+                "mean_score": o.mean_score,
+                "windows": o.windows,
+                "incidents": o.incidents,
+                "first_incident_t": o.first_incident,
+                "window_scores": o.scores.iter().map(|(t, s)| [*t, f64::from(*s)]).collect::<Vec<_>>(),
+                "error": o.error,
+            })
+        })
+        .collect();
+    let scores_json = out.join("scores.json");
+    let text =
+        serde_json::to_string_pretty(&per_clip).map_err(|e| EvalError::Dataset(e.to_string()))?;
+    std::fs::write(&scores_json, text + "\n").map_err(io(&scores_json))?;
     let json_path = out.join("metrics.json");
     let json = serde_json::to_string_pretty(&evaluation.metrics)
         .map_err(|e| EvalError::Dataset(e.to_string()))?;

@@ -1,12 +1,13 @@
 /*!
 Clip-level evaluation of a model and incident settings on labelled clips (`fightwatch eval`).
 
-Each clip of a labelled folder ([`load`]: fightwatch's `labels.csv`, or the RWF-2000 layout) is
-played through the real capture → inference → incident path as a camera of its own, several
-at once so their clips share model runs. A clip counts as flagged when an incident started in
-it; [`metrics`] gives accuracy, precision, recall, F1, ROC AUC (over each clip's highest
+Each clip of a labelled folder ([`load`]: fightwatch's `labels.csv`, a `split.csv` with a split
+chosen, or class folders) is played through the real capture → inference → incident path as a
+camera of its own, several at once so their clips share model runs. A clip counts as flagged
+when an incident started in it, or ([`Decision::Window`]) when one of its windows reached the
+operating threshold; [`metrics`] gives accuracy, precision, recall, F1, ROC AUC (over each clip's highest
 window score) and the mean delay from a labelled fight start to its incident.
-[`write_report`] writes `scores.csv`, `metrics.json`, `roc.png` and `scores.png`.
+[`write_report`] writes `scores.csv`, `scores.json`, `metrics.json`, `roc.png` and `scores.png`.
 */
 
 mod dataset;
@@ -18,7 +19,7 @@ mod tune;
 
 pub use dataset::{LabelledClip, load};
 pub use error::EvalError;
-pub use evaluate::{ClipOutcome, Evaluation, evaluate, write_report};
+pub use evaluate::{ClipOutcome, Decision, Evaluation, evaluate, write_report};
 pub use metrics::{ClipResult, Metrics, metrics, roc_auc, roc_curve};
 pub use plot::tuning as plot_tuning;
 pub use tune::{

@@ -113,9 +113,17 @@ pub enum Command {
     },
     /// Evaluate a model and incident settings on labelled clips (labels.csv or RWF-2000 layout).
     Eval {
-        /// Folder with labels.csv, or with Fight/ and NonFight/ (RWF-2000, optionally under
-        /// train/ and val/).
+        /// Folder with labels.csv, split.csv (file,label,split), or class folders: Fight/ and
+        /// NonFight/ (RWF-2000, optionally under train/ and val/), fight/ and noFight/.
         dir: PathBuf,
+        /// Only the clips of this split of labels.csv or split.csv (`test`).
+        #[arg(long, value_name = "NAME")]
+        split: Option<String>,
+        /// How a clip is judged a fight: `incident` (one started: what raises alerts) or
+        /// `window` (a window reached the start threshold: for short clips, as real-footage
+        /// datasets have).
+        #[arg(long, value_enum, default_value_t = Decide::Incident)]
+        decide: Decide,
         #[command(flatten)]
         inference: InferenceArgs,
         /// Write scores.csv, metrics.json, roc.png and scores.png here.
@@ -216,6 +224,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How `eval` judges a clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decide {
+    /// An incident started in it.
+    Incident,
+    /// A window scored at least the start threshold.
+    Window,
 }
 
 /// `fightwatch cluster …`

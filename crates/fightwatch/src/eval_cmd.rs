@@ -11,6 +11,8 @@ use crate::cli::{GlobalArgs, InferenceArgs};
 /// What `eval` was asked to do.
 pub struct EvalArgs {
     pub dir: PathBuf,
+    pub split: Option<String>,
+    pub decide: crate::cli::Decide,
     pub inference: InferenceArgs,
     pub out: Option<PathBuf>,
     pub json: bool,
@@ -32,7 +34,7 @@ pub(crate) fn clip_progress(clips: usize, json: bool) -> Option<ProgressBar> {
 }
 
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
-    let clips = fightwatch_eval::load(&args.dir)?;
+    let clips = fightwatch_eval::load(&args.dir, args.split.as_deref())?;
     let model = args.inference.load_model(global)?;
     let threshold = args.inference.start_threshold;
     if let Some(out) = &args.out {
@@ -40,33 +42,49 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
     }
     let progress = clip_progress(clips.len(), args.json);
 
-    let evaluation = fightwatch_eval::evaluate(
-        model,
-        args.inference.pipeline_config(),
-        &clips,
-        args.parallel,
-        |done| {
+    // A clip shorter than one window gets one, its last frame held (docs/eval.md).
+    let mut pipeline = args.inference.pipeline_config();
+    pipeline.score_short_streams = true;
+    let started = std::time::Instant::now();
+    let mut evaluation =
+        fightwatch_eval::evaluate(model, pipeline, &clips, args.parallel, |done| {
             if let Some(bar) = &progress {
                 bar.set_position(done as u64);
             }
-        },
-    )?;
+        })?;
+    let seconds = started.elapsed().as_secs_f64();
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
+    if args.decide == crate::cli::Decide::Window {
+        evaluation.judge(&clips, fightwatch_eval::Decision::Window { threshold });
+    }
+    let ms_per_clip = seconds * 1000.0 / clips.len().max(1) as f64;
     let (m, failed, model_name) = (&evaluation.metrics, &evaluation.failed, &evaluation.model);
     if let Some(out) = &args.out {
         fightwatch_eval::write_report(out, &clips, &evaluation, threshold)?;
     }
 
+    let decided_by = match args.decide {
+        crate::cli::Decide::Incident => "incident".to_string(),
+        crate::cli::Decide::Window => format!("window >= {threshold}"),
+    };
     if args.json {
         let mut v = serde_json::to_value(m)?;
         v["model"] = serde_json::json!(model_name);
         v["failed"] = serde_json::json!(failed);
+        v["decided_by"] = serde_json::json!(decided_by);
+        v["seconds"] = serde_json::json!(seconds);
+        v["ms_per_clip"] = serde_json::json!(ms_per_clip);
         println!("{v}");
     } else {
         println!("model:        {model_name}");
         println!("clips:        {} ({} failed)", m.clips, failed.len());
+        println!("decided by:   {decided_by}");
+        println!(
+            "time:         {seconds:.1} s, {ms_per_clip:.0} ms a clip (decode and model, {} at a time)",
+            args.parallel
+        );
         println!("accuracy:     {:.3}", m.accuracy);
         println!("precision:    {:.3}", m.precision);
         println!("recall:       {:.3}", m.recall);
@@ -86,7 +104,7 @@ pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
         }
         if let Some(out) = &args.out {
             println!(
-                "wrote:        {0}/scores.csv, {0}/metrics.json, {0}/roc.png, {0}/scores.png",
+                "wrote:        {0}/scores.csv, {0}/scores.json, {0}/metrics.json, {0}/roc.png, {0}/scores.png",
                 out.display()
             );
         }

@@ -55,10 +55,14 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             out,
             json,
             parallel,
+            split,
+            decide,
         } => eval_cmd::run(
             &cli.global,
             eval_cmd::EvalArgs {
                 dir,
+                split,
+                decide,
                 inference,
                 out,
                 json,

@@ -51,3 +51,70 @@ fn eval_of_a_folder_without_labels_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no labelled clips"), "{err}");
 }
+
+/// Real CCTV footage (shared/data/surveillance-fight) through the real INT8 model, as a smoke
+/// test of decoding, preprocessing and the model's conversion: two fights and two calm clips of
+/// the test split are told apart with a wide margin, and a 1.0 s clip (shorter than one
+/// 16-frame window at 15 fps) still gets its one window. The full split is
+/// `scripts/bench_accuracy.sh`.
+#[test]
+fn real_footage_is_told_apart_by_the_int8_model() {
+    let data = common::repo().join("../shared/data/surveillance-fight");
+    assert!(
+        data.join("split.csv").is_file(),
+        "the real footage is missing: {}",
+        data.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut labels = String::from("file,label\n");
+    for file in [
+        "fight/fi010.mp4",
+        "fight/fi045.mp4",
+        "noFight/nofi060.mp4",
+        "noFight/nofi085.mp4",
+        "fight/fi149.mp4",
+    ] {
+        let label = if file.starts_with("fight/") {
+            "fight"
+        } else {
+            "noFight"
+        };
+        labels.push_str(&format!("{},{label}\n", data.join(file).display()));
+    }
+    std::fs::write(dir.path().join("labels.csv"), labels).unwrap();
+    let out_dir = dir.path().join("report");
+    let out = common::command(&[])
+        .arg("eval")
+        .arg(dir.path())
+        .args(["--decide", "window", "--score-every-window", "--json"])
+        .args(["--model", "models/fight-mc3-18-int8", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("{m}");
+    assert_eq!(m["clips"], 5);
+    let per_clip: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("scores.json")).unwrap()).unwrap();
+    let score = |name: &str| {
+        let clip = per_clip
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["file"].as_str().unwrap().ends_with(name))
+            .unwrap();
+        (
+            clip["max_score"].as_f64().unwrap(),
+            clip["windows"].as_u64().unwrap(),
+        )
+    };
+    for fight in ["fi010.mp4", "fi045.mp4"] {
+        assert!(score(fight).0 > 0.9, "{fight}: {:?}", score(fight));
+    }
+    for calm in ["nofi060.mp4", "nofi085.mp4"] {
+        assert!(score(calm).0 < 0.1, "{calm}: {:?}", score(calm));
+    }
+    assert_eq!(score("fi149.mp4").1, 1, "the 1.0 s clip gets one window");
+    assert!(m["ms_per_clip"].as_f64().unwrap() > 0.0);
+}

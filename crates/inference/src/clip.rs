@@ -43,6 +43,8 @@ pub struct ClipBuilder<T = ()> {
     ring: VecDeque<(f64, u64, Arc<RgbImage>, Option<f32>)>,
     payloads: VecDeque<(u64, T)>,
     next_start: Option<f64>,
+    /// A clip was cut since the stream (re)started.
+    cut_any: bool,
 }
 
 /// Payloads kept: a clip is cut when the first frame at or after its last instant arrives, so its
@@ -65,6 +67,7 @@ impl<T: Clone> ClipBuilder<T> {
             ring: VecDeque::new(),
             payloads: VecDeque::new(),
             next_start: None,
+            cut_any: false,
         }
     }
 
@@ -126,6 +129,7 @@ impl<T: Clone> ClipBuilder<T> {
                 break;
             }
             if let Some(clip) = self.cut(start) {
+                self.cut_any = true;
                 clips.push(clip);
             }
             self.next_start = Some(start + self.hop_s);
@@ -199,6 +203,19 @@ impl<T: Clone> ClipBuilder<T> {
         self.ring.clear();
         self.payloads.clear();
         self.next_start = None;
+        self.cut_any = false;
+    }
+
+    /// At the end of a stream too short for one window: the window from its first frame, the
+    /// last frame held for the sample instants after it (as a screen shows the last frame of
+    /// a stream that stopped). `None` when a window was already cut, or no frame came.
+    pub fn finish_short(&mut self) -> Option<Clip<T>> {
+        if self.cut_any {
+            return None;
+        }
+        let clip = self.cut(self.next_start?)?;
+        self.cut_any = true;
+        Some(clip)
     }
 
     /// Frames currently held.
@@ -322,5 +339,28 @@ mod tests {
         assert_eq!(b.push(1.0, 1, img(1)).len(), 1);
         assert!(b.push(0.0, 2, img(2)).is_empty()); // looped
         assert_eq!(b.buffered(), 1);
+    }
+
+    #[test]
+    fn a_stream_shorter_than_a_window_gets_one_window_with_its_last_frame_held() {
+        // 4 samples at 10 fps need 0.3 s; the stream has frames at 0, 0.1 and 0.2 s only.
+        let mut b: ClipBuilder = ClipBuilder::new(4, 10.0, 0.5);
+        for (i, t) in [0.0, 0.1, 0.2].into_iter().enumerate() {
+            assert!(b.push(t, i as u64, img(i as u8 * 10)).is_empty());
+        }
+        let clip = b.finish_short().expect("one window");
+        let firsts: Vec<u8> = clip.frames.iter().map(|f| f.get_pixel(0, 0).0[0]).collect();
+        assert_eq!(firsts, [0, 10, 20, 20], "the last frame held");
+        assert_eq!(clip.last_seq, 2);
+        assert!(b.finish_short().is_none(), "once");
+        // A stream long enough for a window gets none at its end.
+        let mut b: ClipBuilder = ClipBuilder::new(2, 10.0, 0.5);
+        let cut: usize = (0..5u32)
+            .map(|i| b.push(f64::from(i) * 0.1, u64::from(i), img(1)).len())
+            .sum();
+        assert_eq!(cut, 1);
+        assert!(b.finish_short().is_none());
+        let mut empty: ClipBuilder = ClipBuilder::new(2, 10.0, 0.5);
+        assert!(empty.finish_short().is_none());
     }
 }

@@ -44,6 +44,9 @@ pub struct PipelineConfig {
     pub max_wait: Duration,
     /// JPEG quality of incident snapshots.
     pub snapshot_quality: u8,
+    /// A stream that ends before one window is complete still gets one window, its last frame
+    /// held ([`ClipBuilder::finish_short`]): evaluation on short clips. Off for cameras.
+    pub score_short_streams: bool,
 }
 
 impl PipelineConfig {
@@ -67,6 +70,7 @@ impl Default for PipelineConfig {
             max_batch: 8,
             max_wait: Duration::from_millis(50),
             snapshot_quality: 85,
+            score_short_streams: false,
         }
     }
 }
@@ -490,7 +494,19 @@ impl Pipeline {
                                 first_pending.get_or_insert_with(Instant::now);
                             }
                         }
-                        Err(_) => cams[i].done = true,
+                        Err(_) => {
+                            let cam = &mut cams[i];
+                            if self.config.score_short_streams
+                                && let Some(clip) = cam.builder.finish_short()
+                            {
+                                cam.deferred.push_back(clip);
+                                if cam.release(i, &self.config, &mut pending, &mut summary, events)
+                                {
+                                    first_pending.get_or_insert_with(Instant::now);
+                                }
+                            }
+                            cam.done = true;
+                        }
                     }
                 }
             }
