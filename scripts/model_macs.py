@@ -19,12 +19,18 @@ import onnx
 from onnx import shape_inference
 
 
-def static_batch(model: onnx.ModelProto) -> None:
-    """Fixes symbolic dimensions of the inputs to 1 (the batch)."""
+def static_input(model: onnx.ModelProto, frames=None, size=None) -> None:
+    """Fixes the inputs' symbolic dimensions: the batch to 1, and an N×C×T×H×W clip's frames
+    and height/width to `frames` and `size` (a model with symbolic input sizes)."""
     for inp in model.graph.input:
-        for dim in inp.type.tensor_type.shape.dim:
-            if not dim.HasField("dim_value"):
-                dim.dim_value = 1
+        dims = inp.type.tensor_type.shape.dim
+        for index, dim in enumerate(dims):
+            if dim.HasField("dim_value"):
+                continue
+            wanted = {2: frames, 3: size, 4: size}.get(index) if len(dims) == 5 else None
+            if index > 0 and wanted is None:
+                sys.exit(f"input {inp.name} dimension {index} is symbolic: pass --frames and --size")
+            dim.dim_value = wanted if index > 0 else 1
 
 
 def shapes(model: onnx.ModelProto) -> dict:
@@ -39,9 +45,9 @@ def shapes(model: onnx.ModelProto) -> dict:
     return out
 
 
-def macs(path: str) -> int:
+def macs(path: str, frames=None, size=None) -> int:
     model = onnx.load(path)
-    static_batch(model)
+    static_input(model, frames, size)
     dims = shapes(model)
     total = 0
     for node in model.graph.node:
@@ -64,8 +70,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="an .onnx file")
     parser.add_argument("--json", action="store_true", help="one JSON line")
+    parser.add_argument("--frames", type=int, help="frames of a clip, for a symbolic input")
+    parser.add_argument("--size", type=int, help="height and width, for a symbolic input")
     args = parser.parse_args()
-    n = macs(args.model)
+    n = macs(args.model, args.frames, args.size)
     if args.json:
         print(json.dumps({"model": args.model, "macs": n, "gmac": round(n / 1e9, 2)}))
     else:
