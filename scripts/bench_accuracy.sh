@@ -48,13 +48,9 @@ for r in rows:
     )
 dates = sorted({r["date"] for r in rows})
 table = "\n".join(lines) + f"\n\nMeasured {', '.join(dates)} by `bash scripts/bench_accuracy.sh` (raw lines: [bench/accuracy.jsonl](bench/accuracy.jsonl)).\n"
-path = "docs/models.md"
-text = open(path).read()
-begin, end = "<!-- bench_accuracy:begin -->", "<!-- bench_accuracy:end -->"
-if begin not in text:
-    sys.exit(f"{path} has no {begin} marker")
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), begin + "\n" + table + end, text, flags=re.S)
-open(path, "w").write(text)
+sys.path.insert(0, "scripts")
+from docs_markers import replace
+replace("docs/models.md", "bench_accuracy", table)
 EOF
 cp "$out" docs/bench/accuracy.jsonl
 echo "bench_accuracy: table written to docs/models.md" >&2

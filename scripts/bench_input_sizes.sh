@@ -98,12 +98,8 @@ table = "\n".join(lines) + (
     f"Measured {', '.join(dates)} by `bash scripts/bench_input_sizes.sh` (raw lines: "
     "[bench/input-sizes.jsonl](bench/input-sizes.jsonl)); the red line joins the variants no other "
     "beats on both.\n")
-path = "docs/models.md"
-text = open(path).read()
-begin, end = "<!-- bench_input_sizes:begin -->", "<!-- bench_input_sizes:end -->"
-if begin not in text:
-    sys.exit(f"{path} has no {begin} marker")
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), begin + "\n" + table + end, text, flags=re.S)
-open(path, "w").write(text)
+sys.path.insert(0, "scripts")
+from docs_markers import replace
+replace("docs/models.md", "bench_input_sizes", table)
 EOF
 echo "bench_input_sizes: table and plot written to docs/models.md" >&2
