@@ -19,16 +19,7 @@ pub fn check(
     source: &str,
     now_ms: u64,
 ) -> Result<(NewAlert, Option<Vec<u8>>), AlertError> {
-    if !(0.0..=1.0).contains(&d.score) {
-        return Err(invalid(format!("score {} is not between 0 and 1", d.score)));
-    }
-    bounded_name("camera", &d.camera, MAX_NAME_BYTES)?;
-    if let Some(site) = &d.site {
-        bounded_name("site", site, MAX_NAME_BYTES)?;
-    }
-    if let Some(label) = &d.label {
-        bounded_name("label", label, MAX_LABEL_BYTES)?;
-    }
+    check_fields(&d)?;
     let snapshot = match d.snapshot_jpeg {
         Some(b64) if b64.len() > MAX_SNAPSHOT_BASE64_BYTES => {
             return Err(invalid(format!(
@@ -58,6 +49,22 @@ pub fn check(
         source: source.into(),
     };
     Ok((alert, snapshot))
+}
+
+/// The cheap checks of a detection (score, names, label), before anything keeps or counts its
+/// camera name: [`check`] does them too.
+pub fn check_fields(d: &Detection) -> Result<(), AlertError> {
+    if !(0.0..=1.0).contains(&d.score) {
+        return Err(invalid(format!("score {} is not between 0 and 1", d.score)));
+    }
+    bounded_name("camera", &d.camera, MAX_NAME_BYTES)?;
+    if let Some(site) = &d.site {
+        bounded_name("site", site, MAX_NAME_BYTES)?;
+    }
+    if let Some(label) = &d.label {
+        bounded_name("label", label, MAX_LABEL_BYTES)?;
+    }
+    Ok(())
 }
 
 fn invalid(message: String) -> AlertError {

@@ -588,6 +588,8 @@ impl Hub {
         source: &str,
     ) -> Result<fightwatch_alerts::Raised, HubError> {
         let mut d = d;
+        // Names are checked before the limits keep or count them.
+        fightwatch_alerts::detection::check_fields(&d)?;
         // A known camera keeps its site, whatever the detector says.
         let known = self.site_of(&d.camera);
         self.admit_detection(&d.camera, source, known.is_some())?;

@@ -840,6 +840,12 @@ async fn detections_are_limited_per_detector_per_camera_and_in_new_camera_names(
             .await
         }
     };
+    // A name too long is refused as such (400), before it is kept or counted as a new camera.
+    for _ in 0..5 {
+        let r = post(&"x".repeat(10_000)).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.len() < 1000, "the name is not echoed back");
+    }
     for camera in ["a", "b", "c"] {
         assert_eq!(post(camera).await.status, 201, "{camera}");
     }

@@ -64,7 +64,8 @@ impl ClusterKey {
         }
     }
 
-    /// A key given outright; refused when shorter than [`Self::MIN_BYTES`].
+    /// The key from a secret given for the bus alone (`FIGHTWATCH_CLUSTER_KEY`), put through the
+    /// same labelled HMAC; refused when shorter than [`Self::MIN_BYTES`].
     pub fn new(key: &[u8]) -> Result<Self, ClusterError> {
         if key.len() < Self::MIN_BYTES {
             return Err(ClusterError::Config(format!(
@@ -458,7 +459,7 @@ async fn deliver_logged(
     let (Some(&first), Some(&last)) = (announced.first(), announced.last()) else {
         return;
     };
-    let mut after = first - 1;
+    let mut after = first.saturating_sub(1);
     while after < last {
         let page = match blocking_store(store, move |s| s.events_after(after, 500)).await {
             Ok(page) if !page.is_empty() => page,

@@ -474,6 +474,11 @@ fn live_view_is_encoded_once_for_twenty_viewers_and_a_stalled_one_costs_nothing(
     let mut service = start(dir.path());
     let pid = service.id();
     let admin = token(&data, "ops", "admin");
+    // Twenty operators (one user may hold only a few live views: audit round two), minted
+    // before anything is measured.
+    let tokens: Vec<_> = (0..20)
+        .map(|i| token(&data, &format!("ops{i}"), "admin"))
+        .collect();
     // Up and delivering frames.
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -498,10 +503,6 @@ fn live_view_is_encoded_once_for_twenty_viewers_and_a_stalled_one_costs_nothing(
     let rss_before = rss_bytes(pid);
     let mut stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(stalled, "GET /api/cameras/yard/live.mjpeg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n").unwrap();
-    // Twenty operators (one user may hold only a few live views: audit round two).
-    let tokens: Vec<_> = (0..20)
-        .map(|i| token(&data, &format!("ops{i}"), "admin"))
-        .collect();
     let viewers: Vec<_> = tokens.into_iter().map(|t| watch(port, t, 5.0)).collect();
     let got: Vec<usize> = viewers.into_iter().map(|v| v.join().unwrap()).collect();
     let (cpu20, encoded20) = (
