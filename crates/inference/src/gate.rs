@@ -11,6 +11,11 @@
 //!   (something may be starting), never for longer than `max_unscored_s` on any camera, and a
 //!   window whose motion is unknown counts as moving.
 //!
+//! The `max_unscored_s` checks of still cameras are staggered: each camera has a phase (its
+//! place among the cameras), and its check falls due when media time crosses its own slot
+//! boundary, so a site of cameras that went still together does not queue all its checks
+//! for the same second (which made every camera lag behind at once).
+//!
 //! An unscored window is not fed to the incident detector: the scores around it stand for it.
 
 /// Gate settings (see the module docs). [`GateConfig::off`] scores every window.
@@ -99,6 +104,8 @@ const SURGE_MIN: f32 = 0.01;
 /// One camera's gate state.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
+    /// Where in each `max_unscored_s` this camera's check falls, as a fraction of it.
+    phase: f64,
     /// End (media time) and motion of the last window sent to the model.
     last: Option<(f64, Option<f32>)>,
     /// The detector's smoothed score after the last scored window.
@@ -106,6 +113,32 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
+    /// A gate whose still-camera checks fall at `phase` (0..1) of every `max_unscored_s`.
+    pub(crate) fn with_phase(phase: f64) -> Self {
+        Self {
+            phase: if phase.is_finite() {
+                phase.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Whether a camera last scored at `last_end` is due for its check at `end_s`: always
+    /// after `max_unscored_s`, and from half of it on when media time crosses this camera's
+    /// slot boundary (`phase` into each period): the gap stays at most `max_unscored_s`, and
+    /// cameras with different phases are checked at different times.
+    fn check_due(&self, config: &GateConfig, last_end: f64, end_s: f64) -> bool {
+        let period = config.max_unscored_s;
+        let since = end_s - last_end;
+        if since >= period {
+            return true;
+        }
+        let slot = |t: f64| ((t - self.phase * period) / period).floor();
+        since >= period / 2.0 && slot(end_s) > slot(last_end)
+    }
+
     /// Whether the window ending at `end_s` with `motion` is scored; `active` / `end_threshold`
     /// are the incident detector's.
     pub(crate) fn decide(
@@ -122,7 +155,10 @@ impl Gate {
         let since = end_s - last_end;
         // Timestamps went back (a restart), an incident is open or may be starting, or the
         // camera has waited long enough.
-        if since < 0.0 || active || self.smoothed >= end_threshold || since >= config.max_unscored_s
+        if since < 0.0
+            || active
+            || self.smoothed >= end_threshold
+            || self.check_due(config, last_end, end_s)
         {
             return Verdict::Score;
         }
@@ -155,7 +191,11 @@ mod tests {
     use super::*;
 
     fn gate_after(end: f64, motion: f32, smoothed: f32) -> Gate {
-        let mut g = Gate::default();
+        phased_after(0.5, end, motion, smoothed)
+    }
+
+    fn phased_after(phase: f64, end: f64, motion: f32, smoothed: f32) -> Gate {
+        let mut g = Gate::with_phase(phase);
         g.sent(end, Some(motion));
         g.scored(smoothed);
         g
@@ -185,10 +225,59 @@ mod tests {
     fn still_windows_wait_but_not_forever() {
         let g = gate_after(1.0, 0.0, 0.05);
         assert_eq!(g.decide(&ON, 1.5, Some(0.001), false, 0.4), Verdict::Still);
-        assert_eq!(g.decide(&ON, 10.5, Some(0.001), false, 0.4), Verdict::Still);
-        assert_eq!(g.decide(&ON, 11.0, Some(0.001), false, 0.4), Verdict::Score);
+        // Phase 0.5 of 10 s: this camera's slots turn at 5, 15, 25 s... It was last scored at
+        // 1 s: the turn at 5 s is passed, and the check is due once half a period has gone too.
+        assert_eq!(g.decide(&ON, 5.5, Some(0.001), false, 0.4), Verdict::Still);
+        assert_eq!(g.decide(&ON, 6.0, Some(0.001), false, 0.4), Verdict::Score);
+        // Phase 0: the turn at 10 s.
+        let g = phased_after(0.0, 1.0, 0.0, 0.05);
+        assert_eq!(g.decide(&ON, 9.5, Some(0.001), false, 0.4), Verdict::Still);
+        assert_eq!(g.decide(&ON, 10.0, Some(0.001), false, 0.4), Verdict::Score);
+        // Never more than max_unscored_s, whatever the phase.
+        let g = phased_after(0.0, 10.0, 0.0, 0.05);
+        assert_eq!(g.decide(&ON, 19.5, Some(0.001), false, 0.4), Verdict::Still);
+        assert_eq!(g.decide(&ON, 20.0, Some(0.001), false, 0.4), Verdict::Score);
         // Unknown motion counts as motion.
         assert_eq!(g.decide(&ON, 1.5, None, false, 0.4), Verdict::Score);
+    }
+
+    /// Still cameras that started together are checked at their own times, never more than
+    /// `max_unscored_s` apart, and they keep their spread.
+    #[test]
+    fn still_cameras_are_checked_at_staggered_times() {
+        let checks = |phase: f64| {
+            let mut g = Gate::with_phase(phase);
+            let mut at = Vec::new();
+            let mut last = 0.0;
+            for k in 2..=120 {
+                let t = f64::from(k) * 0.5;
+                if g.last.is_none() || g.decide(&ON, t, Some(0.0), false, 0.4) == Verdict::Score {
+                    assert!(
+                        t - last <= ON.max_unscored_s + 1e-9,
+                        "phase {phase}: {last} -> {t}"
+                    );
+                    g.sent(t, Some(0.0));
+                    g.scored(0.0);
+                    at.push(t);
+                    last = t;
+                }
+            }
+            at
+        };
+        for i in 0..4 {
+            let phase = f64::from(i) / 4.0;
+            let at = checks(phase);
+            // After the first period every check falls on this camera's own slot boundary.
+            let steady: Vec<f64> = at.iter().copied().filter(|t| *t > 20.0).collect();
+            assert!(steady.len() >= 3, "{at:?}");
+            for t in steady {
+                assert_eq!(
+                    (t - phase * 10.0).rem_euclid(10.0),
+                    0.0,
+                    "phase {phase}: {at:?}"
+                );
+            }
+        }
     }
 
     #[test]

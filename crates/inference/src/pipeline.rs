@@ -181,13 +181,19 @@ struct CameraState {
 }
 
 impl CameraState {
-    fn new(name: &Arc<str>, incident: IncidentConfig, builder: ClipBuilder<Shot>) -> Self {
+    /// A camera's state; `phase` (0..1) staggers its still-camera checks against the others'.
+    fn new(
+        name: &Arc<str>,
+        incident: IncidentConfig,
+        builder: ClipBuilder<Shot>,
+        phase: f64,
+    ) -> Self {
         Self {
             name: name.clone(),
             builder,
             detector: IncidentDetector::new(name, incident),
             end_threshold: incident.end_threshold,
-            gate: Gate::default(),
+            gate: Gate::with_phase(phase),
             deferred: VecDeque::new(),
             in_flight: false,
             peak_picture: None,
@@ -201,6 +207,49 @@ impl CameraState {
             last_decided: None,
             last_thumbnail: None,
         }
+    }
+
+    /// Takes one frame of this camera: its thumbnail now and then, the windows it completes
+    /// cut and released (true if one went to `pending`).
+    #[allow(clippy::too_many_arguments)]
+    fn take_frame(
+        &mut self,
+        index: usize,
+        frame: Frame,
+        model: &str,
+        config: &PipelineConfig,
+        encoder: &SnapshotEncoder,
+        pending: &mut Vec<(usize, Clip<Shot>)>,
+        summary: &mut PipelineSummary,
+        events: &Sender<PipelineEvent>,
+    ) -> Result<bool, Error> {
+        summary.frames += 1;
+        self.period_frames += 1;
+        if self
+            .last_thumbnail
+            .is_none_or(|t| t.elapsed() >= THUMBNAIL_EVERY)
+        {
+            self.last_thumbnail = Some(Instant::now());
+            encoder.thumbnail(self.name.clone(), frame.picture.clone());
+        }
+        self.last_t = self.last_t.max(frame.pts_s);
+        let Some(small) = frame.model_input.clone() else {
+            return Err(Error::BadInput {
+                model: model.to_string(),
+                message: format!(
+                    "camera {} delivers frames without a model-size image",
+                    self.name
+                ),
+            });
+        };
+        self.deferred.extend(self.builder.push_measured(
+            frame.pts_s,
+            frame.seq,
+            small,
+            frame.motion,
+            (frame.picture.clone(), frame.captured_at),
+        ));
+        Ok(self.release(index, config, pending, summary, events))
     }
 
     /// Decides this camera's deferred windows in order, as far as it can: windows to score go
@@ -382,13 +431,17 @@ impl Pipeline {
         stop: &AtomicBool,
     ) -> Result<PipelineSummary, Error> {
         let input = self.model.config().input.clone();
+        let model_name = self.model.config().model.name.clone();
+        let model_name = model_name.as_str();
         let mut cams: Vec<CameraState> = cameras
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 CameraState::new(
                     c.name(),
                     self.config.incident_for(c.name()),
                     ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
+                    i as f64 / cameras.len() as f64,
                 )
             })
             .collect();
@@ -463,34 +516,16 @@ impl Pipeline {
                     let i = live[index];
                     match op.recv(&receivers[i]) {
                         Ok(frame) => {
-                            summary.frames += 1;
-                            let cam = &mut cams[i];
-                            cam.period_frames += 1;
-                            if cam
-                                .last_thumbnail
-                                .is_none_or(|t| t.elapsed() >= THUMBNAIL_EVERY)
-                            {
-                                cam.last_thumbnail = Some(Instant::now());
-                                encoder.thumbnail(cam.name.clone(), frame.picture.clone());
-                            }
-                            cam.last_t = cam.last_t.max(frame.pts_s);
-                            let Some(small) = frame.model_input.clone() else {
-                                return Err(Error::BadInput {
-                                    model: self.model.config().model.name.clone(),
-                                    message: format!(
-                                        "camera {} delivers frames without a model-size image",
-                                        cam.name
-                                    ),
-                                });
-                            };
-                            cam.deferred.extend(cam.builder.push_measured(
-                                frame.pts_s,
-                                frame.seq,
-                                small,
-                                frame.motion,
-                                (frame.picture.clone(), frame.captured_at),
-                            ));
-                            if cam.release(i, &self.config, &mut pending, &mut summary, events) {
+                            if cams[i].take_frame(
+                                i,
+                                frame,
+                                model_name,
+                                &self.config,
+                                &encoder,
+                                &mut pending,
+                                &mut summary,
+                                events,
+                            )? {
                                 first_pending.get_or_insert_with(Instant::now);
                             }
                         }
@@ -507,6 +542,29 @@ impl Pipeline {
                             }
                             cam.done = true;
                         }
+                    }
+                }
+            }
+            // Every frame already waiting is taken before the next model run: a camera that fell
+            // behind has its newest windows cut at once (the oldest dropped by `max_backlog`),
+            // instead of one frame a run, so its lag stays near one run, not many. Bounded by
+            // what was queued when the pass began.
+            for &i in &live {
+                for _ in 0..receivers[i].len() {
+                    let Ok(frame) = receivers[i].try_recv() else {
+                        break;
+                    };
+                    if cams[i].take_frame(
+                        i,
+                        frame,
+                        model_name,
+                        &self.config,
+                        &encoder,
+                        &mut pending,
+                        &mut summary,
+                        events,
+                    )? {
+                        first_pending.get_or_insert_with(Instant::now);
                     }
                 }
             }
@@ -638,6 +696,7 @@ mod tests {
             &name,
             IncidentConfig::default(),
             ClipBuilder::new(2, 1.0, 1.0),
+            0.0,
         );
         cam.deferred.extend((1..=n).map(|k| clip(f64::from(k))));
         let (tx, rx) = crossbeam_channel::unbounded();
