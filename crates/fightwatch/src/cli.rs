@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use fightwatch_broadcaster::ServerOptions;
-use fightwatch_inference::{IncidentConfig, PipelineConfig};
+use fightwatch_inference::{IncidentOverrides, PipelineConfig};
 
 use crate::config::{DEFAULT_DATA_DIR, ServerSection};
 
@@ -288,18 +288,20 @@ pub struct InferenceArgs {
     /// Score every window: no motion gate, no relaxed hop (see `[pipeline] gate`).
     #[arg(long)]
     pub score_every_window: bool,
-    /// Smoothed score that starts an incident.
-    #[arg(long, default_value_t = IncidentConfig::default().start_threshold)]
-    pub start_threshold: f32,
-    /// Smoothed score below which an incident ends.
-    #[arg(long, default_value_t = IncidentConfig::default().end_threshold)]
-    pub end_threshold: f32,
-    /// Consecutive windows above the start threshold needed to start.
-    #[arg(long, default_value_t = IncidentConfig::default().min_windows)]
-    pub min_windows: usize,
-    /// Seconds after an incident ends before another can start on the same camera.
-    #[arg(long, default_value_t = IncidentConfig::default().cooldown_s)]
-    pub cooldown: f64,
+    /// Smoothed score that starts an incident [default: the model package's, else 0.6].
+    #[arg(long)]
+    pub start_threshold: Option<f32>,
+    /// Smoothed score below which an incident ends [default: the model package's, else 0.4].
+    #[arg(long)]
+    pub end_threshold: Option<f32>,
+    /// Consecutive windows above the start threshold needed to start [default: the model
+    /// package's, else 2].
+    #[arg(long)]
+    pub min_windows: Option<usize>,
+    /// Seconds after an incident ends before another can start on the same camera [default:
+    /// the model package's, else 5].
+    #[arg(long)]
+    pub cooldown: Option<f64>,
 }
 
 impl InferenceArgs {
@@ -311,10 +313,25 @@ impl InferenceArgs {
         crate::model_cmd::load_package(global, &self.model, self.device, self.threads)
     }
 
-    /// The pipeline settings these arguments give (the rest: the defaults).
-    pub fn pipeline_config(&self) -> PipelineConfig {
+    /// The pipeline settings these arguments give for `model` (the rest: the model's incident
+    /// defaults, then the built-in ones).
+    pub fn pipeline_config(
+        &self,
+        model: &fightwatch_inference::ModelConfig,
+    ) -> anyhow::Result<PipelineConfig> {
         let defaults = PipelineConfig::default();
-        PipelineConfig {
+        let incident = IncidentOverrides {
+            start_threshold: self.start_threshold,
+            end_threshold: self.end_threshold,
+            min_windows: self.min_windows,
+            cooldown_s: self.cooldown,
+            smoothing: None,
+        }
+        .apply(model.incident_defaults());
+        incident
+            .validate()
+            .map_err(|e| anyhow::anyhow!("incident settings: {e}"))?;
+        Ok(PipelineConfig {
             hop_s: self.hop,
             gate: if self.score_every_window {
                 fightwatch_inference::GateConfig::off()
@@ -322,15 +339,9 @@ impl InferenceArgs {
                 fightwatch_inference::GateConfig::recommended()
             },
             max_batch: self.max_batch.max(1),
-            incident: IncidentConfig {
-                start_threshold: self.start_threshold,
-                end_threshold: self.end_threshold,
-                min_windows: self.min_windows,
-                cooldown_s: self.cooldown,
-                ..defaults.incident
-            },
+            incident,
             ..defaults
-        }
+        })
     }
 }
 

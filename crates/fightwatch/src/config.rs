@@ -29,8 +29,12 @@ pub const DEFAULT_WEB_DIR: &str = "web/dist";
 pub struct Config {
     /// Model and inference settings.
     pub model: ModelSection,
-    /// Incident detection: the inference crate's own settings type.
-    #[serde(default)]
+    /// `[incident]` as written: each value given replaces the model package's default.
+    #[serde(default, rename = "incident")]
+    pub incident_set: IncidentOverrides,
+    /// The incident settings in force: the built-in defaults, then the model package's own
+    /// (once [`Config::load_model`] has read it), then `[incident]`'s.
+    #[serde(skip)]
     pub incident: IncidentConfig,
     /// Windows and batching.
     #[serde(default)]
@@ -690,6 +694,7 @@ impl Config {
         if config.storage.data_dir.is_relative() {
             config.storage.data_dir = base.join(&config.storage.data_dir);
         }
+        config.incident = config.incident_set.apply(IncidentConfig::default());
         config
             .check()
             .with_context(|| format!("{}: invalid configuration", path.display()))?;
@@ -787,17 +792,31 @@ impl Config {
         self.storage.retention()
     }
 
-    /// Loads the model package `[model]` names, on its device.
+    /// Loads the model package `[model]` names, on its device, and puts its incident defaults
+    /// under `[incident]`'s (checked again: a model's start threshold may not suit a site's end
+    /// threshold).
     pub fn load_model(
-        &self,
+        &mut self,
         global: &crate::cli::GlobalArgs,
     ) -> anyhow::Result<fightwatch_inference::ModelPackage> {
-        crate::model_cmd::load_package(
+        let model = crate::model_cmd::load_package(
             global,
             &self.model.package,
             self.model.device.parse().map_err(anyhow::Error::msg)?,
             self.model.threads,
-        )
+        )?;
+        self.use_model_defaults(model.config())?;
+        Ok(model)
+    }
+
+    /// Puts `model`'s incident defaults under `[incident]`'s values, and checks the result.
+    pub fn use_model_defaults(
+        &mut self,
+        model: &fightwatch_inference::ModelConfig,
+    ) -> anyhow::Result<()> {
+        self.incident = self.incident_set.apply(model.incident_defaults());
+        self.check()
+            .with_context(|| format!("[incident] over the defaults of model {}", model.model.name))
     }
 
     /// The cameras.
@@ -971,6 +990,60 @@ mod tests {
         let clips = spec.clips.as_ref().unwrap();
         assert_eq!(clips.pre_roll, std::time::Duration::from_secs(5));
         assert!(clips.dir.ends_with("snapshots"));
+    }
+
+    /// A model package's own start threshold is the default; `[incident]` replaces it, a
+    /// camera's own replaces both, and a site end threshold the model's start would undercut is
+    /// refused.
+    #[test]
+    fn a_models_incident_defaults_sit_under_the_sites() {
+        let demo = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fight-demo/model.toml"),
+        )
+        .unwrap()
+        .replace("name = \"fight-demo\"", "name = \"m\"");
+        let model = |threshold: f32| {
+            fightwatch_inference::ModelConfig::parse(
+                &format!("{demo}\n[incident]\nstart_threshold = {threshold}\n"),
+                "model.toml",
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fightwatch.toml");
+        let load = |site: &str| {
+            std::fs::write(
+                &p,
+                format!(
+                    "[model]\npackage = \"m\"\n[incident]\n{site}\n                     [[cameras]]\nname = \"a\"\nsource = \"x\"\n                     [cameras.incident]\nmin_windows = 3\n                     [[cameras]]\nname = \"b\"\nsource = \"y\"\n                     [cameras.incident]\nstart_threshold = 0.9\n"
+                ),
+            )
+            .unwrap();
+            Config::load(&p).unwrap()
+        };
+        let mut c = load("");
+        assert_eq!(c.incident.start_threshold, 0.6);
+        c.use_model_defaults(&model(0.67).unwrap()).unwrap();
+        let pipeline = c.pipeline_config();
+        assert_eq!(pipeline.incident.start_threshold, 0.67);
+        assert_eq!(
+            (
+                pipeline.incident_for("a").start_threshold,
+                pipeline.incident_for("a").min_windows
+            ),
+            (0.67, 3)
+        );
+        assert_eq!(pipeline.incident_for("b").start_threshold, 0.9);
+        let mut c = load("start_threshold = 0.75");
+        c.use_model_defaults(&model(0.67).unwrap()).unwrap();
+        assert_eq!(c.pipeline_config().incident.start_threshold, 0.75);
+        // A package whose start threshold is under the built-in end threshold (0.4) is refused.
+        assert!(model(0.3).is_err());
+        let mut c = load("end_threshold = 0.5");
+        let e = format!(
+            "{:#}",
+            c.use_model_defaults(&model(0.45).unwrap()).unwrap_err()
+        );
+        assert!(e.contains("over the defaults of model m"), "{e}");
     }
 
     #[test]

@@ -36,15 +36,16 @@ pub(crate) fn clip_progress(clips: usize, json: bool) -> Option<ProgressBar> {
 pub fn run(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
     let clips = fightwatch_eval::load(&args.dir, args.split.as_deref())?;
     let model = args.inference.load_model(global)?;
-    let threshold = args.inference.start_threshold;
+    // A clip shorter than one window gets one, its last frame held (docs/eval.md).
+    let mut pipeline = args.inference.pipeline_config(model.config())?;
+    pipeline.score_short_streams = true;
+    // The model's operating threshold unless --start-threshold says otherwise.
+    let threshold = pipeline.incident.start_threshold;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     }
     let progress = clip_progress(clips.len(), args.json);
 
-    // A clip shorter than one window gets one, its last frame held (docs/eval.md).
-    let mut pipeline = args.inference.pipeline_config();
-    pipeline.score_short_streams = true;
     let started = std::time::Instant::now();
     let mut evaluation =
         fightwatch_eval::evaluate(model, pipeline, &clips, args.parallel, |done| {

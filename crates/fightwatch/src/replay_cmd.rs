@@ -55,17 +55,18 @@ fn camera_names(sources: &[String]) -> Vec<String> {
 
 pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = args
+    let mut config = args
         .config
         .as_deref()
         .map(crate::config::Config::load)
         .transpose()?;
-    let (model, pipeline_config) = match &config {
+    let (model, pipeline_config) = match &mut config {
         Some(c) => (c.load_model(global)?, c.pipeline_config()),
-        None => (
-            args.inference.load_model(global)?,
-            args.inference.pipeline_config(),
-        ),
+        None => {
+            let model = args.inference.load_model(global)?;
+            let pipeline = args.inference.pipeline_config(model.config())?;
+            (model, pipeline)
+        }
     };
     let names = camera_names(&args.sources);
 

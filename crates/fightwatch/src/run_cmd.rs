@@ -19,7 +19,7 @@ use crate::cli::GlobalArgs;
 use crate::config::Config;
 
 pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+    let mut config = Config::load(config_path)?;
     let model = config.load_model(global)?;
     let options = config.server_options()?;
     let cluster = options.cluster.clone();

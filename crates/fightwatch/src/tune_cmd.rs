@@ -21,14 +21,14 @@ pub struct TuneArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.config)?;
+    let mut config = Config::load(&args.config)?;
     let database_url = config
         .cluster
         .database_url
         .clone()
         .or_else(|| std::env::var("FIGHTWATCH_DATABASE_URL").ok())
         .filter(|u| !u.is_empty());
-    let data_dir = &config.storage.data_dir;
+    let data_dir = &config.storage.data_dir.clone();
     let store = open_store_at(data_dir, database_url.as_deref())?;
     let verdicts = crate::verdicts::load(store.as_ref(), &media_dir(data_dir))?;
     if verdicts.usable.is_empty() {

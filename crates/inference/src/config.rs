@@ -12,6 +12,10 @@ pub struct ModelConfig {
     pub input: InputConfig,
     /// How to read the output tensor.
     pub output: OutputConfig,
+    /// The model's own incident defaults, chosen on its training data (its model card says how);
+    /// a site's `[incident]` and a camera's `[cameras.incident]` go on top.
+    #[serde(default)]
+    pub incident: crate::IncidentOverrides,
 }
 
 /// `[model]`: identity and provenance.
@@ -190,7 +194,16 @@ impl ModelConfig {
                 "output.fight_labels names {l:?}, which is not in output.labels"
             ));
         }
+        self.incident_defaults()
+            .validate()
+            .map_err(|e| format!("[incident]: {e}"))?;
         Ok(())
+    }
+
+    /// The incident settings this model starts from: the built-in defaults with the model's
+    /// own `[incident]` values in place.
+    pub fn incident_defaults(&self) -> crate::IncidentConfig {
+        self.incident.apply(crate::IncidentConfig::default())
     }
 
     /// Output indices whose probabilities make up the fight score.
