@@ -15,14 +15,14 @@
 #
 # Modes: "baseline" scores every window ([pipeline] gate = false); "gated" leaves still and
 # far-below-threshold windows unscored (the default since issue #16). MODEL picks the model
-# package (default models/fight-mc3-18-int8, the CPU choice). Bounded: each run stops after SECONDS (default 40),
+# package (default models/fight-mc3-18-6x80-int8, the CPU default). Bounded: each run stops after SECONDS (default 40),
 # N stops at MAX_N (default 16). One JSON line per run, also in target/bench/capacity.jsonl;
 # the last line per mode says the largest N that kept up.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 MODES=${MODES:-"baseline gated"}
-MODEL=${MODEL:-models/fight-mc3-18-int8}
+MODEL=${MODEL:-models/fight-mc3-18-6x80-int8}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-40}
 WARMUP=${WARMUP:-12}
 LAG_MS=${LAG_MS:-1000}

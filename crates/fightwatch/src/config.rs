@@ -168,8 +168,10 @@ fn default_device() -> String {
     "cpu".into()
 }
 
-/// Windows of one live camera that may wait for the model (1 s of video at the default hop).
-const LIVE_BACKLOG: usize = 2;
+/// Windows of one live camera that may wait for the model: one, so an overloaded box scores
+/// each camera's newest window (two waiting doubled the lag: 3.1 s against 1.5 s at worst,
+/// docs/performance.md "Cameras per box").
+const LIVE_BACKLOG: usize = 1;
 
 /// `[pipeline]`: how windows are cut and batched; defaults as `fightwatch replay`'s
 /// ([`PipelineConfig::default`]).
@@ -762,7 +764,7 @@ impl Config {
     }
 
     /// The pipeline settings for live cameras (`run`): like [`Config::pipeline_config`], but a
-    /// camera's analysis never falls more than two windows behind it (older ones are dropped).
+    /// camera's analysis never falls more than a window behind it (older ones are dropped).
     pub fn live_pipeline_config(&self) -> PipelineConfig {
         PipelineConfig {
             max_backlog: Some(LIVE_BACKLOG),
