@@ -115,18 +115,10 @@ fn real_footage_is_told_apart_by_the_cpu_models() {
             )
         };
         for fight in ["fi010.mp4", "fi045.mp4"] {
-            assert!(
-                score(fight).0 > fight_above,
-                "{model} {fight}: {:?}",
-                score(fight)
-            );
+            assert!(score(fight).0 > 0.9, "{model} {fight}: {:?}", score(fight));
         }
         for calm in ["nofi060.mp4", "nofi085.mp4"] {
-            assert!(
-                score(calm).0 < calm_below,
-                "{model} {calm}: {:?}",
-                score(calm)
-            );
+            assert!(score(calm).0 < 0.1, "{model} {calm}: {:?}", score(calm));
         }
         assert_eq!(
             score("fi149.mp4").1,
