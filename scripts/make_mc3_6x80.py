@@ -53,6 +53,8 @@ import tempfile
 
 import numpy as np
 
+from choose_threshold import choose_threshold  # scripts/: one copy of the rule
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FP32 = ROOT / "models/fight-mc3-18/model.onnx"
 FP32_SHA256 = "25ca8da4824bf5659647c0acd5a859572e87e7e373e698234a79f7d42eed5305"
@@ -246,20 +248,6 @@ def clip_logits(features, clip_of, n_clips, weight, bias) -> np.ndarray:
     return out
 
 
-def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """The highest threshold with the best balanced accuracy (fewest false alarms among equals),
-    placed halfway to the next lower score so it does not sit on a training clip's score."""
-    best, choice = -1.0, 0.5
-    candidates = np.unique(scores)[::-1]
-    for k, t in enumerate(candidates):
-        pred = scores >= t
-        bal = 0.5 * (pred[labels == 1].mean() + (~pred[labels == 0]).mean())
-        if bal > best + 1e-12:
-            lower = candidates[k + 1] if k + 1 < len(candidates) else 0.0
-            best, choice = bal, float((t + lower) / 2)
-    return round(choice, 3), best
-
-
 def features(data: pathlib.Path, out: pathlib.Path) -> None:
     """Steps 1-3: writes the calibration ranges and saves every train window's features to `out`."""
     import onnx
@@ -370,7 +358,7 @@ def train(data: pathlib.Path, reuse: bool) -> int:
     scale, offset = fit_logistic(oof[:, None], clip_label.astype(np.float64), 1e-6)
     scale = float(scale[0])
     calibrated = 1.0 / (1.0 + np.exp(-(scale * oof + offset)))
-    threshold, balanced = choose_threshold(calibrated, clip_label)
+    threshold, balanced = choose_threshold(calibrated.tolist(), (clip_label == 1).tolist())
     weight, bias = fit_logistic(x, y, l2)
     weight, bias = weight * scale, bias * scale + offset
     train_logits = clip_logits(x[~mirrored], clip_of[~mirrored], n_clips, weight, bias)
