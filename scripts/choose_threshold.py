@@ -7,7 +7,8 @@ when the clips are separated it is the middle of the gap).
     python3 scripts/choose_threshold.py OUT/scores.csv
 
 Reads `label` (fight / anything else) and `max_score` (a clip's highest window) from the CSV
-`fightwatch eval` writes, prints the threshold and the figures at it as JSON. Use the train
+`fightwatch eval` writes, prints the threshold and the figures at it as JSON, with an end
+threshold at the built-in ratio (0.4 / 0.6 of the start) for the package's `[incident]`. Use the train
 split (or footage of your own): a threshold chosen on the clips it is then judged on says
 nothing. scripts/make_mc3_6x80.py uses the same rule on out-of-fold scores.
 """
@@ -48,7 +49,8 @@ def main() -> int:
     tp = sum(p and f for p, f in zip(pred, fights))
     fp = sum(p and not f for p, f in zip(pred, fights))
     print(json.dumps({
-        "clips": len(scores), "start_threshold": threshold, "balanced_accuracy": round(balanced, 4),
+        "clips": len(scores), "start_threshold": threshold,
+        "end_threshold": round(threshold * 2 / 3, 3), "balanced_accuracy": round(balanced, 4),
         "accuracy": round(sum(p == f for p, f in zip(pred, fights)) / len(scores), 4),
         "precision": round(tp / max(tp + fp, 1), 4), "recall": round(tp / max(sum(fights), 1), 4),
     }))
