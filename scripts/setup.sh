@@ -156,7 +156,7 @@ fi
 if [ -f "$ROOT/scripts/fetch_model.py" ]; then
   "$VENV/bin/python" "$ROOT/scripts/fetch_model.py"
 fi
-# Its INT8 version, the CPU choice (calibrated on the fixtures; idempotent, checked by sha256).
+# Its INT8 version (calibrated on the fixtures; idempotent, checked by sha256).
 if [ -f "$ROOT/scripts/quantize_mc3.py" ]; then
   "$VENV/bin/python" "$ROOT/scripts/quantize_mc3.py"
 fi
