@@ -67,6 +67,9 @@ async fn unacknowledged_alerts_escalate_on_time_and_after_a_restart() {
     let viewer = token(&data, "v", "viewer");
     let detector = token(&data, "door", "detector");
     let mut ws = dashboard(port, &format!("token={viewer}")).await;
+    // The viewer is subscribed once its welcome arrives: an alert raised before that would
+    // reach it only by replay, which a fresh dashboard does not ask for (CI saw that race).
+    next_about(&mut ws, "welcome_message", "").await;
     let mut sensor = dashboard(port, &format!("token={detector}")).await;
     sensor
         .send(Message::Text(
