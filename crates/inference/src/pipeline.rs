@@ -503,6 +503,8 @@ impl Pipeline {
             } else {
                 sel.select_timeout(timeout).ok()
             };
+            // The frame the wait returned, if it returned one.
+            let mut selected: Option<(usize, Frame)> = None;
             if let Some(op) = ready {
                 let index = op.index();
                 if Some(index) == status_index {
@@ -515,20 +517,7 @@ impl Pipeline {
                 } else {
                     let i = live[index];
                     match op.recv(&receivers[i]) {
-                        Ok(frame) => {
-                            if cams[i].take_frame(
-                                i,
-                                frame,
-                                model_name,
-                                &self.config,
-                                &encoder,
-                                &mut pending,
-                                &mut summary,
-                                events,
-                            )? {
-                                first_pending.get_or_insert_with(Instant::now);
-                            }
-                        }
+                        Ok(frame) => selected = Some((i, frame)),
                         Err(_) => {
                             let cam = &mut cams[i];
                             if self.config.score_short_streams
@@ -545,27 +534,26 @@ impl Pipeline {
                     }
                 }
             }
-            // Every frame already waiting is taken before the next model run: a camera that fell
-            // behind has its newest windows cut at once (the oldest dropped by `max_backlog`),
-            // instead of one frame a run, so its lag stays near one run, not many. Bounded by
-            // what was queued when the pass began.
-            for &i in &live {
-                for _ in 0..receivers[i].len() {
-                    let Ok(frame) = receivers[i].try_recv() else {
-                        break;
-                    };
-                    if cams[i].take_frame(
-                        i,
-                        frame,
-                        model_name,
-                        &self.config,
-                        &encoder,
-                        &mut pending,
-                        &mut summary,
-                        events,
-                    )? {
-                        first_pending.get_or_insert_with(Instant::now);
-                    }
+            // The selected frame, then every frame already waiting, before the next model run: a
+            // camera that fell behind has its newest windows cut at once (the oldest dropped by
+            // `max_backlog`) instead of one frame a run, so its lag stays near one run, not
+            // many. Bounded by what was queued when the pass began.
+            let queued = live.iter().flat_map(|&i| {
+                let rx = &receivers[i];
+                (0..rx.len()).map_while(move |_| rx.try_recv().ok().map(|frame| (i, frame)))
+            });
+            for (i, frame) in selected.into_iter().chain(queued) {
+                if cams[i].take_frame(
+                    i,
+                    frame,
+                    model_name,
+                    &self.config,
+                    &encoder,
+                    &mut pending,
+                    &mut summary,
+                    events,
+                )? {
+                    first_pending.get_or_insert_with(Instant::now);
                 }
             }
             let all_done = cams.iter().all(|c| c.done);
