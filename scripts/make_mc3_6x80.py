@@ -54,6 +54,7 @@ import tempfile
 import numpy as np
 
 from choose_threshold import choose_threshold  # scripts/: one copy of the rule
+from quantize_mc3 import quantize_qdq  # the same INT8 settings as fight-mc3-18-int8
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FP32 = ROOT / "models/fight-mc3-18/model.onnx"
@@ -119,31 +120,12 @@ def quantize(model, out: pathlib.Path, cache: pathlib.Path, reader=None) -> None
     """Static QDQ quantization as fight-mc3-18-int8's (scripts/quantize_mc3.py says why each
     option): from `reader`'s windows, saving the ranges to `cache`, or from `cache` alone."""
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     with tempfile.TemporaryDirectory() as tmp:
         src = pathlib.Path(tmp) / "fp32.onnx"
         onnx.save(model, str(src))
-        extra = {
-            "ActivationSymmetric": False,
-            "WeightSymmetric": True,
-            "CalibTensorRangeSymmetric": False,
-            "CalibPercentile": 99.999,
-        }
-        if reader is not None:
-            extra["CalibStridedMinMax"] = reader.chunk
-        quantize_static(
-            str(src), str(out), reader,
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.Percentile,
-            op_types_to_quantize=["Conv"],
-            nodes_to_exclude=["stem_0"],
-            calibration_cache_path=str(cache),
-            extra_options=extra,
-        )
+        quantize_qdq(str(src), str(out), reader,
+                     chunk=reader.chunk if reader is not None else None, cache=str(cache))
 
 
 def build(force: bool, accept: bool) -> int:
@@ -380,7 +362,8 @@ def train(data: pathlib.Path, reuse: bool) -> int:
     }
     HEAD.write_text(json.dumps(head, indent=1) + "\n")
     log(f"chose l2 {l2:g} (out-of-fold AUC {auc:.4f}), start threshold {threshold} "
-        f"(balanced accuracy {balanced:.4f}); wrote {HEAD.relative_to(ROOT)} and {CALIBRATION.relative_to(ROOT)}")
+        f"(balanced accuracy {balanced:.4f}); wrote {HEAD.relative_to(ROOT)}"
+        + ("" if reuse else f" and {CALIBRATION.relative_to(ROOT)}"))
     return build(force=True, accept=True)
 
 

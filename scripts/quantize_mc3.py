@@ -98,6 +98,39 @@ def fight_scores(model: pathlib.Path, clips: list[tuple[str, np.ndarray]]) -> np
     return np.array(scores)
 
 
+def quantize_qdq(src: str, out: str, reader, chunk: int | None = None, cache: str | None = None) -> None:
+    """ONNX Runtime static quantization as the mc3_18 INT8 packages use it (QDQ, per-channel
+    symmetric INT8 weights, asymmetric INT8 activations, percentile 99.999 calibration): from
+    `reader`'s inputs, `chunk` at a time, or (reader None) from the ranges saved in `cache`,
+    which a calibration with `cache` given writes. scripts/make_mc3_6x80.py uses it too."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    extra = {
+        "ActivationSymmetric": False,
+        "WeightSymmetric": True,
+        "CalibTensorRangeSymmetric": False,
+        "CalibPercentile": 99.999,
+    }
+    if chunk is not None:
+        extra["CalibStridedMinMax"] = chunk
+    quantize_static(
+        src, out, reader,
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.Percentile,
+        # The convolutions carry ~all of the time. The stem sees raw pixels and stays FP32;
+        # so do the ReLUs, the residual Adds and the classifier: quantizing them too was
+        # faster but moved a fixture window by 0.073 (over the 0.05 the tests allow),
+        # the convolutions alone by at most 0.047.
+        op_types_to_quantize=["Conv"],
+        nodes_to_exclude=["stem_0"],
+        calibration_cache_path=cache,
+        extra_options=extra,
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--force", action="store_true", help="quantize even when the output is up to date")
@@ -114,8 +147,7 @@ def main() -> int:
         print("quantize_mc3: models/fight-mc3-18/model.onnx is missing or altered: run scripts/fetch_model.py", file=sys.stderr)
         return 1
 
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
+    from onnxruntime.quantization import CalibrationDataReader
 
     clips = calibration_clips(args.calibrate)
     # The percentile calibrator keeps every activation of the windows it has seen until it makes
@@ -145,27 +177,7 @@ def main() -> int:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         part = pathlib.Path(tmp) / "model.onnx"
-        quantize_static(
-            str(FP32), str(part), Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.Percentile,
-            # The convolutions carry ~all of the time. The stem sees raw pixels and stays FP32;
-            # so do the ReLUs, the residual Adds and the classifier: quantizing them too was
-            # faster but moved a fixture window by 0.073 (over the 0.05 the tests allow),
-            # the convolutions alone by at most 0.047.
-            op_types_to_quantize=["Conv"],
-            nodes_to_exclude=["stem_0"],
-            extra_options={
-                "ActivationSymmetric": False,
-                "WeightSymmetric": True,
-                "CalibTensorRangeSymmetric": False,
-                "CalibPercentile": 99.999,
-                "CalibStridedMinMax": chunk,
-            },
-        )
+        quantize_qdq(str(FP32), str(part), Reader(), chunk=chunk)
         digest = sha256(part)
         if digest == INT8_SHA256 and not args.verify:
             OUT.write_bytes(part.read_bytes())
