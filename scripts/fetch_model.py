@@ -32,12 +32,14 @@ import zipfile
 
 import numpy as np
 
+from cam import with_cam  # scripts/cam.py: the activation map output
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = "Feight-Detection-From-Surveillance-Cameras==0.0.1"
 WHEEL = "Feight_Detection_From_Surveillance_Cameras-0.0.1-py3-none-any.whl"
 WHEEL_SHA256 = "2264248b3b2cb01a8821b9c321d48f9220b2b65565dcdb595c2d2c426b0c8fcb"
 CHECKPOINT = "fight_detection/model_16_m3_0.8888.pth"
-ONNX_SHA256 = "25ca8da4824bf5659647c0acd5a859572e87e7e373e698234a79f7d42eed5305"
+ONNX_SHA256 = "3b19c8d75ab8cb9a26abcab827f187f0d79489b64b4082dfea0a36256cb31b9f"
 OUT_DIR = ROOT / "models" / "fight-mc3-18"
 BN_EPS = 1e-5  # torch.nn.BatchNorm3d default, which torchvision's VideoResNet uses
 
@@ -224,6 +226,7 @@ class GraphBuilder:
         model.ir_version = 8
         model.doc_string = ("torchvision mc3_18, fc=Linear(512,2), fine-tuned for fight detection; "
                             "class 0 = fight, 1 = noFight. Converted without torch, BatchNorm folded.")
+        with_cam(model)  # the fight class's activation map as a second output (scripts/cam.py)
         onnx.checker.check_model(model, full_check=True)
         return model
 

@@ -54,17 +54,18 @@ import tempfile
 import numpy as np
 
 from choose_threshold import choose_threshold  # scripts/: one copy of the rule
+from fetch_model import ONNX_SHA256 as FP32_SHA256  # the FP32 model this starts from
+from cam import with_cam  # the activation map output
 from quantize_mc3 import quantize_qdq  # the same INT8 settings as fight-mc3-18-int8
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FP32 = ROOT / "models/fight-mc3-18/model.onnx"
-FP32_SHA256 = "25ca8da4824bf5659647c0acd5a859572e87e7e373e698234a79f7d42eed5305"
 PACKAGE = ROOT / "models/fight-mc3-18-6x80-int8"
 OUT = PACKAGE / "model.onnx"
 HEAD = PACKAGE / "head.json"
 CALIBRATION = PACKAGE / "calibration.json"
 # The bytes onnxruntime 1.32.0 writes from head.json and calibration.json.
-MODEL_SHA256 = "c3df170d541530081544a712baee77cf58f1cc03be233c62ee705fa9d434566c"
+MODEL_SHA256 = "58c7cab19e4da50ad34a9401f9f94ca1a8c14011104b673a1e632dc478759738"
 
 FRAMES, SIZE, FPS = 6, 80, 5
 SQUASH_W, SQUASH_H = 122, 91
@@ -112,6 +113,7 @@ def fixed_input_model(head: dict | None):
                 init.CopyFrom(numpy_helper.from_array(fc_w, "fc_w"))
             elif init.name == "fc_b":
                 init.CopyFrom(numpy_helper.from_array(fc_b, "fc_b"))
+        with_cam(model)  # the activation map of the new classifier
     onnx.checker.check_model(model)
     return model
 
