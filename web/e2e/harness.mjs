@@ -62,12 +62,13 @@ export class Service {
     this.log = [];
   }
 
-  async configure({ cameras }) {
+  /** `model`: the package the cameras are watched with (the toy demo model by default). */
+  async configure({ cameras, model = "models/fight-demo" }) {
     this.port = await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
     const lines = [
       `[model]`,
-      `package = ${JSON.stringify(path.join(REPO, "models/fight-demo"))}`,
+      `package = ${JSON.stringify(path.join(REPO, model))}`,
       `threads = 1`,
       `[incident]`,
       `cooldown_s = 2.0`,

@@ -104,4 +104,20 @@ describe("AlertBook", () => {
     expect(book.get("a1")?.snapshotUrl).toBe("/api/alerts/a1/snapshot.jpg");
     expect(book.get("a2")?.snapshotUrl).toBeNull();
   });
+
+  it("keeps where the fight is and its heat map from the event or the record", () => {
+    const book = new AlertBook();
+    book.addEvent(event(1));
+    expect(book.get("a1")?.region).toEqual([0.5, 0.4, 0.9, 1]);
+    expect(book.get("a1")?.heatmapUrl).toBe("/api/alerts/a1/heatmap.jpg");
+    // A record without them does not take them away.
+    book.addRecords([record(1, "active")]);
+    expect(book.get("a1")?.region).toEqual([0.5, 0.4, 0.9, 1]);
+    book.addRecords([{ ...record(2, "active"), heatmap: "x-heat.jpg", region: [0.1, 0.2, 0.3, 0.4] }]);
+    expect(book.get("a2")?.heatmapUrl).toBe("/api/alerts/a2/heatmap.jpg");
+    expect(book.get("a2")?.region).toEqual([0.1, 0.2, 0.3, 0.4]);
+    // A stored region that is not one (out of the picture) is not drawn.
+    book.addRecords([{ ...record(3, "active"), region: [0.1, 0.2, 1.3, 0.4] }]);
+    expect(book.get("a3")?.region).toBeNull();
+  });
 });

@@ -1,6 +1,7 @@
 // The console's view of alerts: fed by REST pages and by live events in any order, it always
 // converges on the same state (the merge below only moves forward).
 
+import { isRegion } from "./protocol";
 import type { AlertEscalated, AlertRecord, AlertStatus, AlertUpdate, ClipInfo, FalseAlarmReason, FightAlert, Outcome } from "./protocol";
 
 /** What the console shows for one alert. */
@@ -18,6 +19,10 @@ export interface Alert {
   ackedBy: string | null;
   note: string | null;
   snapshotUrl: string | null;
+  /** The snapshot with the model's heat map laid over it, when it made one. */
+  heatmapUrl: string | null;
+  /** Where in the snapshot the fight is, `[x0, y0, x1, y1]` in 0–1 picture coordinates. */
+  region: [number, number, number, number] | null;
   /** The incident clip, once written (served at `clipUrl(id)`). */
   clip: ClipInfo | null;
   /** The operator who owns it. */
@@ -58,6 +63,8 @@ export function fromRecord(r: AlertRecord): Alert {
     ackedBy: r.acked_by,
     note: r.note,
     snapshotUrl: r.snapshot ? `/api/alerts/${encodeURIComponent(r.id)}/snapshot.jpg` : null,
+    heatmapUrl: r.heatmap ? `/api/alerts/${encodeURIComponent(r.id)}/heatmap.jpg` : null,
+    region: isRegion(r.region) ? r.region : null,
     clip: r.clip ?? null,
     assignee: r.assignee ?? null,
     outcome: r.outcome ?? null,
@@ -85,6 +92,8 @@ export function fromEvent(e: FightAlert): Alert {
     ackedBy: null,
     note: null,
     snapshotUrl: e.snapshot_url,
+    heatmapUrl: e.heatmap_url ?? null,
+    region: isRegion(e.region) ? e.region : null,
     clip: null,
     assignee: null,
     outcome: null,
@@ -107,6 +116,8 @@ export function merge(a: Alert, b: Alert): Alert {
     ackedBy: a.ackedBy ?? b.ackedBy,
     note: a.note ?? b.note,
     snapshotUrl: a.snapshotUrl ?? b.snapshotUrl,
+    heatmapUrl: a.heatmapUrl ?? b.heatmapUrl,
+    region: a.region ?? b.region,
     clip: a.clip ?? b.clip,
     // The assignee can change hands: the view of the later status wins, else the newer one.
     assignee: b.assignee ?? a.assignee,

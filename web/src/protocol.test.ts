@@ -12,6 +12,8 @@ const alert = {
   started_at: 1795675641692,
   snapshot_url: "/api/alerts/a42/snapshot.jpg",
   source: "pipeline",
+  region: [0.43, 0.41, 0.83, 0.94],
+  heatmap_url: "/api/alerts/a42/heatmap.jpg",
 };
 
 describe("parseServerMessage", () => {
@@ -53,6 +55,9 @@ describe("parseServerMessage", () => {
     ["a missing field", JSON.stringify({ ...alert, seq: undefined }), /fight_alert.seq: expected number/],
     ["a string seq", JSON.stringify({ ...alert, seq: "42" }), /fight_alert.seq/],
     ["a non-finite score", JSON.stringify(alert).replace("0.93", "1e999"), /fight_alert.score/],
+    ["a region of three numbers", JSON.stringify({ ...alert, region: [0.1, 0.2, 0.3] }), /fight_alert.region: expected region/],
+    ["a region outside the picture", JSON.stringify({ ...alert, region: [0.1, 0.2, 1.5, 0.9] }), /fight_alert.region/],
+    ["a region upside down", JSON.stringify({ ...alert, region: [0.8, 0.2, 0.3, 0.9] }), /fight_alert.region/],
     [
       "a welcome without server_version",
       JSON.stringify({ type: "welcome_message", session: "s", user: "u", role: "viewer", last_seq: 0 }),

@@ -38,7 +38,7 @@ export class ProtocolError extends Error {
   }
 }
 
-type Kind = "string" | "number" | "string?" | "number?" | "array" | "clip?";
+type Kind = "string" | "number" | "string?" | "number?" | "array" | "clip?" | "region?";
 /** Every field of a message but its type tag, each with the kind it must have: the compiler
  * holds this list to the generated types, so a field the server adds or renames fails the
  * build until it is checked here too. */
@@ -56,6 +56,8 @@ const SHAPES: { [T in wire.ServerMessage["type"]]: Shape<Tagged<T>> } = {
     started_at: "number",
     snapshot_url: "string?",
     source: "string",
+    region: "region?",
+    heatmap_url: "string?",
   },
   alert_update: {
     id: "string",
@@ -89,7 +91,7 @@ const STATUSES: readonly string[] = ["active", "ended", "acknowledged", "resolve
 const OUTCOMES: readonly string[] = ["confirmed", "false_alarm", "test"];
 
 /** The fields of an alert's clip, checked like a message's. */
-const CLIP: Record<keyof wire.ClipInfo, Exclude<Kind, "array" | "clip?">> = {
+const CLIP: Record<keyof wire.ClipInfo, Exclude<Kind, "array" | "clip?" | "region?">> = {
   file: "string",
   duration_ms: "number",
   bytes: "number",
@@ -99,6 +101,17 @@ const CLIP: Record<keyof wire.ClipInfo, Exclude<Kind, "array" | "clip?">> = {
   peak_ms: "number?",
   end_ms: "number?",
 };
+
+/** A region: `[x0, y0, x1, y1]`, four numbers in 0–1 with x0 ≤ x1 and y0 ≤ y1. */
+export function isRegion(x: unknown): x is [number, number, number, number] {
+  return (
+    Array.isArray(x) &&
+    x.length === 4 &&
+    x.every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 1) &&
+    x[0] <= x[2] &&
+    x[1] <= x[3]
+  );
+}
 
 /** Checks `v` against a shape; the first wrong field's complaint, or null. */
 function check(where: string, v: Record<string, unknown>, shape: Record<string, Kind>): string | null {
@@ -112,6 +125,7 @@ function check(where: string, v: Record<string, unknown>, shape: Record<string, 
     const want = optional ? kind.slice(0, -1) : kind;
     let ok: boolean;
     if (want === "array") ok = Array.isArray(x);
+    else if (want === "region") ok = isRegion(x);
     else if (want === "clip") {
       ok = typeof x === "object" && x !== null && !Array.isArray(x);
       const inner = ok ? check(`${where}.${field}`, x as Record<string, unknown>, CLIP) : null;

@@ -52,6 +52,8 @@ export function fightAlert(seq: number): FightAlert {
     started_at: seq * 1000,
     snapshot_url: `/api/alerts/a${seq}/snapshot.jpg`,
     source: "pipeline",
+    region: [0.5, 0.4, 0.9, 1],
+    heatmap_url: `/api/alerts/a${seq}/heatmap.jpg`,
   };
 }
 
@@ -71,6 +73,8 @@ export function alertRecord(seq: number, status: AlertStatus = "active"): AlertR
     acked_by: null,
     note: null,
     snapshot: status === "active" ? "snap.jpg" : null,
+    heatmap: null,
+    region: null,
     source: "pipeline",
     clip: null,
     assignee: null,

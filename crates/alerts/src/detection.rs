@@ -47,6 +47,8 @@ pub fn check(
         started_at: now_ms,
         snapshot: None,
         source: source.into(),
+        region: None,
+        heatmap: None,
     };
     Ok((alert, snapshot))
 }

@@ -138,6 +138,8 @@ mod tests {
             score: 0.9,
             started_at,
             snapshot: None,
+            region: None,
+            heatmap: None,
             source: "test".into(),
         };
         let a = service.raise(new("gate", 1_000_000), None).await.unwrap();

@@ -1,4 +1,5 @@
-//! Signed evidence exports of an alert: its clip, snapshot and timeline (fightwatch-evidence).
+//! Signed evidence exports of an alert: its clip, snapshot, heat map and timeline
+//! (fightwatch-evidence).
 
 use fightwatch_evidence::{Export, SigningKey};
 use fightwatch_protocol::{TimelineEntry, now_ms};
@@ -8,9 +9,9 @@ use crate::{AlertError, AlertService, blocking};
 
 impl AlertService {
     /// Records that `user` exports alert `id` (an `alert_update` in its timeline, published),
-    /// then makes the export, signed with `key` as `node`: `clip.mp4` and `snapshot.jpg` when
-    /// the alert has them, and `timeline.json` (the alert and every event of it, this export
-    /// included). (Whether the user may see the alert is the caller's check.)
+    /// then makes the export, signed with `key` as `node`: `clip.mp4`, `snapshot.jpg` and
+    /// `heatmap.jpg` when the alert has them, and `timeline.json` (the alert and every event of
+    /// it, this export included). (Whether the user may see the alert is the caller's check.)
     pub async fn export(
         &self,
         id: &str,
@@ -53,6 +54,9 @@ impl AlertService {
             }
             if let Some(snapshot) = &alert.snapshot {
                 add(&mut export, "snapshot.jpg", read(snapshot)?)?;
+            }
+            if let Some(heatmap) = &alert.heatmap {
+                add(&mut export, "heatmap.jpg", read(heatmap)?)?;
             }
             let events: Vec<TimelineEntry> = events
                 .into_iter()

@@ -93,6 +93,24 @@ impl MediaDir {
         (!stem.is_empty() && !stem.contains(['/', '\\'])).then(|| format!("{stem}-d{n}.jpg"))
     }
 
+    /// The file name of the heat map beside the snapshot `primary`.
+    pub fn heatmap_name(primary: &str) -> Option<String> {
+        let stem = primary.strip_suffix(".jpg")?;
+        (!stem.is_empty() && !stem.contains(['/', '\\'])).then(|| format!("{stem}-heat.jpg"))
+    }
+
+    /// Writes the heat map of the snapshot `primary` under [`MediaDir::heatmap_name`].
+    pub async fn save_heatmap(
+        &self,
+        primary: &str,
+        jpeg: Arc<Vec<u8>>,
+    ) -> Result<Option<String>, AlertError> {
+        match Self::heatmap_name(primary) {
+            Some(name) => self.write(name, jpeg).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Writes a grouped detection's snapshot under [`MediaDir::detection_name`].
     pub async fn save_detection(
         &self,

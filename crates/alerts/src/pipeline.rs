@@ -12,7 +12,7 @@ use fightwatch_capture::{
     RecordConfig, StatusEvent,
 };
 use fightwatch_inference::{
-    ModelPackage, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary, resize_spec,
+    Located, ModelPackage, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary, resize_spec,
 };
 use fightwatch_protocol::{CameraMetrics, CameraState, IncidentEvent, Metrics, now_ms};
 use fightwatch_store::{AlertChange, NewAlert};
@@ -317,10 +317,11 @@ impl PipelineAlerts {
                 event,
                 snapshot,
                 frame_ms,
+                located,
             } => {
                 // Stage timing (FIGHTWATCH_SPAN_TIMES=1): store, media and publish of one event.
                 let _span = tracing::debug_span!("alert_stage", camera = event.camera()).entered();
-                self.incident(event, snapshot.clone(), *frame_ms)
+                self.incident(event, snapshot.clone(), located.as_ref(), *frame_ms)
             }
             PipelineEvent::Camera(status) => {
                 self.service.camera_status(self.camera_state(status));
@@ -389,6 +390,8 @@ impl PipelineAlerts {
                 started_at: since,
                 snapshot: None,
                 source: PIPELINE_SOURCE.into(),
+                region: None,
+                heatmap: None,
             };
             let created = self.runtime.block_on(self.service.raise(alert, None))?;
             tracing::warn!(%camera, alert = %created.id, down_s = now.saturating_sub(since) / 1000, "Camera offline too long: alert raised.");
@@ -443,6 +446,7 @@ impl PipelineAlerts {
         &mut self,
         event: &IncidentEvent,
         snapshot: Option<Arc<Vec<u8>>>,
+        located: Option<&Located>,
         frame_ms: Option<u64>,
     ) -> Result<(), AlertError> {
         match event {
@@ -478,10 +482,13 @@ impl PipelineAlerts {
                     started_at: at,
                     snapshot: None,
                     source: PIPELINE_SOURCE.into(),
+                    region: located.map(|l| l.region),
+                    heatmap: None,
                 };
+                let heatmap = located.and_then(|l| l.heatmap.clone());
                 let raised = self
                     .runtime
-                    .block_on(self.service.raise_grouped(alert, snapshot))?;
+                    .block_on(self.service.raise_grouped(alert, snapshot, heatmap))?;
                 tracing::debug!(
                     camera,
                     stored_after_frame_ms = now_ms().saturating_sub(at),
@@ -677,6 +684,7 @@ mod tests {
             event,
             frame_ms: Some(1_700_000_000_123),
             snapshot: Some(Arc::new(vec![0xFF, 0xD8, 0xFF, 0xD9])),
+            located: None,
         };
         alerts
             .handle(&incident(IncidentEvent::Started {
@@ -795,6 +803,7 @@ mod tests {
                     },
                     frame_ms: Some(frame_ms),
                     snapshot: None,
+                    located: None,
                 })
                 .unwrap();
             alerts
@@ -810,6 +819,7 @@ mod tests {
                     },
                     frame_ms: Some(frame_ms + 4_000),
                     snapshot: None,
+                    located: None,
                 })
                 .unwrap();
         }

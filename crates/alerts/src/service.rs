@@ -88,15 +88,37 @@ impl AlertService {
     /// Persists a new alert (and its snapshot), then publishes it.
     pub async fn raise(
         &self,
-        mut alert: NewAlert,
+        alert: NewAlert,
         snapshot: Option<Arc<Vec<u8>>>,
     ) -> Result<FightAlert, AlertError> {
+        self.raise_with_heatmap(alert, snapshot, None).await
+    }
+
+    /// [`AlertService::raise`] with the heat map of where in the snapshot the fight is, kept
+    /// beside the snapshot (none without one).
+    async fn raise_with_heatmap(
+        &self,
+        mut alert: NewAlert,
+        snapshot: Option<Arc<Vec<u8>>>,
+        heatmap: Option<Arc<Vec<u8>>>,
+    ) -> Result<FightAlert, AlertError> {
         if let Some(jpeg) = snapshot {
-            alert.snapshot = Some(
-                self.snapshots
-                    .save(&alert.camera, alert.started_at, jpeg)
-                    .await?,
-            );
+            let name = self
+                .snapshots
+                .save(&alert.camera, alert.started_at, jpeg)
+                .await?;
+            if let Some(heat) = heatmap {
+                // Without it the alert still goes out: the snapshot and region say enough.
+                alert.heatmap = self
+                    .snapshots
+                    .save_heatmap(&name, heat)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "Saving a heat map failed.");
+                        None
+                    });
+            }
+            alert.snapshot = Some(name);
         }
         let created = self
             .journal
@@ -116,11 +138,13 @@ impl AlertService {
     /// Like [`AlertService::raise`], but a detection on a camera whose alert (same label) is
     /// still open and was last seen within the group window updates that alert — its count,
     /// its peak; active again if it had ended — instead of raising another: one alert per
-    /// incident, not per detection. The later detection's snapshot is not kept.
+    /// incident, not per detection. The later detection's snapshot is kept beside the alert's
+    /// (its heat map is not: the alert's own shows where the fight began).
     pub async fn raise_grouped(
         &self,
         alert: NewAlert,
         snapshot: Option<Arc<Vec<u8>>>,
+        heatmap: Option<Arc<Vec<u8>>>,
     ) -> Result<Raised, AlertError> {
         let window = self.group_window_ms.load(Ordering::Relaxed);
         if window > 0 {
@@ -165,7 +189,9 @@ impl AlertService {
                 return self.update(&open.id, change).await.map(Raised::Grouped);
             }
         }
-        self.raise(alert, snapshot).await.map(Raised::New)
+        self.raise_with_heatmap(alert, snapshot, heatmap)
+            .await
+            .map(Raised::New)
     }
 
     /// Persists a change to an alert, then publishes it.
@@ -246,7 +272,7 @@ impl AlertService {
     /// the camera's open alert within the group window).
     pub async fn detection(&self, d: Detection, source: &str) -> Result<Raised, AlertError> {
         let (alert, jpeg) = crate::detection::check(d, source, now_ms())?;
-        self.raise_grouped(alert, jpeg.map(Arc::new)).await
+        self.raise_grouped(alert, jpeg.map(Arc::new), None).await
     }
 
     /// Publishes a camera's new state (live only).
@@ -434,6 +460,8 @@ mod tests {
             score: 0.9,
             started_at,
             snapshot: None,
+            region: None,
+            heatmap: None,
             source: source.into(),
         }
     }
@@ -535,7 +563,7 @@ mod tests {
         alerts.set_group_window(Some(std::time::Duration::from_secs(120)));
         let now = now_ms();
         let first = alerts
-            .raise_grouped(alert("gate", now, "test"), None)
+            .raise_grouped(alert("gate", now, "test"), None, None)
             .await
             .unwrap();
         let Raised::New(first) = first else {
@@ -554,7 +582,7 @@ mod tests {
             .unwrap();
         let mut louder = alert("gate", now + 1000, "test");
         louder.score = 0.99;
-        let Raised::Grouped(u) = alerts.raise_grouped(louder, None).await.unwrap() else {
+        let Raised::Grouped(u) = alerts.raise_grouped(louder, None, None).await.unwrap() else {
             panic!("grouped")
         };
         assert_eq!(
@@ -564,7 +592,7 @@ mod tests {
         // Another camera has its own alert.
         assert!(matches!(
             alerts
-                .raise_grouped(alert("lobby", now, "test"), None)
+                .raise_grouped(alert("lobby", now, "test"), None, None)
                 .await
                 .unwrap(),
             Raised::New(_)
@@ -582,7 +610,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             alerts
-                .raise_grouped(alert("gate", now + 2000, "test"), None)
+                .raise_grouped(alert("gate", now + 2000, "test"), None, None)
                 .await
                 .unwrap(),
             Raised::New(_)
@@ -605,7 +633,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             alerts
-                .raise_grouped(alert("yard", now, "test"), None)
+                .raise_grouped(alert("yard", now, "test"), None, None)
                 .await
                 .unwrap(),
             Raised::New(_)
@@ -619,15 +647,16 @@ mod tests {
         alerts.set_group_window(Some(std::time::Duration::from_secs(120)));
         let now = now_ms();
         let jpeg = || Some(Arc::new(vec![0xFF, 0xD8, 0xFF, 0xD9]));
+        // The first brings a heat map too; kept beside its snapshot.
         let Raised::New(first) = alerts
-            .raise_grouped(alert("gate", now, "test"), jpeg())
+            .raise_grouped(alert("gate", now, "test"), jpeg(), jpeg())
             .await
             .unwrap()
         else {
             panic!("new")
         };
         let Raised::Grouped(again) = alerts
-            .raise_grouped(alert("gate", now + 500, "test"), jpeg())
+            .raise_grouped(alert("gate", now + 500, "test"), jpeg(), None)
             .await
             .unwrap()
         else {
@@ -637,7 +666,7 @@ mod tests {
         assert_eq!(again.detection_snapshot_url.as_deref(), Some(url.as_str()));
         // Without a snapshot of its own, no url.
         let Raised::Grouped(third) = alerts
-            .raise_grouped(alert("gate", now + 900, "test"), None)
+            .raise_grouped(alert("gate", now + 900, "test"), None, None)
             .await
             .unwrap()
         else {
@@ -649,6 +678,13 @@ mod tests {
         let media = MediaDir::new(dir.path().join("snapshots"));
         let detection = MediaDir::detection_name(&primary, 2).unwrap();
         assert!(media.path(&detection).unwrap().is_file());
+        let heatmap = MediaDir::heatmap_name(&primary).unwrap();
+        assert_eq!(record.heatmap.as_deref(), Some(heatmap.as_str()));
+        assert_eq!(
+            first.heatmap_url,
+            Some(format!("/api/alerts/{}/heatmap.jpg", first.id))
+        );
+        assert!(media.path(&heatmap).unwrap().is_file());
         // The space limit counts and removes them with their alert's media.
         let copy = dir.path().join("kept.jpg");
         std::fs::copy(media.path(&detection).unwrap(), &copy).unwrap();
@@ -657,6 +693,7 @@ mod tests {
             !media.path(&detection).unwrap().exists(),
             "trimmed with its alert"
         );
+        assert!(!media.path(&heatmap).unwrap().exists(), "the heat map too");
         std::fs::copy(&copy, media.path(&detection).unwrap()).unwrap();
         // Removing the alert's media removes its detections' too (snapshots and clips), and
         // nothing else.

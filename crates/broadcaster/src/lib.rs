@@ -19,6 +19,7 @@ or duplicates, even while new alerts arrive during the replay.
 | `GET /api/alerts` | history, filters `camera`, `status`, `since`, `until`, paging `before_seq`, `limit` |
 | `GET /api/alerts/{id}` | one alert |
 | `GET /api/alerts/{id}/snapshot.jpg` | its snapshot |
+| `GET /api/alerts/{id}/heatmap.jpg` | its snapshot with the model's heat map and region |
 | `POST /api/alerts/{id}/ack` | acknowledge (operator) |
 | `GET /api/alerts/{id}/events` | the alert's timeline |
 | `GET /api/me`, `POST /api/logout` | who is logged in; end the session (revoked server-side) |
@@ -120,6 +121,7 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/alerts", get(rest::alerts))
         .route("/api/alerts/{id}", get(rest::alert))
         .route("/api/alerts/{id}/snapshot.jpg", get(rest::snapshot))
+        .route("/api/alerts/{id}/heatmap.jpg", get(rest::heatmap))
         .route(
             "/api/alerts/{id}/detections/{file}",
             get(rest::detection_media),

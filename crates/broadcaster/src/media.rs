@@ -221,9 +221,9 @@ impl LiveViewer {
 }
 
 /// A signed evidence export of the alert (operators): ZIP of `clip.mp4`, `snapshot.jpg`,
-/// `timeline.json`, `manifest.json` (each file's SHA-256) and `manifest.sig` (Ed25519, this
-/// server's key). The export is recorded in the alert's timeline; `fightwatch verify` checks
-/// a file.
+/// `heatmap.jpg`, `timeline.json`, `manifest.json` (each file's SHA-256) and `manifest.sig`
+/// (Ed25519, this server's key). The export is recorded in the alert's timeline; `fightwatch
+/// verify` checks a file.
 #[utoipa::path(get, path = "/api/alerts/{id}/evidence.zip", tag = "alerts",
     params(("id" = String, Path, description = "Alert id")),
     responses((status = 200, content_type = "application/zip", body = Vec<u8>),

@@ -23,7 +23,7 @@ use crate::{media, push, rest, tune};
     ),
     paths(
         rest::login, rest::logout, rest::me, rest::alerts, rest::alert, rest::alert_events,
-        rest::snapshot, rest::detection_media, rest::ack, rest::take, rest::assign, rest::resolve, rest::detections, rest::users, rest::messages, rest::cameras,
+        rest::snapshot, rest::heatmap, rest::detection_media, rest::ack, rest::take, rest::assign, rest::resolve, rest::detections, rest::users, rest::messages, rest::cameras,
         rest::camera_latest, rest::prometheus, rest::healthz, rest::integrations, media::clip, media::evidence,
         media::live, push::info, push::subscribe, push::unsubscribe, tune::report, tune::plot
     ),

@@ -193,13 +193,32 @@ pub(crate) async fn snapshot(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let alert = visible_alert(&hub, &claims, id).await?;
-    let path = alert
-        .snapshot
+    media_jpeg(&hub, alert.snapshot, "snapshot").await
+}
+
+/// The alert's heat map JPEG: its snapshot with the model's activation map laid over it and
+/// the fight's region drawn.
+#[utoipa::path(get, path = "/api/alerts/{id}/heatmap.jpg", tag = "alerts",
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn heatmap(
+    State(hub): State<Arc<Hub>>,
+    Viewer(claims): Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let alert = visible_alert(&hub, &claims, id).await?;
+    media_jpeg(&hub, alert.heatmap, "heat map").await
+}
+
+/// The JPEG `name` in the alert media folder (`what` names it in a 404).
+async fn media_jpeg(hub: &Hub, name: Option<String>, what: &str) -> Result<Response, ApiError> {
+    let path = name
         .and_then(|name| hub.alerts.snapshots().path(&name))
-        .ok_or_else(|| ApiError::not_found("alert has no snapshot"))?;
+        .ok_or_else(|| ApiError::not_found(format!("alert has no {what}")))?;
     let bytes = tokio::fs::read(path)
         .await
-        .map_err(|_| ApiError::not_found("snapshot file is gone (retention)"))?;
+        .map_err(|_| ApiError::not_found(format!("{what} file is gone (retention)")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),

@@ -58,6 +58,22 @@ impl ResizeSpec {
             }
         }
     }
+
+    /// The part of a `src_w` x `src_h` frame the output shows, as `[x0, y0, x1, y1]` in 0–1
+    /// frame coordinates: the centre crop mapped back through the resize (the crop's offsets
+    /// rounded down, as [`FrameResizer`] crops).
+    pub fn view(&self, src_w: u32, src_h: u32) -> [f64; 4] {
+        let (rw, rh) = self.intermediate(src_w, src_h);
+        let (rw, rh) = (rw.max(1), rh.max(1));
+        let x0 = f64::from(rw.saturating_sub(self.width) / 2);
+        let y0 = f64::from(rh.saturating_sub(self.height) / 2);
+        [
+            x0 / f64::from(rw),
+            y0 / f64::from(rh),
+            ((x0 + f64::from(self.width)) / f64::from(rw)).min(1.0),
+            ((y0 + f64::from(self.height)) / f64::from(rh)).min(1.0),
+        ]
+    }
 }
 
 /// Resizes frames by a [`ResizeSpec`].
@@ -179,6 +195,42 @@ mod tests {
         let out = r.resize(&RgbImage::from_pixel(640, 360, image::Rgb([10, 20, 30])));
         assert_eq!(out.dimensions(), (224, 224));
         assert_eq!(out.get_pixel(100, 100).0, [10, 20, 30]);
+    }
+
+    #[test]
+    fn the_view_is_the_centre_crop_in_frame_coordinates() {
+        // fight-mc3-18-6x80-int8: squash to 122x91, crop 80x80 from (21, 5).
+        let spec = ResizeSpec {
+            width: 80,
+            height: 80,
+            mode: ResizeMode::Squash {
+                width: 122,
+                height: 91,
+            },
+        };
+        let close = |a: [f64; 4], b: [f64; 4]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-9);
+        let want = [21.0 / 122.0, 5.0 / 91.0, 101.0 / 122.0, 85.0 / 91.0];
+        assert!(
+            close(spec.view(640, 480), want),
+            "{:?}",
+            spec.view(640, 480)
+        );
+        assert!(close(
+            ResizeSpec::squash(96, 96).view(1920, 1080),
+            [0.0, 0.0, 1.0, 1.0]
+        ));
+        // Short side 256 of a 640x360 frame: 455x256, crop 224 from (115, 16).
+        let spec = ResizeSpec {
+            width: 224,
+            height: 224,
+            mode: ResizeMode::ShortSide { short_side: 256 },
+        };
+        let want = [115.0 / 455.0, 16.0 / 256.0, 339.0 / 455.0, 240.0 / 256.0];
+        assert!(
+            close(spec.view(640, 360), want),
+            "{:?}",
+            spec.view(640, 360)
+        );
     }
 
     #[test]

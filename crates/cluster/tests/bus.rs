@@ -25,6 +25,8 @@ fn alert(camera: &str) -> NewAlert {
         started_at: 1,
         snapshot: None,
         source: "pipeline".into(),
+        region: None,
+        heatmap: None,
     }
 }
 

@@ -70,7 +70,8 @@ pub enum Command {
         /// Also report every scored window.
         #[arg(long)]
         verbose: bool,
-        /// Write incident snapshots (JPEG) here.
+        /// Write incident snapshots (JPEG) here, and the heat map of where the fight is (models
+        /// with an activation map).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Also serve dashboards: incidents become stored alerts pushed over WebSocket, and the

@@ -206,7 +206,10 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                 }
             }
             PipelineEvent::Incident {
-                event, snapshot, ..
+                event,
+                snapshot,
+                located,
+                ..
             } => {
                 if matches!(event, IncidentEvent::Started { .. }) {
                     incidents += 1;
@@ -225,12 +228,28 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
                     }
                     _ => None,
                 };
+                let heatmap_path =
+                    match (&args.out, located.as_ref().and_then(|l| l.heatmap.as_ref())) {
+                        (Some(dir), Some(jpeg)) => {
+                            let path = dir.join(format!("{}-heatmap.jpg", event.incident()));
+                            std::fs::write(&path, jpeg.as_slice())
+                                .with_context(|| format!("writing {}", path.display()))?;
+                            Some(path)
+                        }
+                        _ => None,
+                    };
                 let source = source_of.get(event.camera()).cloned().unwrap_or_default();
                 if args.json {
                     let mut v = serde_json::to_value(&event)?;
                     v["source"] = json!(source);
                     if let Some(p) = &snapshot_path {
                         v["snapshot"] = json!(p);
+                    }
+                    if let Some(l) = &located {
+                        v["region"] = json!(l.region);
+                    }
+                    if let Some(p) = &heatmap_path {
+                        v["heatmap"] = json!(p);
                     }
                     writeln!(out, "{v}")?;
                 } else {

@@ -44,6 +44,8 @@ fn seed(data: &Path) {
                 started_at: 1_790_000_000_000,
                 snapshot: None,
                 source: "pipeline".into(),
+                region: None,
+                heatmap: None,
             })
             .unwrap();
         let ext = file.rsplit('.').next().unwrap();

@@ -134,6 +134,11 @@ pub struct OutputConfig {
     pub labels: Vec<String>,
     /// Labels that count as a fight; their probabilities are summed into the fight score.
     pub fight_labels: Vec<String>,
+    /// Name of the class activation map output, when the model has one: f32
+    /// `[batch, h, w]`, the fight logit's share per cell of the input's picture (see
+    /// [`crate::ActivationMap`]). Fight alerts then say where in the picture the fight is.
+    #[serde(default)]
+    pub cam: Option<String>,
 }
 
 impl ModelConfig {
@@ -193,6 +198,9 @@ impl ModelConfig {
             return Err(format!(
                 "output.fight_labels names {l:?}, which is not in output.labels"
             ));
+        }
+        if o.cam.as_ref().is_some_and(|c| c.is_empty() || *c == o.name) {
+            return Err("output.cam must name a second output of the graph".into());
         }
         self.incident_defaults()
             .validate()

@@ -7,6 +7,7 @@ use image::RgbImage;
 use ndarray::{Array5, ArrayView5, Axis};
 
 use crate::config::{Activation, Layout, ModelConfig};
+use crate::localize::ActivationMap;
 use crate::preprocess::{Preprocessor, write_clip};
 use crate::{Device, Error, OnnxModel, OrtRuntime, SessionConfig, TensorInfo};
 
@@ -17,6 +18,9 @@ pub struct ClipScores {
     pub fight: f32,
     /// Probability per label, in `output.labels` order.
     pub probs: Vec<f32>,
+    /// Where in the picture the fight score comes from, when the model has a class
+    /// activation map (`output.cam`).
+    pub cam: Option<ActivationMap>,
 }
 
 /// A loaded model package, ready to score clips.
@@ -232,15 +236,20 @@ impl ModelPackage {
             self.config.input.name.clone(),
             self.config.output.name.clone(),
         );
-        let outputs = self.model.run_f32(&[(&input, tensor.into_dyn())])?;
-        let raw = outputs
-            .into_iter()
-            .find(|(n, _)| *n == output)
-            .map(|(_, a)| a)
-            .ok_or_else(|| Error::BadInput {
-                model: self.config.model.name.clone(),
-                message: format!("no output {output:?}"),
-            })?;
+        let mut outputs = self.model.run_f32(&[(&input, tensor.into_dyn())])?;
+        let mut take = |name: &str| {
+            let at = outputs.iter().position(|(n, _)| n == name);
+            at.map(|i| outputs.swap_remove(i).1)
+                .ok_or_else(|| Error::BadInput {
+                    model: self.config.model.name.clone(),
+                    message: format!("no output {name:?}"),
+                })
+        };
+        let raw = take(&output)?;
+        let cams = match self.config.output.cam.clone() {
+            Some(name) => Some(take(&name)?),
+            None => None,
+        };
         let labels = self.config.output.labels.len();
         let n = raw.len() / labels;
         let rows = raw
@@ -249,6 +258,7 @@ impl ModelPackage {
                 model: self.config.model.name.clone(),
                 message: format!("output is not [batch, {labels}]: {e}"),
             })?;
+        let mut maps = cam_maps(cams, n, &self.config.model.name)?.into_iter();
         Ok(rows
             .outer_iter()
             .map(|row| {
@@ -262,10 +272,43 @@ impl ModelPackage {
                     .map(|&i| probs[i])
                     .sum::<f32>()
                     .min(1.0);
-                ClipScores { fight, probs }
+                ClipScores {
+                    fight,
+                    probs,
+                    cam: maps.next().flatten(),
+                }
             })
             .collect())
     }
+}
+
+/// The `n` clips' activation maps out of the `[n, h, w]` output (none without one).
+fn cam_maps(
+    cams: Option<ndarray::ArrayD<f32>>,
+    n: usize,
+    model: &str,
+) -> Result<Vec<Option<ActivationMap>>, Error> {
+    let Some(cams) = cams else {
+        return Ok(vec![None; n]);
+    };
+    let bad = |message: String| Error::BadInput {
+        model: model.to_string(),
+        message,
+    };
+    let &[batch, h, w] = cams.shape() else {
+        return Err(bad(format!(
+            "the activation map is not [batch, h, w]: {:?}",
+            cams.shape()
+        )));
+    };
+    if batch != n {
+        return Err(bad(format!("{batch} activation maps for {n} clips")));
+    }
+    // A map with a value that is not finite is left out: the score still counts.
+    Ok(cams
+        .outer_iter()
+        .map(|m| ActivationMap::new(w, h, m.iter().copied().collect()))
+        .collect())
 }
 
 fn activate(mut v: Vec<f32>, activation: Activation) -> Vec<f32> {
@@ -295,23 +338,7 @@ fn check_io(config: &ModelConfig, model: &OnnxModel) -> Result<Option<usize>, Er
         expected,
         actual: actual.to_string(),
     };
-    let input = model
-        .inputs()
-        .iter()
-        .find(|t| t.name == i.name)
-        .ok_or_else(|| Error::ModelMismatch {
-            model: model.path().to_path_buf(),
-            expected: format!("an input named {:?} (model.toml input.name)", i.name),
-            actual: format!(
-                "inputs {}",
-                model
-                    .inputs()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
+    let input = named(model, model.inputs(), &i.name, "input.name", "inputs")?;
     let (t, h, w) = (i.frames as i64, i64::from(i.height), i64::from(i.width));
     let (want, text) = match i.layout {
         Layout::Ncthw => (
@@ -333,23 +360,7 @@ fn check_io(config: &ModelConfig, model: &OnnxModel) -> Result<Option<usize>, Er
         return Err(mismatch(text, input));
     }
     let o = &config.output;
-    let output = model
-        .outputs()
-        .iter()
-        .find(|t| t.name == o.name)
-        .ok_or_else(|| Error::ModelMismatch {
-            model: model.path().to_path_buf(),
-            expected: format!("an output named {:?} (model.toml output.name)", o.name),
-            actual: format!(
-                "outputs {}",
-                model
-                    .outputs()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
+    let output = named(model, model.outputs(), &o.name, "output.name", "outputs")?;
     let labels = o.labels.len() as i64;
     if output.element_type != "f32"
         || output.shape.len() != 2
@@ -360,7 +371,42 @@ fn check_io(config: &ModelConfig, model: &OnnxModel) -> Result<Option<usize>, Er
             output,
         ));
     }
+    if let Some(name) = &o.cam {
+        let cam = named(model, model.outputs(), name, "output.cam", "outputs")?;
+        if cam.element_type != "f32" || cam.shape.len() != 3 {
+            return Err(mismatch(format!("{name}: f32[batch, h, w]"), cam));
+        }
+    }
     Ok(input.shape[0].and_then(|b| usize::try_from(b).ok()))
+}
+
+/// The tensor `name` among `tensors` (the graph's `kind`), or a mismatch naming the `field` of
+/// model.toml that asked for it and every tensor there is.
+fn named<'a>(
+    model: &OnnxModel,
+    tensors: &'a [TensorInfo],
+    name: &str,
+    field: &str,
+    kind: &str,
+) -> Result<&'a TensorInfo, Error> {
+    tensors
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| Error::ModelMismatch {
+            model: model.path().to_path_buf(),
+            expected: format!(
+                "an {} named {name:?} (model.toml {field})",
+                kind.trim_end_matches('s')
+            ),
+            actual: format!(
+                "{kind} {}",
+                tensors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
 }
 
 #[cfg(test)]

@@ -115,6 +115,9 @@ pub enum PipelineEvent {
         frame_ms: Option<u64>,
         /// JPEG of the frame: the triggering window's last frame on start, the peak's on end.
         snapshot: Option<Arc<Vec<u8>>>,
+        /// On start, with a model that has an activation map: where in the snapshot the fight
+        /// is.
+        located: Option<Located>,
     },
     /// A camera changed state.
     Camera(StatusEvent),
@@ -129,6 +132,15 @@ pub enum PipelineEvent {
         /// JPEG bytes, at most 480 pixels wide.
         jpeg: Arc<Vec<u8>>,
     },
+}
+
+/// Where in a snapshot a fight is, from the model's class activation map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// The box round it, `[x0, y0, x1, y1]` in 0–1 picture coordinates.
+    pub region: [f32; 4],
+    /// JPEG of the snapshot with the map laid over it and the box drawn (at most 1280 wide).
+    pub heatmap: Option<Arc<Vec<u8>>>,
 }
 
 /// How often a camera's thumbnail is refreshed.
@@ -451,7 +463,11 @@ impl Pipeline {
         let mut pending: Vec<(usize, Clip<Shot>)> = Vec::new();
         let mut first_pending: Option<Instant> = None;
         let mut status_open = true;
-        let encoder = SnapshotEncoder::start(events.clone(), self.config.snapshot_quality);
+        let encoder = SnapshotEncoder::start(
+            events.clone(),
+            self.config.snapshot_quality,
+            crate::resize_spec(&self.model.config().input),
+        );
         let mut period_start = Instant::now();
         loop {
             if period_start.elapsed() >= Duration::from_secs(1) {
@@ -589,14 +605,16 @@ impl Pipeline {
                     && !pending.iter().any(|(j, _)| *j == i)
                     && let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now()))
                 {
-                    encoder.incident(event, None, cam.peak_picture.take().map(|s| s.0), events);
+                    let picture = cam.peak_picture.take().map(|s| s.0);
+                    encoder.incident(event, None, picture, None, events);
                 }
             }
         }
         // Stopped: close what is open so no incident is left dangling.
         for cam in &mut cams {
             if let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now())) {
-                encoder.incident(event, None, cam.peak_picture.take().map(|s| s.0), events);
+                let picture = cam.peak_picture.take().map(|s| s.0);
+                encoder.incident(event, None, picture, None, events);
             }
         }
         encoder.finish();
@@ -647,15 +665,17 @@ impl Pipeline {
             }
             for event in decision.events {
                 let frame_ms = clip.last_payload.as_ref().map(|s| wall_ms(s.1));
-                let picture = match &event {
+                // A start shows the window that confirmed it, and where in it the fight is.
+                let (picture, map) = match &event {
                     IncidentEvent::Started { .. } => {
                         summary.incidents += 1;
-                        clip.last_payload.as_ref().map(|s| s.0.clone())
+                        let picture = clip.last_payload.as_ref().map(|s| s.0.clone());
+                        (picture, score.cam.clone())
                     }
-                    IncidentEvent::Ended { .. } => cam.peak_picture.take().map(|s| s.0),
-                    IncidentEvent::Updated { .. } => None,
+                    IncidentEvent::Ended { .. } => (cam.peak_picture.take().map(|s| s.0), None),
+                    IncidentEvent::Updated { .. } => (None, None),
                 };
-                encoder.incident(event, frame_ms, picture, events);
+                encoder.incident(event, frame_ms, picture, map, events);
             }
         }
         Ok(())

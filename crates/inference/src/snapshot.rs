@@ -10,16 +10,18 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use fightwatch_capture::Picture;
+use fightwatch_capture::{Picture, ResizeSpec};
 use fightwatch_protocol::IncidentEvent;
 
-use crate::PipelineEvent;
+use crate::localize::{ActivationMap, heat_overlay, within};
+use crate::{Located, PipelineEvent};
 
 enum Job {
     Incident {
         event: IncidentEvent,
         frame_ms: Option<u64>,
         picture: Option<Arc<Picture>>,
+        map: Option<ActivationMap>,
     },
     Thumbnail {
         camera: Arc<str>,
@@ -31,6 +33,8 @@ enum Job {
 const QUEUE: usize = 64;
 /// Widest thumbnail.
 const THUMBNAIL_WIDTH: u32 = 480;
+/// Widest heat map: enough to see who is where, and a 4K frame's overlay stays cheap.
+const HEATMAP_WIDTH: u32 = 1280;
 
 /// The encoder thread of one pipeline run.
 pub(crate) struct SnapshotEncoder {
@@ -39,12 +43,13 @@ pub(crate) struct SnapshotEncoder {
 }
 
 impl SnapshotEncoder {
-    /// Starts the thread; its results go to `events`.
-    pub(crate) fn start(events: Sender<PipelineEvent>, quality: u8) -> Self {
+    /// Starts the thread; its results go to `events`. `spec` is the model's resize: what part
+    /// of a picture an activation map covers.
+    pub(crate) fn start(events: Sender<PipelineEvent>, quality: u8, spec: ResizeSpec) -> Self {
         let (jobs, rx) = crossbeam_channel::bounded(QUEUE);
         let thread = std::thread::Builder::new()
             .name("fw-snapshots".into())
-            .spawn(move || encode_all(&rx, &events, quality))
+            .spawn(move || encode_all(&rx, &events, quality, spec))
             .map_err(|e| tracing::error!(error = %e, "Could not start the snapshot thread."))
             .ok();
         Self {
@@ -53,18 +58,21 @@ impl SnapshotEncoder {
         }
     }
 
-    /// Sends an incident event on, with a JPEG of `picture` when given.
+    /// Sends an incident event on, with a JPEG of `picture` when given, and with `map`, where
+    /// in it the fight is (a box and a heat map).
     pub(crate) fn incident(
         &self,
         event: IncidentEvent,
         frame_ms: Option<u64>,
         picture: Option<Arc<Picture>>,
+        map: Option<ActivationMap>,
         events: &Sender<PipelineEvent>,
     ) {
         let job = Job::Incident {
             event,
             frame_ms,
             picture,
+            map,
         };
         match &self.jobs {
             Some(jobs) => {
@@ -116,22 +124,27 @@ fn forward_unencoded(job: Job, events: &Sender<PipelineEvent>) {
             event,
             frame_ms,
             snapshot: None,
+            located: None,
         });
     }
 }
 
-fn encode_all(jobs: &Receiver<Job>, events: &Sender<PipelineEvent>, quality: u8) {
+fn encode_all(jobs: &Receiver<Job>, events: &Sender<PipelineEvent>, quality: u8, spec: ResizeSpec) {
     for job in jobs {
         let event = match job {
             Job::Incident {
                 event,
                 frame_ms,
                 picture,
+                map,
             } => PipelineEvent::Incident {
-                snapshot: picture.and_then(|p| {
+                snapshot: picture.as_ref().and_then(|p| {
                     let _span = tracing::debug_span!("snapshot_jpeg").entered();
-                    jpeg(&p, quality, u32::MAX)
+                    jpeg(p, quality, u32::MAX)
                 }),
+                located: picture
+                    .zip(map)
+                    .and_then(|(p, map)| locate(&p, &map, spec, quality)),
                 event,
                 frame_ms,
             },
@@ -144,6 +157,32 @@ fn encode_all(jobs: &Receiver<Job>, events: &Sender<PipelineEvent>, quality: u8)
         };
         let _ = events.send(event);
     }
+}
+
+/// Where in `picture` the fight is by `map`: its box, and the picture with the map laid over.
+/// `None` when no part of the map speaks for a fight; the box without a heat map when the
+/// JPEG cannot be made.
+fn locate(
+    picture: &Picture,
+    map: &ActivationMap,
+    spec: ResizeSpec,
+    quality: u8,
+) -> Option<Located> {
+    let _span = tracing::debug_span!("heatmap_jpeg").entered();
+    let view = spec.view(picture.width(), picture.height());
+    let region = within(view, map.hot_box()?);
+    let heatmap = match picture.to_rgb_within(HEATMAP_WIDTH) {
+        Ok(rgb) => jpeg(
+            &Picture::Rgb(heat_overlay(&rgb, map, view, Some(region))),
+            quality,
+            u32::MAX,
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not make a heat map.");
+            None
+        }
+    };
+    Some(Located { region, heatmap })
 }
 
 /// A JPEG of `picture` at most `max_width` wide; `None` (and a warning) if it cannot be made.

@@ -207,3 +207,58 @@ fn synthetic_batches_fit_the_model_and_warm_up_runs_every_size() {
     assert_eq!(by_view.len(), 3);
     pkg.warm_up(4).unwrap();
 }
+
+/// The mc3_18 packages' second output (scripts/cam.py): one map per clip at 1/16 of the input,
+/// whose mean is the fight logit minus the other (ln p_fight / p_other after the softmax), so
+/// the map explains the very score it comes with.
+#[test]
+fn the_mc3_packages_say_where_and_their_maps_add_up_to_the_score() {
+    let rt = runtime();
+    for (dir, side) in [
+        ("models/fight-mc3-18", 7),
+        ("models/fight-mc3-18-int8", 7),
+        ("models/fight-mc3-18-6x80-int8", 5),
+    ] {
+        let mut pkg = ModelPackage::load(&rt, &repo().join(dir), 1).unwrap();
+        let batch = pkg.synthetic_batch(2);
+        let scores = pkg.score_tensor(batch).unwrap();
+        assert_eq!(scores.len(), 2);
+        for s in scores {
+            let map = s.cam.as_ref().unwrap_or_else(|| panic!("{dir}: no map"));
+            assert_eq!((map.width(), map.height()), (side, side), "{dir}");
+            let log_odds = (s.probs[0] / s.probs[1]).ln();
+            assert!(
+                (map.mean() - log_odds).abs() < 1e-3,
+                "{dir}: map mean {} vs log odds {log_odds}",
+                map.mean()
+            );
+        }
+    }
+    // A package without one says nothing of where.
+    let mut demo = ModelPackage::load(&rt, &repo().join("models/fight-demo"), 1).unwrap();
+    let batch = demo.synthetic_batch(1);
+    assert!(demo.score_tensor(batch).unwrap()[0].cam.is_none());
+}
+
+#[test]
+fn a_map_the_graph_lacks_is_a_mismatch() {
+    let toml = TINY_TOML.replace(
+        "fight_labels = [\"fight\"]",
+        "fight_labels = [\"fight\"]\ncam = \"cam\"",
+    );
+    let dir = package(&tiny(), &toml);
+    let err = ModelPackage::load(&runtime(), dir.path(), 1).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::ModelMismatch { .. }), "{msg}");
+    assert!(msg.contains("output.cam"), "{msg}");
+    // Naming the score output as the map is refused when the package is read.
+    let toml = TINY_TOML.replace(
+        "fight_labels = [\"fight\"]",
+        "fight_labels = [\"fight\"]\ncam = \"probs\"",
+    );
+    let dir = package(&tiny(), &toml);
+    let msg = ModelPackage::load(&runtime(), dir.path(), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("output.cam"), "{msg}");
+}

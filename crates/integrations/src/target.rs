@@ -174,6 +174,8 @@ mod tests {
             started_at: 1,
             snapshot_url: None,
             source: "pipeline".into(),
+            region: None,
+            heatmap_url: None,
         })
     }
 

@@ -76,6 +76,8 @@ fn alert(camera: &str) -> NewAlert {
         started_at: 1_790_000_000_000,
         snapshot: None,
         source: "pipeline".into(),
+        region: None,
+        heatmap: None,
     }
 }
 

@@ -170,6 +170,8 @@ mod tests {
             started_at: 1,
             snapshot_url: None,
             source: "pipeline".into(),
+            region: Some([0.5, 0.25, 1.0, 0.75]),
+            heatmap_url: None,
         });
         let json = serde_json::to_string(&m).unwrap();
         assert!(

@@ -145,6 +145,14 @@ pub struct FightAlert {
     pub snapshot_url: Option<String>,
     /// Who raised it: `pipeline` or the detector client's user name.
     pub source: String,
+    /// Where in the snapshot the fight is, `[x0, y0, x1, y1]` in 0–1 picture coordinates
+    /// (left, top, right, bottom), when the model could tell (its class activation map).
+    #[serde(default)]
+    pub region: Option<[f32; 4]>,
+    /// Where the heat map JPEG is served: the snapshot with the model's activation map laid
+    /// over it and the region drawn.
+    #[serde(default)]
+    pub heatmap_url: Option<String>,
 }
 
 /// A change to an alert.

@@ -37,6 +37,12 @@ pub struct AlertRecord {
     pub note: Option<String>,
     /// Snapshot file name on the server (served at `/api/alerts/{id}/snapshot.jpg`).
     pub snapshot: Option<String>,
+    /// Heat map file name on the server (served at `/api/alerts/{id}/heatmap.jpg`).
+    #[serde(default)]
+    pub heatmap: Option<String>,
+    /// Where in the snapshot the fight is, `[x0, y0, x1, y1]` in 0–1 picture coordinates.
+    #[serde(default)]
+    pub region: Option<[f32; 4]>,
     /// Who raised it: `pipeline` or a detector's user name.
     pub source: String,
     /// The incident clip, when one was written.

@@ -21,6 +21,32 @@ pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
     workflow_assigns_and_resolves(fresh().as_ref());
     integration_cursors_only_move_forward(fresh().as_ref());
     push_subscriptions_are_kept_per_endpoint(fresh().as_ref());
+    regions_and_heat_maps_are_kept(fresh().as_ref());
+}
+
+/// Where in the picture: the region and the heat map's name come back as stored, the event
+/// says where the heat map is served, and giving up an alert's media forgets its heat map.
+pub fn regions_and_heat_maps_are_kept(store: &dyn AlertStore) {
+    let region = [0.418, 0.4615, 0.8279, 0.934];
+    let a = store
+        .create_alert(&NewAlert {
+            region: Some(region),
+            heatmap: Some("snap-heat.jpg".into()),
+            ..new_alert("lobby", 100)
+        })
+        .unwrap();
+    assert_eq!(a.region, Some(region));
+    assert_eq!(a.heatmap_url.as_deref(), Some("/api/alerts/a1/heatmap.jpg"));
+    let b = store.create_alert(&new_alert("gate", 101)).unwrap();
+    assert_eq!((b.region, b.heatmap_url), (None, None));
+    let stored = store.alert("a1").unwrap().unwrap();
+    assert_eq!(
+        (stored.region, stored.heatmap.as_deref()),
+        (Some(region), Some("snap-heat.jpg"))
+    );
+    store.clear_media("a1").unwrap();
+    let cleared = store.alert("a1").unwrap().unwrap();
+    assert_eq!((cleared.heatmap, cleared.region), (None, Some(region)));
 }
 
 /// A subscription is stored, replaced by endpoint, listed oldest first, and deleted.
@@ -208,6 +234,8 @@ pub(crate) fn new_alert(camera: &str, started_at: u64) -> NewAlert {
         started_at,
         snapshot: Some("snap.jpg".into()),
         source: "pipeline".into(),
+        region: None,
+        heatmap: None,
     }
 }
 

@@ -19,6 +19,7 @@ let store = SqliteStore::open(&dir.path().join("fightwatch.db"))?;
 let alert = store.create_alert(&NewAlert {
     camera: "lobby".into(), site: "hq".into(), label: "fight".into(), score: 0.9,
     started_at: 1_764_000_000_000, snapshot: None, source: "pipeline".into(),
+    region: None, heatmap: None,
 })?;
 assert_eq!(store.events_after(0, 10)?.len(), 1);
 assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");

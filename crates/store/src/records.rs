@@ -19,6 +19,10 @@ pub struct NewAlert {
     pub snapshot: Option<String>,
     /// `pipeline` or the detector's user name.
     pub source: String,
+    /// Where in the snapshot the fight is, `[x0, y0, x1, y1]` in 0–1 picture coordinates.
+    pub region: Option<[f32; 4]>,
+    /// Heat map file name inside the snapshot folder, if any.
+    pub heatmap: Option<String>,
 }
 
 /// A change to an alert (any combination).

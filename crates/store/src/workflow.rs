@@ -21,6 +21,11 @@ pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> ServerMessage {
             .as_ref()
             .map(|_| format!("/api/alerts/a{seq}/snapshot.jpg")),
         source: new.source.clone(),
+        region: new.region,
+        heatmap_url: new
+            .heatmap
+            .as_ref()
+            .map(|_| format!("/api/alerts/a{seq}/heatmap.jpg")),
     })
 }
 
@@ -172,10 +177,29 @@ pub(crate) fn parse_reason(
     .transpose()
 }
 
-/// The media files of an alert: its snapshot and its clip.
-pub(crate) fn media_files(snapshot: Option<String>, clip: Option<String>) -> Vec<String> {
+/// A region as stored: JSON `[x0, y0, x1, y1]`.
+pub(crate) fn region_json(region: Option<[f32; 4]>) -> Option<String> {
+    region.map(|r| format!("[{},{},{},{}]", r[0], r[1], r[2], r[3]))
+}
+
+/// A stored region; anything but four numbers is an error.
+pub(crate) fn parse_region(s: Option<String>) -> Result<Option<[f32; 4]>, String> {
+    s.map(|s| serde_json::from_str(&s).map_err(|e| format!("bad region {s:?}: {e}")))
+        .transpose()
+}
+
+/// The media files of an alert: its snapshot, its clip and its heat map.
+pub(crate) fn media_files(
+    snapshot: Option<String>,
+    clip: Option<String>,
+    heatmap: Option<String>,
+) -> Vec<String> {
     let clip_file = parse_clip(clip).ok().flatten().map(|c| c.file);
-    snapshot.into_iter().chain(clip_file).collect()
+    snapshot
+        .into_iter()
+        .chain(clip_file)
+        .chain(heatmap)
+        .collect()
 }
 
 /// The `receive_message` event of a chat message numbered `seq`.

@@ -47,7 +47,17 @@ snapshot_url: string | null,
 /**
  * Who raised it: `pipeline` or the detector client's user name.
  */
-source: string, };
+source: string, 
+/**
+ * Where in the snapshot the fight is, `[x0, y0, x1, y1]` in 0–1 picture coordinates
+ * (left, top, right, bottom), when the model could tell (its class activation map).
+ */
+region: [number, number, number, number] | null, 
+/**
+ * Where the heat map JPEG is served: the snapshot with the model's activation map laid
+ * over it and the region drawn.
+ */
+heatmap_url: string | null, };
 
 export type AlertUpdate = { 
 /**
@@ -546,6 +556,14 @@ note: string | null,
  * Snapshot file name on the server (served at `/api/alerts/{id}/snapshot.jpg`).
  */
 snapshot: string | null, 
+/**
+ * Heat map file name on the server (served at `/api/alerts/{id}/heatmap.jpg`).
+ */
+heatmap: string | null, 
+/**
+ * Where in the snapshot the fight is, `[x0, y0, x1, y1]` in 0–1 picture coordinates.
+ */
+region: [number, number, number, number] | null, 
 /**
  * Who raised it: `pipeline` or a detector's user name.
  */

@@ -7,7 +7,8 @@ import { StatusBadge } from "./Feed";
 import { evidenceUrl } from "../alerts";
 import { ClipPlayer, LiveView } from "./Media";
 
-type View = "clip" | "snapshot" | "live";
+type View = "clip" | "snapshot" | "heatmap" | "live";
+const VIEW_LABEL: Record<View, string> = { clip: "Clip", snapshot: "Snapshot", heatmap: "Heat map", live: "Live" };
 
 const OUTCOME_LABEL: Record<Outcome, string> = { confirmed: "Confirmed fight", false_alarm: "False alarm", test: "Test" };
 const REASON_LABEL: Record<FalseAlarmReason, string> = {
@@ -117,7 +118,9 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
         <div class="detail-body">
           <div class="detail-snapshot">
             <div class="media-tabs" role="tablist" aria-label="Evidence">
-              {(["clip", "snapshot", "live"] as View[]).map((v) => (
+              {(["clip", "snapshot", "heatmap", "live"] as View[])
+                .filter((v) => v !== "heatmap" || alert.heatmapUrl)
+                .map((v) => (
                 <button
                   type="button"
                   role="tab"
@@ -126,7 +129,7 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
                   class={view === v ? "tab selected" : "tab"}
                   onClick={() => setChosen(v)}
                 >
-                  {v === "clip" ? "Clip" : v === "snapshot" ? "Snapshot" : "Live"}
+                  {VIEW_LABEL[v]}
                 </button>
               ))}
             </div>
@@ -140,19 +143,28 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
               ))}
             {view === "snapshot" &&
               (alert.snapshotUrl ? (
-                <a href={alert.snapshotUrl} target="_blank" rel="noopener">
+                <a href={alert.snapshotUrl} target="_blank" rel="noopener" class="snapshot-frame">
                   <img src={alert.snapshotUrl} alt={`Snapshot of ${alert.camera} when the fight was detected`} />
+                  {alert.region && <RegionBox region={alert.region} />}
                 </a>
               ) : (
                 <div class="thumb-none big">No snapshot for this alert</div>
               ))}
+            {view === "heatmap" && alert.heatmapUrl && (
+              <a href={alert.heatmapUrl} target="_blank" rel="noopener">
+                <img
+                  src={alert.heatmapUrl}
+                  alt={`Heat map of where in ${alert.camera}'s picture the model saw the fight`}
+                />
+              </a>
+            )}
             {view === "live" && <LiveView camera={alert.camera} />}
             {model.canAck && (
               <p class="export">
                 <a class="button" href={evidenceUrl(alert.id)} download>
                   Export signed evidence
                 </a>{" "}
-                <span class="muted">(clip, snapshot, timeline; the export is recorded)</span>
+                <span class="muted">(clip, snapshot, heat map, timeline; the export is recorded)</span>
               </p>
             )}
           </div>
@@ -292,6 +304,20 @@ export function AlertDetail({ model, id, close }: { model: ConsoleModel; id: str
 function detectionClip(t: TimelineEntry): string | undefined {
   const url = (t.event as Record<string, unknown>).detection_clip_url;
   return typeof url === "string" && url.startsWith("/api/alerts/") ? url : undefined;
+}
+
+/** The fight's region drawn over the snapshot (`[x0, y0, x1, y1]`, 0–1 of the picture). */
+function RegionBox({ region }: { region: [number, number, number, number] }) {
+  const [x0, y0, x1, y1] = region;
+  const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+  return (
+    <span
+      class="region-box"
+      data-testid="region-box"
+      title="Where the model saw the fight"
+      style={{ left: pct(x0), top: pct(y0), width: pct(x1 - x0), height: pct(y1 - y0) }}
+    />
+  );
 }
 
 /** A grouped detection's own snapshot (this console's API only). */

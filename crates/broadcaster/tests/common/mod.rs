@@ -167,6 +167,8 @@ pub fn alert_at(camera: &str, site: &str) -> NewAlert {
         started_at: 1,
         snapshot: None,
         source: "pipeline".into(),
+        region: None,
+        heatmap: None,
     }
 }
 

@@ -61,8 +61,8 @@ pub(super) async fn create_alert(
         unreachable!("append returns what make built")
     };
     tx.execute(
-        "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, 'active', $7, $8, $9)",
+        "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source, region, heatmap)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, 'active', $7, $8, $9, $10, $11)",
         &[
             &alert.id,
             &(alert.seq as i64),
@@ -73,6 +73,8 @@ pub(super) async fn create_alert(
             &(new.started_at as i64),
             &new.snapshot,
             &new.source,
+            &crate::workflow::region_json(new.region),
+            &new.heatmap,
         ],
     )
     .await?;
@@ -157,7 +159,7 @@ pub(super) async fn escalate_alert(
     Ok(Some(escalated))
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at, region, heatmap FROM alerts";
 
 fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
     let status: String = r.try_get(7)?;
@@ -186,6 +188,8 @@ fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
         escalations: r.try_get::<_, i32>(19)?.max(0) as u32,
         count: r.try_get::<_, i32>(20)?.max(1) as u32,
         last_seen_at: r.try_get::<_, Option<i64>>(21)?.map(|v| v as u64),
+        region: crate::workflow::parse_region(r.try_get(22)?).map_err(|m| bad(0, m))?,
+        heatmap: r.try_get(23)?,
     })
 }
 
@@ -279,13 +283,17 @@ pub(super) async fn prune(client: &mut Client, before_ms: u64) -> Result<Vec<Str
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "DELETE FROM alerts WHERE started_at < $1 RETURNING snapshot, clip",
+            "DELETE FROM alerts WHERE started_at < $1 RETURNING snapshot, clip, heatmap",
             &[&before],
         )
         .await?;
     let mut files = Vec::new();
     for r in &rows {
-        files.extend(crate::workflow::media_files(r.try_get(0)?, r.try_get(1)?));
+        files.extend(crate::workflow::media_files(
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+        ));
     }
     tx.execute("DELETE FROM events WHERE at_ms < $1", &[&before])
         .await?;
@@ -304,7 +312,7 @@ pub(super) async fn oldest_media(
 ) -> Result<Vec<(String, Vec<String>)>, Failure> {
     let rows = client
         .query(
-            "SELECT id, snapshot, clip FROM alerts WHERE snapshot IS NOT NULL OR clip IS NOT NULL
+            "SELECT id, snapshot, clip, heatmap FROM alerts WHERE snapshot IS NOT NULL OR clip IS NOT NULL
              ORDER BY seq LIMIT $1",
             &[&(limit as i64)],
         )
@@ -313,7 +321,7 @@ pub(super) async fn oldest_media(
         .map(|r| {
             Ok((
                 r.try_get(0)?,
-                crate::workflow::media_files(r.try_get(1)?, r.try_get(2)?),
+                crate::workflow::media_files(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?),
             ))
         })
         .collect()
@@ -322,7 +330,7 @@ pub(super) async fn oldest_media(
 pub(super) async fn clear_media(client: &Client, id: &str) -> Result<(), Failure> {
     client
         .execute(
-            "UPDATE alerts SET snapshot = NULL, clip = NULL WHERE id = $1",
+            "UPDATE alerts SET snapshot = NULL, clip = NULL, heatmap = NULL WHERE id = $1",
             &[&id],
         )
         .await?;

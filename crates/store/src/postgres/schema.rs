@@ -16,7 +16,12 @@ const STEPS: &[&str] = &[
     V5_INTEGRATIONS,
     V6_GROUPING,
     V7_PUSH,
+    V8_REGION,
 ];
+
+/// Where in the picture (the model's box, JSON `[x0, y0, x1, y1]`) and the heat map beside the
+/// snapshot.
+const V8_REGION: &str = "ALTER TABLE alerts ADD COLUMN region TEXT, ADD COLUMN heatmap TEXT;";
 
 /// Browsers subscribed to Web Push.
 const V7_PUSH: &str = "

@@ -53,8 +53,8 @@ pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert
         unreachable!("append returns what make built")
     };
     tx.execute(
-        "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'active', ?7, ?8, ?9)",
+        "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source, region, heatmap)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'active', ?7, ?8, ?9, ?10, ?11)",
         params![
             alert.id,
             alert.seq as i64,
@@ -64,7 +64,9 @@ pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert
             f64::from(new.score),
             new.started_at as i64,
             new.snapshot,
-            new.source
+            new.source,
+            crate::workflow::region_json(new.region),
+            new.heatmap
         ],
     )?;
     tx.commit()?;
@@ -134,7 +136,7 @@ pub(super) fn escalate(
     Ok(Some(escalated))
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at FROM alerts";
+const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at, region, heatmap FROM alerts";
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     let status: String = r.get(7)?;
@@ -163,6 +165,8 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
         escalations: r.get(19)?,
         count: r.get(20)?,
         last_seen_at: r.get::<_, Option<i64>>(21)?.map(|v| v as u64),
+        region: crate::workflow::parse_region(r.get(22)?).map_err(|m| unreadable(22, m))?,
+        heatmap: r.get(23)?,
     })
 }
 

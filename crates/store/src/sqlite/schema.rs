@@ -12,7 +12,7 @@ use rusqlite::{Connection, Transaction};
 pub(crate) const VERSION: i64 = STEPS.len() as i64;
 
 /// Step `i` upgrades version `i` to `i + 1`.
-const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 8] = [
+const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 9] = [
     v1_base,
     v2_checks,
     v3_clips,
@@ -21,6 +21,7 @@ const STEPS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; 8] = [
     v6_integrations,
     v7_grouping,
     v8_push,
+    v9_region,
 ];
 
 pub(crate) enum UpgradeError {
@@ -194,6 +195,15 @@ fn v8_push(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             auth TEXT NOT NULL,
             created_at INTEGER NOT NULL
         );",
+    )
+}
+
+/// Version 9: where in the picture (the model's box, JSON `[x0, y0, x1, y1]`) and the heat
+/// map beside the snapshot.
+fn v9_region(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE alerts ADD COLUMN region TEXT CHECK (region IS NULL OR json_valid(region));
+        ALTER TABLE alerts ADD COLUMN heatmap TEXT;",
     )
 }
 

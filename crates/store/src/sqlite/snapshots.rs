@@ -6,10 +6,14 @@ pub(super) fn prune(conn: &mut Connection, before_ms: u64) -> rusqlite::Result<V
     let tx = conn.transaction()?;
     let files: Vec<String> = {
         let mut stmt = tx.prepare(
-            "SELECT snapshot, clip FROM alerts WHERE started_at < ?1 AND (snapshot IS NOT NULL OR clip IS NOT NULL)",
+            "SELECT snapshot, clip, heatmap FROM alerts WHERE started_at < ?1 AND (snapshot IS NOT NULL OR clip IS NOT NULL)",
         )?;
         let rows = stmt.query_map(params![before_ms as i64], |r| {
-            Ok(crate::workflow::media_files(r.get(0)?, r.get(1)?))
+            Ok(crate::workflow::media_files(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+            ))
         })?;
         rows.collect::<Result<Vec<_>, _>>()?
             .into_iter()
@@ -34,13 +38,13 @@ pub(super) fn oldest(
     limit: usize,
 ) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
     let mut stmt = conn.prepare(
-        "SELECT id, snapshot, clip FROM alerts WHERE snapshot IS NOT NULL OR clip IS NOT NULL
+        "SELECT id, snapshot, clip, heatmap FROM alerts WHERE snapshot IS NOT NULL OR clip IS NOT NULL
          ORDER BY seq LIMIT ?1",
     )?;
     let rows = stmt.query_map(params![limit as i64], |r| {
         Ok((
             r.get(0)?,
-            crate::workflow::media_files(r.get(1)?, r.get(2)?),
+            crate::workflow::media_files(r.get(1)?, r.get(2)?, r.get(3)?),
         ))
     })?;
     rows.collect()
@@ -48,7 +52,7 @@ pub(super) fn oldest(
 
 pub(super) fn clear(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE alerts SET snapshot = NULL, clip = NULL WHERE id = ?1",
+        "UPDATE alerts SET snapshot = NULL, clip = NULL, heatmap = NULL WHERE id = ?1",
         params![id],
     )?;
     Ok(())

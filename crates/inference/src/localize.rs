@@ -1,0 +1,283 @@
+//! Where in the picture: a model's class activation map made into a box and a heat map.
+//!
+//! Models that end in global average pooling and one linear layer (mc3_18 and its packages)
+//! can say, per cell of their last feature map, how much that cell added to the fight logit
+//! (Zhou et al., "Learning Deep Features for Discriminative Localization", 2016):
+//! `scripts/cam.py` exports it as a second output. The map covers what the model saw, the
+//! centre crop of the resized frame ([`fightwatch_capture::ResizeSpec::view`]); the box and the
+//! heat map are put back into the whole picture's coordinates here.
+
+use image::{Rgb, RgbImage};
+
+/// Upsampling of the map before it is thresholded: a 5x5 map becomes 80x80, so the box's
+/// edges fall between cell centres instead of on the coarse grid.
+const UPSAMPLE: usize = 16;
+/// Share of the map's highest value a point needs to be inside the box: the half-maximum
+/// contour, as CAM localisation commonly takes it (0.2 of the range in the paper drew boxes
+/// round whole scenes at this map's 5x5 resolution).
+const HOT_SHARE: f32 = 0.5;
+/// Strongest tint of the heat map (at the map's highest value).
+const MAX_ALPHA: f32 = 0.6;
+/// What the model did not see (outside its centre crop) is darkened to this share.
+const UNSEEN: f32 = 0.55;
+
+/// A class activation map: `height` rows of `width` cells over the model's input, each the
+/// fight logit's share there (positive: the cell speaks for a fight).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationMap {
+    width: usize,
+    height: usize,
+    values: Vec<f32>,
+}
+
+impl ActivationMap {
+    /// A map of `width` x `height` cells, row by row; `None` when the sizes disagree, a side
+    /// is 0 or a value is not finite.
+    pub fn new(width: usize, height: usize, values: Vec<f32>) -> Option<Self> {
+        (width > 0
+            && height > 0
+            && values.len() == width * height
+            && values.iter().all(|v| v.is_finite()))
+        .then_some(Self {
+            width,
+            height,
+            values,
+        })
+    }
+
+    /// Cells per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The cells, row by row.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// The mean of the cells: for the packages `scripts/cam.py` made, the fight logit minus
+    /// the other one (the score this map comes with).
+    pub fn mean(&self) -> f32 {
+        self.values.iter().sum::<f32>() / self.values.len() as f32
+    }
+
+    fn peak(&self) -> f32 {
+        self.values
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    /// The map at `(u, v)` (0–1 over the model's input), interpolated bilinearly between cell
+    /// centres and held at the edges.
+    fn sample(&self, u: f32, v: f32) -> f32 {
+        let x = (u * self.width as f32 - 0.5).clamp(0.0, (self.width - 1) as f32);
+        let y = (v * self.height as f32 - 0.5).clamp(0.0, (self.height - 1) as f32);
+        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let at = |cx: usize, cy: usize| self.values[cy * self.width + cx];
+        let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+        let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+
+    /// The box round the hottest part of the map, `[x0, y0, x1, y1]` in 0–1 coordinates of
+    /// the model's input: the connected region (upsampled, 4-neighbours) round the highest
+    /// point where the map is at least half its highest value. `None` when no cell is
+    /// positive: nothing in the picture speaks for a fight.
+    pub fn hot_box(&self) -> Option<[f32; 4]> {
+        let peak = self.peak();
+        if peak <= 0.0 {
+            return None;
+        }
+        let threshold = peak * HOT_SHARE;
+        let (w, h) = (self.width * UPSAMPLE, self.height * UPSAMPLE);
+        let grid: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (px, py) = (i % w, i / w);
+                self.sample((px as f32 + 0.5) / w as f32, (py as f32 + 0.5) / h as f32)
+            })
+            .collect();
+        let start = grid
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)?;
+        let mut seen = vec![false; w * h];
+        let mut stack = vec![start];
+        seen[start] = true;
+        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+        while let Some(i) = stack.pop() {
+            let (px, py) = (i % w, i / w);
+            (x0, y0, x1, y1) = (x0.min(px), y0.min(py), x1.max(px), y1.max(py));
+            let neighbours = [
+                (px > 0).then(|| i - 1),
+                (px + 1 < w).then(|| i + 1),
+                (py > 0).then(|| i - w),
+                (py + 1 < h).then(|| i + w),
+            ];
+            for n in neighbours.into_iter().flatten() {
+                if !seen[n] && grid[n] >= threshold {
+                    seen[n] = true;
+                    stack.push(n);
+                }
+            }
+        }
+        Some([
+            x0 as f32 / w as f32,
+            y0 as f32 / h as f32,
+            (x1 + 1) as f32 / w as f32,
+            (y1 + 1) as f32 / h as f32,
+        ])
+    }
+}
+
+/// `inner` (0–1 coordinates of `view`) in the coordinates `view` is given in.
+pub fn within(view: [f64; 4], inner: [f32; 4]) -> [f32; 4] {
+    let (w, h) = (view[2] - view[0], view[3] - view[1]);
+    [
+        (view[0] + f64::from(inner[0]) * w) as f32,
+        (view[1] + f64::from(inner[1]) * h) as f32,
+        (view[0] + f64::from(inner[2]) * w) as f32,
+        (view[1] + f64::from(inner[3]) * h) as f32,
+    ]
+}
+
+/// `picture` with `map` laid over the part the model saw (`view`, 0–1 picture coordinates): a
+/// colour from blue to red where the map is positive, stronger the hotter; what the model did
+/// not see darkened; and `region` (0–1 picture coordinates) outlined.
+pub fn heat_overlay(
+    picture: &RgbImage,
+    map: &ActivationMap,
+    view: [f64; 4],
+    region: Option<[f32; 4]>,
+) -> RgbImage {
+    let (pw, ph) = picture.dimensions();
+    let peak = map.peak().max(f32::MIN_POSITIVE);
+    let (vw, vh) = (view[2] - view[0], view[3] - view[1]);
+    let mut out = picture.clone();
+    for (x, y, px) in out.enumerate_pixels_mut() {
+        let fx = (f64::from(x) + 0.5) / f64::from(pw);
+        let fy = (f64::from(y) + 0.5) / f64::from(ph);
+        let (u, v) = ((fx - view[0]) / vw, (fy - view[1]) / vh);
+        if !(0.0..=1.0).contains(&u) || !(0.0..=1.0).contains(&v) || vw <= 0.0 || vh <= 0.0 {
+            px.0 = px.0.map(|c| (f32::from(c) * UNSEEN) as u8);
+            continue;
+        }
+        let heat = (map.sample(u as f32, v as f32) / peak).clamp(0.0, 1.0);
+        if heat > 0.0 {
+            let tint = colour(heat);
+            let alpha = MAX_ALPHA * heat;
+            for (c, t) in px.0.iter_mut().zip(tint) {
+                *c = (f32::from(*c) * (1.0 - alpha) + f32::from(t) * alpha).round() as u8;
+            }
+        }
+    }
+    if let Some(r) = region {
+        outline(&mut out, r);
+    }
+    out
+}
+
+/// Blue (cool) through cyan, green and yellow to red (hot), for `t` in 0–1.
+fn colour(t: f32) -> [u8; 3] {
+    const STOPS: [[f32; 3]; 5] = [
+        [0.0, 0.0, 255.0],
+        [0.0, 255.0, 255.0],
+        [0.0, 255.0, 0.0],
+        [255.0, 255.0, 0.0],
+        [255.0, 0.0, 0.0],
+    ];
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f32;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f32;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    [0, 1, 2].map(|c| (a[c] + (b[c] - a[c]) * f).round() as u8)
+}
+
+/// Draws the outline of `region` (0–1 coordinates), about 1/200 of the picture's width thick.
+fn outline(img: &mut RgbImage, region: [f32; 4]) {
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return;
+    }
+    let thick = (w / 200).max(2);
+    let to_px = |v: f32, size: u32| ((v.clamp(0.0, 1.0) * size as f32) as u32).min(size - 1);
+    let (x0, y0) = (to_px(region[0], w), to_px(region[1], h));
+    let (x1, y1) = (to_px(region[2], w), to_px(region[3], h));
+    let colour = Rgb([255, 255, 255]);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let edge = x < x0 + thick || x + thick > x1 || y < y0 + thick || y + thick > y1;
+            if edge {
+                img.put_pixel(x, y, colour);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(rows: &[&[f32]]) -> ActivationMap {
+        let values = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        ActivationMap::new(rows[0].len(), rows.len(), values).expect("a map")
+    }
+
+    #[test]
+    fn the_box_surrounds_the_hot_corner_only() {
+        // fight-mc3-18-6x80-int8's map of a real fight in the picture's bottom-right corner
+        // (fi003 over nofi002, 60 % of the frame), rounded.
+        let m = map(&[
+            &[-3.0, -3.4, -4.2, -4.5, -4.2],
+            &[-2.4, -0.4, 1.5, 2.0, 0.2],
+            &[-1.5, 2.9, 8.6, 10.8, 6.9],
+            &[-1.4, 4.2, 12.3, 15.3, 10.4],
+            &[-2.2, 1.6, 7.6, 10.2, 6.6],
+        ]);
+        let b = m.hot_box().expect("a box");
+        assert!(b[0] > 0.3 && b[1] > 0.3, "{b:?}");
+        assert!(b[2] > 0.85 && b[3] > 0.85, "{b:?}");
+        // A second hot spot not connected to the hottest is left out.
+        let m = map(&[&[9.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 0.0, 10.0]]);
+        let b = m.hot_box().expect("a box");
+        assert!(b[0] >= 0.5 && b[1] >= 0.5, "{b:?}");
+    }
+
+    #[test]
+    fn no_positive_cell_no_box() {
+        assert_eq!(map(&[&[-1.0, -2.0], &[-0.5, -3.0]]).hot_box(), None);
+        assert!(ActivationMap::new(2, 2, vec![1.0; 3]).is_none());
+        assert!(ActivationMap::new(1, 1, vec![f32::NAN]).is_none());
+        assert!((map(&[&[1.0, 3.0]]).mean() - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn boxes_go_back_into_the_whole_picture() {
+        let view = [0.25, 0.0, 0.75, 1.0];
+        assert_eq!(within(view, [0.0, 0.5, 1.0, 1.0]), [0.25, 0.5, 0.75, 1.0]);
+    }
+
+    #[test]
+    fn the_heat_map_tints_the_hot_side_and_darkens_what_was_not_seen() {
+        let picture = RgbImage::from_pixel(40, 20, Rgb([100, 100, 100]));
+        let m = map(&[&[-1.0, 4.0]]);
+        let view = [0.25, 0.0, 0.75, 1.0];
+        let out = heat_overlay(&picture, &m, view, None);
+        // Outside the view: darker, untinted.
+        assert_eq!(out.get_pixel(2, 10).0, [55, 55, 55]);
+        // The hot cell (right half of the view) goes red; the cold one stays as it was.
+        let hot = out.get_pixel(28, 10).0;
+        assert!(hot[0] > 150 && hot[2] < 60, "{hot:?}");
+        assert_eq!(out.get_pixel(12, 10).0, [100, 100, 100]);
+        let boxed = heat_overlay(&picture, &m, view, Some([0.5, 0.0, 0.75, 1.0]));
+        assert_eq!(boxed.get_pixel(20, 10).0, [255, 255, 255]);
+    }
+}
