@@ -6,6 +6,10 @@
 # FIGHTWATCH_SPAN_TIMES=1, so its log gives each stage's time: model_run, snapshot_jpeg,
 # alert_stage (store, media, publish), and when each incident start reached the alert stage.
 #
+# CONFIG=FILE runs another config (paths as in docs/fightwatch.example.toml: relative to docs/,
+# or absolute), e.g. a real model on the fixtures/corner clips, whose alerts carry heat maps
+# (the heatmap_jpeg stage).
+#
 #   bash scripts/bench_latency.sh          one JSON line, also in target/bench/latency.jsonl
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +20,7 @@ mkdir -p target/bench
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed -e "s#\"\\.\\./#\"$ROOT/#g" -e "s#^bind = .*#bind = \"127.0.0.1:$port\"#" \
-  -e "s#^data_dir = .*#data_dir = \"$work/data\"#" docs/fightwatch.example.toml > "$work/fightwatch.toml"
+  -e "s#^data_dir = .*#data_dir = \"$work/data\"#" "${CONFIG:-docs/fightwatch.example.toml}" > "$work/fightwatch.toml"
 export FIGHTWATCH_JWT_SECRET="latency bench secret, long enough"
 FIGHTWATCH_SPAN_TIMES=1 RUST_LOG="info,fightwatch_inference=debug,fightwatch_alerts=debug" \
   target/release/fightwatch run --config "$work/fightwatch.toml" 2>"$work/server.log" &
@@ -37,8 +41,8 @@ def ms(v):
     return float(m.group(1)) * {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)] if m else None
 stages = {}
 for line in log.splitlines():
-    m = re.search(r"(model_run|snapshot_jpeg|alert_stage)\{[^}]*\}?.*?close time\.busy=(\S+) time\.idle=(\S+)", line) \
-        or re.search(r"(model_run|snapshot_jpeg|alert_stage).*close time\.busy=(\S+) time\.idle=(\S+)", line)
+    m = re.search(r"(model_run|snapshot_jpeg|heatmap_jpeg|alert_stage)\{[^}]*\}?.*?close time\.busy=(\S+) time\.idle=(\S+)", line) \
+        or re.search(r"(model_run|snapshot_jpeg|heatmap_jpeg|alert_stage).*close time\.busy=(\S+) time\.idle=(\S+)", line)
     if m:
         busy, idle = ms(m.group(2)), ms(m.group(3))
         if busy is not None and idle is not None:

@@ -69,14 +69,25 @@ impl Picture {
 
     /// A JPEG of the picture at most `max_width` pixels wide.
     pub fn to_jpeg(&self, quality: u8, max_width: u32) -> Result<Vec<u8>, CaptureError> {
-        let rgb = self.to_rgb_within(max_width)?;
-        let mut jpeg = Vec::new();
-        rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg, quality,
-        ))
-        .map_err(|e| CaptureError::InvalidOption(format!("JPEG encoding: {e}")))?;
-        Ok(jpeg)
+        rgb_to_jpeg(&self.to_rgb_within(max_width)?, quality)
     }
+}
+
+/// A JPEG of `rgb` at `quality` (1–100), by `jpeg-encoder`: an alert waits for its snapshot's
+/// JPEG, and this is ~4x faster than `image`'s encoder (`cargo bench -p fightwatch-inference
+/// --bench localize`).
+pub fn rgb_to_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, CaptureError> {
+    let err = |e: String| CaptureError::InvalidOption(format!("JPEG encoding: {e}"));
+    let (w, h) = rgb.dimensions();
+    let (w, h) = (
+        u16::try_from(w).map_err(|_| err(format!("{w} pixels wide")))?,
+        u16::try_from(h).map_err(|_| err(format!("{h} pixels high")))?,
+    );
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100))
+        .encode(rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(jpeg)
 }
 
 /// Converts (and scales) a decoded frame to packed RGB24 of `w` x `h` with swscale.

@@ -54,7 +54,7 @@ mod usb;
 pub use camera::{Backoff, Camera, CameraConfig, CameraStats, CameraStatus, Pacing, StatusEvent};
 pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
-pub use frame::{Frame, Picture};
+pub use frame::{Frame, Picture, rgb_to_jpeg};
 pub use image_dir::ImageDirSource;
 pub use live::LatestFrame;
 pub use mask::{MaskPainter, PrivacyMask};

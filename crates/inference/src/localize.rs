@@ -152,6 +152,10 @@ pub fn within(view: [f64; 4], inner: [f32; 4]) -> [f32; 4] {
 /// `picture` with `map` laid over the part the model saw (`view`, 0–1 picture coordinates): a
 /// colour from blue to red where the map is positive, stronger the hotter; what the model did
 /// not see darkened; and `region` (0–1 picture coordinates) outlined.
+///
+/// It runs once per alert on the snapshot thread, before the alert goes out: the map is
+/// interpolated once per row and column, and the tint is a 256-step table, so a pixel costs a
+/// few integer operations (`cargo bench -p fightwatch-inference --bench localize`).
 pub fn heat_overlay(
     picture: &RgbImage,
     map: &ActivationMap,
@@ -160,22 +164,40 @@ pub fn heat_overlay(
 ) -> RgbImage {
     let (pw, ph) = picture.dimensions();
     let peak = map.peak().max(f32::MIN_POSITIVE);
-    let (vw, vh) = (view[2] - view[0], view[3] - view[1]);
+    // Where each column and row falls in the map (None: outside what the model saw).
+    let columns = axis_weights(pw, view[0], view[2], map.width);
+    let rows = axis_weights(ph, view[1], view[3], map.height);
+    let tints = tint_table();
+    let unseen = (UNSEEN * 256.0) as u16;
     let mut out = picture.clone();
-    for (x, y, px) in out.enumerate_pixels_mut() {
-        let fx = (f64::from(x) + 0.5) / f64::from(pw);
-        let fy = (f64::from(y) + 0.5) / f64::from(ph);
-        let (u, v) = ((fx - view[0]) / vw, (fy - view[1]) / vh);
-        if !(0.0..=1.0).contains(&u) || !(0.0..=1.0).contains(&v) || vw <= 0.0 || vh <= 0.0 {
-            px.0 = px.0.map(|c| (f32::from(c) * UNSEEN) as u8);
+    let mut row_values = vec![0.0f32; map.width];
+    let stride = pw as usize * 3;
+    for (y, line) in out.chunks_exact_mut(stride).enumerate() {
+        let Some((y0, y1, fy)) = rows[y] else {
+            line.iter_mut()
+                .for_each(|c| *c = ((u16::from(*c) * unseen + 128) >> 8) as u8);
             continue;
+        };
+        for (cx, v) in row_values.iter_mut().enumerate() {
+            let (a, b) = (
+                map.values[y0 * map.width + cx],
+                map.values[y1 * map.width + cx],
+            );
+            *v = (a + (b - a) * fy) / peak;
         }
-        let heat = (map.sample(u as f32, v as f32) / peak).clamp(0.0, 1.0);
-        if heat > 0.0 {
-            let tint = colour(heat);
-            let alpha = MAX_ALPHA * heat;
-            for (c, t) in px.0.iter_mut().zip(tint) {
-                *c = (f32::from(*c) * (1.0 - alpha) + f32::from(t) * alpha).round() as u8;
+        for (px, column) in line.chunks_exact_mut(3).zip(&columns) {
+            let Some((x0, x1, fx)) = *column else {
+                px.iter_mut()
+                    .for_each(|c| *c = ((u16::from(*c) * unseen + 128) >> 8) as u8);
+                continue;
+            };
+            let heat = row_values[x0] + (row_values[x1] - row_values[x0]) * fx;
+            if heat > 0.0 {
+                let (keep, tint) = tints[(heat.min(1.0) * 255.0) as usize];
+                for (c, t) in px.iter_mut().zip(tint) {
+                    *c = ((u32::from(*c) * u32::from(keep) + u32::from(t) + 128) >> 8).min(255)
+                        as u8;
+                }
             }
         }
     }
@@ -183,6 +205,36 @@ pub fn heat_overlay(
         outline(&mut out, r);
     }
     out
+}
+
+/// For each of `n` pixels along an axis, the two map cells it lies between and the weight of
+/// the second, when the pixel is within `[from, to]` (0–1) of the axis; `cells` cells span that.
+fn axis_weights(n: u32, from: f64, to: f64, cells: usize) -> Vec<Option<(usize, usize, f32)>> {
+    let span = to - from;
+    (0..n)
+        .map(|i| {
+            let u = ((f64::from(i) + 0.5) / f64::from(n) - from) / span;
+            if !(span > 0.0 && (0.0..=1.0).contains(&u)) {
+                return None;
+            }
+            let x = (u * cells as f64 - 0.5).clamp(0.0, (cells - 1) as f64);
+            let x0 = x.floor() as usize;
+            Some((x0, (x0 + 1).min(cells - 1), (x - x0 as f64) as f32))
+        })
+        .collect()
+}
+
+/// For each of 256 heat steps: how much of the pixel stays (of 256) and the tint added
+/// (premultiplied, of 256).
+fn tint_table() -> Vec<(u16, [u16; 3])> {
+    (0..256)
+        .map(|i| {
+            let heat = i as f32 / 255.0;
+            let alpha = MAX_ALPHA * heat;
+            let tint = colour(heat).map(|t| (f32::from(t) * alpha * 256.0).round() as u16);
+            (((1.0 - alpha) * 256.0).round() as u16, tint)
+        })
+        .collect()
 }
 
 /// Blue (cool) through cyan, green and yellow to red (hot), for `t` in 0–1.

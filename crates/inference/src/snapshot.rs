@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use fightwatch_capture::{Picture, ResizeSpec};
+use fightwatch_capture::{Picture, ResizeSpec, rgb_to_jpeg};
 use fightwatch_protocol::IncidentEvent;
 
 use crate::localize::{ActivationMap, heat_overlay, within};
@@ -137,17 +137,36 @@ fn encode_all(jobs: &Receiver<Job>, events: &Sender<PipelineEvent>, quality: u8,
                 frame_ms,
                 picture,
                 map,
-            } => PipelineEvent::Incident {
-                snapshot: picture.as_ref().and_then(|p| {
+            } => {
+                let snapshot = |p: &Picture| {
                     let _span = tracing::debug_span!("snapshot_jpeg").entered();
                     jpeg(p, quality, u32::MAX)
-                }),
-                located: picture
-                    .zip(map)
-                    .and_then(|(p, map)| locate(&p, &map, spec, quality)),
-                event,
-                frame_ms,
-            },
+                };
+                // The heat map is made beside the snapshot's JPEG, not after it: the alert
+                // waits for both, so it costs the alert little beyond what the snapshot does.
+                let (snapshot, located) = match (&picture, &map) {
+                    (Some(p), Some(map)) => std::thread::scope(|s| {
+                        let heat = std::thread::Builder::new()
+                            .name("fw-heatmap".into())
+                            .spawn_scoped(s, || locate(p, map, spec, quality));
+                        let snapshot = snapshot(p);
+                        let located = match heat {
+                            Ok(heat) => heat.join().ok().flatten(),
+                            // No thread to spare: one after the other.
+                            Err(_) => locate(p, map, spec, quality),
+                        };
+                        (snapshot, located)
+                    }),
+                    (Some(p), None) => (snapshot(p), None),
+                    (None, _) => (None, None),
+                };
+                PipelineEvent::Incident {
+                    snapshot,
+                    located,
+                    event,
+                    frame_ms,
+                }
+            }
             Job::Thumbnail { camera, picture } => {
                 let Some(jpeg) = jpeg(&picture, quality, THUMBNAIL_WIDTH) else {
                     continue;
@@ -171,17 +190,12 @@ fn locate(
     let _span = tracing::debug_span!("heatmap_jpeg").entered();
     let view = spec.view(picture.width(), picture.height());
     let region = within(view, map.hot_box()?);
-    let heatmap = match picture.to_rgb_within(HEATMAP_WIDTH) {
-        Ok(rgb) => jpeg(
-            &Picture::Rgb(heat_overlay(&rgb, map, view, Some(region))),
-            quality,
-            u32::MAX,
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "Could not make a heat map.");
-            None
-        }
-    };
+    let heatmap = picture
+        .to_rgb_within(HEATMAP_WIDTH)
+        .and_then(|rgb| rgb_to_jpeg(&heat_overlay(&rgb, map, view, Some(region)), quality))
+        .map_err(|e| tracing::warn!(error = %e, "Could not make a heat map."))
+        .ok()
+        .map(Arc::new);
     Some(Located { region, heatmap })
 }
 
