@@ -43,7 +43,7 @@ def with_cam(model):
 
     pool = next(n for n in graph.node if list(n.output) == ["pool"] and n.op_type == "GlobalAveragePool")
     gemm = next(n for n in graph.node if list(n.output) == ["logits"] and n.op_type == "Gemm")
-    if any(a.name == "transB" and a.i == 1 for a in gemm.attribute) is False:
+    if not any(a.name == "transB" and a.i == 1 for a in gemm.attribute):
         raise ValueError("the classifier Gemm must have transB=1 (weights [classes, features])")
     params = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     fc_w, fc_b = params[gemm.input[1]].astype(np.float64), params[gemm.input[2]].astype(np.float64)

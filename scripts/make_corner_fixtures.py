@@ -12,7 +12,7 @@ fixtures/corner/labels.csv: file, fight source, background source, corner, x0, y
 Encoded with the ffmpeg CLI single-threaded with bitexact flags (as scripts/make_fixtures.py),
 so a rerun gives the same bytes.
 
-Usage: python3 scripts/make_corner_fixtures.py [--data DIR]
+Usage: python3 scripts/make_corner_fixtures.py [--data DIR] [--out DIR]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUT = ROOT / "fixtures/corner"
+OUT = ROOT / "fixtures/corner"  # the default --out
 WIDTH, HEIGHT, SCALE = 640, 480, 0.6
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", "-threads", "1"]
 H264 = ["-c:v", "libx264", "-preset", "medium", "-crf", "26", "-pix_fmt", "yuv420p",
@@ -45,9 +45,11 @@ def region(corner: str) -> tuple[float, float, float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=pathlib.Path, default=ROOT.parent / "shared/data/surveillance-fight")
+    ap.add_argument("--out", type=pathlib.Path, default=OUT)
     args = ap.parse_args()
+    out = args.out
     split = {row["file"]: row["split"] for row in csv.DictReader((args.data / "split.csv").open())}
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, fight, calm, corner in CLIPS:
         if split.get(fight) != "train" or split.get(calm) != "train":
@@ -60,11 +62,11 @@ def main() -> int:
         subprocess.run(
             ["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i", str(args.data / calm),
              "-stream_loop", "1", "-i", str(args.data / fight), "-filter_complex", graph, "-an",
-             *BITEXACT, *H264, str(OUT / name)],
+             *BITEXACT, *H264, str(out / name)],
             check=True)
         rows.append([name, fight, calm, corner, *region(corner)])
         print(f"make_corner_fixtures: {name}", file=sys.stderr)
-    with (OUT / "labels.csv").open("w", newline="") as f:
+    with (out / "labels.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["file", "fight", "background", "corner", "x0", "y0", "x1", "y1"])
         w.writerows(rows)

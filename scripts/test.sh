@@ -44,7 +44,10 @@ reproducible_test_model() {
 reproducible_fixtures() {
   local tmp; tmp=$(mktemp -d)
   .cache/venv/bin/python scripts/make_fixtures.py --out "$tmp" >/dev/null
-  diff -r --exclude=onnx --exclude=parity --exclude=db "$tmp" fixtures
+  diff -r --exclude=onnx --exclude=parity --exclude=db --exclude=corner "$tmp" fixtures
+  # The real fights in a corner, from ../shared/data's footage.
+  python3 scripts/make_corner_fixtures.py --out "$tmp/corner" 2>/dev/null
+  diff -r --exclude=README.md --exclude=LICENSE "$tmp/corner" fixtures/corner
   rm -rf "$tmp"
 }
 
