@@ -18,8 +18,9 @@ pub enum AlertError {
         #[source]
         source: std::io::Error,
     },
-    /// A blocking task was cancelled (the runtime is shutting down).
-    #[error("store task cancelled (shutting down)")]
+    /// A blocking task (a media file's write, an export) was cancelled: the runtime is shutting
+    /// down. (A store call's is [`StoreError::Cancelled`].)
+    #[error("task cancelled (shutting down)")]
     Cancelled,
     /// The request itself is wrong (a bad detection, a note too long): the caller's fault.
     #[error("{0}")]

@@ -186,7 +186,9 @@ impl RedisBus {
             .map_err(err)?;
         let start_id = last.ids.first().map_or("0-0".to_string(), |e| e.id.clone());
         let delivered = Arc::new(AtomicU64::new(
-            blocking_store(&store, |s| s.last_seq()).await.unwrap_or(0),
+            fightwatch_store::on_blocking_pool(&store, |s| s.last_seq())
+                .await
+                .unwrap_or(0),
         ));
         let stats = Arc::new(BusStats::default());
         stats.connected.store(true, Ordering::Relaxed);
@@ -461,7 +463,11 @@ async fn deliver_logged(
     };
     let mut after = first.saturating_sub(1);
     while after < last {
-        let page = match blocking_store(store, move |s| s.events_after(after, 500)).await {
+        let page = match fightwatch_store::on_blocking_pool(store, move |s| {
+            s.events_after(after, 500)
+        })
+        .await
+        {
             Ok(page) if !page.is_empty() => page,
             Ok(_) => return,
             Err(e) => {
@@ -503,12 +509,16 @@ async fn sweep_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Ok(last) = blocking_store(&store, |s| s.last_seq()).await else {
+        let Ok(last) = fightwatch_store::on_blocking_pool(&store, |s| s.last_seq()).await else {
             continue;
         };
         let mut after = delivered.load(Ordering::Relaxed);
         while after < last {
-            let page = match blocking_store(&store, move |s| s.events_after(after, 500)).await {
+            let page = match fightwatch_store::on_blocking_pool(&store, move |s| {
+                s.events_after(after, 500)
+            })
+            .await
+            {
                 Ok(page) if !page.is_empty() => page,
                 _ => break,
             };
@@ -524,21 +534,6 @@ async fn sweep_loop(
             }
         }
     }
-}
-
-async fn blocking_store<T: Send + 'static>(
-    store: &Arc<dyn AlertStore>,
-    f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::BadEvent {
-                seq: 0,
-                message: "store call cancelled".into(),
-            })
-        })
 }
 
 /// 100 ms doubling to 2 s, with jitter so nodes do not reconnect in step.

@@ -377,7 +377,7 @@ impl Worker {
         &self,
         f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        crate::outbox::on_store(&self.store, f).await
+        fightwatch_store::on_blocking_pool(&self.store, f).await
     }
 
     async fn run(mut self) {

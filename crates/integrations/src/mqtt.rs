@@ -298,7 +298,7 @@ impl MqttWorker {
         &self,
         f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        crate::outbox::on_store(&self.store, f).await
+        fightwatch_store::on_blocking_pool(&self.store, f).await
     }
 
     pub(crate) async fn run(mut self) {

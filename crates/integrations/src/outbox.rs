@@ -4,32 +4,23 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fightwatch_store::{AlertStore, StoreError};
+use fightwatch_store::AlertStore;
 
 use crate::TargetStatus;
-
-/// Runs a store call off the runtime's threads.
-pub(crate) async fn on_store<T: Send + 'static>(
-    store: &Arc<dyn AlertStore>,
-    f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .unwrap_or_else(|_| Err(StoreError::Conflict("shutting down".into())))
-}
 
 /// The stored cursor named `cursor`, retried until the store answers. A new target starts at
 /// the end of the log: it gets what happens from now on, not the whole history.
 pub(crate) async fn start_cursor(store: &Arc<dyn AlertStore>, cursor: &str) -> u64 {
     loop {
         let name = cursor.to_string();
-        let found = on_store(store, move |s| match s.integration_cursor(&name)? {
-            Some(c) => Ok(c),
-            None => {
-                let last = s.last_seq()?;
-                s.set_integration_cursor(&name, last)?;
-                Ok(last)
+        let found = fightwatch_store::on_blocking_pool(store, move |s| {
+            match s.integration_cursor(&name)? {
+                Some(c) => Ok(c),
+                None => {
+                    let last = s.last_seq()?;
+                    s.set_integration_cursor(&name, last)?;
+                    Ok(last)
+                }
             }
         })
         .await;

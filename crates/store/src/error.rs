@@ -48,4 +48,7 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// A store call on the blocking pool never ran to the end: the runtime is shutting down.
+    #[error("store call cancelled (shutting down)")]
+    Cancelled,
 }

@@ -27,6 +27,7 @@ assert_eq!(store.alert(&alert.id)?.unwrap().camera, "lobby");
 ```
 */
 
+mod blocking;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
@@ -35,6 +36,7 @@ mod records;
 mod sqlite;
 mod workflow;
 
+pub use blocking::on_blocking_pool;
 pub use error::StoreError;
 pub use fightwatch_protocol::AlertRecord;
 use fightwatch_protocol::{AlertEscalated, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
