@@ -6,9 +6,63 @@ use fightwatch_protocol::{
 
 use crate::{AlertChange, AlertRecord, NewAlert, StoreError};
 
+/// An event the store writes to its log: what it is on the wire, and the alert it belongs to
+/// (the log's `alert_id` column, for an alert's timeline). `append` takes and returns one, so a
+/// caller gets back the type it built.
+pub(crate) trait StoredEvent: Clone {
+    /// The event as it is sent and stored.
+    fn into_message(self) -> ServerMessage;
+    /// The alert it is about, if any.
+    fn alert_id(&self) -> Option<&str>;
+}
+
+impl StoredEvent for FightAlert {
+    fn into_message(self) -> ServerMessage {
+        ServerMessage::FightAlert(self)
+    }
+    fn alert_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+}
+
+impl StoredEvent for AlertUpdate {
+    fn into_message(self) -> ServerMessage {
+        ServerMessage::AlertUpdate(self)
+    }
+    fn alert_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+}
+
+impl StoredEvent for fightwatch_protocol::AlertEscalated {
+    fn into_message(self) -> ServerMessage {
+        ServerMessage::AlertEscalated(self)
+    }
+    fn alert_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+}
+
+impl StoredEvent for ChatMessage {
+    fn into_message(self) -> ServerMessage {
+        ServerMessage::ReceiveMessage(self)
+    }
+    fn alert_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The JSON body of event `seq` in the log.
+pub(crate) fn event_body(seq: u64, event: &impl StoredEvent) -> Result<String, StoreError> {
+    serde_json::to_string(&event.clone().into_message()).map_err(|e| StoreError::BadEvent {
+        seq,
+        message: e.to_string(),
+    })
+}
+
 /// The `fight_alert` event of a new alert numbered `seq` (its id is `a{seq}`).
-pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> ServerMessage {
-    ServerMessage::FightAlert(FightAlert {
+pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> FightAlert {
+    FightAlert {
         id: format!("a{seq}"),
         seq,
         camera: new.camera.clone(),
@@ -26,7 +80,7 @@ pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> ServerMessage {
             .heatmap
             .as_ref()
             .map(|_| format!("/api/alerts/a{seq}/heatmap.jpg")),
-    })
+    }
 }
 
 /// `current` after `change`, as its `alert_update` event would say with `seq` 0: `peak` raises
@@ -121,7 +175,7 @@ pub(crate) fn escalation(
     current: &AlertRecord,
     level: u32,
     now_ms: u64,
-) -> Option<impl FnOnce(u64) -> ServerMessage> {
+) -> Option<impl FnOnce(u64) -> fightwatch_protocol::AlertEscalated> {
     let waiting = matches!(current.status, AlertStatus::Active | AlertStatus::Ended);
     (waiting && level > current.escalations).then(|| {
         let (id, camera, site) = (
@@ -130,15 +184,13 @@ pub(crate) fn escalation(
             current.site.clone(),
         );
         let waiting_s = now_ms.saturating_sub(current.started_at) / 1000;
-        move |seq| {
-            ServerMessage::AlertEscalated(fightwatch_protocol::AlertEscalated {
-                id,
-                seq,
-                camera,
-                site,
-                level,
-                waiting_s,
-            })
+        move |seq| fightwatch_protocol::AlertEscalated {
+            id,
+            seq,
+            camera,
+            site,
+            level,
+            waiting_s,
         }
     })
 }
@@ -203,12 +255,12 @@ pub(crate) fn media_files(
 }
 
 /// The `receive_message` event of a chat message numbered `seq`.
-pub(crate) fn chat_message(seq: u64, room: &str, from: &str, text: &str, at: u64) -> ServerMessage {
-    ServerMessage::ReceiveMessage(ChatMessage {
+pub(crate) fn chat_message(seq: u64, room: &str, from: &str, text: &str, at: u64) -> ChatMessage {
+    ChatMessage {
         seq,
         room: room.into(),
         from: from.into(),
         text: text.into(),
         at,
-    })
+    }
 }

@@ -1,5 +1,6 @@
 //! The queries: the same behaviour as the SQLite store, in PostgreSQL's SQL.
 
+use crate::workflow::StoredEvent;
 use deadpool_postgres::{Client, GenericClient};
 use fightwatch_protocol::{
     AlertStatus, AlertUpdate, ChatMessage, FightAlert, Role, ServerMessage, now_ms,
@@ -20,11 +21,11 @@ fn bad(seq: u64, why: impl std::fmt::Display) -> Failure {
 
 /// Appends an event inside `tx`: takes the next seq (locking the counter row until commit, so
 /// seq order is commit order across every node), then stores what `make` builds from it.
-async fn append(
+async fn append<E: StoredEvent>(
     tx: &impl GenericClient,
     camera: Option<&str>,
-    make: impl FnOnce(u64) -> ServerMessage,
-) -> Result<ServerMessage, Failure> {
+    make: impl FnOnce(u64) -> E,
+) -> Result<E, Failure> {
     let seq: i64 = tx
         .query_one(
             "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value",
@@ -32,20 +33,14 @@ async fn append(
         )
         .await?
         .get(0);
-    let msg = make(seq as u64);
-    let alert_id = match &msg {
-        ServerMessage::FightAlert(a) => Some(a.id.as_str()),
-        ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
-        ServerMessage::AlertEscalated(e) => Some(e.id.as_str()),
-        _ => None,
-    };
-    let body = serde_json::to_string(&msg).map_err(|e| bad(seq as u64, e))?;
+    let event = make(seq as u64);
+    let body = crate::workflow::event_body(seq as u64, &event)?;
     tx.execute(
         "INSERT INTO events (seq, at_ms, camera, alert_id, body) VALUES ($1, $2, $3, $4, $5)",
-        &[&seq, &(now_ms() as i64), &camera, &alert_id, &body],
+        &[&seq, &(now_ms() as i64), &camera, &event.alert_id(), &body],
     )
     .await?;
-    Ok(msg)
+    Ok(event)
 }
 
 pub(super) async fn create_alert(
@@ -53,13 +48,10 @@ pub(super) async fn create_alert(
     new: NewAlert,
 ) -> Result<FightAlert, Failure> {
     let tx = client.transaction().await?;
-    let msg = append(&tx, Some(&new.camera), |seq| {
+    let alert = append(&tx, Some(&new.camera), |seq| {
         crate::workflow::fight_alert(seq, &new)
     })
     .await?;
-    let ServerMessage::FightAlert(alert) = msg else {
-        unreachable!("append returns what make built")
-    };
     tx.execute(
         "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source, region, heatmap)
          VALUES ($1, $2, $3, $4, $5, $6, $6, 'active', $7, $8, $9, $10, $11)",
@@ -117,13 +109,11 @@ pub(super) async fn update_alert(
         ],
     )
     .await?;
-    let msg = append(&tx, Some(&current.camera), |seq| {
-        ServerMessage::AlertUpdate(AlertUpdate { seq, ..next })
+    let update = append(&tx, Some(&current.camera), |seq| AlertUpdate {
+        seq,
+        ..next
     })
     .await?;
-    let ServerMessage::AlertUpdate(update) = msg else {
-        unreachable!("append returns what make built")
-    };
     tx.commit().await?;
     Ok(update)
 }
@@ -151,10 +141,7 @@ pub(super) async fn escalate_alert(
         &[&id, &(level.min(i32::MAX as u32) as i32)],
     )
     .await?;
-    let msg = append(&tx, Some(&current.camera), make).await?;
-    let ServerMessage::AlertEscalated(escalated) = msg else {
-        unreachable!("append returns what make built")
-    };
+    let escalated = append(&tx, Some(&current.camera), make).await?;
     tx.commit().await?;
     Ok(Some(escalated))
 }
@@ -349,9 +336,6 @@ pub(super) async fn add_message(
         crate::workflow::chat_message(seq, room, from, text, at)
     })
     .await?;
-    let ServerMessage::ReceiveMessage(msg) = msg else {
-        unreachable!("append returns what make built")
-    };
     tx.execute(
         "INSERT INTO messages (seq, room, sender, text, at_ms) VALUES ($1, $2, $3, $4, $5)",
         &[&(msg.seq as i64), &room, &from, &text, &(at as i64)],

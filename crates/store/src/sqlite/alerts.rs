@@ -1,6 +1,7 @@
 //! Alerts and the event log: every change to an alert is also a numbered event, written in
 //! the same transaction.
 
+use crate::workflow::StoredEvent;
 use fightwatch_protocol::{AlertStatus, AlertUpdate, FightAlert, ServerMessage, now_ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -8,29 +9,23 @@ use super::{Failure, unreadable};
 use crate::{AlertChange, AlertFilter, AlertRecord, NewAlert, StoreError};
 
 /// Appends an event inside `tx`; `make` builds the message from its sequence number.
-pub(super) fn append(
+pub(super) fn append<E: StoredEvent>(
     tx: &Transaction<'_>,
     camera: Option<&str>,
-    make: impl FnOnce(u64) -> ServerMessage,
-) -> Result<ServerMessage, Failure> {
+    make: impl FnOnce(u64) -> E,
+) -> Result<E, Failure> {
     tx.execute(
         "INSERT INTO events (at_ms, camera, body) VALUES (?1, ?2, '')",
         params![now_ms() as i64, camera],
     )?;
     let seq = tx.last_insert_rowid() as u64;
-    let msg = make(seq);
-    let alert_id = match &msg {
-        ServerMessage::FightAlert(a) => Some(a.id.as_str()),
-        ServerMessage::AlertUpdate(u) => Some(u.id.as_str()),
-        ServerMessage::AlertEscalated(e) => Some(e.id.as_str()),
-        _ => None,
-    };
-    let body = serde_json::to_string(&msg).map_err(|e| bad_event(seq, e))?;
+    let event = make(seq);
+    let body = crate::workflow::event_body(seq, &event)?;
     tx.execute(
         "UPDATE events SET body = ?1, alert_id = ?3 WHERE seq = ?2",
-        params![body, seq as i64, alert_id],
+        params![body, seq as i64, event.alert_id()],
     )?;
-    Ok(msg)
+    Ok(event)
 }
 
 fn bad_event(seq: u64, e: impl std::fmt::Display) -> StoreError {
@@ -46,12 +41,9 @@ fn parse_event(seq: u64, body: &str) -> Result<ServerMessage, StoreError> {
 
 pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert, Failure> {
     let tx = conn.transaction()?;
-    let msg = append(&tx, Some(&new.camera), |seq| {
+    let alert = append(&tx, Some(&new.camera), |seq| {
         crate::workflow::fight_alert(seq, new)
     })?;
-    let ServerMessage::FightAlert(alert) = msg else {
-        unreachable!("append returns what make built")
-    };
     tx.execute(
         "INSERT INTO alerts (id, seq, camera, site, label, score, peak_score, status, started_at, snapshot, source, region, heatmap)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'active', ?7, ?8, ?9, ?10, ?11)",
@@ -102,12 +94,10 @@ pub(super) fn update(
             change.regroup.map(|(_, at)| at as i64)
         ],
     )?;
-    let msg = append(&tx, Some(&current.camera), |seq| {
-        ServerMessage::AlertUpdate(AlertUpdate { seq, ..next })
+    let update = append(&tx, Some(&current.camera), |seq| AlertUpdate {
+        seq,
+        ..next
     })?;
-    let ServerMessage::AlertUpdate(update) = msg else {
-        unreachable!("append returns what make built")
-    };
     tx.commit()?;
     Ok(update)
 }
@@ -128,10 +118,7 @@ pub(super) fn escalate(
         "UPDATE alerts SET escalations = ?2 WHERE id = ?1",
         params![id, level],
     )?;
-    let msg = append(&tx, Some(&current.camera), make)?;
-    let ServerMessage::AlertEscalated(escalated) = msg else {
-        unreachable!("append returns what make built")
-    };
+    let escalated = append(&tx, Some(&current.camera), make)?;
     tx.commit()?;
     Ok(Some(escalated))
 }

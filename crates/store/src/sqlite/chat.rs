@@ -1,6 +1,6 @@
 //! Chat messages: events too, so a reconnecting console recovers the ones it missed.
 
-use fightwatch_protocol::{ChatMessage, ServerMessage, now_ms};
+use fightwatch_protocol::{ChatMessage, now_ms};
 use rusqlite::{Connection, params};
 
 use super::Failure;
@@ -17,9 +17,6 @@ pub(super) fn add(
     let msg = append(&tx, None, |seq| {
         crate::workflow::chat_message(seq, room, from, text, at)
     })?;
-    let ServerMessage::ReceiveMessage(msg) = msg else {
-        unreachable!("append returns what make built")
-    };
     tx.execute(
         "INSERT INTO messages (seq, room, sender, text, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![msg.seq as i64, room, from, text, at as i64],
