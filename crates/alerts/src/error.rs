@@ -25,21 +25,6 @@ pub enum AlertError {
     /// The request itself is wrong (a bad detection, a note too long): the caller's fault.
     #[error("{0}")]
     Invalid(String),
-    /// A camera could not be started.
-    #[error("starting camera {camera}: {source}")]
-    Camera {
-        /// Its name.
-        camera: String,
-        /// Why.
-        #[source]
-        source: fightwatch_capture::CaptureError,
-    },
-    /// The inference pipeline could not be built or failed.
-    #[error(transparent)]
-    Inference(#[from] fightwatch_inference::Error),
-    /// A thread could not be started.
-    #[error("starting a thread: {0}")]
-    Thread(#[source] std::io::Error),
     /// An evidence export could not be made.
     #[error("evidence export: {0}")]
     Export(String),

@@ -6,10 +6,9 @@ alerts with a snapshot; every change is written to the [`AlertStore`](fightwatch
 and then published, in order, on the [`EventBus`] that broadcasters subscribe to.
 
 - [`AlertService`]: raise, update, acknowledge and end alerts; snapshots and their space
-  limit; retention; ending the alerts a killed run left active.
-- [`RunningPipeline`] and [`PipelineAlerts`]: start cameras and the inference thread from a
-  list of [`CameraSpec`]s, and turn what they report into alerts and live camera updates. Every
-  command that runs the pipeline (`fightwatch run`, `fightwatch replay --serve`) uses these.
+  limit; retention; ending the alerts a killed run left active. (What a running pipeline's
+  events become is `fightwatch-node`'s `PipelineAlerts`: this crate knows alerts, not cameras
+  or models.)
 - [`EventBus`] and [`LocalBus`], [`Journal`] (persist, then publish, in `seq` order), and
   [`blocking`], the one way async code calls the store.
 
@@ -45,7 +44,6 @@ mod escalation;
 mod export;
 mod journal;
 mod media;
-mod pipeline;
 mod process;
 mod schedule;
 mod service;
@@ -56,9 +54,8 @@ pub use error::AlertError;
 pub use escalation::EscalationPolicy;
 pub use journal::Journal;
 pub use media::MediaDir;
-pub use pipeline::{
-    CAMERA_OFFLINE, CameraSpec, ClipSettings, PIPELINE_SOURCE, PipelineAlerts, RunningPipeline,
-};
 pub use process::ProcessSampler;
 pub use schedule::{ArmedSchedule, ScheduleError};
-pub use service::{AlertService, MAX_NOTE_CHARS, Raised, Retention};
+pub use service::{
+    AlertService, CAMERA_OFFLINE, MAX_NOTE_CHARS, PIPELINE_SOURCE, Raised, Retention,
+};

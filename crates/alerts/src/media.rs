@@ -80,7 +80,7 @@ impl MediaDir {
     ) -> Result<String, AlertError> {
         let name = format!(
             "{}-{started_at}-{:08x}.jpg",
-            fightwatch_capture::file_safe(camera),
+            fightwatch_protocol::file_safe(camera),
             fastrand::u32(..)
         );
         self.write(name, jpeg).await

@@ -1,6 +1,5 @@
 //! The alert stage's state: raising, updating and ending alerts, their snapshots, retention.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,15 +14,18 @@ use crate::{AlertError, EventBus, Journal, MediaDir, blocking};
 /// Longest acknowledgement note, characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
 
+/// The `source` of the alerts the built-in pipeline raises.
+pub const PIPELINE_SOURCE: &str = "pipeline";
+
+/// The `label` of a camera-health alert: a camera offline or stalled too long (attackers
+/// disable cameras first).
+pub const CAMERA_OFFLINE: &str = "camera_offline";
+
 /// The alert stage: turns incidents and detections into stored alerts with snapshots, and
 /// publishes every change (and the cameras' live state) on the event bus.
 pub struct AlertService {
     journal: Journal,
     snapshots: MediaDir,
-    /// Each camera's latest small JPEG (live only, this node's cameras).
-    thumbnails: std::sync::Mutex<HashMap<String, Arc<Vec<u8>>>>,
-    /// Each camera's newest frame (this node's cameras), for live view.
-    live: std::sync::Mutex<HashMap<String, Arc<fightwatch_capture::LatestFrame>>>,
     raised: AtomicU64,
     /// Group a camera's detections into its open alert within this many ms (0: never).
     group_window_ms: AtomicU64,
@@ -78,8 +80,6 @@ impl AlertService {
         Arc::new(Self {
             journal: Journal::new(store, bus),
             snapshots,
-            thumbnails: Default::default(),
-            live: Default::default(),
             raised: AtomicU64::new(0),
             group_window_ms: AtomicU64::new(0),
         })
@@ -283,30 +283,6 @@ impl AlertService {
     /// Publishes a metric update (live only).
     pub fn metrics(&self, metrics: Metrics) {
         self.journal.announce(ServerMessage::MetricUpdate(metrics));
-    }
-
-    /// Keeps a camera's latest thumbnail.
-    pub fn set_thumbnail(&self, camera: &str, jpeg: Arc<Vec<u8>>) {
-        if let Ok(mut t) = self.thumbnails.lock() {
-            t.insert(camera.to_string(), jpeg);
-        }
-    }
-
-    /// Makes `latest` the live view source of `camera`.
-    pub fn set_live_source(&self, camera: &str, latest: Arc<fightwatch_capture::LatestFrame>) {
-        if let Ok(mut live) = self.live.lock() {
-            live.insert(camera.to_string(), latest);
-        }
-    }
-
-    /// A camera's live view source, if it runs on this node.
-    pub fn live_source(&self, camera: &str) -> Option<Arc<fightwatch_capture::LatestFrame>> {
-        self.live.lock().ok()?.get(camera).cloned()
-    }
-
-    /// A camera's latest thumbnail, if this node has one.
-    pub fn thumbnail(&self, camera: &str) -> Option<Arc<Vec<u8>>> {
-        self.thumbnails.lock().ok()?.get(camera).cloned()
     }
 
     /// Ends the pipeline's alerts that a previous run left active. A clean stop ends every open

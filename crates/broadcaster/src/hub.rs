@@ -165,6 +165,8 @@ pub(crate) struct Event {
 /// Shared server state.
 pub struct Hub {
     pub(crate) alerts: Arc<AlertService>,
+    /// This node's cameras' thumbnails and newest frames.
+    pub(crate) feeds: Arc<crate::CameraFeeds>,
     /// The bus relayed to every connection, serialised once per event.
     pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) auth: Auth,
@@ -219,6 +221,7 @@ impl Hub {
         let subscription = alerts.bus().subscribe();
         let hub = Arc::new(Self {
             alerts,
+            feeds: Arc::default(),
             events,
             auth,
             closing,
@@ -465,6 +468,12 @@ impl Hub {
     }
 
     /// The alert stage this hub serves.
+    /// This node's cameras' thumbnails and newest frames (the pipeline fills them).
+    pub fn feeds(&self) -> &Arc<crate::CameraFeeds> {
+        &self.feeds
+    }
+
+    /// The alert stage.
     pub fn alerts(&self) -> &Arc<AlertService> {
         &self.alerts
     }

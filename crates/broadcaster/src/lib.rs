@@ -45,6 +45,7 @@ at once.
 
 mod auth;
 mod extract;
+mod feeds;
 mod guard;
 mod http;
 mod hub;
@@ -69,6 +70,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use auth::{Auth, AuthError, Claims, Role};
+pub use feeds::CameraFeeds;
 pub use http::{listen, serve};
 pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;

@@ -105,7 +105,7 @@ pub(crate) async fn live(
         return Err(ApiError::forbidden("not your camera"));
     }
     let source = hub
-        .alerts
+        .feeds
         .live_source(&name)
         .ok_or_else(|| ApiError::not_found(format!("camera {name} does not run on this node")))?;
     let slot = hub

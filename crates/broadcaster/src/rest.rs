@@ -494,7 +494,7 @@ pub(crate) async fn cameras(
             .into_iter()
             .map(|state| CameraView {
                 latest_url: hub
-                    .alerts
+                    .feeds
                     .thumbnail(&state.camera)
                     .map(|_| format!("/api/cameras/{}/latest.jpg", state.camera)),
                 state,
@@ -517,7 +517,7 @@ pub(crate) async fn camera_latest(
         return Err(ApiError::forbidden("not your camera"));
     }
     let jpeg = hub
-        .alerts
+        .feeds
         .thumbnail(&name)
         .ok_or_else(|| ApiError::not_found(format!("no frame from camera {name} yet")))?;
     Ok((

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir, PipelineAlerts, Retention};
+use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir, Retention};
 use fightwatch_cluster::{ClusterKey, RedisBus, RedisBusConfig};
 use fightwatch_store::{AlertStore, PostgresStore, SqliteStore};
 
@@ -223,16 +223,14 @@ impl Server {
         self.hub.alerts()
     }
 
-    /// What turns a pipeline's events into this node's alerts (cameras in `default_site`
-    /// unless set otherwise).
-    pub fn pipeline_alerts(&self, default_site: &str) -> PipelineAlerts {
-        let mut alerts = PipelineAlerts::new(
-            self.alerts().clone(),
-            self.rt.handle().clone(),
-            default_site,
-        );
-        alerts.set_node(self.hub.config.node.clone());
-        alerts
+    /// This node's cameras' thumbnails and newest frames, for its pipeline to fill.
+    pub fn feeds(&self) -> &Arc<crate::CameraFeeds> {
+        self.hub.feeds()
+    }
+
+    /// This node's name in a cluster (`None`: a single node).
+    pub fn node_name(&self) -> Option<&str> {
+        self.hub.config.node.as_deref()
     }
 
     /// The server's runtime, for the node's own background work (camera leases).

@@ -68,16 +68,3 @@ pub use resize::{FrameResizer, ResizeMode, ResizeSpec};
 pub use source::{FrameSource, SourceInfo, SourceKind, SourceOptions, open};
 #[cfg(feature = "usb")]
 pub use usb::{DeviceInfo, UsbRequest, UsbSource, list_devices};
-
-/// A file-name-safe version of a name (camera names and ids go into media file names).
-pub fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}

@@ -349,8 +349,8 @@ impl Recorder {
         };
         let file = format!(
             "{}-{}-{:08x}.mp4",
-            crate::file_safe(&self.camera),
-            crate::file_safe(&id),
+            fightwatch_protocol::file_safe(&self.camera),
+            fightwatch_protocol::file_safe(&id),
             fastrand::u32(..)
         );
         let part = self.config.dir.join(format!("{file}.part"));

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use std::time::Duration;
 
-use fightwatch_alerts::{ArmedSchedule, CameraSpec, ClipSettings, Retention};
+use fightwatch_alerts::{ArmedSchedule, Retention};
 use fightwatch_broadcaster::{Rate, ServerConfig, ServerOptions};
 use fightwatch_capture::{Pacing, PrivacyMask};
 use fightwatch_inference::{GateConfig, IncidentConfig, IncidentOverrides, PipelineConfig};
+use fightwatch_node::{CameraSpec, ClipSettings};
 use serde::Deserialize;
 
 /// Where the server listens unless told otherwise (`[server] bind`, `--bind`).

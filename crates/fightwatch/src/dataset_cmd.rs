@@ -56,7 +56,7 @@ pub fn run(data_dir: &Path, out: &Path, val_fraction: f64) -> anyhow::Result<()>
         let ext = v.clip.extension().and_then(|e| e.to_str()).unwrap_or("mp4");
         let rel = format!(
             "{split}/{class}/{}.{ext}",
-            fightwatch_capture::file_safe(&v.alert.id)
+            fightwatch_protocol::file_safe(&v.alert.id)
         );
         let dest = out.join(&rel);
         if let Some(parent) = dest.parent() {

@@ -8,10 +8,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fightwatch_alerts::{CameraSpec, ClipSettings, RunningPipeline};
 use fightwatch_broadcaster::Server;
 use fightwatch_capture::{CameraStatus, Pacing, SourceOptions};
 use fightwatch_inference::{PipelineEvent, Verdict};
+use fightwatch_node::{CameraSpec, ClipSettings, PipelineAlerts, RunningPipeline};
 use fightwatch_protocol::IncidentEvent;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -90,7 +90,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
     let mut alerts = match (&server, &args.serve) {
         (Some(server), Some(serve)) => {
             server.end_stale_alerts(&names)?;
-            Some(server.pipeline_alerts(&serve.site))
+            Some(PipelineAlerts::for_server(server, &serve.site))
         }
         _ => None,
     };

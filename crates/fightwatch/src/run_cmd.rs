@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use fightwatch_alerts::{CameraSpec, PipelineAlerts, RunningPipeline};
 use fightwatch_broadcaster::Server;
 use fightwatch_cluster::{CameraLeases, LeaseConfig};
 use fightwatch_inference::ModelPackage;
+use fightwatch_node::{CameraSpec, PipelineAlerts, RunningPipeline};
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;
@@ -28,7 +28,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     server.flag_on_signal(stop.clone());
     let cameras = config.camera_specs();
-    let mut alerts = server.pipeline_alerts("default");
+    let mut alerts = PipelineAlerts::for_server(&server, "default");
     alerts.set_offline_alerts(config.camera_offline_after());
     for c in &cameras {
         alerts.set_site(&c.name, &c.site);

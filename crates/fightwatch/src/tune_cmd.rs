@@ -101,7 +101,7 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
             continue;
         }
         let p = fightwatch_eval::propose(&camera.name, config.incident_of(camera), &samples);
-        let png = format!("tune-{}.png", fightwatch_capture::file_safe(&camera.name));
+        let png = format!("tune-{}.png", fightwatch_protocol::file_safe(&camera.name));
         fightwatch_eval::plot_tuning(&report_dir.join(&png), &p)?;
         if let Some(out) = &args.out {
             std::fs::copy(report_dir.join(&png), out.join(&png))

@@ -39,6 +39,20 @@ pub use role::{CameraStatus, Role};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// A file-name-safe version of a name: camera names and alert ids go into media file names
+/// (snapshots, clips, exports), where only ASCII letters, digits, `-` and `_` are kept.
+pub fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Milliseconds since the Unix epoch, the unit of every time on the wire (0 if the clock is
 /// set before 1970).
 pub fn now_ms() -> u64 {
@@ -134,6 +148,13 @@ impl IncidentEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_safe_names_keep_letters_digits_dashes_and_underscores_only() {
+        assert_eq!(file_safe("lobby-2_east"), "lobby-2_east");
+        assert_eq!(file_safe("../etc/passwd"), "___etc_passwd");
+        assert_eq!(file_safe("caméra 1"), "cam_ra_1");
+    }
 
     #[test]
     fn client_messages_are_strict() {

@@ -1,204 +1,19 @@
-//! The running pipeline: cameras → inference on its own thread, and what its events become.
+//! What a running pipeline's events become: alerts, clips, camera states and metrics.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
-use crossbeam_channel::Receiver;
-use fightwatch_capture::{
-    Camera, CameraConfig, CameraStatus, ClipControl, ClipReport, LatestFrame, Pacing, PrivacyMask,
-    RecordConfig, StatusEvent,
+use fightwatch_alerts::{
+    AlertError, AlertService, ArmedSchedule, CAMERA_OFFLINE, PIPELINE_SOURCE, ProcessSampler,
+    Raised,
 };
-use fightwatch_inference::{
-    Located, ModelPackage, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary, resize_spec,
-};
+use fightwatch_broadcaster::CameraFeeds;
+use fightwatch_capture::{CameraStatus, ClipControl, ClipReport, StatusEvent};
+use fightwatch_inference::{Located, PipelineEvent};
 use fightwatch_protocol::{CameraMetrics, CameraState, IncidentEvent, Metrics, now_ms};
 use fightwatch_store::{AlertChange, NewAlert};
 
-use crate::{AlertError, AlertService, ArmedSchedule, ProcessSampler, Raised};
-
-/// The `source` of the alerts the built-in pipeline raises.
-pub const PIPELINE_SOURCE: &str = "pipeline";
-
-/// The `label` of a camera-health alert: a camera offline or stalled too long (attackers
-/// disable cameras first).
-pub const CAMERA_OFFLINE: &str = "camera_offline";
-
-/// One camera of a pipeline.
-#[derive(Debug, Clone)]
-pub struct CameraSpec {
-    /// Its name (alerts, rooms and permissions use it).
-    pub name: String,
-    /// Where frames come from (`usb:0`, `rtsp://…`, a file, `dir:…`).
-    pub source: String,
-    /// The site its alerts belong to.
-    pub site: String,
-    /// Frames analysed per second (default: the model's).
-    pub analysis_fps: Option<f64>,
-    /// Real-time pacing (files play at their frame rate) or as fast as possible.
-    pub pacing: Pacing,
-    /// Start a file over when it ends.
-    pub loop_file: bool,
-    /// Record incident clips.
-    pub clips: Option<ClipSettings>,
-    /// Areas blacked out of everything that leaves the camera.
-    pub mask: Option<PrivacyMask>,
-    /// Mask the model's input too.
-    pub mask_inference: bool,
-}
-
-/// Where and how long incident clips are.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClipSettings {
-    /// The alerts' media folder ([`crate::MediaDir::dir`]).
-    pub dir: PathBuf,
-    /// Video before the incident's start.
-    pub pre_roll: Duration,
-    /// Video after its end.
-    pub post_roll: Duration,
-    /// Longest clip.
-    pub max_length: Duration,
-}
-
-impl ClipSettings {
-    /// 5 s pre-roll, 5 s post-roll, at most 120 s, in `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            pre_roll: Duration::from_secs(5),
-            post_roll: Duration::from_secs(5),
-            max_length: Duration::from_secs(120),
-        }
-    }
-}
-
-impl CameraSpec {
-    /// A real-time, non-looping camera of site `default`.
-    pub fn new(name: &str, source: &str) -> Self {
-        Self {
-            name: name.into(),
-            source: source.into(),
-            site: "default".into(),
-            analysis_fps: None,
-            pacing: Pacing::Realtime,
-            loop_file: false,
-            clips: None,
-            mask: None,
-            mask_inference: false,
-        }
-    }
-}
-
-/// Cameras and the inference thread, running. Its events arrive on [`RunningPipeline::events`];
-/// the channel closes when every camera ended or `stop` was set.
-pub struct RunningPipeline {
-    /// What the pipeline reports: windows, incidents, camera states, metrics, thumbnails,
-    /// finished clips.
-    pub events: Receiver<PipelineEvent>,
-    /// Each recording camera's clip control.
-    pub clips: HashMap<String, ClipControl>,
-    /// Each camera's newest frame, for live view.
-    pub live: HashMap<String, Arc<LatestFrame>>,
-    thread: std::thread::JoinHandle<(
-        Result<PipelineSummary, fightwatch_inference::Error>,
-        ModelPackage,
-    )>,
-}
-
-impl RunningPipeline {
-    /// Starts every camera, then the inference thread. `stop` ends it (Ctrl-C).
-    pub fn start(
-        model: ModelPackage,
-        config: PipelineConfig,
-        cameras: &[CameraSpec],
-        stop: Arc<AtomicBool>,
-    ) -> Result<Self, AlertError> {
-        let spec = resize_spec(&model.config().input);
-        let mut pipeline = Pipeline::new(model, config)?;
-        let (status_tx, status_rx) = crossbeam_channel::unbounded();
-        let (events_tx, events) = crossbeam_channel::unbounded();
-        let (reports_tx, reports) = crossbeam_channel::unbounded::<ClipReport>();
-        let mut running = Vec::with_capacity(cameras.len());
-        let (mut clips, mut live) = (HashMap::new(), HashMap::new());
-        for c in cameras {
-            let mut cfg = CameraConfig::new(&c.name, &c.source);
-            cfg.analysis_fps = c.analysis_fps;
-            cfg.pacing = c.pacing;
-            cfg.loop_file = c.loop_file;
-            cfg.model_resize = Some(spec);
-            cfg.mask = c.mask.clone();
-            cfg.mask_inference = c.mask_inference;
-            cfg.record = c.clips.as_ref().map(|s| RecordConfig {
-                pre_roll: s.pre_roll,
-                post_roll: s.post_roll,
-                max_length: s.max_length,
-                // A mask must be burnt into the clip: the source's own packets show everything.
-                force_encode: c.mask.is_some(),
-                ..RecordConfig::new(&s.dir, reports_tx.clone())
-            });
-            let camera =
-                Camera::start(cfg, status_tx.clone()).map_err(|source| AlertError::Camera {
-                    camera: c.name.clone(),
-                    source,
-                })?;
-            if let Some(control) = camera.clips() {
-                clips.insert(c.name.clone(), control.clone());
-            }
-            live.insert(c.name.clone(), camera.latest().clone());
-            running.push(camera);
-        }
-        drop((status_tx, reports_tx));
-        // Clip reports join the pipeline's events; this thread ends with the last camera.
-        let forward = events_tx.clone();
-        std::thread::Builder::new()
-            .name("clip-reports".into())
-            .spawn(move || {
-                for report in reports {
-                    if forward.send(PipelineEvent::Clip(report)).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(AlertError::Thread)?;
-        let thread = std::thread::Builder::new()
-            .name("inference".into())
-            .spawn(move || {
-                let summary = pipeline.run(&running, &status_rx, &events_tx, &stop);
-                drop(running); // stops the camera threads
-                (summary, pipeline.into_model())
-            })
-            .map_err(AlertError::Thread)?;
-        Ok(Self {
-            events,
-            clips,
-            live,
-            thread,
-        })
-    }
-
-    /// Whether the inference thread has ended (every camera ended, or it was stopped).
-    pub fn is_finished(&self) -> bool {
-        self.thread.is_finished()
-    }
-
-    /// Waits for the inference thread; its summary.
-    pub fn join(self) -> Result<PipelineSummary, AlertError> {
-        self.join_with_model().map(|(summary, _)| summary)
-    }
-
-    /// Waits for the inference thread; its summary and the model, to run again with other
-    /// cameras without loading it again.
-    pub fn join_with_model(self) -> Result<(PipelineSummary, ModelPackage), AlertError> {
-        match self.thread.join() {
-            Ok((summary, model)) => Ok((summary?, model)),
-            Err(_) => Err(AlertError::Thread(std::io::Error::other(
-                "the inference thread panicked",
-            ))),
-        }
-    }
-}
+use crate::RunningPipeline;
 
 /// The clip id of an alert's `n`th detection (alert ids are `a` and digits: no `-d` in them).
 fn detection_clip_id(alert: &str, n: u32) -> String {
@@ -227,6 +42,7 @@ struct ClipMarks {
 /// `runtime`.
 pub struct PipelineAlerts {
     service: Arc<AlertService>,
+    feeds: Arc<CameraFeeds>,
     runtime: tokio::runtime::Handle,
     open: HashMap<String, String>,
     recorders: HashMap<String, ClipControl>,
@@ -250,14 +66,17 @@ pub struct PipelineAlerts {
 }
 
 impl PipelineAlerts {
-    /// Alerts of cameras in `default_site` unless [`PipelineAlerts::set_site`] says otherwise.
+    /// Alerts of cameras in `default_site` unless [`PipelineAlerts::set_site`] says otherwise;
+    /// thumbnails and live frames go to `feeds`.
     pub fn new(
         service: Arc<AlertService>,
+        feeds: Arc<CameraFeeds>,
         runtime: tokio::runtime::Handle,
         default_site: &str,
     ) -> Self {
         Self {
             service,
+            feeds,
             runtime,
             open: HashMap::new(),
             recorders: HashMap::new(),
@@ -279,7 +98,7 @@ impl PipelineAlerts {
     pub fn attach(&mut self, pipeline: &RunningPipeline) {
         self.recorders = pipeline.clips.clone();
         for (camera, latest) in &pipeline.live {
-            self.service.set_live_source(camera, latest.clone());
+            self.feeds.set_live_source(camera, latest.clone());
         }
     }
 
@@ -287,6 +106,19 @@ impl PipelineAlerts {
     /// error) longer than `after`, ended when the camera is back (`None`: never).
     pub fn set_offline_alerts(&mut self, after: Option<std::time::Duration>) {
         self.offline_after = after;
+    }
+
+    /// What turns the pipeline's events into `server`'s alerts (cameras in `default_site`
+    /// unless set otherwise), naming its node in what it publishes.
+    pub fn for_server(server: &fightwatch_broadcaster::Server, default_site: &str) -> Self {
+        let mut alerts = Self::new(
+            server.alerts().clone(),
+            server.feeds().clone(),
+            server.runtime().clone(),
+            default_site,
+        );
+        alerts.set_node(server.node_name().map(str::to_string));
+        alerts
     }
 
     /// Names this node in the camera states it publishes (one node of several).
@@ -332,7 +164,7 @@ impl PipelineAlerts {
                 self.raise_offline_alerts(now_ms())
             }
             PipelineEvent::Thumbnail { camera, jpeg } => {
-                self.service.set_thumbnail(camera, jpeg.clone());
+                self.feeds.set_thumbnail(camera, jpeg.clone());
                 Ok(())
             }
             PipelineEvent::Clip(report) => self.clip(report),
@@ -604,7 +436,7 @@ mod tests {
     use fightwatch_store::{AlertFilter, AlertStore, SqliteStore};
 
     use super::*;
-    use crate::{EventBus, LocalBus, MediaDir};
+    use fightwatch_alerts::{EventBus, LocalBus, MediaDir};
 
     #[test]
     fn a_camera_down_too_long_raises_an_alert_that_ends_when_it_is_back() {
@@ -614,7 +446,7 @@ mod tests {
             Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
         let bus = Arc::new(LocalBus::new(store.clone(), 64));
         let service = AlertService::new(store.clone(), bus, MediaDir::new(dir.path().join("m")));
-        let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "hq");
+        let mut alerts = PipelineAlerts::new(service, Arc::default(), rt.handle().clone(), "hq");
         let status = |camera: &str, status| {
             PipelineEvent::Camera(fightwatch_capture::StatusEvent {
                 camera: camera.into(),
@@ -678,7 +510,8 @@ mod tests {
             bus,
             MediaDir::new(dir.path().join("snapshots")),
         );
-        let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "default");
+        let mut alerts =
+            PipelineAlerts::new(service, Arc::default(), rt.handle().clone(), "default");
         alerts.set_site("lobby", "hq");
         let incident = |event| PipelineEvent::Incident {
             event,
@@ -783,7 +616,8 @@ mod tests {
             Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
         let bus = Arc::new(LocalBus::new(store.clone(), 64));
         let service = AlertService::new(store.clone(), bus, MediaDir::new(dir.path().join("s")));
-        let mut alerts = PipelineAlerts::new(service, rt.handle().clone(), "default");
+        let mut alerts =
+            PipelineAlerts::new(service, Arc::default(), rt.handle().clone(), "default");
         alerts.set_schedule(
             "lobby",
             ArmedSchedule::parse(&["daily 08:00-18:00"], Some("UTC")).unwrap(),

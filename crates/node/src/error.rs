@@ -1,0 +1,25 @@
+use fightwatch_alerts::AlertError;
+
+/// Errors of running a node's pipeline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A camera could not be started.
+    #[error("starting camera {camera}: {source}")]
+    Camera {
+        /// Its name.
+        camera: String,
+        /// Why.
+        #[source]
+        source: fightwatch_capture::CaptureError,
+    },
+    /// The inference pipeline could not be built or failed.
+    #[error(transparent)]
+    Inference(#[from] fightwatch_inference::Error),
+    /// A thread could not be started, or the inference thread panicked.
+    #[error("pipeline thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The alert stage failed.
+    #[error(transparent)]
+    Alert(#[from] AlertError),
+}

@@ -1,0 +1,43 @@
+/*!
+One fightwatch node, composed: cameras and the inference thread running, and what they report
+turned into this node's alerts (capture → inference → alerts → broadcaster).
+
+The stage crates each do one job and know nothing of each other's threads; this crate starts
+them and wires them together:
+
+- [`RunningPipeline`]: starts every camera of a list of [`CameraSpec`]s and the inference
+  thread; its events come on one channel.
+- [`PipelineAlerts`]: turns those events into alerts (incident start, peak, end; incident clips
+  and their marks; `camera_offline` alerts), camera states, metrics, thumbnails and live frames
+  on a server's [`AlertService`](fightwatch_alerts::AlertService) and
+  [`CameraFeeds`](fightwatch_broadcaster::CameraFeeds).
+
+Every command that runs the pipeline (`fightwatch run`, `fightwatch replay --serve`) uses these.
+
+```no_run
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use fightwatch_inference::{ModelPackage, OrtRuntime, PipelineConfig, runtime::LibrarySearch};
+use fightwatch_node::{CameraSpec, RunningPipeline};
+
+let runtime = OrtRuntime::init(&LibrarySearch::from_env(None))?;
+let model = ModelPackage::load(&runtime, "models/fight-demo".as_ref(), 1)?;
+let cameras = [CameraSpec::new("lobby", "fixtures/fight_street.mp4")];
+let stop = Arc::new(AtomicBool::new(false));
+let pipeline = RunningPipeline::start(model, PipelineConfig::default(), &cameras, stop)?;
+for event in pipeline.events.iter() {
+    println!("{event:?}");
+}
+println!("{:?}", pipeline.join()?);
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+*/
+
+mod error;
+mod pipeline_alerts;
+mod runner;
+
+pub use error::NodeError;
+pub use pipeline_alerts::PipelineAlerts;
+pub use runner::{CameraSpec, ClipSettings, RunningPipeline};
