@@ -197,7 +197,7 @@ pub struct Hub {
     pub(crate) camera_sites: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Live view streams of this node's cameras.
     pub(crate) live: crate::live::LiveStreams,
-    /// The key evidence exports are signed with (set by [`crate::Server::start`]).
+    /// The key evidence exports are signed with (set by `fightwatch_node::Server::start`).
     pub(crate) evidence_key: std::sync::OnceLock<Arc<fightwatch_evidence::SigningKey>>,
     /// Where `fightwatch tune` leaves its report (`DATA_DIR/tune`).
     tune_dir: std::sync::OnceLock<std::path::PathBuf>,
@@ -208,7 +208,7 @@ pub struct Hub {
     )>,
     /// Evidence exports in progress (each holds its clip in memory).
     pub(crate) exports: tokio::sync::Semaphore,
-    /// Webhook delivery (set by [`crate::Server::start`]).
+    /// Webhook delivery (set by `fightwatch_node::Server::start`).
     pub(crate) integrations: std::sync::OnceLock<fightwatch_integrations::Integrations>,
 }
 
@@ -468,6 +468,11 @@ impl Hub {
     }
 
     /// The alert stage this hub serves.
+    /// The settings the hub was made with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
     /// This node's cameras' thumbnails and newest frames (the pipeline fills them).
     pub fn feeds(&self) -> &Arc<crate::CameraFeeds> {
         &self.feeds

@@ -7,8 +7,9 @@ event bus; a [`Hub`] relays the bus to every connection, so a dashboard that rec
 sends `resume { after_seq }` gets exactly what it missed from the log: in order, without gaps
 or duplicates, even while new alerts arrive during the replay.
 
-[`Server`] assembles a node (SQLite store, in-process bus, alert stage, hub, listener) from
-[`ServerOptions`]; the `fightwatch` binary only parses its command line into them.
+This crate serves; it does not assemble: `fightwatch-node`'s `Server` opens the store, picks
+the bus, starts the alert stage, integrations and the evidence key, then builds a [`Hub`] and
+[`serve`]s it. [`CameraFeeds`] holds what this node's cameras show now (thumbnails, live frames).
 
 [`app`] builds the axum router (used by `fightwatch` and by the tests alike):
 
@@ -58,7 +59,6 @@ mod push;
 mod relay;
 mod rest;
 mod rooms;
-mod server;
 mod tune;
 pub mod users;
 mod ws;
@@ -74,10 +74,6 @@ pub use feeds::CameraFeeds;
 pub use http::{listen, serve};
 pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;
-pub use server::{
-    ClusterOptions, Server, ServerOptions, jwt_secret, media_dir, open_store, open_store_at,
-    private_dir,
-};
 pub use ws::{CLOSE_LAGGING, CLOSE_REVOKED};
 
 /// Largest request body, except detections (which may carry a snapshot).

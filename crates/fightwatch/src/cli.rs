@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use fightwatch_broadcaster::ServerOptions;
 use fightwatch_inference::{IncidentOverrides, PipelineConfig};
+use fightwatch_node::ServerOptions;
 
 use crate::config::{DEFAULT_DATA_DIR, ServerSection};
 

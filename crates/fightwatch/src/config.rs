@@ -8,9 +8,10 @@ use anyhow::{Context, bail};
 use std::time::Duration;
 
 use fightwatch_alerts::{ArmedSchedule, Retention};
-use fightwatch_broadcaster::{Rate, ServerConfig, ServerOptions};
+use fightwatch_broadcaster::{Rate, ServerConfig};
 use fightwatch_capture::{Pacing, PrivacyMask};
 use fightwatch_inference::{GateConfig, IncidentConfig, IncidentOverrides, PipelineConfig};
+use fightwatch_node::ServerOptions;
 use fightwatch_node::{CameraSpec, ClipSettings};
 use serde::Deserialize;
 
@@ -108,7 +109,7 @@ pub struct ClusterSection {
 
 impl ClusterSection {
     /// The cluster these settings describe, or `None` for a standalone node.
-    pub fn options(&self) -> anyhow::Result<Option<fightwatch_broadcaster::ClusterOptions>> {
+    pub fn options(&self) -> anyhow::Result<Option<fightwatch_node::ClusterOptions>> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let database_url = self
             .database_url
@@ -129,7 +130,7 @@ impl ClusterSection {
                             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
                     "node name {node:?}: 1 to 64 letters, digits, '-', '_' or '.'"
                 );
-                Ok(Some(fightwatch_broadcaster::ClusterOptions {
+                Ok(Some(fightwatch_node::ClusterOptions {
                     node: node.clone(),
                     database_url,
                     redis_url,
@@ -414,7 +415,7 @@ impl EvidenceSection {
             pre_roll: Duration::from_secs_f64(self.pre_roll_s),
             post_roll: Duration::from_secs_f64(self.post_roll_s),
             max_length: Duration::from_secs_f64(self.max_clip_s),
-            ..ClipSettings::new(fightwatch_broadcaster::media_dir(data_dir))
+            ..ClipSettings::new(fightwatch_node::media_dir(data_dir))
         })
     }
 }

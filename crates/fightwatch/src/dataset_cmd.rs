@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use fightwatch_broadcaster::{media_dir, open_store};
+use fightwatch_node::{media_dir, open_store};
 use sha2::{Digest, Sha256};
 
 /// `OUT/{train,val}/{Fight,NonFight}/ALERT.mp4` plus `OUT/alerts.csv` (the alert, camera,

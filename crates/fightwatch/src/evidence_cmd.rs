@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use fightwatch_alerts::{AlertService, LocalBus, MediaDir};
-use fightwatch_broadcaster::{media_dir, open_store};
 use fightwatch_evidence::{PublicKey, SigningKey, Verified, printable, verify};
+use fightwatch_node::{media_dir, open_store};
 
 /// `fightwatch export ALERT_ID --out FILE`: the export the server would give, signed with the
 /// data directory's key, recorded in the alert's timeline as exported by `by`.

@@ -145,7 +145,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             json,
         }),
         cli::Command::Serve { server: args } => {
-            let server = fightwatch_broadcaster::Server::start(args.options()?)?;
+            let server = fightwatch_node::Server::start(args.options()?)?;
             server.retain(args.retention());
             server.serve_until_signal()?;
             Ok(())

@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fightwatch_broadcaster::Server;
 use fightwatch_capture::{CameraStatus, Pacing, SourceOptions};
 use fightwatch_inference::{PipelineEvent, Verdict};
+use fightwatch_node::Server;
 use fightwatch_node::{CameraSpec, ClipSettings, PipelineAlerts, RunningPipeline};
 use fightwatch_protocol::IncidentEvent;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -108,7 +108,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             clips: args
                 .serve
                 .as_ref()
-                .map(|s| ClipSettings::new(fightwatch_broadcaster::media_dir(&s.data_dir))),
+                .map(|s| ClipSettings::new(fightwatch_node::media_dir(&s.data_dir))),
             ..CameraSpec::new(name, source)
         })
         .collect();

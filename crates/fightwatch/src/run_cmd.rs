@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use fightwatch_broadcaster::Server;
 use fightwatch_cluster::{CameraLeases, LeaseConfig};
 use fightwatch_inference::ModelPackage;
+use fightwatch_node::Server;
 use fightwatch_node::{CameraSpec, PipelineAlerts, RunningPipeline};
 
 use crate::cli::GlobalArgs;

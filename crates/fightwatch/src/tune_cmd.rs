@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use fightwatch_broadcaster::{media_dir, open_store_at};
 use fightwatch_eval::{LabelledClip, Proposal, TuneSample};
+use fightwatch_node::{media_dir, open_store_at};
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;

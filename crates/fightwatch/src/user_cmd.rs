@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use fightwatch_broadcaster::{Auth, Role, jwt_secret, open_store};
+use fightwatch_broadcaster::{Auth, Role};
+use fightwatch_node::{jwt_secret, open_store};
 
 /// `fightwatch token`: prints a signed JWT of a new session.
 pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Result<()> {

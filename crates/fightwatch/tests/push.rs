@@ -237,7 +237,7 @@ async fn alerts_are_pushed_encrypted_and_signed_to_browsers_allowed_to_see_them(
         .await
         .unwrap();
     wait_for(5).await;
-    let store = fightwatch_broadcaster::open_store_at(&data, None).unwrap();
+    let store = fightwatch_node::open_store_at(&data, None).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !store.push_subscriptions().unwrap().is_empty() {
         assert!(Instant::now() < deadline, "410'd subscriptions kept");

@@ -31,8 +31,8 @@ fn stem(file: &str) -> &str {
 
 /// Stores one resolved alert per verdict, its clip a copy of the fixture.
 fn seed(data: &Path) {
-    let store = fightwatch_broadcaster::open_store_at(data, None).unwrap();
-    let media = fightwatch_broadcaster::media_dir(data);
+    let store = fightwatch_node::open_store_at(data, None).unwrap();
+    let media = fightwatch_node::media_dir(data);
     std::fs::create_dir_all(&media).unwrap();
     for (file, outcome) in VERDICTS {
         let alert = store
@@ -227,7 +227,7 @@ fn tune_learns_from_verdicts_and_export_dataset_feeds_eval() {
     }
 
     // The verdicts as a dataset that eval reads; a clip altered since it was saved is left out.
-    let media = fightwatch_broadcaster::media_dir(&data);
+    let media = fightwatch_node::media_dir(&data);
     let altered = std::fs::read_dir(&media)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -37,7 +37,12 @@ println!("{:?}", pipeline.join()?);
 mod error;
 mod pipeline_alerts;
 mod runner;
+mod server;
 
 pub use error::NodeError;
 pub use pipeline_alerts::PipelineAlerts;
 pub use runner::{CameraSpec, ClipSettings, RunningPipeline};
+pub use server::{
+    ClusterOptions, Server, ServerError, ServerOptions, jwt_secret, media_dir, open_store,
+    open_store_at, private_dir,
+};

@@ -110,7 +110,7 @@ impl PipelineAlerts {
 
     /// What turns the pipeline's events into `server`'s alerts (cameras in `default_site`
     /// unless set otherwise), naming its node in what it publishes.
-    pub fn for_server(server: &fightwatch_broadcaster::Server, default_site: &str) -> Self {
+    pub fn for_server(server: &crate::Server, default_site: &str) -> Self {
         let mut alerts = Self::new(
             server.alerts().clone(),
             server.feeds().clone(),

@@ -8,7 +8,7 @@ use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir, Retention};
 use fightwatch_cluster::{ClusterKey, RedisBus, RedisBusConfig};
 use fightwatch_store::{AlertStore, PostgresStore, SqliteStore};
 
-use crate::{Auth, Hub, ServerConfig};
+use fightwatch_broadcaster::{Auth, CameraFeeds, Hub, ServerConfig};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,7 @@ pub enum ServerError {
     Store(#[from] fightwatch_store::StoreError),
     /// The first admin could not be created.
     #[error(transparent)]
-    Users(#[from] crate::users::UserError),
+    Users(#[from] fightwatch_broadcaster::users::UserError),
     /// The alert stage failed.
     #[error(transparent)]
     Alerts(#[from] fightwatch_alerts::AlertError),
@@ -106,7 +106,9 @@ impl Server {
             ));
         }
         let store = open_store_at(&options.data_dir, cluster.map(|c| c.database_url.as_str()))?;
-        if let Some(password) = crate::users::bootstrap_admin(store.as_ref(), &options.data_dir)? {
+        if let Some(password) =
+            fightwatch_broadcaster::users::bootstrap_admin(store.as_ref(), &options.data_dir)?
+        {
             // Printed once, as Frigate does; also in DATA_DIR/admin_password (0600).
             eprintln!(
                 "fightwatch: first start: created user `admin` with password {password} (also in {})",
@@ -163,7 +165,7 @@ impl Server {
                 integrations.add_webhook(target).map_err(config)?;
             }
             // A client id per node: two connections with one id take each other's place.
-            let node = hub.config.node.clone().unwrap_or_else(|| {
+            let node = hub.config().node.clone().unwrap_or_else(|| {
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "fightwatch".into())
             });
             for target in mqtt {
@@ -195,16 +197,20 @@ impl Server {
         }
         let listener = {
             let _inside = rt.enter();
-            crate::http::listen(options.bind, hub.config.listen_backlog)
+            fightwatch_broadcaster::listen(options.bind, hub.config().listen_backlog)
         }
         .map_err(io(format!("listening on {}", options.bind)))?;
         let addr = listener
             .local_addr()
             .map_err(io("reading the bound address"))?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = rt.spawn(crate::serve(listener, hub.clone(), async {
-            let _ = rx.await;
-        }));
+        let task = rt.spawn(fightwatch_broadcaster::serve(
+            listener,
+            hub.clone(),
+            async {
+                let _ = rx.await;
+            },
+        ));
         tracing::info!(%addr, data_dir = %options.data_dir.display(), "Serving dashboards.");
         eprintln!(
             "fightwatch: serving on http://{addr} (WebSocket ws://{addr}/ws; mint a token with `fightwatch token --role viewer --user NAME --data-dir {}`)",
@@ -224,13 +230,13 @@ impl Server {
     }
 
     /// This node's cameras' thumbnails and newest frames, for its pipeline to fill.
-    pub fn feeds(&self) -> &Arc<crate::CameraFeeds> {
+    pub fn feeds(&self) -> &Arc<CameraFeeds> {
         self.hub.feeds()
     }
 
     /// This node's name in a cluster (`None`: a single node).
     pub fn node_name(&self) -> Option<&str> {
-        self.hub.config.node.as_deref()
+        self.hub.config().node.as_deref()
     }
 
     /// The server's runtime, for the node's own background work (camera leases).
@@ -244,7 +250,7 @@ impl Server {
     /// `cameras` are this node's: on a cluster node only their alerts are ended (the other
     /// nodes' cameras may be mid-incident); a standalone node ends every pipeline alert.
     pub fn end_stale_alerts(&self, cameras: &[String]) -> Result<usize, ServerError> {
-        let only = self.hub.config.node.is_some().then_some(cameras);
+        let only = self.hub.config().node.is_some().then_some(cameras);
         Ok(self.rt.block_on(self.alerts().end_stale(only))?)
     }
 
@@ -406,10 +412,10 @@ pub fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
         Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
     }
     private_dir(data_dir)?;
-    let secret = crate::users::random_hex(32).map_err(|e| {
+    let secret = fightwatch_broadcaster::users::random_hex(32).map_err(|e| {
         ServerError::Secret(format!("reading the system's secure random source: {e}"))
     })?;
-    crate::users::write_private(&path, &secret)
+    fightwatch_broadcaster::users::write_private(&path, &secret)
         .map_err(io(format!("creating {}", path.display())))?;
     Ok(secret.into_bytes())
 }
