@@ -1,8 +1,7 @@
 //! `fightwatch run --config FILE`: the service: cameras → inference → alerts → dashboards.
 //!
 //! Standalone, the node runs every camera of the file. As one node of several (`[cluster]`),
-//! it runs the cameras whose leases it holds (fightwatch_cluster::CameraLeases), and restarts
-//! its pipeline, with the model already loaded, whenever that set changes.
+//! it runs the cameras whose leases it holds (`fightwatch_node::run_leased`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,10 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use fightwatch_cluster::{CameraLeases, LeaseConfig};
-use fightwatch_inference::ModelPackage;
-use fightwatch_node::Server;
-use fightwatch_node::{CameraSpec, PipelineAlerts, RunningPipeline};
+use fightwatch_cluster::LeaseConfig;
+use fightwatch_node::{PipelineAlerts, RunningPipeline, Server, run_leased, run_pipeline};
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;
@@ -47,12 +44,8 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
                 stop.clone(),
             )
             .context("starting the pipeline")?;
-            alerts.attach(&pipeline);
             tracing::info!(cameras = cameras.len(), "fightwatch is running.");
-            for event in &pipeline.events {
-                handle(&mut alerts, &event);
-            }
-            log_summary(&pipeline.join()?);
+            run_pipeline(&mut alerts, pipeline)?;
             if !stop.load(Ordering::Relaxed) {
                 // Every camera ended or failed for good: keep serving history and chat.
                 eprintln!("fightwatch: no camera is running any more");
@@ -71,7 +64,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
             }
             run_leased(
                 &server,
-                &config,
+                &config.live_pipeline_config(),
                 model,
                 &cameras,
                 leases,
@@ -81,131 +74,4 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(()) // dropping the server closes connections gracefully (1001)
-}
-
-fn handle(alerts: &mut PipelineAlerts, event: &fightwatch_inference::PipelineEvent) {
-    if let Err(e) = alerts.handle(event) {
-        tracing::error!(error = %format!("{e:#}"), "Could not store an alert.");
-    }
-}
-
-fn log_summary(s: &fightwatch_inference::PipelineSummary) {
-    tracing::info!(
-        frames = s.frames,
-        windows = s.windows,
-        incidents = s.incidents,
-        "Stopped."
-    );
-}
-
-/// Runs the cameras this node holds leases for until `stop`; gives the leases back at the end.
-fn run_leased(
-    server: &Server,
-    config: &Config,
-    model: ModelPackage,
-    cameras: &[CameraSpec],
-    leases: LeaseConfig,
-    alerts: &mut PipelineAlerts,
-    stop: &Arc<AtomicBool>,
-) -> anyhow::Result<()> {
-    let rt = server.runtime().clone();
-    let leases = rt
-        .block_on(CameraLeases::connect(leases))
-        .context("camera leases")?;
-    let bus = server.alerts().bus().clone();
-    // Lease rounds run on the server's runtime; each new set of cameras comes here.
-    let (held_tx, held_rx) = crossbeam_channel::bounded::<Vec<String>>(4);
-    let rounds = rt.spawn(leases.run(
-        move || bus.delivered_seq().unwrap_or(0),
-        stop.clone(),
-        move |held| held_tx.send(held).is_ok(),
-    ));
-    let mut model = Some(model);
-    let mut running: Option<(RunningPipeline, Arc<AtomicBool>)> = None;
-    let mut held: Vec<String> = Vec::new();
-    loop {
-        let next = match &running {
-            Some((pipeline, _)) => crossbeam_channel::select! {
-                recv(pipeline.events) -> event => match event {
-                    Ok(event) => { handle(alerts, &event); continue; }
-                    Err(_) => Next::Ended,
-                },
-                recv(held_rx) -> set => set.map_or(Next::Idle, Next::Held),
-                default(Duration::from_millis(200)) => Next::Idle,
-            },
-            None => held_rx
-                .recv_timeout(Duration::from_millis(200))
-                .map_or(Next::Idle, Next::Held),
-        };
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let set = match next {
-            Next::Held(set) => set,
-            Next::Idle => continue,
-            Next::Ended => {
-                // Every camera ended: keep the model for the next lease change.
-                let (pipeline, _) = running.take().context("a running pipeline")?;
-                let (summary, m) = pipeline.join_with_model()?;
-                log_summary(&summary);
-                model = Some(m);
-                continue;
-            }
-        };
-        if set == held {
-            continue;
-        }
-        // Stop the cameras running now (their incidents end cleanly), then start the new set.
-        if let Some((pipeline, flag)) = running.take() {
-            flag.store(true, Ordering::Relaxed);
-            for event in &pipeline.events {
-                handle(alerts, &event);
-            }
-            let (summary, m) = pipeline.join_with_model()?;
-            log_summary(&summary);
-            model = Some(m);
-        }
-        let taken: Vec<String> = set.iter().filter(|c| !held.contains(c)).cloned().collect();
-        // A dead node left its incidents on these cameras open: end them before ours start.
-        server.end_stale_alerts(&taken)?;
-        held = set;
-        tracing::info!(cameras = ?held, "This node's cameras.");
-        let specs: Vec<CameraSpec> = cameras
-            .iter()
-            .filter(|c| held.contains(&c.name))
-            .cloned()
-            .collect();
-        if specs.is_empty() {
-            continue;
-        }
-        let flag = Arc::new(AtomicBool::new(false));
-        let pipeline = RunningPipeline::start(
-            model.take().context("the model")?,
-            config.live_pipeline_config(),
-            &specs,
-            flag.clone(),
-        )
-        .context("starting the pipeline")?;
-        alerts.attach(&pipeline);
-        running = Some((pipeline, flag));
-    }
-    if let Some((pipeline, flag)) = running.take() {
-        flag.store(true, Ordering::Relaxed);
-        for event in &pipeline.events {
-            handle(alerts, &event);
-        }
-        log_summary(&pipeline.join()?);
-    }
-    rt.block_on(rounds).ok();
-    Ok(())
-}
-
-/// What the leased loop waits for next.
-enum Next {
-    /// The cameras this node holds now.
-    Held(Vec<String>),
-    /// The running pipeline's cameras all ended.
-    Ended,
-    /// Nothing yet.
-    Idle,
 }

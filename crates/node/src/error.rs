@@ -22,4 +22,10 @@ pub enum NodeError {
     /// The alert stage failed.
     #[error(transparent)]
     Alert(#[from] AlertError),
+    /// The server failed (ending a dead node's alerts).
+    #[error(transparent)]
+    Server(#[from] crate::ServerError),
+    /// Camera leases (Redis) could not be taken.
+    #[error("camera leases: {0}")]
+    Leases(#[from] fightwatch_cluster::ClusterError),
 }

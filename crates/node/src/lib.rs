@@ -36,11 +36,13 @@ println!("{:?}", pipeline.join()?);
 
 mod error;
 mod pipeline_alerts;
+mod run;
 mod runner;
 mod server;
 
 pub use error::NodeError;
 pub use pipeline_alerts::PipelineAlerts;
+pub use run::{run_leased, run_pipeline};
 pub use runner::{CameraSpec, ClipSettings, RunningPipeline};
 pub use server::{
     ClusterOptions, Server, ServerError, ServerOptions, jwt_secret, media_dir, open_store,
