@@ -241,11 +241,12 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
-/// On first start (no users), creates `admin` with a random password, writes it to
-/// `DATA_DIR/admin_password` (mode 0600) and returns it so it can be printed once.
+/// On first start (no users), creates `admin` with a random password, writes it to the file
+/// `password_file` (mode 0600; a node's `DATA_DIR/admin_password`) and returns it so it can be
+/// printed once.
 pub fn bootstrap_admin(
     store: &dyn AlertStore,
-    data_dir: &Path,
+    password_file: &Path,
 ) -> Result<Option<String>, UserError> {
     if store.user_count()? > 0 {
         return Ok(None);
@@ -256,7 +257,7 @@ pub fn bootstrap_admin(
         .map(|b| char::from(alphabet[*b as usize % alphabet.len()]))
         .collect();
     add_user(store, "admin", Role::Admin, &password, None)?;
-    let path = data_dir.join("admin_password");
+    let path = password_file.to_path_buf();
     write_private(&path, &format!("{password}\n"))
         .map_err(|source| UserError::Io { path, source })?;
     Ok(Some(password))
@@ -270,12 +271,14 @@ mod tests {
     fn hash_verify_login_and_bootstrap() {
         let dir = tempfile::tempdir().unwrap();
         let store = fightwatch_store::SqliteStore::open(&dir.path().join("db")).unwrap();
-        let pw = bootstrap_admin(&store, dir.path())
+        let pw = bootstrap_admin(&store, &dir.path().join("admin_password"))
             .unwrap()
             .expect("first start creates admin");
         assert_eq!(pw.len(), 20);
         assert!(
-            bootstrap_admin(&store, dir.path()).unwrap().is_none(),
+            bootstrap_admin(&store, &dir.path().join("admin_password"))
+                .unwrap()
+                .is_none(),
             "only once"
         );
         let file = dir.path().join("admin_password");

@@ -4,9 +4,6 @@ use std::path::{Path, PathBuf};
 
 use crate::EvidenceError;
 
-/// File name of the key in the data directory.
-const KEY_FILE: &str = "evidence_ed25519.key";
-
 /// The Ed25519 key exports are signed with.
 pub struct SigningKey(ed25519_dalek::SigningKey);
 
@@ -42,19 +39,22 @@ impl PublicKey {
 }
 
 impl SigningKey {
-    /// The key in `dir`, made (0600) on first use.
-    pub fn load_or_create(dir: &Path) -> Result<Self, EvidenceError> {
-        match Self::load(dir) {
+    /// The usual key file's name in a directory (a node's data directory).
+    pub const FILE_NAME: &str = "evidence_ed25519.key";
+
+    /// The key in the file `path`, made (0600) on first use.
+    pub fn load_or_create(path: &Path) -> Result<Self, EvidenceError> {
+        match Self::load(path) {
             Err(EvidenceError::KeyFile { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound => {}
             other => return other,
         }
-        Self::create(dir)
+        Self::create(path)
     }
 
-    /// The key in `dir`, which must exist (checking an export must not make a key).
-    pub fn load(dir: &Path) -> Result<Self, EvidenceError> {
-        let path = dir.join(KEY_FILE);
+    /// The key in the file `path`, which must exist (checking an export must not make a key).
+    pub fn load(path: &Path) -> Result<Self, EvidenceError> {
+        let path = path.to_path_buf();
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let seed: [u8; 32] = unhex(text.trim())
@@ -66,8 +66,8 @@ impl SigningKey {
         }
     }
 
-    fn create(dir: &Path) -> Result<Self, EvidenceError> {
-        let path = dir.join(KEY_FILE);
+    fn create(path: &Path) -> Result<Self, EvidenceError> {
+        let path = path.to_path_buf();
         let err = |source| EvidenceError::KeyFile {
             path: path.clone(),
             source,
@@ -124,13 +124,13 @@ mod tests {
     #[test]
     fn the_key_is_made_once_private_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let a = SigningKey::load_or_create(dir.path()).unwrap();
-        let b = SigningKey::load_or_create(dir.path()).unwrap();
+        let a = SigningKey::load_or_create(&dir.path().join(SigningKey::FILE_NAME)).unwrap();
+        let b = SigningKey::load_or_create(&dir.path().join(SigningKey::FILE_NAME)).unwrap();
         assert_eq!(a.public_key(), b.public_key());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            let mode = std::fs::metadata(dir.path().join(SigningKey::FILE_NAME))
                 .unwrap()
                 .permissions()
                 .mode();
@@ -139,9 +139,9 @@ mod tests {
         let pk = a.public_key();
         assert_eq!(PublicKey::from_hex(&pk.to_hex()), Some(pk));
         assert_eq!(pk.fingerprint().len(), 16);
-        std::fs::write(dir.path().join(KEY_FILE), "not hex").unwrap();
+        std::fs::write(dir.path().join(SigningKey::FILE_NAME), "not hex").unwrap();
         assert!(matches!(
-            SigningKey::load_or_create(dir.path()),
+            SigningKey::load_or_create(&dir.path().join(SigningKey::FILE_NAME)),
             Err(EvidenceError::BadKey { .. })
         ));
     }

@@ -15,7 +15,7 @@ server's (`fightwatch verify --public-key`, or the fingerprint the server logs a
 use fightwatch_evidence::{Export, SigningKey, verify};
 
 let dir = tempfile::tempdir()?;
-let key = SigningKey::load_or_create(dir.path())?;
+let key = SigningKey::load_or_create(&dir.path().join(SigningKey::FILE_NAME))?;
 let mut export = Export::new("a7", "lead", 1_764_000_000_000, "node-1");
 export.add("timeline.json", br#"{"id":"a7"}"#.to_vec())?;
 let zip = export.finish(&key)?;

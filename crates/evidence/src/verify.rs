@@ -142,7 +142,7 @@ mod tests {
     use crate::{Export, SigningKey};
 
     fn export(dir: &std::path::Path) -> (Vec<u8>, SigningKey) {
-        let key = SigningKey::load_or_create(dir).unwrap();
+        let key = SigningKey::load_or_create(&dir.join(SigningKey::FILE_NAME)).unwrap();
         let mut e = Export::new("a7", "lead", 1_764_000_000_000, "node-1");
         e.add("clip.mp4", vec![7u8; 5000]).unwrap();
         e.add("snapshot.jpg", vec![0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9])
@@ -205,7 +205,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (zip, _) = export(dir.path());
         let other = tempfile::tempdir().unwrap();
-        let stranger = SigningKey::load_or_create(other.path()).unwrap();
+        let stranger =
+            SigningKey::load_or_create(&other.path().join(SigningKey::FILE_NAME)).unwrap();
         assert!(matches!(
             verify(&zip, Some(&stranger.public_key())),
             Err(VerifyError::WrongKey { .. })
@@ -220,7 +221,7 @@ mod tests {
         e.add("clip.mp4", vec![1]).unwrap();
         let forged = e.finish(&stranger).unwrap();
         assert!(verify(&forged, None).is_ok());
-        let key = SigningKey::load_or_create(dir.path()).unwrap();
+        let key = SigningKey::load_or_create(&dir.path().join(SigningKey::FILE_NAME)).unwrap();
         assert!(verify(&forged, Some(&key.public_key())).is_err());
         assert!(matches!(
             Export::new("a", "b", 1, "n").add("../x", vec![]),

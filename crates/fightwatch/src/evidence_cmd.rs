@@ -13,7 +13,8 @@ use fightwatch_node::{media_dir, open_store};
 /// data directory's key, recorded in the alert's timeline as exported by `by`.
 pub fn export(data_dir: &Path, alert_id: &str, out: &Path, by: &str) -> anyhow::Result<()> {
     let store = open_store(data_dir)?;
-    let key = SigningKey::load_or_create(data_dir)?;
+    let key =
+        SigningKey::load_or_create(&fightwatch_node::DataDir::new(data_dir).evidence_key_file())?;
     let fingerprint = key.public_key().fingerprint();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,7 +66,9 @@ pub fn verify_file(req: &VerifyRequest) -> anyhow::Result<()> {
         (Some(hex), _) => Some(
             PublicKey::from_hex(hex).context("--public-key: not an Ed25519 key (64 hex digits)")?,
         ),
-        (None, Some(dir)) => Some(SigningKey::load(dir)?.public_key()),
+        (None, Some(dir)) => Some(
+            SigningKey::load(&fightwatch_node::DataDir::new(dir).evidence_key_file())?.public_key(),
+        ),
         (None, None) => None,
     };
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

@@ -85,7 +85,7 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
     }
 
     // The report also goes to DATA_DIR/tune/, where the console's tuning page reads it.
-    let report_dir = data_dir.join("tune");
+    let report_dir = fightwatch_node::DataDir::new(data_dir).tune();
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("creating {}", report_dir.display()))?;
     let mut proposals = Vec::new();

@@ -36,7 +36,10 @@ pub fn add(
     fightwatch_broadcaster::users::add_user(store.as_ref(), name, role, password, cameras)?;
     let place = match std::env::var("FIGHTWATCH_DATABASE_URL") {
         Ok(url) if !url.is_empty() => "the shared database (FIGHTWATCH_DATABASE_URL)".to_string(),
-        _ => data_dir.join("fightwatch.db").display().to_string(),
+        _ => fightwatch_node::DataDir::new(data_dir)
+            .database()
+            .display()
+            .to_string(),
     };
     eprintln!("fightwatch: user {name} ({role}) saved in {place}");
     Ok(())

@@ -237,7 +237,7 @@ fn verify_escapes_what_it_prints_needs_a_pinned_key_and_extracts_only_verified_b
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    let key = SigningKey::load_or_create(&data).unwrap();
+    let key = SigningKey::load_or_create(&data.join(SigningKey::FILE_NAME)).unwrap();
     let mut export = Export::new(
         "a1",
         "lead\u{1b}[1A\u{1b}[2K\r  signed by the expected key (forged)",

@@ -61,10 +61,13 @@ pub const DEFAULT_PUSH_SERVICES: &[&str] = &[
 pub struct VapidKey(ES256KeyPair);
 
 impl VapidKey {
-    /// `FIGHTWATCH_VAPID_KEY` (a key file's contents) when set, else the data directory's
-    /// key. Several nodes must share one key (a subscription is bound to the key it was made
-    /// with), so `shared` refuses to fall back to a node's own file.
-    pub fn load(data_dir: &Path, shared: bool) -> Result<Self, IntegrationError> {
+    /// The usual key file's name in a node's data directory.
+    pub const FILE_NAME: &str = "vapid_p256.key";
+
+    /// `FIGHTWATCH_VAPID_KEY` (a key file's contents) when set, else the key file `path`.
+    /// Several nodes must share one key (a subscription is bound to the key it was made with),
+    /// so `shared` refuses to fall back to a node's own file.
+    pub fn load(path: &Path, shared: bool) -> Result<Self, IntegrationError> {
         match std::env::var("FIGHTWATCH_VAPID_KEY") {
             Ok(text) if !text.trim().is_empty() => Self::parse(&text, "FIGHTWATCH_VAPID_KEY"),
             _ if shared => Err(IntegrationError::Config {
@@ -73,7 +76,7 @@ impl VapidKey {
                           node to the contents of one node's DATA_DIR/vapid_p256.key"
                     .into(),
             }),
-            _ => Self::load_or_create(data_dir),
+            _ => Self::load_or_create(path),
         }
     }
 
@@ -90,9 +93,9 @@ impl VapidKey {
             .map_err(|e| err(e.to_string()))
     }
 
-    /// Reads the key, or makes one on first start.
-    pub fn load_or_create(data_dir: &Path) -> Result<Self, IntegrationError> {
-        let path = data_dir.join("vapid_p256.key");
+    /// Reads the key file `path`, or makes it (0600) on first start.
+    pub fn load_or_create(path: &Path) -> Result<Self, IntegrationError> {
+        let path = path.to_path_buf();
         let err = |m: String| IntegrationError::Config {
             name: WEB_PUSH.into(),
             message: m,
@@ -701,8 +704,9 @@ mod tests {
     fn the_vapid_key_is_made_once_and_kept_private() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = VapidKey::load_or_create(dir.path()).expect("made");
-        let b = VapidKey::load_or_create(dir.path()).expect("read");
+        let file = dir.path().join(VapidKey::FILE_NAME);
+        let a = VapidKey::load_or_create(&file).expect("made");
+        let b = VapidKey::load_or_create(&file).expect("read");
         assert_eq!(a.public_key(), b.public_key());
         assert_eq!(
             URL_SAFE_NO_PAD.decode(a.public_key()).expect("b64").len(),

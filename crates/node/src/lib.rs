@@ -34,17 +34,16 @@ println!("{:?}", pipeline.join()?);
 ```
 */
 
+mod data_dir;
 mod error;
 mod pipeline_alerts;
 mod run;
 mod runner;
 mod server;
 
+pub use data_dir::{DataDir, jwt_secret, media_dir, open_store, open_store_at, private_dir};
 pub use error::NodeError;
 pub use pipeline_alerts::PipelineAlerts;
 pub use run::{run_leased, run_pipeline};
 pub use runner::{CameraSpec, ClipSettings, RunningPipeline};
-pub use server::{
-    ClusterOptions, Server, ServerError, ServerOptions, jwt_secret, media_dir, open_store,
-    open_store_at, private_dir,
-};
+pub use server::{ClusterOptions, Server, ServerError, ServerOptions};

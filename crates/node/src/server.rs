@@ -1,14 +1,14 @@
 //! A node: store, bus, alert stage and hub assembled from [`ServerOptions`], listening.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use fightwatch_alerts::{AlertService, EventBus, LocalBus, MediaDir, Retention};
-use fightwatch_cluster::{ClusterKey, RedisBus, RedisBusConfig};
-use fightwatch_store::{AlertStore, PostgresStore, SqliteStore};
-
 use fightwatch_broadcaster::{Auth, CameraFeeds, Hub, ServerConfig};
+use fightwatch_cluster::{ClusterKey, RedisBus, RedisBusConfig};
+
+use crate::{DataDir, jwt_secret, open_store_at};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +40,7 @@ pub enum ServerError {
     Cluster(#[from] fightwatch_cluster::ClusterError),
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
     let what = what.into();
     move |source| ServerError::Io { what, source }
 }
@@ -90,7 +90,8 @@ impl Server {
     /// Opens the store (creating the first admin on first start), starts the alert stage and
     /// the hub, and listens.
     pub fn start(options: ServerOptions) -> Result<Self, ServerError> {
-        private_dir(&options.data_dir)?;
+        let data = DataDir::new(&options.data_dir);
+        data.create()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("server")
@@ -106,13 +107,14 @@ impl Server {
             ));
         }
         let store = open_store_at(&options.data_dir, cluster.map(|c| c.database_url.as_str()))?;
-        if let Some(password) =
-            fightwatch_broadcaster::users::bootstrap_admin(store.as_ref(), &options.data_dir)?
-        {
+        if let Some(password) = fightwatch_broadcaster::users::bootstrap_admin(
+            store.as_ref(),
+            &data.admin_password_file(),
+        )? {
             // Printed once, as Frigate does; also in DATA_DIR/admin_password (0600).
             eprintln!(
                 "fightwatch: first start: created user `admin` with password {password} (also in {})",
-                options.data_dir.join("admin_password").display()
+                data.admin_password_file().display()
             );
         }
         let secret = jwt_secret(&options.data_dir)?;
@@ -130,7 +132,7 @@ impl Server {
         if let Some(c) = cluster {
             config.node = Some(c.node.clone());
         }
-        let alerts = AlertService::new(store, bus, MediaDir::new(media_dir(&options.data_dir)));
+        let alerts = AlertService::new(store, bus, MediaDir::new(data.media()));
         let escalation = config.escalation.clone();
         alerts.set_group_window(config.group_window);
         let webhooks = config.webhooks.clone();
@@ -143,7 +145,7 @@ impl Server {
             }
             Hub::new(alerts, auth, config)
         };
-        let key = fightwatch_evidence::SigningKey::load_or_create(&options.data_dir)
+        let key = fightwatch_evidence::SigningKey::load_or_create(&data.evidence_key_file())
             .map_err(|e| ServerError::Secret(e.to_string()))?;
         tracing::info!(
             fingerprint = %key.public_key().fingerprint(),
@@ -151,7 +153,7 @@ impl Server {
             "Evidence exports are signed with this Ed25519 key."
         );
         hub.set_evidence_key(key);
-        hub.set_tune_dir(options.data_dir.join("tune"));
+        hub.set_tune_dir(data.tune());
         if !webhooks.is_empty() || !mqtt.is_empty() || push.is_some() {
             let _inside = rt.enter();
             let bus = hub.alerts().bus().clone();
@@ -174,8 +176,11 @@ impl Server {
             }
             if let Some(settings) = push {
                 let key = Arc::new(
-                    fightwatch_integrations::VapidKey::load(&options.data_dir, cluster.is_some())
-                        .map_err(config)?,
+                    fightwatch_integrations::VapidKey::load(
+                        &data.vapid_key_file(),
+                        cluster.is_some(),
+                    )
+                    .map_err(config)?,
                 );
                 integrations
                     .add_web_push(settings.clone(), key.clone())
@@ -312,13 +317,6 @@ async fn wait_for_signal() -> std::io::Result<()> {
     }
 }
 
-/// The store the user and token commands use: PostgreSQL at `FIGHTWATCH_DATABASE_URL` when
-/// that is set (a cluster), else the data directory's SQLite database (created private).
-pub fn open_store(data_dir: &Path) -> Result<Arc<dyn AlertStore>, ServerError> {
-    let url = std::env::var("FIGHTWATCH_DATABASE_URL").ok();
-    open_store_at(data_dir, url.as_deref().filter(|u| !u.is_empty()))
-}
-
 /// Runs the integrations on this node while it holds the cluster's integrations duty (a Redis
 /// lease, renewed every second, lasting 4 s): a node that dies hands them to another within
 /// about 5 s, which resumes from the shared cursors. While Redis cannot be reached a node keeps
@@ -360,93 +358,4 @@ async fn integrations_duty(
             Err(e) => tracing::warn!(error = %e, "Renewing the integrations duty failed."),
         }
     }
-}
-
-/// PostgreSQL at `database_url`, or SQLite in `data_dir`.
-pub fn open_store_at(
-    data_dir: &Path,
-    database_url: Option<&str>,
-) -> Result<Arc<dyn AlertStore>, ServerError> {
-    match database_url {
-        Some(url) => Ok(Arc::new(PostgresStore::connect(url)?)),
-        None => {
-            private_dir(data_dir)?;
-            Ok(Arc::new(SqliteStore::open(
-                &data_dir.join("fightwatch.db"),
-            )?))
-        }
-    }
-}
-
-/// The HS256 secret: `FIGHTWATCH_JWT_SECRET`, else `DATA_DIR/jwt_secret`, created (0600) with
-/// 32 bytes from the operating system's secure random source on first use. A secret shorter
-/// than 32 bytes is refused, not used: an empty file would mean anyone can sign tokens.
-/// Rotating it (delete the file, restart) signs everyone out.
-pub fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
-    let min = Auth::MIN_SECRET_BYTES;
-    if let Some(s) = std::env::var_os("FIGHTWATCH_JWT_SECRET") {
-        let s = s.into_encoded_bytes();
-        if s.len() < min {
-            return Err(ServerError::Secret(format!(
-                "FIGHTWATCH_JWT_SECRET has {} bytes; it must have at least {min} (e.g. `openssl rand -hex 32`)",
-                s.len()
-            )));
-        }
-        return Ok(s);
-    }
-    let path = data_dir.join("jwt_secret");
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let secret = bytes.trim_ascii().to_vec();
-            if secret.len() < min {
-                return Err(ServerError::Secret(format!(
-                    "{} holds {} bytes; a JWT secret needs at least {min}. Delete the file to make a new \
-                     one (this signs everyone out), or write {min}+ random bytes into it",
-                    path.display(),
-                    secret.len()
-                )));
-            }
-            return Ok(secret);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
-    }
-    private_dir(data_dir)?;
-    let secret = fightwatch_broadcaster::users::random_hex(32).map_err(|e| {
-        ServerError::Secret(format!("reading the system's secure random source: {e}"))
-    })?;
-    fightwatch_broadcaster::users::write_private(&path, &secret)
-        .map_err(io(format!("creating {}", path.display())))?;
-    Ok(secret.into_bytes())
-}
-
-/// The folder of alert snapshots and clips in a data directory.
-pub fn media_dir(data_dir: &std::path::Path) -> PathBuf {
-    data_dir.join("snapshots")
-}
-
-/// Creates `dir` readable by its owner only (it holds the database, snapshots and the
-/// secret); warns when an existing one is open to others.
-pub fn private_dir(dir: &Path) -> Result<(), ServerError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if let Ok(meta) = std::fs::metadata(dir) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                dir = %dir.display(),
-                mode = format!("{mode:o}"),
-                "The data directory is readable by other users; `chmod 700` it."
-            );
-            eprintln!(
-                "fightwatch: warning: {} has mode {mode:o}: other users can read it (chmod 700 {0})",
-                dir.display()
-            );
-        }
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(format!("creating {}", dir.display())))
 }
