@@ -34,6 +34,44 @@ the bus, starts the alert stage, integrations and the evidence key, then builds 
 | `GET /api/openapi.json` | this API as an OpenAPI 3.1 document ([`openapi`]) |
 | anything else | the web console's files (`ServerConfig::static_dir`), when built |
 
+A hub over an embedded store, served on a free loopback port:
+
+```
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use fightwatch_alerts::{AlertService, LocalBus, MediaDir};
+use fightwatch_broadcaster::{Auth, Hub, ServerConfig, listen, serve};
+use fightwatch_store::{AlertStore, SqliteStore};
+
+# let rt = tokio::runtime::Runtime::new()?;
+# rt.block_on(async {
+let dir = tempfile::tempdir()?;
+let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(&dir.path().join("db"))?);
+let bus = Arc::new(LocalBus::new(store.clone(), 1024));
+let alerts = AlertService::new(store, bus, MediaDir::new(dir.path().join("media")));
+let auth = Auth::new(b"a secret of at least thirty-two bytes")?;
+let hub = Hub::new(alerts, auth, ServerConfig::default());
+let listener = listen("127.0.0.1:0".parse()?, 64)?;
+let addr = listener.local_addr()?;
+let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+let server = tokio::spawn(serve(listener, hub, async { let _ = stopped.await; }));
+let reply = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    Ok(reply)
+})
+.await??;
+assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+let _ = stop.send(());
+server.await??;
+# Ok::<(), Box<dyn std::error::Error>>(())
+# })?;
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
 Security (docs/security.md has the threat model and every limit): tokens are HS256 JWTs
 ([`Auth`]) from `Authorization: Bearer`, the `fightwatch_token` cookie or `?token=`, each tied to
 a server-side session that logout, a user change or deletion revokes ([`Hub::authenticate`]);

@@ -8,6 +8,24 @@ when an incident started in it, or ([`Decision::Window`]) when one of its window
 operating threshold; [`metrics`] gives accuracy, precision, recall, F1, ROC AUC (over each clip's highest
 window score) and the mean delay from a labelled fight start to its incident.
 [`write_report`] writes `scores.csv`, `scores.json`, `metrics.json`, `roc.png` and `scores.png`.
+
+The metrics are plain functions of the per-clip results:
+
+```
+use fightwatch_eval::{ClipResult, metrics};
+
+let clip = |fight, max_score, flagged| ClipResult { fight, max_score, flagged, delay_s: None };
+let results = [
+    clip(true, 0.97, true),
+    clip(true, 0.41, false), // a fight the threshold missed
+    clip(false, 0.12, false),
+    clip(false, 0.55, true), // a false alarm
+];
+let m = metrics(&results);
+assert_eq!((m.true_positives, m.false_negatives, m.false_positives), (1, 1, 1));
+// Every fight clip's highest window outscores every calm one but one (0.41 < 0.55): 3/4.
+assert_eq!(m.roc_auc, Some(0.75));
+```
 */
 
 mod dataset;

@@ -15,7 +15,47 @@ can cause.
 
 Each POST carries `X-Fightwatch-Timestamp` (Unix seconds) and `X-Fightwatch-Signature:
 v1=HEX`, the HMAC-SHA256 of `TIMESTAMP.BODY` under the target's secret: a receiver checks it
-and refuses old timestamps (replay). [`signature`] computes it.
+and refuses old timestamps (replay). [`signature`] computes it:
+
+```
+use fightwatch_integrations::signature;
+
+// What a receiver does with a POST: the same HMAC over the same bytes, compared.
+let (secret, timestamp, body) = ("shared with the receiver", 1_796_000_000, br#"{"type":"fight_alert"}"#);
+let header = signature(secret, timestamp, body);
+assert!(header.starts_with("v1=") && header.len() == 3 + 64);
+assert_eq!(signature(secret, timestamp, body), header);
+assert_ne!(signature(secret, timestamp + 1, body), header, "a replayed timestamp does not match");
+assert_ne!(signature("another secret", timestamp, body), header);
+```
+
+Delivery itself reads a store (`no_run`: it posts to the URL):
+
+```no_run
+use std::sync::Arc;
+use std::time::Duration;
+
+use fightwatch_integrations::{Integrations, WebhookTarget};
+use fightwatch_store::{AlertStore, SqliteStore};
+
+# let rt = tokio::runtime::Runtime::new()?;
+# rt.block_on(async {
+let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open("fightwatch.db".as_ref())?);
+let integrations = Integrations::new(store, None);
+integrations.add_webhook(WebhookTarget {
+    name: "soc".into(),
+    url: "https://soc.example/hooks/fightwatch".into(),
+    secret: "shared with the receiver".into(),
+    sites: vec![],
+    cameras: vec![],
+    events: vec![],
+    timeout: Duration::from_secs(5),
+})?;
+integrations.run(); // a task per target, each from its stored cursor
+# Ok::<(), Box<dyn std::error::Error>>(())
+# })?;
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
 */
 
 mod deliver;
