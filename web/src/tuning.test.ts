@@ -10,6 +10,7 @@ describe("tuning", () => {
     current: now,
     proposed: { ...now, start_threshold: 0.9, false_alarms_raised: 0 },
     changed: true,
+    candidates: [now],
     plot: "tune-gym.png",
   };
   it("says settings and what they raise", () => {

@@ -533,7 +533,7 @@ pub(crate) async fn camera_latest(
 /// Each webhook's delivery state (admins): cursor, delivered, failed attempts, retrying,
 /// last error.
 #[utoipa::path(get, path = "/api/integrations", tag = "operations",
-    responses((status = 200, body = Vec<serde_json::Value>), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<fightwatch_protocol::TargetStatus>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn integrations(
     State(hub): State<Arc<Hub>>,
     Viewer(claims): Viewer,

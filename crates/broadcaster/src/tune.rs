@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fightwatch_protocol::ErrorBody;
+use fightwatch_protocol::{ErrorBody, TuneReport};
 
 use crate::extract::{ApiError, Viewer};
 use crate::hub::Hub;
@@ -39,7 +39,7 @@ async fn read(path: std::path::PathBuf, max: u64) -> Result<Option<Vec<u8>>, Api
 /// The last tuning report: per camera the current and proposed `start_threshold` /
 /// `min_windows` and how many confirmed fights and false alarms each would raise.
 #[utoipa::path(get, path = "/api/tune", tag = "operations",
-    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody),
+    responses((status = 200, body = TuneReport), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn report(
     State(hub): State<Arc<Hub>>,
@@ -56,14 +56,13 @@ pub(crate) async fn report(
                 "no tuning report yet: run `fightwatch tune -c CONFIG` where the model is",
             )
         })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        bytes,
-    )
-        .into_response())
+    // Only a report is served: a file that is not one (hand-edited, another version's) is
+    // an error, not passed through.
+    let report: TuneReport = serde_json::from_slice(&bytes).map_err(|e| {
+        tracing::error!(error = %e, "The tuning report is unreadable.");
+        ApiError::internal()
+    })?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(report)).into_response())
 }
 
 /// A camera's trade-off plot of the last report.

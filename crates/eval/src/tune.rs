@@ -24,24 +24,8 @@ pub struct TuneSample {
     pub scores: Vec<(f64, f32)>,
 }
 
-/// How one candidate setting does on a camera's samples.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Candidate {
-    /// Start threshold tried.
-    #[serde(serialize_with = "two_decimals")]
-    pub start_threshold: f32,
-    /// Consecutive windows tried.
-    pub min_windows: usize,
-    /// Confirmed fights (all cameras) it would still raise.
-    pub fights_raised: usize,
-    /// The camera's false alarms it would still raise.
-    pub false_alarms_raised: usize,
-}
-
-/// 0.6 rather than 0.6000000238418579 in reports.
-fn two_decimals<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((f64::from(*v) * 100.0).round() / 100.0)
-}
+/// How one candidate setting does on a camera's samples (the report's wire type).
+pub use fightwatch_protocol::TuneCandidate as Candidate;
 
 /// What `tune` proposes for one camera.
 #[derive(Debug, Clone, Serialize)]

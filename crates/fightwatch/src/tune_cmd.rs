@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use fightwatch_eval::{LabelledClip, Proposal, TuneSample};
 use fightwatch_node::{media_dir, open_store_at};
+use fightwatch_protocol::{TuneProposal, TuneReport};
 
 use crate::cli::GlobalArgs;
 use crate::config::Config;
@@ -114,23 +115,28 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
     if args.apply && !changed.is_empty() {
         apply(&args.config, &changed)?;
     }
-    let report = serde_json::json!({
-        "generated_at": fightwatch_protocol::now_ms(),
-        "samples": samples.len(),
-        "without_clip": verdicts.without_clip,
-        "tests": verdicts.tests,
-        "unknown_cameras": unknown,
-        "applied": args.apply && !changed.is_empty(),
-        "proposals": proposals
+    let report = TuneReport {
+        generated_at: fightwatch_protocol::now_ms(),
+        samples: samples.len(),
+        without_clip: verdicts.without_clip,
+        tests: verdicts.tests,
+        unknown_cameras: unknown.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+        applied: args.apply && !changed.is_empty(),
+        proposals: proposals
             .iter()
             .zip(&plots)
-            .map(|(p, png)| {
-                let mut v = serde_json::to_value(p).unwrap_or_default();
-                v["plot"] = serde_json::json!(png);
-                v
+            .map(|(p, png)| TuneProposal {
+                camera: p.camera.clone(),
+                fights: p.fights,
+                false_alarms: p.false_alarms,
+                current: p.current,
+                proposed: p.proposed,
+                changed: p.changed,
+                candidates: p.candidates.clone(),
+                plot: png.clone(),
             })
-            .collect::<Vec<_>>(),
-    });
+            .collect(),
+    };
     let bytes = serde_json::to_vec_pretty(&report)?;
     std::fs::write(report_dir.join("tune.json"), &bytes)
         .with_context(|| format!("writing {}", report_dir.join("tune.json").display()))?;
@@ -140,7 +146,7 @@ pub fn run(global: &GlobalArgs, args: TuneArgs) -> anyhow::Result<()> {
     }
 
     if args.json {
-        println!("{report}");
+        println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     println!(

@@ -19,28 +19,7 @@ const BATCH: usize = 100;
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// A target's delivery state (`GET /api/integrations`, `/metrics`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TargetStatus {
-    /// The target.
-    pub name: String,
-    /// Its URL's scheme and host (no path or query: they may hold tokens).
-    pub endpoint: String,
-    /// The last event it was given (or skipped).
-    pub cursor: u64,
-    /// Events posted and taken.
-    pub delivered: u64,
-    /// Failed attempts (each retried).
-    pub failed_attempts: u64,
-    /// Events the receiver refused for good (4xx other than 408/429): logged, skipped.
-    pub rejected: u64,
-    /// Whether the last attempt failed (the event is being retried).
-    pub retrying: bool,
-    /// The last failure, if any.
-    pub last_error: Option<String>,
-    /// When the last event was taken, ms since the epoch.
-    pub last_delivered_at: Option<u64>,
-}
+pub use fightwatch_protocol::TargetStatus;
 
 /// The node's event bus, for waking delivery as soon as an event is committed.
 pub type BusEvents = tokio::sync::broadcast::Receiver<Arc<ServerMessage>>;

@@ -21,6 +21,7 @@ assert_eq!(
 */
 
 mod messages;
+mod operations;
 mod rest;
 mod role;
 pub mod typescript;
@@ -30,6 +31,7 @@ pub use messages::{
     ClientMessage, ClipInfo, Detection, FalseAlarmReason, FightAlert, Metrics, Outcome,
     ServerMessage, private_room,
 };
+pub use operations::{TargetStatus, TuneCandidate, TuneProposal, TuneReport};
 pub use rest::{
     AckRequest, AlertRecord, AssignRequest, CameraView, ErrorBody, Health, LoginRequest,
     LoginResponse, Me, PushInfo, PushKeys, PushSubscribeRequest, PushUnsubscribeRequest,

@@ -47,6 +47,10 @@ pub fn declarations() -> String {
         crate::PushUnsubscribeRequest::decl(&cfg),
         crate::Health::decl(&cfg),
         crate::ErrorBody::decl(&cfg),
+        crate::TargetStatus::decl(&cfg),
+        crate::TuneCandidate::decl(&cfg),
+        crate::TuneProposal::decl(&cfg),
+        crate::TuneReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/protocol by ts-rs: do not edit. Regenerate with\n\

@@ -779,3 +779,123 @@ export type ErrorBody = {
  * What went wrong, for people.
  */
 error: string, };
+
+export type TargetStatus = { 
+/**
+ * The target.
+ */
+name: string, 
+/**
+ * Its URL's scheme and host (no path or query: they may hold tokens).
+ */
+endpoint: string, 
+/**
+ * The last event it was given (or skipped).
+ */
+cursor: number, 
+/**
+ * Events posted and taken.
+ */
+delivered: number, 
+/**
+ * Failed attempts (each retried).
+ */
+failed_attempts: number, 
+/**
+ * Events the receiver refused for good (4xx other than 408/429): logged, skipped.
+ */
+rejected: number, 
+/**
+ * Whether the last attempt failed (the event is being retried).
+ */
+retrying: boolean, 
+/**
+ * The last failure, if any.
+ */
+last_error: string | null, 
+/**
+ * When the last event was taken, ms since the epoch.
+ */
+last_delivered_at: number | null, };
+
+export type TuneCandidate = { 
+/**
+ * Start threshold tried.
+ */
+start_threshold: number, 
+/**
+ * Consecutive windows tried.
+ */
+min_windows: number, 
+/**
+ * Confirmed fights (all cameras) it would still raise.
+ */
+fights_raised: number, 
+/**
+ * The camera's false alarms it would still raise.
+ */
+false_alarms_raised: number, };
+
+export type TuneProposal = { 
+/**
+ * The camera.
+ */
+camera: string, 
+/**
+ * Confirmed fights the proposal must keep (every camera's).
+ */
+fights: number, 
+/**
+ * This camera's false alarms.
+ */
+false_alarms: number, 
+/**
+ * The camera's settings now, and how they do.
+ */
+current: TuneCandidate, 
+/**
+ * The proposed settings, and how they do.
+ */
+proposed: TuneCandidate, 
+/**
+ * Whether the proposal differs from the current settings.
+ */
+changed: boolean, 
+/**
+ * Every candidate tried.
+ */
+candidates: Array<TuneCandidate>, 
+/**
+ * Its trade-off plot, `tune-CAMERA.png`, served at `/api/tune/{plot}`.
+ */
+plot: string, };
+
+export type TuneReport = { 
+/**
+ * When it was made, ms since the epoch.
+ */
+generated_at: number, 
+/**
+ * Verdicts (resolved alerts with a clip) it used.
+ */
+samples: number, 
+/**
+ * Resolved alerts without a clip to score (left out).
+ */
+without_clip: number, 
+/**
+ * Alerts resolved as tests (left out).
+ */
+tests: number, 
+/**
+ * Verdicts of cameras the config no longer has, per camera.
+ */
+unknown_cameras: { [key in string]: number }, 
+/**
+ * Whether `--apply` wrote the proposals into the config.
+ */
+applied: boolean, 
+/**
+ * One per camera with verdicts.
+ */
+proposals: Array<TuneProposal>, };
