@@ -220,8 +220,40 @@ role_extractor!(
     "the {} role may not do this: it needs the operator role"
 );
 role_extractor!(
+    /// Administers the node (tuning reports, integrations' state): admin only. They name every
+    /// camera and its settings, or the receivers' addresses.
+    Admin,
+    |role| role == crate::Role::Admin,
+    "the {} role may not do this: it is for admins"
+);
+role_extractor!(
     /// Reports detections: detector or admin.
     Detector,
     crate::Role::can_detect,
     "the {} role may not report detections: it needs the detector role"
 );
+
+/// A camera named by the route's `{name}` that the viewer may see: 403 "not your camera"
+/// otherwise (camera names are not secret: they are in every alert of the camera).
+pub(crate) struct VisibleCamera {
+    /// Who asks.
+    pub claims: Claims,
+    /// The camera.
+    pub name: String,
+}
+
+impl FromRequestParts<Arc<Hub>> for VisibleCamera {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, hub: &Arc<Hub>) -> Result<Self, ApiError> {
+        let Viewer(claims) = Viewer::from_request_parts(parts, hub).await?;
+        let axum::extract::Path(name) =
+            axum::extract::Path::<String>::from_request_parts(parts, hub)
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        if !claims.may_see(&name) {
+            return Err(ApiError::forbidden("not your camera"));
+        }
+        Ok(Self { claims, name })
+    }
+}

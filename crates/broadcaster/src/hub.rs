@@ -519,7 +519,7 @@ impl Hub {
     }
 
     /// The alert `id` if `claims` may see it; else "no such alert" (ids cannot be probed).
-    async fn visible(
+    pub(crate) async fn visible(
         &self,
         claims: &Claims,
         id: &str,

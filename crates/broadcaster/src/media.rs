@@ -10,7 +10,7 @@ use fightwatch_protocol::ErrorBody;
 use tower::ServiceExt;
 
 use crate::Hub;
-use crate::extract::{ApiError, Operator, Viewer};
+use crate::extract::{ApiError, Operator, Viewer, VisibleCamera};
 use crate::live::BOUNDARY;
 
 /// The alert's incident clip (MP4, H.264). Supports `Range` (206 with `Content-Range`), so a
@@ -98,12 +98,8 @@ async fn serve_mp4(path: std::path::PathBuf, request: Request) -> Result<Respons
         (status = 503, body = ErrorBody)))]
 pub(crate) async fn live(
     State(hub): State<Arc<Hub>>,
-    Viewer(claims): Viewer,
-    Path(name): Path<String>,
+    VisibleCamera { claims, name }: VisibleCamera,
 ) -> Result<Response, ApiError> {
-    if !claims.may_see(&name) {
-        return Err(ApiError::forbidden("not your camera"));
-    }
     let source = hub
         .feeds
         .live_source(&name)
