@@ -27,7 +27,6 @@ println!("{:?}", outputs[0].1);
 | `tensorrt` | the TensorRT execution provider                        | no      |
 */
 
-mod clip;
 pub mod config;
 mod device;
 mod error;
@@ -40,8 +39,8 @@ mod pipeline;
 mod preprocess;
 pub mod runtime;
 mod snapshot;
+mod window;
 
-pub use clip::{Clip, ClipBuilder};
 pub use config::ModelConfig;
 pub use device::{Device, SessionConfig};
 pub use error::Error;
@@ -53,3 +52,4 @@ pub use package::{ClipScores, ModelPackage};
 pub use pipeline::{Located, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary};
 pub use preprocess::{Preprocessor, resize_spec, write_clip};
 pub use runtime::OrtRuntime;
+pub use window::{Window, WindowBuilder};

@@ -15,10 +15,10 @@ use crossbeam_channel::{Receiver, Select, Sender};
 use fightwatch_capture::{Camera, Frame, Picture, StatusEvent};
 use fightwatch_protocol::IncidentEvent;
 
-use crate::clip::{Clip, ClipBuilder};
 use crate::gate::{Gate, GateConfig, Verdict};
 use crate::incident::{IncidentConfig, IncidentDetector};
 use crate::snapshot::SnapshotEncoder;
+use crate::window::{Window, WindowBuilder};
 use crate::{Error, ModelPackage};
 
 /// Settings of the inference stage.
@@ -45,7 +45,7 @@ pub struct PipelineConfig {
     /// JPEG quality of incident snapshots.
     pub snapshot_quality: u8,
     /// A stream that ends before one window is complete still gets one window, its last frame
-    /// held ([`ClipBuilder::finish_short`]): evaluation on short clips. Off for cameras.
+    /// held ([`WindowBuilder::finish_short`]): evaluation on short clips. Off for cameras.
     pub score_short_streams: bool,
 }
 
@@ -168,13 +168,13 @@ type Shot = (Arc<Picture>, SystemTime);
 
 struct CameraState {
     name: Arc<str>,
-    builder: ClipBuilder<Shot>,
+    builder: WindowBuilder<Shot>,
     detector: IncidentDetector,
     end_threshold: f32,
     gate: Gate,
     /// Windows cut but not yet decided on: with a gate, a window waits until every earlier one
     /// of its camera is scored, so the same video always gives the same decisions.
-    deferred: VecDeque<Clip<Shot>>,
+    deferred: VecDeque<Window<Shot>>,
     /// A window of this camera is waiting for (or in) a model run.
     in_flight: bool,
     peak_picture: Option<Shot>,
@@ -197,7 +197,7 @@ impl CameraState {
     fn new(
         name: &Arc<str>,
         incident: IncidentConfig,
-        builder: ClipBuilder<Shot>,
+        builder: WindowBuilder<Shot>,
         phase: f64,
     ) -> Self {
         Self {
@@ -231,7 +231,7 @@ impl CameraState {
         model: &str,
         config: &PipelineConfig,
         encoder: &SnapshotEncoder,
-        pending: &mut Vec<(usize, Clip<Shot>)>,
+        pending: &mut Vec<(usize, Window<Shot>)>,
         summary: &mut PipelineSummary,
         events: &Sender<PipelineEvent>,
     ) -> Result<bool, Error> {
@@ -271,7 +271,7 @@ impl CameraState {
         &mut self,
         index: usize,
         config: &PipelineConfig,
-        pending: &mut Vec<(usize, Clip<Shot>)>,
+        pending: &mut Vec<(usize, Window<Shot>)>,
         summary: &mut PipelineSummary,
         events: &Sender<PipelineEvent>,
     ) -> bool {
@@ -326,7 +326,7 @@ impl CameraState {
     /// Reports a window left unscored.
     fn skipped(
         &mut self,
-        clip: Clip<Shot>,
+        clip: Window<Shot>,
         verdict: Verdict,
         summary: &mut PipelineSummary,
         events: &Sender<PipelineEvent>,
@@ -452,7 +452,7 @@ impl Pipeline {
                 CameraState::new(
                     c.name(),
                     self.config.incident_for(c.name()),
-                    ClipBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
+                    WindowBuilder::new(input.frames, input.sample_fps, self.config.hop_s),
                     i as f64 / cameras.len() as f64,
                 )
             })
@@ -460,7 +460,7 @@ impl Pipeline {
         // Kept apart from the per-camera state: a Select borrows them while the state changes.
         let receivers: Vec<Receiver<Frame>> = cameras.iter().map(|c| c.frames().clone()).collect();
         let mut summary = PipelineSummary::default();
-        let mut pending: Vec<(usize, Clip<Shot>)> = Vec::new();
+        let mut pending: Vec<(usize, Window<Shot>)> = Vec::new();
         let mut first_pending: Option<Instant> = None;
         let mut status_open = true;
         let encoder = SnapshotEncoder::start(
@@ -624,7 +624,7 @@ impl Pipeline {
     fn score_batch(
         &mut self,
         cams: &mut [CameraState],
-        batch: Vec<(usize, Clip<Shot>)>,
+        batch: Vec<(usize, Window<Shot>)>,
         events: &Sender<PipelineEvent>,
         encoder: &SnapshotEncoder,
         summary: &mut PipelineSummary,
@@ -686,8 +686,8 @@ impl Pipeline {
 mod tests {
     use super::*;
 
-    fn clip(end_s: f64) -> Clip<Shot> {
-        Clip {
+    fn clip(end_s: f64) -> Window<Shot> {
+        Window {
             start_s: end_s - 2.0,
             end_s,
             last_seq: 0,
@@ -703,7 +703,7 @@ mod tests {
         let mut cam = CameraState::new(
             &name,
             IncidentConfig::default(),
-            ClipBuilder::new(2, 1.0, 1.0),
+            WindowBuilder::new(2, 1.0, 1.0),
             0.0,
         );
         cam.deferred.extend((1..=n).map(|k| clip(f64::from(k))));

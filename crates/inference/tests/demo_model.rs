@@ -11,13 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use fightwatch_capture::{SourceOptions, open};
-use fightwatch_inference::{ClipBuilder, ModelPackage};
+use fightwatch_inference::{ModelPackage, WindowBuilder};
 
 /// (media time at the end of each window, fight probability) for a whole clip, hop 0.5 s.
 fn window_scores(pkg: &mut ModelPackage, clip: &Path) -> Vec<(f64, f32)> {
     let input = pkg.config().input.clone();
     let mut pre = pkg.preprocessor();
-    let mut builder = ClipBuilder::<()>::new(input.frames, input.sample_fps, 0.5);
+    let mut builder = WindowBuilder::<()>::new(input.frames, input.sample_fps, 0.5);
     let mut source = open(clip.to_str().unwrap(), "cam", &SourceOptions::default()).unwrap();
     let mut clips = Vec::new();
     while let Some(frame) = source.next_frame().unwrap() {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use fightwatch_capture::{Camera, CameraConfig};
 use fightwatch_inference::runtime::LibrarySearch;
-use fightwatch_inference::{ClipBuilder, ModelPackage, OrtRuntime, resize_spec};
+use fightwatch_inference::{ModelPackage, OrtRuntime, WindowBuilder, resize_spec};
 use ndarray::{Array5, Ix5};
 use ndarray_npy::NpzReader;
 
@@ -45,7 +45,7 @@ fn check_case(name: &str, case: &serde_json::Value) {
     cfg.model_resize = Some(resize_spec(&input));
     let (tx, _status) = crossbeam_channel::unbounded();
     let camera = Camera::start(cfg, tx).unwrap();
-    let mut builder = ClipBuilder::<()>::new(input.frames, input.sample_fps, 0.5);
+    let mut builder = WindowBuilder::<()>::new(input.frames, input.sample_fps, 0.5);
     let mut clips = Vec::new();
     for frame in camera.frames().iter() {
         for clip in builder.push(frame.pts_s, frame.seq, frame.model_input.clone().unwrap()) {
