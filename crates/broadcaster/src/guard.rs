@@ -51,12 +51,9 @@ pub(crate) fn not_same_origin(hub: &Hub, headers: &axum::http::HeaderMap) -> Opt
     }
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({"error": message, "code": code})),
-    )
-        .into_response()
+/// The REST error body every route answers with (`ErrorBody`: `{"error"}`).
+fn refuse(status: StatusCode, message: &str) -> Response {
+    crate::extract::ApiError::new(status, message).into_response()
 }
 
 /// Refuses state-changing requests from foreign origins (403) or without a JSON body type (415).
@@ -70,22 +67,14 @@ pub(crate) async fn state_changes(
     }
     if let Some(origin) = foreign_origin(&hub, req.headers()) {
         tracing::warn!(%origin, path = %req.uri().path(), "Refused a cross-origin request.");
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
-            "origin not allowed",
-        );
+        return refuse(StatusCode::FORBIDDEN, "origin not allowed");
     }
     if req
         .headers()
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes() == b"cross-site")
     {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
-            "cross-site request",
-        );
+        return refuse(StatusCode::FORBIDDEN, "cross-site request");
     }
     let json = req
         .headers()
@@ -96,7 +85,6 @@ pub(crate) async fn state_changes(
     if !json {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "json_required",
             "send Content-Type: application/json",
         );
     }
