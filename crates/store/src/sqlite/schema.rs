@@ -137,6 +137,44 @@ fn v1_base(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// write fails instead of being read back as something else later. SQLite cannot add a CHECK
 /// to a table, so `alerts` and `users` are rebuilt; a row that breaks a check fails the
 /// upgrade (and the open) rather than being dropped.
+fn v2_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE alerts_v2 (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            camera TEXT NOT NULL,
+            site TEXT NOT NULL,
+            label TEXT NOT NULL,
+            score REAL NOT NULL,
+            peak_score REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'ended', 'acknowledged')),
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            acked_by TEXT,
+            note TEXT,
+            snapshot TEXT,
+            source TEXT NOT NULL,
+            CHECK ((status = 'acknowledged') = (acked_by IS NOT NULL))
+        );
+        INSERT INTO alerts_v2 SELECT id, seq, camera, site, label, score, peak_score, status,
+            started_at, ended_at, acked_by, note, snapshot, source FROM alerts;
+        DROP TABLE alerts;
+        ALTER TABLE alerts_v2 RENAME TO alerts;
+        CREATE INDEX alerts_camera ON alerts (camera, seq);
+        CREATE INDEX alerts_snapshot ON alerts (seq) WHERE snapshot IS NOT NULL;
+
+        CREATE TABLE users_v2 (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('detector', 'viewer', 'operator', 'admin')),
+            password_hash TEXT NOT NULL,
+            cameras TEXT CHECK (cameras IS NULL OR (json_valid(cameras) AND json_type(cameras) = 'array'))
+        );
+        INSERT INTO users_v2 SELECT name, role, password_hash, cameras FROM users;
+        DROP TABLE users;
+        ALTER TABLE users_v2 RENAME TO users;",
+    )
+}
+
 /// Version 3: incident clips (a JSON `ClipInfo`), and the space limit's index covers them.
 fn v3_clips(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
@@ -185,6 +223,28 @@ fn v4_workflow(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 5: how many times each alert was escalated.
+fn v5_escalations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE alerts ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0 CHECK (escalations >= 0);",
+    )
+}
+
+/// Version 6: how far each integration target (webhook) got in the event log.
+fn v6_integrations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS integration_cursors (target TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);",
+    )
+}
+
+/// Version 7: detections grouped into one alert per incident.
+fn v7_grouping(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1);
+        ALTER TABLE alerts ADD COLUMN last_seen_at INTEGER;",
+    )
+}
+
 /// Version 8: browsers subscribed to Web Push.
 fn v8_push(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
@@ -204,66 +264,6 @@ fn v9_region(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "ALTER TABLE alerts ADD COLUMN region TEXT CHECK (region IS NULL OR json_valid(region));
         ALTER TABLE alerts ADD COLUMN heatmap TEXT;",
-    )
-}
-
-/// Version 7: detections grouped into one alert per incident.
-fn v7_grouping(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute_batch(
-        "ALTER TABLE alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1);
-        ALTER TABLE alerts ADD COLUMN last_seen_at INTEGER;",
-    )
-}
-
-/// Version 6: how far each integration target (webhook) got in the event log.
-fn v6_integrations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS integration_cursors (target TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);",
-    )
-}
-
-/// Version 5: how many times each alert was escalated.
-fn v5_escalations(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute_batch(
-        "ALTER TABLE alerts ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0 CHECK (escalations >= 0);",
-    )
-}
-
-fn v2_checks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute_batch(
-        "CREATE TABLE alerts_v2 (
-            id TEXT PRIMARY KEY,
-            seq INTEGER NOT NULL,
-            camera TEXT NOT NULL,
-            site TEXT NOT NULL,
-            label TEXT NOT NULL,
-            score REAL NOT NULL,
-            peak_score REAL NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('active', 'ended', 'acknowledged')),
-            started_at INTEGER NOT NULL,
-            ended_at INTEGER,
-            acked_by TEXT,
-            note TEXT,
-            snapshot TEXT,
-            source TEXT NOT NULL,
-            CHECK ((status = 'acknowledged') = (acked_by IS NOT NULL))
-        );
-        INSERT INTO alerts_v2 SELECT id, seq, camera, site, label, score, peak_score, status,
-            started_at, ended_at, acked_by, note, snapshot, source FROM alerts;
-        DROP TABLE alerts;
-        ALTER TABLE alerts_v2 RENAME TO alerts;
-        CREATE INDEX alerts_camera ON alerts (camera, seq);
-        CREATE INDEX alerts_snapshot ON alerts (seq) WHERE snapshot IS NOT NULL;
-
-        CREATE TABLE users_v2 (
-            name TEXT PRIMARY KEY,
-            role TEXT NOT NULL CHECK (role IN ('detector', 'viewer', 'operator', 'admin')),
-            password_hash TEXT NOT NULL,
-            cameras TEXT CHECK (cameras IS NULL OR (json_valid(cameras) AND json_type(cameras) = 'array'))
-        );
-        INSERT INTO users_v2 SELECT name, role, password_hash, cameras FROM users;
-        DROP TABLE users;
-        ALTER TABLE users_v2 RENAME TO users;",
     )
 }
 
