@@ -86,7 +86,7 @@ pub struct ServerConfig {
     /// Web Push to subscribed browsers (`None`: off).
     pub push: Option<fightwatch_integrations::PushSettings>,
     /// Group a camera's detections into its open alert within this window (`None`: every
-    /// detection raises an alert).
+    /// detection raises an alert). Default 120 s, for every command that serves.
     pub group_window: Option<std::time::Duration>,
 }
 
@@ -125,7 +125,7 @@ impl Default for ServerConfig {
             webhooks: Vec::new(),
             mqtt: Vec::new(),
             push: None,
-            group_window: None,
+            group_window: Some(std::time::Duration::from_secs(120)),
         }
     }
 }

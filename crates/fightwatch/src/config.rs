@@ -593,7 +593,10 @@ impl Default for WorkflowSection {
             ack_deadline_s: 60.0,
             escalate_every_s: 60.0,
             camera_offline_s: 30.0,
-            group_window_s: 120.0,
+            // The library's default, so `serve` and `run` group alike.
+            group_window_s: fightwatch_broadcaster::ServerConfig::default()
+                .group_window
+                .map_or(0.0, |w| w.as_secs_f64()),
         }
     }
 }
@@ -994,6 +997,37 @@ mod tests {
         let clips = spec.clips.as_ref().unwrap();
         assert_eq!(clips.pre_roll, std::time::Duration::from_secs(5));
         assert!(clips.dir.ends_with("snapshots"));
+    }
+
+    /// `fightwatch serve` (the CLI's server section, library defaults) and `fightwatch run` (a
+    /// config file that sets nothing) serve with the same settings.
+    #[test]
+    fn serve_and_run_get_the_same_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fightwatch.toml");
+        std::fs::write(
+            &p,
+            "[model]\npackage = \"m\"\n[[cameras]]\nname = \"a\"\nsource = \"x\"\n",
+        )
+        .unwrap();
+        let run = Config::load(&p).unwrap().server_options().unwrap().config;
+        let serve = ServerSection::default().options(dir.path()).config;
+        let library = ServerConfig::default();
+        assert_eq!(run.group_window, serve.group_window);
+        assert_eq!(serve.group_window, library.group_window);
+        assert_eq!(
+            (run.live_fps, run.max_live_viewers, run.max_live_per_user),
+            (
+                serve.live_fps,
+                serve.max_live_viewers,
+                serve.max_live_per_user
+            )
+        );
+        assert_eq!(
+            run.escalation.is_some(),
+            serve.escalation.is_some(),
+            "escalation on in one and off in the other"
+        );
     }
 
     /// A model package's own start threshold is the default; `[incident]` replaces it, a
