@@ -374,15 +374,18 @@ pub struct EvidenceSection {
 }
 
 impl Default for EvidenceSection {
+    /// The libraries' defaults: the clips' from `ClipSettings`, live view's from `ServerConfig`.
     fn default() -> Self {
+        let clip = ClipSettings::new("");
+        let server = ServerConfig::default();
         Self {
             clips: true,
-            pre_roll_s: 5.0,
-            post_roll_s: 5.0,
-            max_clip_s: 120.0,
-            live_fps: 5.0,
-            live_viewers: 64,
-            live_per_user: 4,
+            pre_roll_s: clip.pre_roll.as_secs_f64(),
+            post_roll_s: clip.post_roll.as_secs_f64(),
+            max_clip_s: clip.max_length.as_secs_f64(),
+            live_fps: server.live_fps,
+            live_viewers: server.max_live_viewers,
+            live_per_user: server.max_live_per_user,
         }
     }
 }
@@ -588,10 +591,13 @@ pub struct WorkflowSection {
 }
 
 impl Default for WorkflowSection {
+    /// The libraries' defaults (escalation from `EscalationPolicy`, grouping from
+    /// `ServerConfig`); `camera_offline_s` is the config's own (the library leaves it off).
     fn default() -> Self {
+        let escalation = fightwatch_alerts::EscalationPolicy::default();
         Self {
-            ack_deadline_s: 60.0,
-            escalate_every_s: 60.0,
+            ack_deadline_s: escalation.deadline.as_secs_f64(),
+            escalate_every_s: escalation.interval.as_secs_f64(),
             camera_offline_s: 30.0,
             // The library's default, so `serve` and `run` group alike.
             group_window_s: fightwatch_broadcaster::ServerConfig::default()
