@@ -24,37 +24,9 @@ pub enum Pacing {
     Realtime,
 }
 
-/// Reconnect delays: exponential from `initial` to `max`, each with up to ±`jitter` (a
-/// fraction) so that many cameras behind one failed switch do not reconnect in lockstep.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// First delay.
-    pub initial: Duration,
-    /// Largest delay.
-    pub max: Duration,
-    /// Random spread, 0.0–1.0.
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-            jitter: 0.2,
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before reconnect attempt `attempt` (1-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let base = self.initial.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
-        let base = base.min(self.max.as_secs_f64());
-        let spread = self.jitter.clamp(0.0, 1.0) * (fastrand::f64() * 2.0 - 1.0);
-        Duration::from_secs_f64((base * (1.0 + spread)).max(0.0))
-    }
-}
+/// Reconnect delays (`fightwatch_retry`'s policy: 1 s doubling to 30 s, ±20 % so that many
+/// cameras behind one failed switch do not reconnect in lockstep).
+pub use fightwatch_retry::Backoff;
 
 /// Everything a camera thread needs.
 #[derive(Debug, Clone)]
@@ -580,30 +552,5 @@ impl Worker {
                 Err(TrySendError::Disconnected(_)) => return false,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
-        let b = Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-            jitter: 0.2,
-        };
-        for _ in 0..100 {
-            let d1 = b.delay(1).as_secs_f64();
-            assert!((0.8..=1.2).contains(&d1), "{d1}");
-            let d3 = b.delay(3).as_secs_f64();
-            assert!((3.2..=4.8).contains(&d3), "{d3}");
-            let d10 = b.delay(10).as_secs_f64();
-            assert!((24.0..=36.0).contains(&d10), "{d10}");
-        }
-        let exact = Backoff { jitter: 0.0, ..b };
-        assert_eq!(exact.delay(2), Duration::from_secs(2));
-        assert_eq!(exact.delay(50), Duration::from_secs(30));
     }
 }

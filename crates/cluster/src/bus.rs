@@ -536,21 +536,25 @@ async fn sweep_loop(
     }
 }
 
-/// 100 ms doubling to 2 s, with jitter so nodes do not reconnect in step.
-#[derive(Default)]
-struct Backoff {
-    attempt: u32,
+/// 100 ms doubling to 2 s, ±25 % so that nodes do not reconnect in step.
+struct Backoff(fightwatch_retry::Retry);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self(fightwatch_retry::Retry::new(fightwatch_retry::Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            jitter: 0.25,
+        }))
+    }
 }
 
 impl Backoff {
     async fn wait(&mut self) {
-        let base = 100u64 << self.attempt.min(4);
-        self.attempt += 1;
-        let jitter = fastrand::u64(0..=base / 2);
-        tokio::time::sleep(Duration::from_millis((base + jitter).min(2000))).await;
+        tokio::time::sleep(self.0.next_delay()).await;
     }
 
     fn reset(&mut self) {
-        self.attempt = 0;
+        self.0.reset();
     }
 }

@@ -17,7 +17,12 @@ const POLL: Duration = Duration::from_millis(250);
 const BATCH: usize = 100;
 /// Retry delays: 1 s doubling to 60 s, ±20 %.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(60);
+/// A failed delivery is retried 1 s, 2 s, 4 s … up to 60 s later, ±20 %.
+const RETRY: fightwatch_retry::Backoff = fightwatch_retry::Backoff {
+    initial: RETRY_FIRST,
+    max: Duration::from_secs(60),
+    jitter: 0.2,
+};
 
 pub use fightwatch_protocol::TargetStatus;
 
@@ -404,7 +409,7 @@ impl Worker {
                 return;
             }
         };
-        let mut delay = RETRY_FIRST;
+        let mut retry = fightwatch_retry::Retry::new(RETRY);
         loop {
             match self.attempt(seq, &body).await {
                 Attempt::Taken => {
@@ -425,15 +430,14 @@ impl Worker {
                     return;
                 }
                 Attempt::Failed(why) => {
+                    let delay = retry.next_delay();
                     tracing::warn!(target = %self.target.name, seq, error = %why, retry_in_ms = delay.as_millis() as u64, "Webhook delivery failed; retrying.");
                     self.update(|s| {
                         s.failed_attempts += 1;
                         s.retrying = true;
                         s.last_error = Some(why);
                     });
-                    let spread = 1.0 + 0.2 * (fastrand::f64() * 2.0 - 1.0);
-                    tokio::time::sleep(delay.mul_f64(spread)).await;
-                    delay = (delay * 2).min(RETRY_MAX);
+                    tokio::time::sleep(delay).await;
                 }
             }
         }

@@ -32,8 +32,12 @@ const BATCH: usize = 100;
 /// Longest wait for the broker's CONNACK, and for the PUBACKs of one event.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnect delays: 1 s doubling to 30 s, ±20 %.
+const RETRY: fightwatch_retry::Backoff = fightwatch_retry::Backoff {
+    initial: RETRY_FIRST,
+    max: Duration::from_secs(30),
+    jitter: 0.2,
+};
 const RETRY_FIRST: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(30);
 /// The label of fight alerts (camera health alerts have another).
 const FIGHT: &str = "fight";
 
@@ -310,20 +314,19 @@ impl MqttWorker {
         let mut available: BTreeMap<String, (String, bool)> = BTreeMap::new();
         let mut fights = Fights::default();
         let mut conn: Option<Connection> = None;
-        let mut delay = RETRY_FIRST;
+        let mut retry = fightwatch_retry::Retry::new(RETRY);
         loop {
             let c = match conn.take() {
                 Some(c) if !c.driver.is_finished() => c,
                 _ => match self.connect(&available, &fights).await {
                     Ok(c) => {
-                        delay = RETRY_FIRST;
+                        retry.reset();
                         c
                     }
                     Err(why) => {
+                        let delay = retry.next_delay();
                         self.failed(&why, delay);
-                        let spread = 1.0 + 0.2 * (fastrand::f64() * 2.0 - 1.0);
-                        tokio::time::sleep(delay.mul_f64(spread)).await;
-                        delay = (delay * 2).min(RETRY_MAX);
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
                 },
@@ -336,7 +339,7 @@ impl MqttWorker {
                     .map(|camera| self.availability(camera, available[camera].1))
                     .collect();
                 if let Err(why) = c.publish_all(&messages).await {
-                    self.failed(&why, delay);
+                    self.failed(&why, retry.upcoming());
                     continue; // reconnects; the states go out again on connecting
                 }
             }
@@ -360,7 +363,7 @@ impl MqttWorker {
                 let messages = self.messages(&event, &mut fights).await;
                 if !messages.is_empty() {
                     if let Err(why) = c.publish_all(&messages).await {
-                        self.failed(&why, delay);
+                        self.failed(&why, retry.upcoming());
                         lost = true;
                         break; // the same event again on the next connection
                     }
