@@ -23,9 +23,15 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    /// The JWT secret is unusable.
+    /// The JWT secret is unusable (too short, missing where a cluster needs it).
     #[error("{0}")]
     Secret(String),
+    /// The evidence signing key could not be read or made.
+    #[error("evidence key: {0}")]
+    EvidenceKey(#[from] fightwatch_evidence::EvidenceError),
+    /// A webhook, MQTT or Web Push target is misconfigured, or the VAPID key unusable.
+    #[error(transparent)]
+    Integrations(#[from] fightwatch_integrations::IntegrationError),
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] fightwatch_store::StoreError),
@@ -145,8 +151,7 @@ impl Server {
             }
             Hub::new(alerts, auth, config)
         };
-        let key = fightwatch_evidence::SigningKey::load_or_create(&data.evidence_key_file())
-            .map_err(|e| ServerError::Secret(e.to_string()))?;
+        let key = fightwatch_evidence::SigningKey::load_or_create(&data.evidence_key_file())?;
         tracing::info!(
             fingerprint = %key.public_key().fingerprint(),
             public_key = %key.public_key().to_hex(),
@@ -161,10 +166,8 @@ impl Server {
                 hub.store().clone(),
                 Some(Arc::new(move || bus.subscribe())),
             );
-            let config =
-                |e: fightwatch_integrations::IntegrationError| ServerError::Secret(e.to_string());
             for target in webhooks {
-                integrations.add_webhook(target).map_err(config)?;
+                integrations.add_webhook(target)?;
             }
             // A client id per node: two connections with one id take each other's place.
             let node = hub.config().node.clone().unwrap_or_else(|| {
@@ -172,19 +175,14 @@ impl Server {
             });
             for target in mqtt {
                 let client_id = format!("fightwatch-{node}-{}", target.name);
-                integrations.add_mqtt(target, client_id).map_err(config)?;
+                integrations.add_mqtt(target, client_id)?;
             }
             if let Some(settings) = push {
-                let key = Arc::new(
-                    fightwatch_integrations::VapidKey::load(
-                        &data.vapid_key_file(),
-                        cluster.is_some(),
-                    )
-                    .map_err(config)?,
-                );
-                integrations
-                    .add_web_push(settings.clone(), key.clone())
-                    .map_err(config)?;
+                let key = Arc::new(fightwatch_integrations::VapidKey::load(
+                    &data.vapid_key_file(),
+                    cluster.is_some(),
+                )?);
+                integrations.add_web_push(settings.clone(), key.clone())?;
                 hub.set_push(settings, key);
             }
             match cluster {
