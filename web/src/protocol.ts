@@ -24,7 +24,7 @@ export type FightAlert = Tagged<"fight_alert">;
 export type AlertUpdate = Tagged<"alert_update">;
 export type AlertEscalated = Tagged<"alert_escalated">;
 export type ChatMessage = Tagged<"receive_message">;
-export type CameraStatus = Tagged<"camera_status">;
+export type CameraStatusMessage = Tagged<"camera_status">;
 export type MetricUpdate = Tagged<"metric_update">;
 export type ServerError = Tagged<"error">;
 

@@ -77,9 +77,10 @@ impl CameraConfig {
     }
 }
 
-/// A change in a camera's state.
+/// A camera thread's state, with its details (what it streams, why it is down); the wire's
+/// `fightwatch_protocol::CameraStatus` is its summary for dashboards.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CameraStatus {
+pub enum CaptureState {
     /// Opened and delivering frames.
     Online(SourceInfo),
     /// Lost (or never reached); trying again after `retry_in`.
@@ -106,7 +107,7 @@ pub struct StatusEvent {
     /// The camera.
     pub camera: Arc<str>,
     /// The new status.
-    pub status: CameraStatus,
+    pub status: CaptureState,
 }
 
 /// Counters a camera keeps; read them at any time.
@@ -269,25 +270,25 @@ impl Worker {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    fn report(&self, status: CameraStatus) {
+    fn report(&self, status: CaptureState) {
         match &status {
-            CameraStatus::Online(info) => {
+            CaptureState::Online(info) => {
                 tracing::info!(camera = %self.name, codec = %info.codec, width = info.width, height = info.height, fps = info.fps, "Camera online.")
             }
-            CameraStatus::Reconnecting {
+            CaptureState::Reconnecting {
                 error,
                 attempt,
                 retry_in,
             } => {
                 tracing::warn!(camera = %self.name, %error, attempt, retry_in_ms = retry_in.as_millis() as u64, "Camera lost; reconnecting.")
             }
-            CameraStatus::Offline { error: Some(error) } => {
+            CaptureState::Offline { error: Some(error) } => {
                 tracing::error!(camera = %self.name, %error, "Camera offline.")
             }
-            CameraStatus::Offline { error: None } => {
+            CaptureState::Offline { error: None } => {
                 tracing::info!(camera = %self.name, "Camera stopped.")
             }
-            CameraStatus::Ended => tracing::info!(camera = %self.name, "Recording ended."),
+            CaptureState::Ended => tracing::info!(camera = %self.name, "Recording ended."),
         }
         // Nobody listening is fine: status is advisory.
         let _ = self.status.send(StatusEvent {
@@ -323,7 +324,7 @@ impl Worker {
         let mut looped = false;
         loop {
             if self.cancelled() {
-                self.report(CameraStatus::Offline { error: None });
+                self.report(CaptureState::Offline { error: None });
                 return;
             }
             let opened = crate::open(&self.config.source, &self.name, &self.config.options);
@@ -336,7 +337,7 @@ impl Worker {
                         if ever_online {
                             self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                         }
-                        self.report(CameraStatus::Online(source.info().clone()));
+                        self.report(CaptureState::Online(source.info().clone()));
                     }
                     ever_online = true;
                     if let Some(recorder) = taps.recorder.as_mut() {
@@ -359,7 +360,7 @@ impl Worker {
             };
             match result {
                 Ok(SessionEnd::Stopped) => {
-                    self.report(CameraStatus::Offline { error: None });
+                    self.report(CaptureState::Offline { error: None });
                     return;
                 }
                 Ok(SessionEnd::Eof) if self.live => {
@@ -373,11 +374,11 @@ impl Worker {
                 }
                 Ok(SessionEnd::Eof) if self.config.loop_file => looped = true,
                 Ok(SessionEnd::Eof) => {
-                    self.report(CameraStatus::Ended);
+                    self.report(CaptureState::Ended);
                     return;
                 }
                 Err(_) if self.cancelled() => {
-                    self.report(CameraStatus::Offline { error: None });
+                    self.report(CaptureState::Offline { error: None });
                     return;
                 }
                 Err(e) if self.live => {
@@ -387,7 +388,7 @@ impl Worker {
                     }
                 }
                 Err(e) => {
-                    self.report(CameraStatus::Offline {
+                    self.report(CaptureState::Offline {
                         error: Some(SourceFault::new(&e, &self.config.source)),
                     });
                     return;
@@ -399,7 +400,7 @@ impl Worker {
     /// Reports and sleeps before the next attempt; false when stopped meanwhile.
     fn wait_reconnect(&self, error: SourceFault, attempt: u32) -> bool {
         let retry_in = self.config.backoff.delay(attempt);
-        self.report(CameraStatus::Reconnecting {
+        self.report(CaptureState::Reconnecting {
             error,
             attempt,
             retry_in,
@@ -407,7 +408,7 @@ impl Worker {
         let until = Instant::now() + retry_in;
         while Instant::now() < until {
             if self.cancelled() {
-                self.report(CameraStatus::Offline { error: None });
+                self.report(CaptureState::Offline { error: None });
                 return false;
             }
             std::thread::sleep(

@@ -16,7 +16,7 @@ Every source implements [`FrameSource`]. [`open`] picks one from a URI-like stri
 
 Live use goes through [`Camera`]: a thread per camera that paces and samples frames, never
 blocks a live source (the newest frame wins a full queue), reconnects with exponential backoff
-and jitter, detects stalls, and reports [`CameraStatus`] changes.
+and jitter, detects stalls, and reports [`CaptureState`] changes.
 
 # Cargo features
 
@@ -51,7 +51,7 @@ mod source;
 #[cfg(feature = "usb")]
 mod usb;
 
-pub use camera::{Backoff, Camera, CameraConfig, CameraStats, CameraStatus, Pacing, StatusEvent};
+pub use camera::{Backoff, Camera, CameraConfig, CameraStats, CaptureState, Pacing, StatusEvent};
 pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
 pub use frame::{Frame, Picture, rgb_to_jpeg};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing};
+use fightwatch_capture::{Camera, CameraConfig, CaptureState, Pacing};
 
 fn fixture(name: &str) -> String {
     let p: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,10 +42,10 @@ fn lossless_file_delivers_every_frame_to_a_slow_consumer() {
     assert_eq!(seqs, (0..150).collect::<Vec<_>>());
     let statuses: Vec<_> = status.try_iter().map(|e| e.status).collect();
     assert!(
-        matches!(statuses.first(), Some(CameraStatus::Online(_))),
+        matches!(statuses.first(), Some(CaptureState::Online(_))),
         "{statuses:?}"
     );
-    assert_eq!(statuses.last(), Some(&CameraStatus::Ended));
+    assert_eq!(statuses.last(), Some(&CaptureState::Ended));
     assert_eq!(
         camera
             .stats()
@@ -107,7 +107,7 @@ fn looping_continues_the_timeline() {
     // Two loops, one camera session: online once, no reconnects counted.
     let online = status
         .try_iter()
-        .filter(|e| matches!(e.status, CameraStatus::Online(_)))
+        .filter(|e| matches!(e.status, CaptureState::Online(_)))
         .count();
     assert_eq!(online, 1);
     assert_eq!(
@@ -129,7 +129,7 @@ fn broken_and_missing_files_go_offline_with_the_reason() {
         let camera = Camera::start(CameraConfig::new("bad", &fixture(name)), tx).unwrap();
         let ev = status.recv_timeout(Duration::from_secs(10)).unwrap();
         match ev.status {
-            CameraStatus::Offline { error: Some(e) } => assert!(e.detail.contains(want), "{e}"),
+            CaptureState::Offline { error: Some(e) } => assert!(e.detail.contains(want), "{e}"),
             other => panic!("{name}: {other:?}"),
         }
         assert!(
@@ -153,7 +153,7 @@ fn a_live_queue_keeps_the_newest_frames_and_counts_drops() {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if let Ok(ev) = status.recv_timeout(Duration::from_millis(100))
-            && ev.status == CameraStatus::Ended
+            && ev.status == CaptureState::Ended
         {
             break;
         }

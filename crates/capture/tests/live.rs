@@ -15,7 +15,7 @@ use common::{
     MjpegServer, expect_frames, expect_status, free_port, live_config, lose_and_recover, repo,
     stop_promptly,
 };
-use fightwatch_capture::{Camera, CameraStatus};
+use fightwatch_capture::{Camera, CaptureState};
 
 struct RtspServer(Child);
 
@@ -56,10 +56,10 @@ fn rtsp_camera_reconnects_after_each_server_restart() {
     let (status_tx, status) = crossbeam_channel::unbounded();
     let mut camera = Camera::start(live_config("rtsp-cam", &url), status_tx).unwrap();
     let online = expect_status(&camera, &status, Duration::from_secs(15), "online", |s| {
-        matches!(s, CameraStatus::Online(_))
+        matches!(s, CaptureState::Online(_))
     });
     match online {
-        CameraStatus::Online(info) => assert_eq!(
+        CaptureState::Online(info) => assert_eq!(
             (info.codec.as_str(), info.width, info.height),
             ("h264", 640, 360)
         ),
@@ -90,7 +90,7 @@ fn unreachable_rtsp_host_keeps_retrying_with_backoff_and_stops_promptly() {
     .unwrap();
     let mut delays = Vec::new();
     while delays.len() < 3 {
-        if let CameraStatus::Reconnecting {
+        if let CaptureState::Reconnecting {
             error,
             attempt,
             retry_in,
@@ -99,7 +99,7 @@ fn unreachable_rtsp_host_keeps_retrying_with_backoff_and_stops_promptly() {
             &status,
             Duration::from_secs(10),
             "reconnecting",
-            |s| matches!(s, CameraStatus::Reconnecting { .. }),
+            |s| matches!(s, CaptureState::Reconnecting { .. }),
         ) {
             assert!(error.detail.contains(&port.to_string()), "{error}");
             assert!(error.detail.contains("admin:***@"), "{error}");
@@ -126,9 +126,9 @@ fn http_mjpeg_camera_reconnects_after_each_server_restart() {
     let (status_tx, status) = crossbeam_channel::unbounded();
     let mut camera = Camera::start(live_config("mjpeg-cam", &url), status_tx).unwrap();
     let online = expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
-        matches!(s, CameraStatus::Online(_))
+        matches!(s, CaptureState::Online(_))
     });
-    if let CameraStatus::Online(info) = online {
+    if let CaptureState::Online(info) = online {
         assert_eq!(
             (info.codec.as_str(), info.width, info.height),
             ("mjpeg", 160, 120)
@@ -211,17 +211,17 @@ fn a_frozen_stream_is_detected_as_stalled_and_reopened() {
     )
     .unwrap();
     expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
-        matches!(s, CameraStatus::Online(_))
+        matches!(s, CaptureState::Online(_))
     });
     expect_frames(&camera, 5, Duration::from_secs(10));
     // The connection stays open but no byte arrives: only the stall watchdog (2 s) can notice.
     server.frozen.store(true, Ordering::Relaxed);
     let t = Instant::now();
     let lost = expect_status(&camera, &status, Duration::from_secs(8), "stalled", |s| {
-        matches!(s, CameraStatus::Reconnecting { .. })
+        matches!(s, CaptureState::Reconnecting { .. })
     });
     assert!(
-        matches!(&lost, CameraStatus::Reconnecting { error, .. } if error.detail.contains("stalled")),
+        matches!(&lost, CaptureState::Reconnecting { error, .. } if error.detail.contains("stalled")),
         "{lost:?}"
     );
     assert!(
@@ -235,7 +235,7 @@ fn a_frozen_stream_is_detected_as_stalled_and_reopened() {
         &status,
         Duration::from_secs(10),
         "online again",
-        |s| matches!(s, CameraStatus::Online(_)),
+        |s| matches!(s, CaptureState::Online(_)),
     );
     expect_frames(&camera, 5, Duration::from_secs(10));
     camera.stop();

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{MjpegServer, expect_frames, expect_status, free_port, live_config, lose_and_recover};
-use fightwatch_capture::{Camera, CameraStatus};
+use fightwatch_capture::{Camera, CaptureState};
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
@@ -25,7 +25,7 @@ fn reconnects_do_not_leak_threads() {
     )
     .unwrap();
     expect_status(&camera, &status, Duration::from_secs(10), "online", |s| {
-        matches!(s, CameraStatus::Online(_))
+        matches!(s, CaptureState::Online(_))
     });
     expect_frames(&camera, 5, Duration::from_secs(10));
     let online_threads = threads();

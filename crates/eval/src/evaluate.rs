@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use fightwatch_capture::{Camera, CameraConfig, CameraStatus};
+use fightwatch_capture::{Camera, CameraConfig, CaptureState};
 use fightwatch_inference::{ModelPackage, Pipeline, PipelineConfig, PipelineEvent, resize_spec};
 use fightwatch_protocol::IncidentEvent;
 
@@ -97,7 +97,7 @@ pub fn evaluate(
                     ..
                 } => starts.entry(camera).or_default().push(t),
                 PipelineEvent::Camera(s) => {
-                    if let CameraStatus::Offline { error: Some(e) } = s.status {
+                    if let CaptureState::Offline { error: Some(e) } = s.status {
                         errors.insert(s.camera.to_string(), e.detail);
                     }
                 }

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fightwatch_capture::{CameraStatus, Pacing, SourceOptions};
+use fightwatch_capture::{CaptureState, Pacing, SourceOptions};
 use fightwatch_inference::{PipelineEvent, Verdict};
 use fightwatch_node::Server;
 use fightwatch_node::{CameraSpec, ClipSettings, PipelineAlerts, RunningPipeline};
@@ -264,7 +264,7 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
             | PipelineEvent::Thumbnail { .. }
             | PipelineEvent::Clip(_) => {}
             PipelineEvent::Camera(status) => {
-                if let CameraStatus::Offline { error: Some(error) } = &status.status {
+                if let CaptureState::Offline { error: Some(error) } = &status.status {
                     failures.push(format!("{}: {error}", status.camera));
                     if args.json {
                         let source = source_of.get(&*status.camera).cloned().unwrap_or_default();

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use common::{demo_pipeline, repo};
-use fightwatch_capture::{Camera, CameraConfig, CameraStatus, Pacing};
+use fightwatch_capture::{Camera, CameraConfig, CaptureState, Pacing};
 use fightwatch_inference::{PipelineConfig, PipelineEvent};
 
 #[test]
@@ -38,7 +38,7 @@ fn a_lone_cameras_window_is_scored_without_waiting_for_a_batch() {
         .iter()
         .filter_map(|e| match e {
             PipelineEvent::Window { .. } => Some("window"),
-            PipelineEvent::Camera(s) if matches!(s.status, CameraStatus::Ended) => Some("ended"),
+            PipelineEvent::Camera(s) if matches!(s.status, CaptureState::Ended) => Some("ended"),
             _ => None,
         })
         .collect();

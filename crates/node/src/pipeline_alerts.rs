@@ -8,7 +8,7 @@ use fightwatch_alerts::{
     Raised,
 };
 use fightwatch_broadcaster::CameraFeeds;
-use fightwatch_capture::{CameraStatus, ClipControl, ClipReport, StatusEvent};
+use fightwatch_capture::{CaptureState, ClipControl, ClipReport, StatusEvent};
 use fightwatch_inference::{Located, PipelineEvent};
 use fightwatch_protocol::{CameraMetrics, CameraState, IncidentEvent, Metrics, now_ms};
 use fightwatch_store::{AlertChange, NewAlert};
@@ -177,10 +177,10 @@ impl PipelineAlerts {
     fn camera_health(&mut self, event: &StatusEvent) -> Result<(), AlertError> {
         let camera = event.camera.to_string();
         match &event.status {
-            CameraStatus::Reconnecting { .. } | CameraStatus::Offline { error: Some(_) } => {
+            CaptureState::Reconnecting { .. } | CaptureState::Offline { error: Some(_) } => {
                 self.down_since.entry(camera).or_insert_with(now_ms);
             }
-            CameraStatus::Online(_) => {
+            CaptureState::Online(_) => {
                 self.down_since.remove(&camera);
                 if let Some(id) = self.offline_alerts.remove(&camera) {
                     let change = AlertChange {
@@ -191,7 +191,7 @@ impl PipelineAlerts {
                 }
             }
             // Stopped on request, or a recording that ended: not an outage.
-            CameraStatus::Offline { error: None } | CameraStatus::Ended => {
+            CaptureState::Offline { error: None } | CaptureState::Ended => {
                 self.down_since.remove(&camera);
             }
         }
@@ -395,17 +395,17 @@ impl PipelineAlerts {
     fn camera_state(&self, event: &StatusEvent) -> CameraState {
         use fightwatch_protocol::CameraStatus as Wire;
         let (status, error) = match &event.status {
-            CameraStatus::Online(_) => (Wire::Online, None),
+            CaptureState::Online(_) => (Wire::Online, None),
             // Clients get the short reason only: the detail names the source, which may hold a
             // host and user a viewer has no business knowing (the password is never in it).
-            CameraStatus::Reconnecting { error, .. } => {
+            CaptureState::Reconnecting { error, .. } => {
                 (Wire::Reconnecting, Some(error.reason.as_str().to_string()))
             }
-            CameraStatus::Offline { error } => (
+            CaptureState::Offline { error } => (
                 Wire::Offline,
                 error.as_ref().map(|e| e.reason.as_str().to_string()),
             ),
-            CameraStatus::Ended => (Wire::Ended, None),
+            CaptureState::Ended => (Wire::Ended, None),
         };
         CameraState {
             camera: event.camera.to_string(),
@@ -453,7 +453,7 @@ mod tests {
                 status,
             })
         };
-        let down = || CameraStatus::Reconnecting {
+        let down = || CaptureState::Reconnecting {
             error: fightwatch_capture::SourceFault::other(
                 fightwatch_capture::FaultReason::ConnectionRefused,
                 "cannot open rtsp://gate: Connection refused",
@@ -468,7 +468,7 @@ mod tests {
         alerts.set_offline_alerts(Some(std::time::Duration::from_millis(0)));
         // A recording that ended is no outage.
         alerts
-            .handle(&status("archive", CameraStatus::Ended))
+            .handle(&status("archive", CaptureState::Ended))
             .unwrap();
         alerts.handle(&PipelineEvent::Metrics(Vec::new())).unwrap();
         alerts.handle(&PipelineEvent::Metrics(Vec::new())).unwrap();
@@ -489,7 +489,7 @@ mod tests {
             frames_hint: None,
         };
         alerts
-            .handle(&status("gate", CameraStatus::Online(info)))
+            .handle(&status("gate", CaptureState::Online(info)))
             .unwrap();
         assert_eq!(
             store.alert("a1").unwrap().unwrap().status,
@@ -570,7 +570,7 @@ mod tests {
         alerts
             .handle(&PipelineEvent::Camera(fightwatch_capture::StatusEvent {
                 camera: "gate".into(),
-                status: CameraStatus::Offline {
+                status: CaptureState::Offline {
                     error: Some(fightwatch_capture::SourceFault::other(
                         fightwatch_capture::FaultReason::NotFound,
                         "gone",

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use fightwatch_capture::{Backoff, Camera, CameraConfig, CameraStatus, StatusEvent};
+use fightwatch_capture::{Backoff, Camera, CameraConfig, CaptureState, StatusEvent};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -74,8 +74,8 @@ pub fn expect_status(
     status: &Receiver<StatusEvent>,
     limit: Duration,
     what: &str,
-    pred: impl Fn(&CameraStatus) -> bool,
-) -> CameraStatus {
+    pred: impl Fn(&CaptureState) -> bool,
+) -> CaptureState {
     let deadline = Instant::now() + limit;
     loop {
         assert!(
@@ -98,14 +98,14 @@ pub fn lose_and_recover<S>(
     status: &Receiver<StatusEvent>,
     server: &mut Option<S>,
     start: impl FnOnce() -> S,
-) -> CameraStatus {
+) -> CaptureState {
     drop(server.take());
     let lost = expect_status(
         camera,
         status,
         Duration::from_secs(10),
         "reconnecting",
-        |s| matches!(s, CameraStatus::Reconnecting { .. }),
+        |s| matches!(s, CaptureState::Reconnecting { .. }),
     );
     *server = Some(start());
     expect_status(
@@ -113,7 +113,7 @@ pub fn lose_and_recover<S>(
         status,
         Duration::from_secs(15),
         "online again",
-        |s| matches!(s, CameraStatus::Online(_)),
+        |s| matches!(s, CaptureState::Online(_)),
     );
     expect_frames(camera, 5, Duration::from_secs(10));
     lost
