@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fightwatch_alerts::{ArmedSchedule, Retention};
 use fightwatch_broadcaster::{Rate, ServerConfig};
-use fightwatch_capture::{Pacing, PrivacyMask};
+use fightwatch_capture::{CameraConfig, Pacing, PrivacyMask};
 use fightwatch_inference::{GateConfig, IncidentConfig, IncidentOverrides, PipelineConfig};
 use fightwatch_node::ServerOptions;
 use fightwatch_node::{CameraSpec, ClipSettings};
@@ -837,19 +837,20 @@ impl Config {
         self.cameras
             .iter()
             .map(|c| CameraSpec {
-                name: c.name.clone(),
-                source: c.source.clone(),
-                site: c.site.clone(),
-                analysis_fps: c.analysis_fps,
-                pacing: if c.realtime {
-                    Pacing::Realtime
-                } else {
-                    Pacing::AsFastAsPossible
+                capture: CameraConfig {
+                    analysis_fps: c.analysis_fps,
+                    pacing: if c.realtime {
+                        Pacing::Realtime
+                    } else {
+                        Pacing::AsFastAsPossible
+                    },
+                    loop_file: c.loop_file,
+                    mask: c.masks.as_ref().map(|m| m.0.clone()),
+                    mask_inference: c.mask_inference,
+                    ..CameraConfig::new(&c.name, &c.source)
                 },
-                loop_file: c.loop_file,
+                site: c.site.clone(),
                 clips: self.evidence.clip_settings(&self.storage.data_dir),
-                mask: c.masks.as_ref().map(|m| m.0.clone()),
-                mask_inference: c.mask_inference,
             })
             .collect()
     }
@@ -998,8 +999,11 @@ mod tests {
         .unwrap();
         let c = Config::load(&p).unwrap();
         let spec = &c.camera_specs()[0];
-        assert_eq!(spec.mask.as_ref().map(|m| m.polygons().len()), Some(1));
-        assert!(spec.mask_inference);
+        assert_eq!(
+            spec.capture.mask.as_ref().map(|m| m.polygons().len()),
+            Some(1)
+        );
+        assert!(spec.capture.mask_inference);
         let clips = spec.clips.as_ref().unwrap();
         assert_eq!(clips.pre_roll, std::time::Duration::from_secs(5));
         assert!(clips.dir.ends_with("snapshots"));

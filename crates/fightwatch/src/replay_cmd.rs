@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fightwatch_capture::{CaptureState, Pacing, SourceOptions};
+use fightwatch_capture::{CameraConfig, CaptureState, Pacing, SourceOptions};
 use fightwatch_inference::{PipelineEvent, Verdict};
 use fightwatch_node::Server;
 use fightwatch_node::{CameraSpec, ClipSettings, PipelineAlerts, RunningPipeline};
@@ -99,10 +99,13 @@ pub fn run(global: &GlobalArgs, args: ReplayArgs) -> anyhow::Result<()> {
         .iter()
         .zip(&names)
         .map(|(source, name)| CameraSpec {
-            pacing: if args.realtime {
-                Pacing::Realtime
-            } else {
-                Pacing::AsFastAsPossible
+            capture: CameraConfig {
+                pacing: if args.realtime {
+                    Pacing::Realtime
+                } else {
+                    Pacing::AsFastAsPossible
+                },
+                ..CameraConfig::new(name, source)
             },
             // A served replay records incident clips like a camera would.
             clips: args

@@ -28,14 +28,14 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
     let mut alerts = PipelineAlerts::for_server(&server, "default");
     alerts.set_offline_alerts(config.camera_offline_after());
     for c in &cameras {
-        alerts.set_site(&c.name, &c.site);
+        alerts.set_site(c.name(), &c.site);
     }
     for (camera, schedule) in config.schedules()? {
         alerts.set_schedule(&camera, schedule);
     }
     match cluster {
         None => {
-            let names: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
+            let names: Vec<String> = cameras.iter().map(|c| c.name().to_string()).collect();
             server.end_stale_alerts(&names)?;
             let pipeline = RunningPipeline::start(
                 model,
@@ -56,7 +56,7 @@ pub fn run(global: &GlobalArgs, config_path: &Path) -> anyhow::Result<()> {
             let mut leases = LeaseConfig::new(
                 &cluster.redis_url,
                 &cluster.node,
-                cameras.iter().map(|c| c.name.clone()).collect(),
+                cameras.iter().map(|c| c.name().to_string()).collect(),
                 config.cluster.max_cameras.unwrap_or(cameras.len()),
             );
             if let Some(ms) = config.cluster.lease_ms {

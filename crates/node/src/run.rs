@@ -117,7 +117,7 @@ pub fn run_leased(
         tracing::info!(cameras = ?held, "This node's cameras.");
         let specs: Vec<CameraSpec> = cameras
             .iter()
-            .filter(|c| held.contains(&c.name))
+            .filter(|c| held.iter().any(|h| h == c.name()))
             .cloned()
             .collect();
         if specs.is_empty() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use fightwatch_capture::{
-    Camera, CameraConfig, ClipControl, ClipReport, LatestFrame, Pacing, PrivacyMask, RecordConfig,
+    Camera, CameraConfig, ClipControl, ClipReport, LatestFrame, Pacing, RecordConfig,
 };
 use fightwatch_inference::{
     ModelPackage, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary, resize_spec,
@@ -16,27 +16,17 @@ use fightwatch_inference::{
 
 use crate::NodeError;
 
-/// One camera of a pipeline.
+/// One camera of a pipeline: the capture settings as capture takes them, and what the node
+/// adds (its site, where its incident clips go). The model's resize and the clip recorder are
+/// filled in when the pipeline starts.
 #[derive(Debug, Clone)]
 pub struct CameraSpec {
-    /// Its name (alerts, rooms and permissions use it).
-    pub name: String,
-    /// Where frames come from (`usb:0`, `rtsp://…`, a file, `dir:…`).
-    pub source: String,
+    /// Name, source, pacing, loop, analysis rate, privacy mask.
+    pub capture: CameraConfig,
     /// The site its alerts belong to.
     pub site: String,
-    /// Frames analysed per second (default: the model's).
-    pub analysis_fps: Option<f64>,
-    /// Real-time pacing (files play at their frame rate) or as fast as possible.
-    pub pacing: Pacing,
-    /// Start a file over when it ends.
-    pub loop_file: bool,
     /// Record incident clips.
     pub clips: Option<ClipSettings>,
-    /// Areas blacked out of everything that leaves the camera.
-    pub mask: Option<PrivacyMask>,
-    /// Mask the model's input too.
-    pub mask_inference: bool,
 }
 
 /// Where and how long incident clips are.
@@ -68,16 +58,18 @@ impl CameraSpec {
     /// A real-time, non-looping camera of site `default`.
     pub fn new(name: &str, source: &str) -> Self {
         Self {
-            name: name.into(),
-            source: source.into(),
+            capture: CameraConfig {
+                pacing: Pacing::Realtime,
+                ..CameraConfig::new(name, source)
+            },
             site: "default".into(),
-            analysis_fps: None,
-            pacing: Pacing::Realtime,
-            loop_file: false,
             clips: None,
-            mask: None,
-            mask_inference: false,
         }
+    }
+
+    /// Its name (alerts, rooms and permissions use it).
+    pub fn name(&self) -> &str {
+        &self.capture.name
     }
 }
 
@@ -113,30 +105,25 @@ impl RunningPipeline {
         let mut running = Vec::with_capacity(cameras.len());
         let (mut clips, mut live) = (HashMap::new(), HashMap::new());
         for c in cameras {
-            let mut cfg = CameraConfig::new(&c.name, &c.source);
-            cfg.analysis_fps = c.analysis_fps;
-            cfg.pacing = c.pacing;
-            cfg.loop_file = c.loop_file;
+            let mut cfg = c.capture.clone();
             cfg.model_resize = Some(spec);
-            cfg.mask = c.mask.clone();
-            cfg.mask_inference = c.mask_inference;
             cfg.record = c.clips.as_ref().map(|s| RecordConfig {
                 pre_roll: s.pre_roll,
                 post_roll: s.post_roll,
                 max_length: s.max_length,
                 // A mask must be burnt into the clip: the source's own packets show everything.
-                force_encode: c.mask.is_some(),
+                force_encode: c.capture.mask.is_some(),
                 ..RecordConfig::new(&s.dir, reports_tx.clone())
             });
             let camera =
                 Camera::start(cfg, status_tx.clone()).map_err(|source| NodeError::Camera {
-                    camera: c.name.clone(),
+                    camera: c.name().to_string(),
                     source,
                 })?;
             if let Some(control) = camera.clips() {
-                clips.insert(c.name.clone(), control.clone());
+                clips.insert(c.name().to_string(), control.clone());
             }
-            live.insert(c.name.clone(), camera.latest().clone());
+            live.insert(c.name().to_string(), camera.latest().clone());
             running.push(camera);
         }
         drop((status_tx, reports_tx));
