@@ -6,20 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fightwatch_protocol::{ServerMessage, now_ms};
-use fightwatch_store::{AlertStore, StoreError};
+use fightwatch_store::AlertStore;
 use serde::Serialize;
 
 use crate::{IntegrationError, WebhookTarget, kind_of, signature};
 
-/// How often an idle target looks for new events.
-const POLL: Duration = Duration::from_millis(250);
-/// Events read from the log at once.
-const BATCH: usize = 100;
-/// Retry delays: 1 s doubling to 60 s, ±20 %.
-const RETRY_FIRST: Duration = Duration::from_secs(1);
 /// A failed delivery is retried 1 s, 2 s, 4 s … up to 60 s later, ±20 %.
 const RETRY: fightwatch_retry::Backoff = fightwatch_retry::Backoff {
-    initial: RETRY_FIRST,
+    initial: Duration::from_secs(1),
     max: Duration::from_secs(60),
     jitter: 0.2,
 };
@@ -342,6 +336,24 @@ struct Worker {
     bus: Option<BusEvents>,
 }
 
+impl crate::outbox::Target for Worker {
+    fn cursor_name(&self) -> &str {
+        &self.target.name
+    }
+
+    fn takes(&self, event: &ServerMessage) -> bool {
+        self.target.takes(event)
+    }
+
+    async fn deliver(&mut self, seq: u64, event: &ServerMessage) {
+        self.post(seq, event).await;
+    }
+
+    fn at(&self, seq: u64) {
+        self.update(|s| s.cursor = seq);
+    }
+}
+
 /// How one attempt ended.
 enum Attempt {
     Taken,
@@ -356,51 +368,13 @@ impl Worker {
         crate::outbox::update_status(&self.statuses, &self.target.name, f);
     }
 
-    /// Runs a store call off the runtime's threads.
-    async fn store<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn AlertStore) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        fightwatch_store::on_blocking_pool(&self.store, f).await
-    }
-
     async fn run(mut self) {
-        let name = self.target.name.clone();
-        let mut cursor = crate::outbox::start_cursor(&self.store, &name).await;
-        self.update(|s| s.cursor = cursor);
-        tracing::info!(target = %name, endpoint = %endpoint(&self.target.url), cursor, "Webhook delivery started.");
-        loop {
-            let events = match self.store(move |s| s.events_after(cursor, BATCH)).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(target = %name, error = %e, "Reading the event log failed.");
-                    tokio::time::sleep(RETRY_FIRST).await;
-                    continue;
-                }
-            };
-            if events.is_empty() {
-                wait_for_events(&mut self.bus, POLL).await;
-                continue;
-            }
-            for event in events {
-                let Some(seq) = event.seq() else { continue };
-                if self.target.takes(&event) {
-                    self.deliver(seq, &event).await;
-                }
-                cursor = seq;
-                let n = name.clone();
-                // Best effort per event: a failed write only means a repeat after a restart
-                // (which the idempotency key absorbs).
-                if let Err(e) = self.store(move |s| s.set_integration_cursor(&n, seq)).await {
-                    tracing::warn!(target = %name, error = %e, "Could not store the webhook's cursor.");
-                }
-                self.update(|s| s.cursor = seq);
-            }
-        }
+        tracing::info!(target = %self.target.name, endpoint = %endpoint(&self.target.url), "Webhook delivery started.");
+        let (store, mut bus) = (self.store.clone(), self.bus.take());
+        crate::outbox::run_outbox(&mut self, &store, &mut bus).await;
     }
 
-    /// Posts one event until the receiver takes it (or refuses it for good).
-    async fn deliver(&self, seq: u64, event: &ServerMessage) {
+    async fn post(&self, seq: u64, event: &ServerMessage) {
         let kind = kind_of(event).map_or("updated", |(k, _, _)| k.as_str());
         let body = match serde_json::to_vec(&Payload { kind, seq, event }) {
             Ok(b) => b,

@@ -25,10 +25,6 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{IntegrationError, TargetStatus, kind_of};
 
-/// How often an idle target looks for new events.
-const POLL: Duration = Duration::from_millis(250);
-/// Events read from the log at once.
-const BATCH: usize = 100;
 /// Longest wait for the broker's CONNACK, and for the PUBACKs of one event.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reconnect delays: 1 s doubling to 30 s, ±20 %.
@@ -343,7 +339,10 @@ impl MqttWorker {
                     continue; // reconnects; the states go out again on connecting
                 }
             }
-            let events = match self.store(move |s| s.events_after(cursor, BATCH)).await {
+            let events = match self
+                .store(move |s| s.events_after(cursor, crate::outbox::BATCH))
+                .await
+            {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::error!(target = %name, error = %e, "Reading the event log failed.");
@@ -488,10 +487,10 @@ impl MqttWorker {
     /// arrives (kept for [`Self::camera_changes`]).
     async fn wait_for_news(&mut self) {
         let Some(rx) = self.cameras.as_mut() else {
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(crate::outbox::POLL).await;
             return;
         };
-        let got = tokio::time::timeout(POLL, async {
+        let got = tokio::time::timeout(crate::outbox::POLL, async {
             loop {
                 match rx.recv().await {
                     Ok(msg) if matches!(&*msg, ServerMessage::CameraStatus(_)) => {

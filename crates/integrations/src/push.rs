@@ -29,8 +29,6 @@ use crate::{EventKind, IntegrationError, TargetStatus, kind_of};
 
 /// The name of Web Push in `/api/integrations` and its cursor's.
 pub const WEB_PUSH: &str = "webpush";
-/// How often an idle sender looks for new events.
-const POLL: Duration = Duration::from_millis(250);
 /// Tries per push (1 s, then 2 s apart) before it is given up for that event.
 const TRIES: u32 = 3;
 /// Pushes in flight at once, all users: each is its own task, so a slow push service holds
@@ -522,48 +520,33 @@ impl Sender {
     }
 }
 
+impl crate::outbox::Target for PushWorker {
+    fn cursor_name(&self) -> &str {
+        WEB_PUSH
+    }
+
+    /// New and escalated alerts: what a guard's phone should ring for.
+    fn takes(&self, event: &ServerMessage) -> bool {
+        matches!(
+            kind_of(event),
+            Some((EventKind::Raised | EventKind::Escalated, _, _))
+        )
+    }
+
+    async fn deliver(&mut self, _seq: u64, event: &ServerMessage) {
+        self.push_event(event).await;
+    }
+
+    fn at(&self, seq: u64) {
+        self.sender.update(|s| s.cursor = seq);
+    }
+}
+
 impl PushWorker {
     pub(crate) async fn run(mut self) {
-        let mut cursor = crate::outbox::start_cursor(&self.sender.store, WEB_PUSH).await;
-        self.sender.update(|s| s.cursor = cursor);
-        tracing::info!(cursor, public_key = %self.sender.key.public_key(), "Web Push started.");
-        loop {
-            let events = match self
-                .sender
-                .store(move |s| s.events_after(cursor, 100))
-                .await
-            {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "Reading the event log failed.");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if events.is_empty() {
-                crate::deliver::wait_for_events(&mut self.bus, POLL).await;
-                continue;
-            }
-            for event in events {
-                let Some(seq) = event.seq() else { continue };
-                let wanted = matches!(
-                    kind_of(&event),
-                    Some((EventKind::Raised | EventKind::Escalated, _, _))
-                );
-                if wanted {
-                    self.push_event(&event).await;
-                }
-                cursor = seq;
-                if let Err(e) = self
-                    .sender
-                    .store(move |s| s.set_integration_cursor(WEB_PUSH, seq))
-                    .await
-                {
-                    tracing::warn!(error = %e, "Could not store the Web Push cursor.");
-                }
-                self.sender.update(|s| s.cursor = seq);
-            }
-        }
+        tracing::info!(public_key = %self.sender.key.public_key(), "Web Push started.");
+        let (store, mut bus) = (self.sender.store.clone(), self.bus.take());
+        crate::outbox::run_outbox(&mut self, &store, &mut bus).await;
     }
 
     /// Pushes one event to every browser whose user may see its camera.
