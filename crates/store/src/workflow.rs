@@ -264,3 +264,60 @@ pub(crate) fn chat_message(seq: u64, room: &str, from: &str, text: &str, at: u64
         at,
     }
 }
+
+/// The columns of an alert row, in the order [`alert_record`] reads them.
+pub(crate) const ALERT_COLUMNS: &str = "id, seq, camera, site, label, score, peak_score, status, \
+    started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, \
+    resolved_by, escalations, count, last_seen_at, region, heatmap";
+
+/// A row of either database, its columns by position: what [`alert_record`] needs of it.
+pub(crate) trait StoredRow {
+    /// The database's error.
+    type Error;
+    /// A text column.
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    /// A nullable text column.
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    /// An integer column.
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    /// A nullable integer column.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
+    /// A floating-point column.
+    fn float(&self, i: usize) -> Result<f64, Self::Error>;
+    /// The error of a column whose value cannot be what it claims to be.
+    fn unreadable(&self, i: usize, why: String) -> Self::Error;
+}
+
+/// An alert row ([`ALERT_COLUMNS`]) as a record, for both stores. Fail closed: an unknown status,
+/// outcome or reason, or a clip or region that is not one, is an error, never a guess.
+pub(crate) fn alert_record<R: StoredRow>(r: &R) -> Result<AlertRecord, R::Error> {
+    let status = r.text(7)?;
+    let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(AlertRecord {
+        id: r.text(0)?,
+        seq: unsigned(r.int(1)?),
+        camera: r.text(2)?,
+        site: r.text(3)?,
+        label: r.text(4)?,
+        score: r.float(5)? as f32,
+        peak_score: r.float(6)? as f32,
+        status: AlertStatus::parse(&status)
+            .ok_or_else(|| r.unreadable(7, format!("unknown alert status {status:?}")))?,
+        started_at: unsigned(r.int(8)?),
+        ended_at: r.opt_int(9)?.map(unsigned),
+        acked_by: r.opt_text(10)?,
+        note: r.opt_text(11)?,
+        snapshot: r.opt_text(12)?,
+        source: r.text(13)?,
+        clip: parse_clip(r.opt_text(14)?).map_err(|m| r.unreadable(14, m))?,
+        assignee: r.opt_text(15)?,
+        outcome: parse_outcome(r.opt_text(16)?).map_err(|m| r.unreadable(16, m))?,
+        reason: parse_reason(r.opt_text(17)?).map_err(|m| r.unreadable(17, m))?,
+        resolved_by: r.opt_text(18)?,
+        escalations: u32::try_from(r.int(19)?.max(0)).unwrap_or(u32::MAX),
+        count: u32::try_from(r.int(20)?.max(1)).unwrap_or(u32::MAX),
+        last_seen_at: r.opt_int(21)?.map(unsigned),
+        region: parse_region(r.opt_text(22)?).map_err(|m| r.unreadable(22, m))?,
+        heatmap: r.opt_text(23)?,
+    })
+}

@@ -82,7 +82,10 @@ pub(super) async fn update_alert(
     let tx = client.transaction().await?;
     // FOR UPDATE: two nodes changing one alert apply one change after the other.
     let current = tx
-        .query_opt(&format!("{SELECT_ALERT} WHERE id = $1 FOR UPDATE"), &[&id])
+        .query_opt(
+            &format!("{} WHERE id = $1 FOR UPDATE", select_alert()),
+            &[&id],
+        )
         .await?
         .map(|r| to_alert(&r))
         .transpose()?
@@ -128,7 +131,10 @@ pub(super) async fn escalate_alert(
     let tx = client.transaction().await?;
     // FOR UPDATE: two nodes escalating together escalate once.
     let current = tx
-        .query_opt(&format!("{SELECT_ALERT} WHERE id = $1 FOR UPDATE"), &[&id])
+        .query_opt(
+            &format!("{} WHERE id = $1 FOR UPDATE", select_alert()),
+            &[&id],
+        )
         .await?
         .map(|r| to_alert(&r))
         .transpose()?
@@ -146,43 +152,50 @@ pub(super) async fn escalate_alert(
     Ok(Some(escalated))
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at, region, heatmap FROM alerts";
+fn select_alert() -> String {
+    format!("SELECT {} FROM alerts", crate::workflow::ALERT_COLUMNS)
+}
+
+impl crate::workflow::StoredRow for Row {
+    type Error = Failure;
+
+    fn text(&self, i: usize) -> Result<String, Failure> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Failure> {
+        Ok(self.try_get(i)?)
+    }
+
+    /// BIGINT or INTEGER (`escalations` and `count` are INTEGER).
+    fn int(&self, i: usize) -> Result<i64, Failure> {
+        if self.columns().get(i).map(|c| c.type_()) == Some(&tokio_postgres::types::Type::INT4) {
+            Ok(i64::from(self.try_get::<_, i32>(i)?))
+        } else {
+            Ok(self.try_get(i)?)
+        }
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Failure> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn float(&self, i: usize) -> Result<f64, Failure> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn unreadable(&self, _i: usize, why: String) -> Failure {
+        bad(0, why)
+    }
+}
 
 fn to_alert(r: &Row) -> Result<AlertRecord, Failure> {
-    let status: String = r.try_get(7)?;
-    Ok(AlertRecord {
-        id: r.try_get(0)?,
-        seq: r.try_get::<_, i64>(1)? as u64,
-        camera: r.try_get(2)?,
-        site: r.try_get(3)?,
-        label: r.try_get(4)?,
-        score: r.try_get::<_, f64>(5)? as f32,
-        peak_score: r.try_get::<_, f64>(6)? as f32,
-        // Fail closed: an unknown status is an error, not "active".
-        status: AlertStatus::parse(&status)
-            .ok_or_else(|| bad(0, format!("unknown alert status {status:?}")))?,
-        started_at: r.try_get::<_, i64>(8)? as u64,
-        ended_at: r.try_get::<_, Option<i64>>(9)?.map(|v| v as u64),
-        acked_by: r.try_get(10)?,
-        note: r.try_get(11)?,
-        snapshot: r.try_get(12)?,
-        source: r.try_get(13)?,
-        clip: crate::workflow::parse_clip(r.try_get(14)?).map_err(|m| bad(0, m))?,
-        assignee: r.try_get(15)?,
-        outcome: crate::workflow::parse_outcome(r.try_get(16)?).map_err(|m| bad(0, m))?,
-        reason: crate::workflow::parse_reason(r.try_get(17)?).map_err(|m| bad(0, m))?,
-        resolved_by: r.try_get(18)?,
-        escalations: r.try_get::<_, i32>(19)?.max(0) as u32,
-        count: r.try_get::<_, i32>(20)?.max(1) as u32,
-        last_seen_at: r.try_get::<_, Option<i64>>(21)?.map(|v| v as u64),
-        region: crate::workflow::parse_region(r.try_get(22)?).map_err(|m| bad(0, m))?,
-        heatmap: r.try_get(23)?,
-    })
+    crate::workflow::alert_record(r)
 }
 
 pub(super) async fn alert(client: &Client, id: &str) -> Result<Option<AlertRecord>, Failure> {
     client
-        .query_opt(&format!("{SELECT_ALERT} WHERE id = $1"), &[&id])
+        .query_opt(&format!("{} WHERE id = $1", select_alert()), &[&id])
         .await?
         .map(|r| to_alert(&r))
         .transpose()
@@ -197,9 +210,10 @@ pub(super) async fn alerts(
         n => n.min(1000) as i64,
     };
     let sql = format!(
-        "{SELECT_ALERT} WHERE ($1::text IS NULL OR camera = $1) AND ($2::text IS NULL OR status = $2)
+        "{} WHERE ($1::text IS NULL OR camera = $1) AND ($2::text IS NULL OR status = $2)
          AND ($3::bigint IS NULL OR started_at >= $3) AND ($4::bigint IS NULL OR seq < $4)
-         AND ($6::bigint IS NULL OR started_at < $6) ORDER BY seq DESC LIMIT $5"
+         AND ($6::bigint IS NULL OR started_at < $6) ORDER BY seq DESC LIMIT $5",
+        select_alert()
     );
     let rows = client
         .query(

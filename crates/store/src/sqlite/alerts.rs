@@ -123,43 +123,45 @@ pub(super) fn escalate(
     Ok(Some(escalated))
 }
 
-const SELECT_ALERT: &str = "SELECT id, seq, camera, site, label, score, peak_score, status, started_at, ended_at, acked_by, note, snapshot, source, clip, assignee, outcome, reason, resolved_by, escalations, count, last_seen_at, region, heatmap FROM alerts";
+fn select_alert() -> String {
+    format!("SELECT {} FROM alerts", crate::workflow::ALERT_COLUMNS)
+}
+
+impl crate::workflow::StoredRow for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+
+    fn float(&self, i: usize) -> rusqlite::Result<f64> {
+        self.get(i)
+    }
+
+    fn unreadable(&self, i: usize, why: String) -> rusqlite::Error {
+        unreadable(i, why)
+    }
+}
 
 fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
-    let status: String = r.get(7)?;
-    Ok(AlertRecord {
-        id: r.get(0)?,
-        seq: r.get::<_, i64>(1)? as u64,
-        camera: r.get(2)?,
-        site: r.get(3)?,
-        label: r.get(4)?,
-        score: r.get::<_, f64>(5)? as f32,
-        peak_score: r.get::<_, f64>(6)? as f32,
-        // Fail closed: an unknown status is an error, not "active".
-        status: AlertStatus::parse(&status)
-            .ok_or_else(|| unreadable(7, format!("unknown alert status {status:?}")))?,
-        started_at: r.get::<_, i64>(8)? as u64,
-        ended_at: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
-        acked_by: r.get(10)?,
-        note: r.get(11)?,
-        snapshot: r.get(12)?,
-        source: r.get(13)?,
-        clip: crate::workflow::parse_clip(r.get(14)?).map_err(|m| unreadable(14, m))?,
-        assignee: r.get(15)?,
-        outcome: crate::workflow::parse_outcome(r.get(16)?).map_err(|m| unreadable(16, m))?,
-        reason: crate::workflow::parse_reason(r.get(17)?).map_err(|m| unreadable(17, m))?,
-        resolved_by: r.get(18)?,
-        escalations: r.get(19)?,
-        count: r.get(20)?,
-        last_seen_at: r.get::<_, Option<i64>>(21)?.map(|v| v as u64),
-        region: crate::workflow::parse_region(r.get(22)?).map_err(|m| unreadable(22, m))?,
-        heatmap: r.get(23)?,
-    })
+    crate::workflow::alert_record(r)
 }
 
 pub(super) fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AlertRecord>> {
     conn.query_row(
-        &format!("{SELECT_ALERT} WHERE id = ?1"),
+        &format!("{} WHERE id = ?1", select_alert()),
         params![id],
         row_to_alert,
     )
@@ -168,9 +170,10 @@ pub(super) fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AlertR
 
 pub(super) fn list(conn: &Connection, filter: &AlertFilter) -> rusqlite::Result<Vec<AlertRecord>> {
     let sql = format!(
-        "{SELECT_ALERT} WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR status = ?2)
+        "{} WHERE (?1 IS NULL OR camera = ?1) AND (?2 IS NULL OR status = ?2)
          AND (?3 IS NULL OR started_at >= ?3) AND (?4 IS NULL OR seq < ?4)
-         AND (?6 IS NULL OR started_at < ?6) ORDER BY seq DESC LIMIT ?5"
+         AND (?6 IS NULL OR started_at < ?6) ORDER BY seq DESC LIMIT ?5",
+        select_alert()
     );
     let limit = match filter.limit {
         0 => 100,
