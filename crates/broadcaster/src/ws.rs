@@ -465,127 +465,17 @@ impl Session {
             Err(e) => return self.error(sink, "bad_message", e.to_string()).await,
         };
         match msg {
-            ClientMessage::JoinRoom { room } => {
-                match crate::rooms::may_use(&self.hub, &self.claims, &room) {
-                    Ok(()) if self.rooms.contains(&room) => Ok(()),
-                    Ok(()) if self.rooms.len() >= self.hub.config.max_rooms_per_connection => {
-                        self.error(
-                            sink,
-                            "too_many_rooms",
-                            format!(
-                                "a connection joins at most {} rooms",
-                                self.hub.config.max_rooms_per_connection
-                            ),
-                        )
-                        .await
-                    }
-                    Ok(()) => {
-                        self.rooms.insert(room);
-                        Ok(())
-                    }
-                    // A room of a camera or site this user may not see, or someone else's
-                    // conversation: joining would let this client read it.
-                    Err(crate::rooms::RoomRefusal::Forbidden) => {
-                        self.error(sink, "forbidden", format!("{room:?} is not your room"))
-                            .await
-                    }
-                    Err(crate::rooms::RoomRefusal::Malformed) => {
-                        self.error(
-                            sink,
-                            "bad_room",
-                            "a room is camera:NAME, site:NAME, chat:SITE or a chat room name \
-                             (letters, digits, - _ : ., up to 128)"
-                                .into(),
-                        )
-                        .await
-                    }
-                }
-            }
+            ClientMessage::JoinRoom { room } => self.join_room(sink, room).await,
             ClientMessage::LeaveRoom { room } => {
                 self.rooms.remove(&room);
                 Ok(())
             }
-            ClientMessage::Resume { after_seq } => {
-                let position = match Box::pin(self.hub.blocking(|s| s.last_seq())).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::error!(error = %e, "Cannot read the last seq.");
-                        return self.error(sink, "internal", "internal error".into()).await;
-                    }
-                };
-                self.replay(sink, after_seq, position).await
-            }
-            ClientMessage::SendMessage { room, text } => {
-                if !self.claims.role.can_view() {
-                    return self
-                        .error(sink, "forbidden", "detectors cannot chat".into())
-                        .await;
-                }
-                if !self.rooms.contains(&room) {
-                    return self
-                        .error(
-                            sink,
-                            "bad_room",
-                            format!("join {room:?} before posting to it"),
-                        )
-                        .await;
-                }
-                self.chat(sink, &room, &text).await
-            }
+            ClientMessage::Resume { after_seq } => self.resume(sink, after_seq).await,
+            ClientMessage::SendMessage { room, text } => self.send_message(sink, room, text).await,
             ClientMessage::PrivateMessage { to, text } => {
-                if !self.claims.role.can_view() || !crate::users::valid_user_name(&to) {
-                    return self
-                        .error(
-                            sink,
-                            "bad_message",
-                            "private messages go to a user name".into(),
-                        )
-                        .await;
-                }
-                let name = to.clone();
-                match self.hub.blocking(move |s| s.user(&name)).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        return self
-                            .error(sink, "bad_message", format!("no user {to:?}"))
-                            .await;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "Cannot look a user up.");
-                        return self.error(sink, "internal", "internal error".into()).await;
-                    }
-                }
-                let room = fightwatch_protocol::private_room(&self.claims.sub, &to);
-                self.chat(sink, &room, &text).await
+                self.private_message(sink, to, text).await
             }
-            ClientMessage::FightDetected(detection) => {
-                if !self.claims.role.can_detect() {
-                    return self
-                        .error(
-                            sink,
-                            "forbidden",
-                            "fight_detected needs the detector role".into(),
-                        )
-                        .await;
-                }
-                match self
-                    .hub
-                    .detection(detection, &self.claims.sub.clone())
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
-                        self.error(sink, "bad_detection", m).await
-                    }
-                    Err(crate::HubError::Limited { message, .. }) => {
-                        self.error(sink, "rate_limited", message).await
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "Storing a detection failed.");
-                        self.error(sink, "internal", "internal error".into()).await
-                    }
-                }
-            }
+            ClientMessage::FightDetected(detection) => self.fight_detected(sink, detection).await,
             ClientMessage::AckAlert { id, note } => {
                 let claims = self.claims.clone();
                 let hub = self.hub.clone();
@@ -613,6 +503,148 @@ impl Session {
                 let hub = self.hub.clone();
                 self.workflow(sink, hub.resolve(&claims, &id, outcome, reason, note))
                     .await
+            }
+        }
+    }
+
+    /// `join_room`: a room this user may use, within the per-connection limit.
+    async fn join_room(&mut self, sink: &mut Sink, room: String) -> Result<(), axum::Error> {
+        match crate::rooms::may_use(&self.hub, &self.claims, &room) {
+            Ok(()) if self.rooms.contains(&room) => Ok(()),
+            Ok(()) if self.rooms.len() >= self.hub.config.max_rooms_per_connection => {
+                self.error(
+                    sink,
+                    "too_many_rooms",
+                    format!(
+                        "a connection joins at most {} rooms",
+                        self.hub.config.max_rooms_per_connection
+                    ),
+                )
+                .await
+            }
+            Ok(()) => {
+                self.rooms.insert(room);
+                Ok(())
+            }
+            // A room of a camera or site this user may not see, or someone else's
+            // conversation: joining would let this client read it.
+            Err(crate::rooms::RoomRefusal::Forbidden) => {
+                self.error(sink, "forbidden", format!("{room:?} is not your room"))
+                    .await
+            }
+            Err(crate::rooms::RoomRefusal::Malformed) => {
+                self.error(
+                    sink,
+                    "bad_room",
+                    "a room is camera:NAME, site:NAME, chat:SITE or a chat room name \
+                     (letters, digits, - _ : ., up to 128)"
+                        .into(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// `resume`: what this client missed after `after_seq`, up to now.
+    async fn resume(&mut self, sink: &mut Sink, after_seq: u64) -> Result<(), axum::Error> {
+        let position = match Box::pin(self.hub.blocking(|s| s.last_seq())).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot read the last seq.");
+                return self.error(sink, "internal", "internal error".into()).await;
+            }
+        };
+        self.replay(sink, after_seq, position).await
+    }
+
+    /// `send_message` to a room this client joined (viewers and up).
+    async fn send_message(
+        &mut self,
+        sink: &mut Sink,
+        room: String,
+        text: String,
+    ) -> Result<(), axum::Error> {
+        if !self.claims.role.can_view() {
+            return self
+                .error(sink, "forbidden", "detectors cannot chat".into())
+                .await;
+        }
+        if !self.rooms.contains(&room) {
+            return self
+                .error(
+                    sink,
+                    "bad_room",
+                    format!("join {room:?} before posting to it"),
+                )
+                .await;
+        }
+        self.chat(sink, &room, &text).await
+    }
+
+    /// `private_message` to an existing user, in the pair's `dm:` room.
+    async fn private_message(
+        &mut self,
+        sink: &mut Sink,
+        to: String,
+        text: String,
+    ) -> Result<(), axum::Error> {
+        if !self.claims.role.can_view() || !crate::users::valid_user_name(&to) {
+            return self
+                .error(
+                    sink,
+                    "bad_message",
+                    "private messages go to a user name".into(),
+                )
+                .await;
+        }
+        let name = to.clone();
+        match self.hub.blocking(move |s| s.user(&name)).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return self
+                    .error(sink, "bad_message", format!("no user {to:?}"))
+                    .await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot look a user up.");
+                return self.error(sink, "internal", "internal error".into()).await;
+            }
+        }
+        let room = fightwatch_protocol::private_room(&self.claims.sub, &to);
+        self.chat(sink, &room, &text).await
+    }
+
+    /// `fight_detected` from a detector client: stored (grouped) and published like the
+    /// pipeline's.
+    async fn fight_detected(
+        &mut self,
+        sink: &mut Sink,
+        detection: fightwatch_protocol::Detection,
+    ) -> Result<(), axum::Error> {
+        if !self.claims.role.can_detect() {
+            return self
+                .error(
+                    sink,
+                    "forbidden",
+                    "fight_detected needs the detector role".into(),
+                )
+                .await;
+        }
+        match self
+            .hub
+            .detection(detection, &self.claims.sub.clone())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
+                self.error(sink, "bad_detection", m).await
+            }
+            Err(crate::HubError::Limited { message, .. }) => {
+                self.error(sink, "rate_limited", message).await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Storing a detection failed.");
+                self.error(sink, "internal", "internal error".into()).await
             }
         }
     }
