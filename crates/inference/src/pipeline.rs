@@ -355,6 +355,38 @@ impl CameraState {
 
     /// This period's lag; with no window decided in it, how old the newest decided one is
     /// (so a starved camera shows a growing lag, not none).
+    /// The metrics of the period just ended (`secs` long), and a new period begun.
+    fn take_metrics(&mut self, camera: &Camera, secs: f64) -> fightwatch_protocol::CameraMetrics {
+        let metrics = fightwatch_protocol::CameraMetrics {
+            camera: self.name.to_string(),
+            capture_fps: self.period_frames as f64 / secs,
+            inference_fps: self.period_windows as f64 / secs,
+            inference_ms: if self.period_windows > 0 {
+                self.period_run_ms / self.period_windows as f64
+            } else {
+                0.0
+            },
+            dropped_frames: camera.stats().dropped.load(Ordering::Relaxed),
+            queue_depth: camera.frames().len(),
+            skipped_fps: self.period_skipped as f64 / secs,
+            analysis_lag_ms: self.lag_ms(),
+        };
+        (self.period_frames, self.period_windows, self.period_skipped) = (0, 0, 0);
+        (self.period_run_ms, self.period_lag_ms) = (0.0, 0.0);
+        metrics
+    }
+
+    /// Ends the camera's open incident, if it has one (its stream ended, or the run stops).
+    fn close_incident(&mut self, encoder: &SnapshotEncoder, events: &Sender<PipelineEvent>) {
+        if let Some(event) = self
+            .detector
+            .finish(self.last_t, wall_ms(SystemTime::now()))
+        {
+            let picture = self.peak_picture.take().map(|s| s.0);
+            encoder.incident(event, None, picture, None, events);
+        }
+    }
+
     fn lag_ms(&self) -> f64 {
         if self.period_windows + self.period_skipped > 0 || self.done {
             return self.period_lag_ms;
@@ -363,6 +395,58 @@ impl CameraState {
             .and_then(|t| t.elapsed().ok())
             .map_or(0.0, |d| d.as_secs_f64() * 1e3)
     }
+}
+
+/// Windows waiting for a model run, oldest first, and since when the batch has waited.
+#[derive(Default)]
+struct Batch {
+    pending: Vec<(usize, Window<Shot>)>,
+    since: Option<Instant>,
+}
+
+impl Batch {
+    /// Starts the wait when a window was `added` to an empty batch.
+    fn mark(&mut self, added: bool) {
+        if added {
+            self.since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Whether camera `index` has a window waiting.
+    fn waits_for(&self, index: usize) -> bool {
+        self.pending.iter().any(|(i, _)| *i == index)
+    }
+
+    /// Whether to run the model now: the batch is full, has waited `max_wait`, or nobody can
+    /// add to it (every camera ended, or every running camera has a window in it: waiting
+    /// would only delay the alert).
+    fn is_due(&self, cams: &[CameraState], config: &PipelineConfig) -> bool {
+        if self.pending.is_empty() {
+            return false;
+        }
+        let waited = self.since.is_some_and(|t0| t0.elapsed() >= config.max_wait);
+        let everyone_in = cams
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.done || self.waits_for(i));
+        self.pending.len() >= config.max_batch || waited || everyone_in
+    }
+
+    /// The oldest `max` windows; the rest start a new wait.
+    fn take(&mut self, max: usize) -> Vec<(usize, Window<Shot>)> {
+        let batch = self.pending.drain(..self.pending.len().min(max)).collect();
+        self.since = (!self.pending.is_empty()).then(Instant::now);
+        batch
+    }
+}
+
+/// What one [`Pipeline::run`] keeps besides the cameras.
+struct RunState {
+    batch: Batch,
+    summary: PipelineSummary,
+    /// The camera status channel is still open.
+    status_open: bool,
+    encoder: SnapshotEncoder,
 }
 
 /// The inference stage over a set of cameras.
@@ -444,7 +528,6 @@ impl Pipeline {
     ) -> Result<PipelineSummary, Error> {
         let input = self.model.config().input.clone();
         let model_name = self.model.config().model.name.clone();
-        let model_name = model_name.as_str();
         let mut cams: Vec<CameraState> = cameras
             .iter()
             .enumerate()
@@ -459,15 +542,16 @@ impl Pipeline {
             .collect();
         // Kept apart from the per-camera state: a Select borrows them while the state changes.
         let receivers: Vec<Receiver<Frame>> = cameras.iter().map(|c| c.frames().clone()).collect();
-        let mut summary = PipelineSummary::default();
-        let mut pending: Vec<(usize, Window<Shot>)> = Vec::new();
-        let mut first_pending: Option<Instant> = None;
-        let mut status_open = true;
-        let encoder = SnapshotEncoder::start(
-            events.clone(),
-            self.config.snapshot_quality,
-            crate::resize_spec(&self.model.config().input),
-        );
+        let mut run = RunState {
+            batch: Batch::default(),
+            summary: PipelineSummary::default(),
+            status_open: true,
+            encoder: SnapshotEncoder::start(
+                events.clone(),
+                self.config.snapshot_quality,
+                crate::resize_spec(&input),
+            ),
+        };
         let mut period_start = Instant::now();
         loop {
             if period_start.elapsed() >= Duration::from_secs(1) {
@@ -475,25 +559,7 @@ impl Pipeline {
                 let metrics = cams
                     .iter_mut()
                     .zip(cameras)
-                    .map(|(cam, camera)| {
-                        let m = fightwatch_protocol::CameraMetrics {
-                            camera: cam.name.to_string(),
-                            capture_fps: cam.period_frames as f64 / secs,
-                            inference_fps: cam.period_windows as f64 / secs,
-                            inference_ms: if cam.period_windows > 0 {
-                                cam.period_run_ms / cam.period_windows as f64
-                            } else {
-                                0.0
-                            },
-                            dropped_frames: camera.stats().dropped.load(Ordering::Relaxed),
-                            queue_depth: camera.frames().len(),
-                            skipped_fps: cam.period_skipped as f64 / secs,
-                            analysis_lag_ms: cam.lag_ms(),
-                        };
-                        (cam.period_frames, cam.period_windows, cam.period_skipped) = (0, 0, 0);
-                        (cam.period_run_ms, cam.period_lag_ms) = (0.0, 0.0);
-                        m
-                    })
+                    .map(|(cam, camera)| cam.take_metrics(camera, secs))
                     .collect();
                 let _ = events.send(PipelineEvent::Metrics(metrics));
                 period_start = Instant::now();
@@ -502,54 +568,10 @@ impl Pipeline {
                 break;
             }
             let live: Vec<usize> = (0..cams.len()).filter(|&i| !cams[i].done).collect();
-            if live.is_empty() && pending.is_empty() {
+            if live.is_empty() && run.batch.pending.is_empty() {
                 break;
             }
-            let timeout = match first_pending {
-                Some(t0) => self.config.max_wait.saturating_sub(t0.elapsed()),
-                None => Duration::from_millis(100),
-            };
-            let mut sel = Select::new();
-            for &i in &live {
-                sel.recv(&receivers[i]);
-            }
-            let status_index = status_open.then(|| sel.recv(status));
-            let ready = if live.is_empty() && status_index.is_none() {
-                None
-            } else {
-                sel.select_timeout(timeout).ok()
-            };
-            // The frame the wait returned, if it returned one.
-            let mut selected: Option<(usize, Frame)> = None;
-            if let Some(op) = ready {
-                let index = op.index();
-                if Some(index) == status_index {
-                    match op.recv(status) {
-                        Ok(ev) => {
-                            let _ = events.send(PipelineEvent::Camera(ev));
-                        }
-                        Err(_) => status_open = false,
-                    }
-                } else {
-                    let i = live[index];
-                    match op.recv(&receivers[i]) {
-                        Ok(frame) => selected = Some((i, frame)),
-                        Err(_) => {
-                            let cam = &mut cams[i];
-                            if self.config.score_short_streams
-                                && let Some(clip) = cam.builder.finish_short()
-                            {
-                                cam.deferred.push_back(clip);
-                                if cam.release(i, &self.config, &mut pending, &mut summary, events)
-                                {
-                                    first_pending.get_or_insert_with(Instant::now);
-                                }
-                            }
-                            cam.done = true;
-                        }
-                    }
-                }
-            }
+            let selected = self.wait(&mut cams, &receivers, &live, status, &mut run, events);
             // The selected frame, then every frame already waiting, before the next model run: a
             // camera that fell behind has its newest windows cut at once (the oldest dropped by
             // `max_backlog`) instead of one frame a run, so its lag stays near one run, not
@@ -559,66 +581,113 @@ impl Pipeline {
                 (0..rx.len()).map_while(move |_| rx.try_recv().ok().map(|frame| (i, frame)))
             });
             for (i, frame) in selected.into_iter().chain(queued) {
-                if cams[i].take_frame(
+                let added = cams[i].take_frame(
                     i,
                     frame,
-                    model_name,
+                    &model_name,
                     &self.config,
-                    &encoder,
-                    &mut pending,
-                    &mut summary,
+                    &run.encoder,
+                    &mut run.batch.pending,
+                    &mut run.summary,
                     events,
-                )? {
-                    first_pending.get_or_insert_with(Instant::now);
-                }
+                )?;
+                run.batch.mark(added);
             }
-            let all_done = cams.iter().all(|c| c.done);
-            let waited = first_pending.is_some_and(|t0| t0.elapsed() >= self.config.max_wait);
-            // Every camera still running has a clip waiting: nobody else can fill the batch, so
-            // waiting would only delay the alert.
-            let everyone_in = cams
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| !c.done)
-                .all(|(i, _)| pending.iter().any(|(j, _)| *j == i));
-            if !pending.is_empty()
-                && (pending.len() >= self.config.max_batch || waited || all_done || everyone_in)
-            {
-                let batch: Vec<_> = pending
-                    .drain(..pending.len().min(self.config.max_batch))
-                    .collect();
-                first_pending = if pending.is_empty() {
-                    None
-                } else {
-                    Some(Instant::now())
-                };
-                self.score_batch(&mut cams, batch, events, &encoder, &mut summary)?;
-                for (i, cam) in cams.iter_mut().enumerate() {
-                    if cam.release(i, &self.config, &mut pending, &mut summary, events) {
-                        first_pending.get_or_insert_with(Instant::now);
-                    }
-                }
+            if run.batch.is_due(&cams, &self.config) {
+                self.score_next_batch(&mut cams, &mut run, events)?;
             }
-            // A camera that ended and has no clip waiting closes its open incident.
+            // A camera that ended and has no window waiting closes its open incident.
             for (i, cam) in cams.iter_mut().enumerate() {
-                if cam.done
-                    && !pending.iter().any(|(j, _)| *j == i)
-                    && let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now()))
-                {
-                    let picture = cam.peak_picture.take().map(|s| s.0);
-                    encoder.incident(event, None, picture, None, events);
+                if cam.done && !run.batch.waits_for(i) {
+                    cam.close_incident(&run.encoder, events);
                 }
             }
         }
         // Stopped: close what is open so no incident is left dangling.
         for cam in &mut cams {
-            if let Some(event) = cam.detector.finish(cam.last_t, wall_ms(SystemTime::now())) {
-                let picture = cam.peak_picture.take().map(|s| s.0);
-                encoder.incident(event, None, picture, None, events);
-            }
+            cam.close_incident(&run.encoder, events);
         }
-        encoder.finish();
-        Ok(summary)
+        run.encoder.finish();
+        Ok(run.summary)
+    }
+
+    /// Waits for a frame of a live camera or a camera status event (passed on), at most until
+    /// the batch is due. A camera whose stream ended is marked done (scoring short streams, its
+    /// unfinished window is released first).
+    fn wait(
+        &self,
+        cams: &mut [CameraState],
+        receivers: &[Receiver<Frame>],
+        live: &[usize],
+        status: &Receiver<StatusEvent>,
+        run: &mut RunState,
+        events: &Sender<PipelineEvent>,
+    ) -> Option<(usize, Frame)> {
+        let timeout = match run.batch.since {
+            Some(t0) => self.config.max_wait.saturating_sub(t0.elapsed()),
+            None => Duration::from_millis(100),
+        };
+        let mut sel = Select::new();
+        for &i in live {
+            sel.recv(&receivers[i]);
+        }
+        let status_index = run.status_open.then(|| sel.recv(status));
+        if live.is_empty() && status_index.is_none() {
+            return None;
+        }
+        let op = sel.select_timeout(timeout).ok()?;
+        if Some(op.index()) == status_index {
+            match op.recv(status) {
+                Ok(ev) => {
+                    let _ = events.send(PipelineEvent::Camera(ev));
+                }
+                Err(_) => run.status_open = false,
+            }
+            return None;
+        }
+        let i = live[op.index()];
+        if let Ok(frame) = op.recv(&receivers[i]) {
+            return Some((i, frame));
+        }
+        let cam = &mut cams[i];
+        if self.config.score_short_streams
+            && let Some(window) = cam.builder.finish_short()
+        {
+            cam.deferred.push_back(window);
+            let added = cam.release(
+                i,
+                &self.config,
+                &mut run.batch.pending,
+                &mut run.summary,
+                events,
+            );
+            run.batch.mark(added);
+        }
+        cam.done = true;
+        None
+    }
+
+    /// Scores the oldest waiting windows (up to `max_batch`), then lets each camera release
+    /// the windows that waited for those scores.
+    fn score_next_batch(
+        &mut self,
+        cams: &mut [CameraState],
+        run: &mut RunState,
+        events: &Sender<PipelineEvent>,
+    ) -> Result<(), Error> {
+        let batch = run.batch.take(self.config.max_batch);
+        self.score_batch(cams, batch, events, &run.encoder, &mut run.summary)?;
+        for (i, cam) in cams.iter_mut().enumerate() {
+            let added = cam.release(
+                i,
+                &self.config,
+                &mut run.batch.pending,
+                &mut run.summary,
+                events,
+            );
+            run.batch.mark(added);
+        }
+        Ok(())
     }
 
     fn score_batch(
