@@ -47,6 +47,7 @@ mod media;
 mod process;
 mod schedule;
 mod service;
+mod settings;
 
 pub use blocking::blocking;
 pub use bus::{BusReport, EventBus, LocalBus, Subscription};
@@ -59,3 +60,4 @@ pub use schedule::{ArmedSchedule, ScheduleError};
 pub use service::{
     AlertService, CAMERA_OFFLINE, MAX_NOTE_CHARS, PIPELINE_SOURCE, Raised, Retention,
 };
+pub use settings::{DEFAULT_GROUP_WINDOW, SiteSettings, WorkflowSettings};

@@ -125,7 +125,7 @@ impl Default for ServerConfig {
             webhooks: Vec::new(),
             mqtt: Vec::new(),
             push: None,
-            group_window: Some(std::time::Duration::from_secs(120)),
+            group_window: Some(fightwatch_alerts::DEFAULT_GROUP_WINDOW),
         }
     }
 }

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use fightwatch_inference::{IncidentOverrides, PipelineConfig};
 use fightwatch_node::ServerOptions;
 
-use crate::config::{DEFAULT_DATA_DIR, ServerSection};
+use fightwatch_node::{DEFAULT_DATA_DIR, ServerSettings, StorageSettings};
 
 /// Real-time fight detection: watches cameras and recordings with an action-recognition model
 /// and pushes fight alerts to every connected security dashboard.
@@ -350,7 +350,7 @@ impl InferenceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    pub server: ServerSection,
+    pub server: ServerSettings,
     /// Database, snapshots and the JWT secret live here.
     #[arg(long, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
@@ -358,14 +358,14 @@ pub struct ServeArgs {
     #[arg(long, default_value = "replay")]
     pub site: String,
     /// Alerts older than this many days are deleted (0: keep forever), as `[storage]`.
-    #[arg(long, default_value_t = crate::config::StorageSection::default().retention_days)]
+    #[arg(long, default_value_t = StorageSettings::default().retention_days)]
     pub retention_days: u32,
     /// Snapshots and clips beyond this many MiB are deleted, oldest first, within seconds of
     /// the limit being crossed (0: no limit), as `[storage]`.
-    #[arg(long, default_value_t = crate::config::StorageSection::default().max_snapshot_mb)]
+    #[arg(long, default_value_t = StorageSettings::default().max_snapshot_mb)]
     pub max_snapshot_mb: u64,
     #[command(flatten)]
-    pub cluster: crate::config::ClusterSection,
+    pub cluster: fightwatch_node::ClusterSettings,
 }
 
 impl ServeArgs {
@@ -378,7 +378,7 @@ impl ServeArgs {
 
     /// What is kept, and for how long.
     pub fn retention(&self) -> fightwatch_alerts::Retention {
-        crate::config::StorageSection {
+        StorageSettings {
             data_dir: self.data_dir.clone(),
             retention_days: self.retention_days,
             max_snapshot_mb: self.max_snapshot_mb,

@@ -24,7 +24,7 @@ fn status(
     json: bool,
 ) -> anyhow::Result<()> {
     let config = config.map(Config::load).transpose()?;
-    let from_config = |pick: fn(&crate::config::ClusterSection) -> Option<String>| {
+    let from_config = |pick: fn(&fightwatch_node::ClusterSettings) -> Option<String>| {
         config.as_ref().and_then(|c| pick(&c.cluster))
     };
     let redis_url = redis_url

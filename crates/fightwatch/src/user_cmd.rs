@@ -4,17 +4,13 @@
 use std::path::Path;
 
 use anyhow::Context;
-use fightwatch_broadcaster::{Auth, Role};
-use fightwatch_node::{jwt_secret, open_store};
+use fightwatch_node::accounts::{self, Role};
 
 /// `fightwatch token`: prints a signed JWT of a new session.
 pub fn token(data_dir: &Path, user: &str, role: &str, ttl: &str) -> anyhow::Result<()> {
     let role: Role = role.parse().map_err(anyhow::Error::msg)?;
     let ttl_s = parse_duration(ttl)?;
-    let auth = Auth::new(&jwt_secret(data_dir)?)?;
-    let store = open_store(data_dir)?;
-    let token =
-        fightwatch_broadcaster::users::issue_token(store.as_ref(), &auth, user, role, ttl_s, None)?;
+    let token = accounts::issue_token(data_dir, user, role, ttl_s)?;
     println!("{token}");
     Ok(())
 }
@@ -32,8 +28,7 @@ pub fn add(
         .read_line(&mut password)
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\n', '\r']);
-    let store = open_store(data_dir)?;
-    fightwatch_broadcaster::users::add_user(store.as_ref(), name, role, password, cameras)?;
+    accounts::add_user(data_dir, name, role, password, cameras)?;
     let place = match std::env::var("FIGHTWATCH_DATABASE_URL") {
         Ok(url) if !url.is_empty() => "the shared database (FIGHTWATCH_DATABASE_URL)".to_string(),
         _ => fightwatch_node::DataDir::new(data_dir)
@@ -47,16 +42,14 @@ pub fn add(
 
 /// `fightwatch user delete NAME`: removes the user and ends its sessions.
 pub fn delete(data_dir: &Path, name: &str) -> anyhow::Result<()> {
-    let store = open_store(data_dir)?;
-    anyhow::ensure!(store.delete_user(name)?, "no user {name:?}");
+    anyhow::ensure!(accounts::delete_user(data_dir, name)?, "no user {name:?}");
     eprintln!("fightwatch: user {name} deleted; its sessions are revoked");
     Ok(())
 }
 
 /// `fightwatch user revoke NAME`: ends every session of a user (logs it out everywhere).
 pub fn revoke(data_dir: &Path, name: &str) -> anyhow::Result<()> {
-    let store = open_store(data_dir)?;
-    let n = store.revoke_user_sessions(name)?;
+    let n = accounts::revoke_sessions(data_dir, name)?;
     eprintln!("fightwatch: revoked {n} session(s) of {name}");
     Ok(())
 }

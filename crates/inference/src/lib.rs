@@ -38,6 +38,7 @@ mod package;
 mod pipeline;
 mod preprocess;
 pub mod runtime;
+mod settings;
 mod snapshot;
 mod window;
 
@@ -52,4 +53,5 @@ pub use package::{ClipScores, ModelPackage};
 pub use pipeline::{Located, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary};
 pub use preprocess::{Preprocessor, resize_spec, write_clip};
 pub use runtime::OrtRuntime;
+pub use settings::{ModelSettings, PipelineSettings};
 pub use window::{Window, WindowBuilder};

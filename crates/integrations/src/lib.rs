@@ -62,11 +62,13 @@ mod deliver;
 mod mqtt;
 mod outbox;
 mod push;
+mod settings;
 mod target;
 
 pub use deliver::{Integrations, TargetStatus};
 pub use mqtt::MqttTarget;
 pub use push::{DEFAULT_PUSH_SERVICES, PushSettings, VapidKey, WEB_PUSH, check_subscription};
+pub use settings::{MqttSettings, WebhookSettings};
 pub use target::{EventKind, WebhookTarget, kind_of, signature};
 
 /// Errors of starting the integrations.

@@ -131,23 +131,30 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Web Push settings.
-#[derive(Debug, Clone, PartialEq)]
+/// Web Push settings; `[push]` of a node's configuration file (off without it).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PushSettings {
     /// Who runs this server (`mailto:` or `https:`), sent to push services with each push.
     pub contact: String,
-    /// Push services endpoints may point at (see [`DEFAULT_PUSH_SERVICES`]).
+    /// Push services endpoints may point at (default: [`DEFAULT_PUSH_SERVICES`]: Google's,
+    /// Mozilla's, Apple's and Microsoft's).
+    #[serde(default = "default_push_services")]
     pub endpoints: Vec<String>,
+}
+
+fn default_push_services() -> Vec<String> {
+    DEFAULT_PUSH_SERVICES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 impl Default for PushSettings {
     fn default() -> Self {
         Self {
             contact: "mailto:security@localhost".into(),
-            endpoints: DEFAULT_PUSH_SERVICES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            endpoints: default_push_services(),
         }
     }
 }

@@ -25,6 +25,14 @@ pub enum NodeError {
     /// The server failed (ending a dead node's alerts).
     #[error(transparent)]
     Server(#[from] crate::ServerError),
+    /// A section of the node's settings is invalid.
+    #[error("[{section}]: {message}")]
+    Settings {
+        /// The section (`evidence`, `cluster`, `cameras`…).
+        section: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// Camera leases (Redis) could not be taken.
     #[error("camera leases: {0}")]
     Leases(#[from] fightwatch_cluster::ClusterError),

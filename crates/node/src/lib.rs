@@ -34,16 +34,24 @@ println!("{:?}", pipeline.join()?);
 ```
 */
 
+pub mod accounts;
+mod camera_settings;
 mod data_dir;
 mod error;
 mod pipeline_alerts;
 mod run;
 mod runner;
 mod server;
+mod settings;
 
+pub use camera_settings::{CameraSettings, Masks};
 pub use data_dir::{DataDir, jwt_secret, media_dir, open_store, open_store_at, private_dir};
 pub use error::NodeError;
 pub use pipeline_alerts::PipelineAlerts;
 pub use run::{run_leased, run_pipeline};
 pub use runner::{CameraSpec, ClipSettings, RunningPipeline};
 pub use server::{ClusterOptions, Server, ServerError, ServerOptions};
+pub use settings::{
+    ClusterSettings, DEFAULT_BIND, DEFAULT_DATA_DIR, DEFAULT_WEB_DIR, EvidenceSettings,
+    ServerSettings, StorageSettings,
+};
