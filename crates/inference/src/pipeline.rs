@@ -449,6 +449,26 @@ struct RunState {
     encoder: SnapshotEncoder,
 }
 
+impl RunState {
+    /// Lets camera `index` release the windows that no longer wait for earlier scores.
+    fn release(
+        &mut self,
+        index: usize,
+        cam: &mut CameraState,
+        config: &PipelineConfig,
+        events: &Sender<PipelineEvent>,
+    ) {
+        let added = cam.release(
+            index,
+            config,
+            &mut self.batch.pending,
+            &mut self.summary,
+            events,
+        );
+        self.batch.mark(added);
+    }
+}
+
 /// The inference stage over a set of cameras.
 pub struct Pipeline {
     model: ModelPackage,
@@ -654,14 +674,7 @@ impl Pipeline {
             && let Some(window) = cam.builder.finish_short()
         {
             cam.deferred.push_back(window);
-            let added = cam.release(
-                i,
-                &self.config,
-                &mut run.batch.pending,
-                &mut run.summary,
-                events,
-            );
-            run.batch.mark(added);
+            run.release(i, cam, &self.config, events);
         }
         cam.done = true;
         None
@@ -678,14 +691,7 @@ impl Pipeline {
         let batch = run.batch.take(self.config.max_batch);
         self.score_batch(cams, batch, events, &run.encoder, &mut run.summary)?;
         for (i, cam) in cams.iter_mut().enumerate() {
-            let added = cam.release(
-                i,
-                &self.config,
-                &mut run.batch.pending,
-                &mut run.summary,
-                events,
-            );
-            run.batch.mark(added);
+            run.release(i, cam, &self.config, events);
         }
         Ok(())
     }
