@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fightwatch_store::{AlertStore, StoreError};
+use fightwatch_store::{AlertStore, NewAlert, StoreError};
 
 use crate::AlertError;
 
@@ -111,16 +111,24 @@ impl MediaDir {
         }
     }
 
-    /// Writes a grouped detection's snapshot under [`MediaDir::detection_name`].
-    pub async fn save_detection(
-        &self,
-        primary: &str,
-        n: u32,
-        jpeg: Arc<Vec<u8>>,
-    ) -> Result<Option<String>, AlertError> {
-        match Self::detection_name(primary, n) {
-            Some(name) => self.write(name, jpeg).await.map(Some),
-            None => Ok(None),
+    /// Settles the files saved for `alert` once its detection was grouped into another
+    /// alert: its snapshot becomes that alert's `n`th detection's (when `alert_snapshot`, the
+    /// other alert's own, is given), its heat map goes. Blocking; on the store's thread, before
+    /// the update is published, so the detection's picture is there when dashboards ask.
+    pub fn settle_grouped(&self, alert: &NewAlert, alert_snapshot: Option<&str>, n: u32) {
+        let saved = alert.snapshot.as_deref().and_then(|name| self.path(name));
+        let target = alert_snapshot
+            .and_then(|primary| Self::detection_name(primary, n))
+            .and_then(|name| self.path(&name));
+        if let (Some(saved), Some(target)) = (&saved, target) {
+            if let Err(e) = std::fs::rename(saved, &target) {
+                tracing::warn!(error = %e, file = %target.display(), "Keeping a grouped detection's snapshot failed.");
+            }
+        } else if let Some(saved) = &saved {
+            remove_file(saved);
+        }
+        if let Some(heatmap) = alert.heatmap.as_deref().and_then(|name| self.path(name)) {
+            remove_file(&heatmap);
         }
     }
 

@@ -7,7 +7,9 @@ use fightwatch_protocol::{
     AlertStatus, AlertUpdate, CameraState, Detection, FightAlert, Metrics, ServerMessage, now_ms,
 };
 use fightwatch_protocol::{FalseAlarmReason, Outcome};
-use fightwatch_store::{AlertChange, AlertFilter, AlertStore, NewAlert, Resolution};
+use fightwatch_store::{
+    AlertChange, AlertFilter, AlertStore, Grouping, NewAlert, RaiseOrGroup, Resolution,
+};
 
 use crate::{AlertError, EventBus, Journal, MediaDir, blocking};
 
@@ -102,30 +104,42 @@ impl AlertService {
         snapshot: Option<Arc<Vec<u8>>>,
         heatmap: Option<Arc<Vec<u8>>>,
     ) -> Result<FightAlert, AlertError> {
-        if let Some(jpeg) = snapshot {
-            let name = self
-                .snapshots
-                .save(&alert.camera, alert.started_at, jpeg)
-                .await?;
-            if let Some(heat) = heatmap {
-                // Without it the alert still goes out: the snapshot and region say enough.
-                alert.heatmap = self
-                    .snapshots
-                    .save_heatmap(&name, heat)
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "Saving a heat map failed.");
-                        None
-                    });
-            }
-            alert.snapshot = Some(name);
-        }
+        self.save_media(&mut alert, snapshot, heatmap).await?;
         let created = self
             .journal
             .record(move |s| s.create_alert(&alert), ServerMessage::FightAlert)
             .await?;
         self.raised.fetch_add(1, Ordering::Relaxed);
         Ok(created)
+    }
+
+    /// Saves a new alert's snapshot and heat map, naming them in `alert`.
+    async fn save_media(
+        &self,
+        alert: &mut NewAlert,
+        snapshot: Option<Arc<Vec<u8>>>,
+        heatmap: Option<Arc<Vec<u8>>>,
+    ) -> Result<(), AlertError> {
+        let Some(jpeg) = snapshot else {
+            return Ok(());
+        };
+        let name = self
+            .snapshots
+            .save(&alert.camera, alert.started_at, jpeg)
+            .await?;
+        if let Some(heat) = heatmap {
+            // Without it the alert still goes out: the snapshot and region say enough.
+            alert.heatmap = self
+                .snapshots
+                .save_heatmap(&name, heat)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "Saving a heat map failed.");
+                    None
+                });
+        }
+        alert.snapshot = Some(name);
+        Ok(())
     }
 
     /// Groups each camera's detections into its open (unresolved) alert while the last one is
@@ -140,58 +154,57 @@ impl AlertService {
     /// its peak; active again if it had ended — instead of raising another: one alert per
     /// incident, not per detection. The later detection's snapshot is kept beside the alert's
     /// (its heat map is not: the alert's own shows where the fight began).
+    ///
+    /// The store decides and writes in one transaction
+    /// ([`AlertStore::raise_or_group`]), so detections of one camera arriving together, on
+    /// this node or several, raise one alert.
     pub async fn raise_grouped(
         &self,
-        alert: NewAlert,
+        mut alert: NewAlert,
         snapshot: Option<Arc<Vec<u8>>>,
         heatmap: Option<Arc<Vec<u8>>>,
     ) -> Result<Raised, AlertError> {
-        let window = self.group_window_ms.load(Ordering::Relaxed);
-        if window > 0 {
-            let camera = alert.camera.clone();
-            let latest = blocking(self.journal.store(), move |s| {
-                s.alerts(&AlertFilter {
-                    camera: Some(camera),
-                    limit: 1,
-                    ..AlertFilter::default()
-                })
-            })
-            .await?;
-            let now = now_ms().max(alert.started_at);
-            let open = latest.into_iter().next().filter(|a| {
-                let last = a
-                    .last_seen_at
-                    .unwrap_or(a.started_at)
-                    .max(a.ended_at.unwrap_or(0));
-                let ongoing = a.status == AlertStatus::Active;
-                a.label == alert.label
-                    && a.status != AlertStatus::Resolved
-                    && (ongoing || now.saturating_sub(last) <= window)
-            });
-            if let Some(open) = open {
-                // The detection's own snapshot, beside the alert's, for its timeline.
-                let saved = match (&snapshot, &open.snapshot) {
-                    (Some(jpeg), Some(primary)) => self
-                        .snapshots
-                        .save_detection(primary, open.count + 1, jpeg.clone())
-                        .await
-                        .unwrap_or_else(|e| {
-                            tracing::warn!(error = %e, alert = %open.id, "Saving a grouped detection's snapshot failed.");
-                            None
-                        }),
-                    _ => None,
-                };
-                let change = AlertChange {
-                    regroup: Some((alert.score, now)),
-                    detection_snapshot: saved.is_some(),
-                    ..AlertChange::default()
-                };
-                return self.update(&open.id, change).await.map(Raised::Grouped);
-            }
+        let window_ms = self.group_window_ms.load(Ordering::Relaxed);
+        if window_ms == 0 {
+            return self
+                .raise_with_heatmap(alert, snapshot, heatmap)
+                .await
+                .map(Raised::New);
         }
-        self.raise_with_heatmap(alert, snapshot, heatmap)
-            .await
-            .map(Raised::New)
+        // Saved as a new alert's; a grouped detection's files are settled before it is told.
+        self.save_media(&mut alert, snapshot, heatmap).await?;
+        let grouping = Grouping {
+            window_ms,
+            now_ms: now_ms().max(alert.started_at),
+        };
+        let media = self.snapshots.clone();
+        let done = self
+            .journal
+            .record(
+                move |s| {
+                    let done = s.raise_or_group(&alert, &grouping)?;
+                    if let RaiseOrGroup::Grouped {
+                        update,
+                        alert_snapshot,
+                    } = &done
+                    {
+                        media.settle_grouped(&alert, alert_snapshot.as_deref(), update.count);
+                    }
+                    Ok(done)
+                },
+                |done| match done {
+                    RaiseOrGroup::Raised(alert) => ServerMessage::FightAlert(alert),
+                    RaiseOrGroup::Grouped { update, .. } => ServerMessage::AlertUpdate(update),
+                },
+            )
+            .await?;
+        Ok(match done {
+            RaiseOrGroup::Raised(alert) => {
+                self.raised.fetch_add(1, Ordering::Relaxed);
+                Raised::New(alert)
+            }
+            RaiseOrGroup::Grouped { update, .. } => Raised::Grouped(update),
+        })
     }
 
     /// Persists a change to an alert, then publishes it.

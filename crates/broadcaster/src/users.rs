@@ -243,7 +243,7 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// On first start (no users), creates `admin` with a random password, writes it to the file
 /// `password_file` (mode 0600; a node's `DATA_DIR/admin_password`) and returns it so it can be
-/// printed once.
+/// printed once. Of several nodes starting together on one empty database, one does.
 pub fn bootstrap_admin(
     store: &dyn AlertStore,
     password_file: &Path,
@@ -256,7 +256,17 @@ pub fn bootstrap_admin(
         .iter()
         .map(|b| char::from(alphabet[*b as usize % alphabet.len()]))
         .collect();
-    add_user(store, "admin", Role::Admin, &password, None)?;
+    let admin = UserRecord {
+        name: "admin".into(),
+        role: Role::Admin,
+        password_hash: hash_password(&password)?,
+        cameras: None,
+    };
+    // Several nodes may start together on an empty database: one creates the admin, the
+    // others see it and print nothing (their password would not be the admin's).
+    if !store.create_first_user(&admin)? {
+        return Ok(None);
+    }
     let path = password_file.to_path_buf();
     write_private(&path, &format!("{password}\n"))
         .map_err(|source| UserError::Io { path, source })?;

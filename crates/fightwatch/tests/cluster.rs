@@ -171,6 +171,70 @@ async fn every_dashboard_on_every_node_gets_every_alert_once_in_seq_order() {
     }
 }
 
+/// Race (a) of issue #27: detections of one camera posted to two nodes at the same instant
+/// are one alert (grouping decides and writes in one transaction under a per-camera lock),
+/// counting every detection; before, each node could read "no open alert" and raise its own.
+#[test]
+fn simultaneous_detections_of_one_camera_on_two_nodes_raise_one_alert() {
+    let (pg, _redis, db, nodes) = cluster("grouping", &["a", "b"]);
+    const PER_NODE: usize = 4;
+    let tokens: Vec<String> = (0..2 * PER_NODE)
+        .map(|d| token(&db, &format!("detector-{d}"), "detector"))
+        .collect();
+    for round in 0..3 {
+        let camera = format!("hall-{round}");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2 * PER_NODE));
+        let posts: Vec<_> = (0..2 * PER_NODE)
+            .map(|d| {
+                let token = tokens[d].clone();
+                let (port, start, camera) = (nodes[d % 2].port, start.clone(), camera.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    detect(port, &token, &camera)
+                })
+            })
+            .collect();
+        let accepted = posts
+            .into_iter()
+            .filter_map(|p| p.join().unwrap().then_some(()))
+            .count();
+        assert_eq!(
+            accepted,
+            2 * PER_NODE,
+            "round {round}: every detection accepted"
+        );
+        let rows = pg
+            .psql(
+                "grouping",
+                &format!("SELECT count FROM alerts WHERE camera = '{camera}'"),
+            )
+            .unwrap();
+        assert_eq!(
+            rows.lines().map(str::trim).collect::<Vec<_>>(),
+            vec![(2 * PER_NODE).to_string()],
+            "round {round}: one alert counting every detection"
+        );
+    }
+}
+
+/// Race (b) of issue #27: three nodes starting together on an empty database make one
+/// `admin`; the one node that made it holds its password (DATA_DIR/admin_password), and that
+/// password logs in on every node.
+#[test]
+fn nodes_starting_together_on_an_empty_database_make_one_admin() {
+    let (_pg, _redis, _db, nodes) = cluster("first", &["a", "b", "c"]);
+    let passwords: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| std::fs::read_to_string(n._dir.path().join("admin_password")).ok())
+        .collect();
+    assert_eq!(passwords.len(), 1, "one node made the admin: {passwords:?}");
+    let body = format!(r#"{{"user":"admin","password":"{}"}}"#, passwords[0].trim());
+    for node in &nodes {
+        let (status, reply) = post(node.port, "/api/login", "", &body).unwrap();
+        assert_eq!(status, 200, "node {}: {reply}", node.name);
+    }
+}
+
 fn stored_seqs(pg: &Postgres, db: &str) -> HashSet<u64> {
     pg.psql(db, "SELECT seq FROM alerts")
         .unwrap()

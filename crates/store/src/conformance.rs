@@ -9,7 +9,8 @@
 use fightwatch_protocol::{AlertStatus, Role};
 
 use crate::{
-    AlertChange, AlertFilter, AlertStore, NewAlert, SessionRecord, StoreError, UserRecord,
+    AlertChange, AlertFilter, AlertStore, Grouping, NewAlert, RaiseOrGroup, Resolution,
+    SessionRecord, StoreError, UserRecord,
 };
 
 /// Runs every check, each on a store `fresh` makes empty.
@@ -22,6 +23,206 @@ pub fn check_all(fresh: &mut dyn FnMut() -> Box<dyn AlertStore>) {
     integration_cursors_only_move_forward(fresh().as_ref());
     push_subscriptions_are_kept_per_endpoint(fresh().as_ref());
     regions_and_heat_maps_are_kept(fresh().as_ref());
+    detections_group_into_the_open_alert(fresh().as_ref());
+    simultaneous_detections_raise_one_alert(fresh());
+    one_first_user_of_several_at_once(fresh());
+}
+
+/// `create_first_user` from several threads at once on an empty store: exactly one creates
+/// its user (and so one password is the admin's); later calls create nothing.
+pub fn one_first_user_of_several_at_once(store: Box<dyn AlertStore>) {
+    let store: std::sync::Arc<dyn AlertStore> = store.into();
+    let threads = 6;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let created: Vec<(usize, bool)> = (0..threads)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let admin = UserRecord {
+                    name: "admin".into(),
+                    role: Role::Admin,
+                    password_hash: format!("hash-{t}"),
+                    cameras: None,
+                };
+                (t, store.create_first_user(&admin).unwrap())
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let winners: Vec<usize> = created.iter().filter(|c| c.1).map(|c| c.0).collect();
+    assert_eq!(winners.len(), 1, "{created:?}");
+    let admin = store.user("admin").unwrap().unwrap();
+    assert_eq!(admin.password_hash, format!("hash-{}", winners[0]));
+    assert_eq!(store.user_count().unwrap(), 1);
+    let another = UserRecord {
+        name: "root".into(),
+        ..admin
+    };
+    assert!(!store.create_first_user(&another).unwrap());
+    assert_eq!(store.user("root").unwrap(), None);
+}
+
+/// `raise_or_group`: a detection joins its camera's newest alert while that one is active or
+/// was seen within the window, has the same label and is not resolved; otherwise it is a new
+/// alert. A grouped detection's snapshot is kept when both it and the alert have one.
+pub fn detections_group_into_the_open_alert(store: &dyn AlertStore) {
+    let within = |now_ms| Grouping {
+        window_ms: 1000,
+        now_ms,
+    };
+    let RaiseOrGroup::Raised(first) = store
+        .raise_or_group(&new_alert("gate", 1000), &within(1000))
+        .unwrap()
+    else {
+        panic!("the first detection groups into nothing")
+    };
+    let grouped = store
+        .raise_or_group(&new_alert("gate", 1500), &within(1500))
+        .unwrap();
+    let RaiseOrGroup::Grouped {
+        update,
+        alert_snapshot,
+    } = grouped
+    else {
+        panic!("an active alert takes the next detection: {grouped:?}")
+    };
+    assert_eq!((update.id.as_str(), update.count), (first.id.as_str(), 2));
+    assert_eq!(alert_snapshot.as_deref(), Some("snap.jpg"));
+    assert_eq!(
+        update.detection_snapshot_url,
+        Some(format!("/api/alerts/{}/detections/2.jpg", first.id))
+    );
+    // Another camera, another label: alerts of their own.
+    assert!(matches!(
+        store
+            .raise_or_group(&new_alert("yard", 1600), &within(1600))
+            .unwrap(),
+        RaiseOrGroup::Raised(_)
+    ));
+    let smoke = NewAlert {
+        label: "smoke".into(),
+        ..new_alert("gate", 1700)
+    };
+    assert!(matches!(
+        store.raise_or_group(&smoke, &within(1700)).unwrap(),
+        RaiseOrGroup::Raised(_)
+    ));
+    // An ended alert takes detections within the window (and is active again), not after.
+    let ended = NewAlert {
+        snapshot: None,
+        ..new_alert("dock", 2000)
+    };
+    let RaiseOrGroup::Raised(dock) = store.raise_or_group(&ended, &within(2000)).unwrap() else {
+        panic!("a new camera raises")
+    };
+    let end = AlertChange {
+        ended_at: Some(2500),
+        ..AlertChange::default()
+    };
+    store.update_alert(&dock.id, &end).unwrap();
+    let RaiseOrGroup::Grouped {
+        update,
+        alert_snapshot,
+    } = store
+        .raise_or_group(&new_alert("dock", 3400), &within(3400))
+        .unwrap()
+    else {
+        panic!("seen 900 ms ago: grouped")
+    };
+    assert_eq!(
+        (update.status, update.ended_at),
+        (AlertStatus::Active, None)
+    );
+    // The alert had no snapshot: the detection's is not kept beside it.
+    assert_eq!(
+        (alert_snapshot, update.detection_snapshot_url),
+        (None, None)
+    );
+    store.update_alert(&dock.id, &end).unwrap();
+    assert!(matches!(
+        store
+            .raise_or_group(&new_alert("dock", 9000), &within(9000))
+            .unwrap(),
+        RaiseOrGroup::Raised(_)
+    ));
+    // Resolved alerts take no more detections; a zero window groups nothing.
+    let resolve = AlertChange {
+        resolve: Some(Resolution {
+            user: "ops".into(),
+            outcome: fightwatch_protocol::Outcome::Confirmed,
+            reason: None,
+            note: None,
+        }),
+        ..AlertChange::default()
+    };
+    store.update_alert(&first.id, &resolve).unwrap();
+    assert!(matches!(
+        store
+            .raise_or_group(&new_alert("gate", 1800), &within(1800))
+            .unwrap(),
+        RaiseOrGroup::Raised(_)
+    ));
+    let never = Grouping {
+        window_ms: 0,
+        now_ms: 1900,
+    };
+    assert!(matches!(
+        store
+            .raise_or_group(&new_alert("yard", 1900), &never)
+            .unwrap(),
+        RaiseOrGroup::Raised(_)
+    ));
+}
+
+/// Many detections of one camera at the same instant, from several threads: one alert, the
+/// rest counted into it, every detection once.
+pub fn simultaneous_detections_raise_one_alert(store: Box<dyn AlertStore>) {
+    let store: std::sync::Arc<dyn AlertStore> = store.into();
+    let threads = 8;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let raised: Vec<RaiseOrGroup> = (0..threads)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let grouping = Grouping {
+                    window_ms: 120_000,
+                    now_ms: 5000,
+                };
+                store
+                    .raise_or_group(&new_alert("hall", 5000), &grouping)
+                    .unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let new = raised
+        .iter()
+        .filter(|r| matches!(r, RaiseOrGroup::Raised(_)))
+        .count();
+    assert_eq!(new, 1, "{raised:?}");
+    let mut counts: Vec<u32> = raised
+        .iter()
+        .filter_map(|r| match r {
+            RaiseOrGroup::Grouped { update, .. } => Some(update.count),
+            RaiseOrGroup::Raised(_) => None,
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (2..=threads as u32).collect::<Vec<_>>());
+    let alerts = store
+        .alerts(&AlertFilter {
+            camera: Some("hall".into()),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].count, threads as u32);
 }
 
 /// Where in the picture: the region and the heat map's name come back as stored, the event

@@ -42,7 +42,8 @@ pub use fightwatch_protocol::AlertRecord;
 use fightwatch_protocol::{AlertEscalated, AlertUpdate, ChatMessage, FightAlert, ServerMessage};
 pub use postgres::PostgresStore;
 pub use records::{
-    AlertChange, AlertFilter, NewAlert, PushSubscription, Resolution, SessionRecord, UserRecord,
+    AlertChange, AlertFilter, Grouping, NewAlert, PushSubscription, RaiseOrGroup, Resolution,
+    SessionRecord, UserRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -56,6 +57,15 @@ pub trait AlertStore: Send + Sync + 'static {
 
     /// Creates an alert and its `fight_alert` event, atomically.
     fn create_alert(&self, new: &NewAlert) -> Result<FightAlert, StoreError>;
+    /// Raises `new`, or, when the camera's newest alert is open by `grouping`'s rule, counts it
+    /// into that alert (count, peak, active again; `detection_snapshot` when `new` has a
+    /// snapshot and the alert has one to be named after), atomically: two nodes grouping
+    /// detections of one camera at the same instant raise one alert, not two.
+    fn raise_or_group(
+        &self,
+        new: &NewAlert,
+        grouping: &Grouping,
+    ) -> Result<RaiseOrGroup, StoreError>;
     /// Applies a change to an alert and records its `alert_update` event, atomically.
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError>;
     /// Records escalation `level` of an alert still waiting for an acknowledgement (active or
@@ -109,6 +119,10 @@ pub trait AlertStore: Send + Sync + 'static {
     /// Creates or replaces a user. Replacing one revokes its sessions: tokens issued before
     /// carry the old role and cameras.
     fn put_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// Creates `user` only while there is no user at all (a new deployment's first admin),
+    /// atomically across nodes: of several nodes starting together on an empty database, one
+    /// creates it. False when a user exists.
+    fn create_first_user(&self, user: &UserRecord) -> Result<bool, StoreError>;
     /// A user by name. Fails (never guesses) when its row cannot be read.
     fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Every user's name and role, by name.

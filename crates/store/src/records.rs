@@ -25,6 +25,34 @@ pub struct NewAlert {
     pub heatmap: Option<String>,
 }
 
+/// When [`crate::AlertStore::raise_or_group`] counts a new alert into the camera's newest one
+/// instead of raising it: that alert has the same label, is not resolved, and is either still
+/// active or was last seen at most `window_ms` before `now_ms`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grouping {
+    /// The group window, ms (0: never group).
+    pub window_ms: u64,
+    /// Now, ms since the epoch.
+    pub now_ms: u64,
+}
+
+/// What [`crate::AlertStore::raise_or_group`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RaiseOrGroup {
+    /// A new alert (its `fight_alert` event).
+    Raised(fightwatch_protocol::FightAlert),
+    /// The detection counted into an open alert (its `alert_update` event, whose `count` is
+    /// the detection's number).
+    Grouped {
+        /// The update.
+        update: fightwatch_protocol::AlertUpdate,
+        /// When the update says the detection's snapshot is kept
+        /// (`detection_snapshot_url`): the alert's own snapshot, which the detection's file is
+        /// named after.
+        alert_snapshot: Option<String>,
+    },
+}
+
 /// A change to an alert (any combination).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertChange {

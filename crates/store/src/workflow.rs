@@ -4,7 +4,7 @@ use fightwatch_protocol::{
     AlertStatus, AlertUpdate, ChatMessage, ClipInfo, FightAlert, ServerMessage,
 };
 
-use crate::{AlertChange, AlertRecord, NewAlert, StoreError};
+use crate::{AlertChange, AlertRecord, Grouping, NewAlert, RaiseOrGroup, StoreError};
 
 /// An event the store writes to its log: what it is on the wire, and the alert it belongs to
 /// (the log's `alert_id` column, for an alert's timeline). `append` takes and returns one, so a
@@ -80,6 +80,44 @@ pub(crate) fn fight_alert(seq: u64, new: &NewAlert) -> FightAlert {
             .heatmap
             .as_ref()
             .map(|_| format!("/api/alerts/a{seq}/heatmap.jpg")),
+    }
+}
+
+/// The change that counts `new` into `latest` (the camera's newest alert), when `grouping`
+/// says it belongs there: same label, not resolved, and still active or seen within the window.
+pub(crate) fn grouping_change(
+    latest: &AlertRecord,
+    new: &NewAlert,
+    grouping: &Grouping,
+) -> Option<AlertChange> {
+    if grouping.window_ms == 0 {
+        return None;
+    }
+    let last = latest
+        .last_seen_at
+        .unwrap_or(latest.started_at)
+        .max(latest.ended_at.unwrap_or(0));
+    let ongoing = latest.status == AlertStatus::Active;
+    let open = latest.label == new.label
+        && latest.status != AlertStatus::Resolved
+        && (ongoing || grouping.now_ms.saturating_sub(last) <= grouping.window_ms);
+    open.then(|| AlertChange {
+        regroup: Some((new.score, grouping.now_ms)),
+        detection_snapshot: new.snapshot.is_some() && latest.snapshot.is_some(),
+        ..AlertChange::default()
+    })
+}
+
+/// [`RaiseOrGroup::Grouped`] of `update`, the regrouping of `latest`.
+pub(crate) fn grouped(latest: &AlertRecord, update: AlertUpdate) -> RaiseOrGroup {
+    let alert_snapshot = update
+        .detection_snapshot_url
+        .is_some()
+        .then(|| latest.snapshot.clone())
+        .flatten();
+    RaiseOrGroup::Grouped {
+        update,
+        alert_snapshot,
     }
 }
 

@@ -48,8 +48,15 @@ pub(super) async fn create_alert(
     new: NewAlert,
 ) -> Result<FightAlert, Failure> {
     let tx = client.transaction().await?;
-    let alert = append(&tx, Some(&new.camera), |seq| {
-        crate::workflow::fight_alert(seq, &new)
+    let alert = insert_alert(&tx, &new).await?;
+    tx.commit().await?;
+    Ok(alert)
+}
+
+/// Inserts `new` and its `fight_alert` event inside `tx`.
+async fn insert_alert(tx: &impl GenericClient, new: &NewAlert) -> Result<FightAlert, Failure> {
+    let alert = append(tx, Some(&new.camera), |seq| {
+        crate::workflow::fight_alert(seq, new)
     })
     .await?;
     tx.execute(
@@ -70,8 +77,48 @@ pub(super) async fn create_alert(
         ],
     )
     .await?;
-    tx.commit().await?;
     Ok(alert)
+}
+
+/// See [`crate::AlertStore::raise_or_group`]. A transaction-scoped advisory lock on the
+/// camera's name makes every node's decision for one camera wait for the one before it: the
+/// second of two simultaneous detections sees the alert the first raised.
+pub(super) async fn raise_or_group(
+    client: &mut Client,
+    new: NewAlert,
+    grouping: crate::Grouping,
+) -> Result<crate::RaiseOrGroup, Failure> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('fightwatch-group:' || $1, 0))",
+        &[&new.camera],
+    )
+    .await?;
+    let latest = tx
+        .query_opt(
+            &format!(
+                "{} WHERE camera = $1 ORDER BY seq DESC LIMIT 1 FOR UPDATE",
+                select_alert()
+            ),
+            &[&new.camera],
+        )
+        .await?
+        .map(|r| to_alert(&r))
+        .transpose()?;
+    let change = latest.as_ref().and_then(|latest| {
+        Some((
+            latest,
+            crate::workflow::grouping_change(latest, &new, &grouping)?,
+        ))
+    });
+    let done = match change {
+        Some((latest, change)) => {
+            crate::workflow::grouped(latest, apply_change(&tx, latest, &change).await?)
+        }
+        None => crate::RaiseOrGroup::Raised(insert_alert(&tx, &new).await?),
+    };
+    tx.commit().await?;
+    Ok(done)
 }
 
 pub(super) async fn update_alert(
@@ -90,7 +137,19 @@ pub(super) async fn update_alert(
         .map(|r| to_alert(&r))
         .transpose()?
         .ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
-    let next = crate::workflow::apply(&current, &change)?;
+    let update = apply_change(&tx, &current, &change).await?;
+    tx.commit().await?;
+    Ok(update)
+}
+
+/// Applies `change` to `current` and records its event, inside `tx`.
+async fn apply_change(
+    tx: &impl GenericClient,
+    current: &AlertRecord,
+    change: &AlertChange,
+) -> Result<AlertUpdate, Failure> {
+    let id = &current.id;
+    let next = crate::workflow::apply(current, change)?;
     tx.execute(
         "UPDATE alerts SET peak_score = $2, ended_at = $3, status = $4, acked_by = $5, note = $6, clip = $7,
          assignee = $8, outcome = $9, reason = $10, resolved_by = $11, count = $12,
@@ -112,13 +171,7 @@ pub(super) async fn update_alert(
         ],
     )
     .await?;
-    let update = append(&tx, Some(&current.camera), |seq| AlertUpdate {
-        seq,
-        ..next
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(update)
+    append(tx, Some(&current.camera), |seq| AlertUpdate { seq, ..next }).await
 }
 
 /// See [`crate::AlertStore::escalate_alert`].
@@ -386,11 +439,45 @@ pub(super) async fn messages(
     Ok(out)
 }
 
+/// A user's camera list as stored (JSON text), if it has one.
+fn cameras_json(user: &UserRecord) -> Result<Option<String>, Failure> {
+    user.cameras
+        .as_ref()
+        .map(|c| serde_json::to_string(c).map_err(|e| bad(0, e)))
+        .transpose()
+}
+
+/// See [`crate::AlertStore::create_first_user`]. The advisory lock makes a second node's
+/// check wait for the first node's insert to commit, so it sees the user and adds none.
+pub(super) async fn create_first_user(
+    client: &mut Client,
+    user: UserRecord,
+) -> Result<bool, Failure> {
+    let cameras = cameras_json(&user)?;
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('fightwatch-first-user'))",
+        &[],
+    )
+    .await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO users (name, role, password_hash, cameras)
+             SELECT $1, $2, $3, ($4::text)::jsonb WHERE NOT EXISTS (SELECT 1 FROM users)",
+            &[
+                &user.name,
+                &user.role.as_str(),
+                &user.password_hash,
+                &cameras,
+            ],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(inserted == 1)
+}
+
 pub(super) async fn put_user(client: &mut Client, user: UserRecord) -> Result<(), Failure> {
-    let cameras = match &user.cameras {
-        Some(c) => Some(serde_json::to_string(c).map_err(|e| bad(0, e))?),
-        None => None,
-    };
+    let cameras = cameras_json(&user)?;
     let tx = client.transaction().await?;
     tx.execute(
         "INSERT INTO users (name, role, password_hash, cameras) VALUES ($1, $2, $3, ($4::text)::jsonb)

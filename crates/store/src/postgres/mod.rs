@@ -20,8 +20,8 @@ use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, Role, ServerMess
 use tokio_postgres::NoTls;
 
 use crate::{
-    AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, PushSubscription, SessionRecord,
-    StoreError, UserRecord,
+    AlertChange, AlertFilter, AlertRecord, AlertStore, Grouping, NewAlert, PushSubscription,
+    RaiseOrGroup, SessionRecord, StoreError, UserRecord,
 };
 
 /// Connections per store (each node has one store).
@@ -293,6 +293,17 @@ impl AlertStore for PostgresStore {
             data::escalate_alert(&mut pool.get().await?, &id, level, now_ms).await
         })
     }
+    fn raise_or_group(
+        &self,
+        new: &NewAlert,
+        grouping: &Grouping,
+    ) -> Result<RaiseOrGroup, StoreError> {
+        let (new, grouping) = (new.clone(), *grouping);
+        self.call(move |pool| async move {
+            data::raise_or_group(&mut pool.get().await?, new, grouping).await
+        })
+    }
+
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError> {
         let (id, change) = (id.to_string(), change.clone());
         self.call(move |pool| async move {
@@ -353,6 +364,13 @@ impl AlertStore for PostgresStore {
     fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let user = user.clone();
         self.call(move |pool| async move { data::put_user(&mut pool.get().await?, user).await })
+    }
+
+    fn create_first_user(&self, user: &UserRecord) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.call(
+            move |pool| async move { data::create_first_user(&mut pool.get().await?, user).await },
+        )
     }
 
     fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {

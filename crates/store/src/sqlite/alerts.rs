@@ -6,7 +6,7 @@ use fightwatch_protocol::{AlertStatus, AlertUpdate, FightAlert, ServerMessage, n
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Failure, unreadable};
-use crate::{AlertChange, AlertFilter, AlertRecord, NewAlert, StoreError};
+use crate::{AlertChange, AlertFilter, AlertRecord, Grouping, NewAlert, RaiseOrGroup, StoreError};
 
 /// Appends an event inside `tx`; `make` builds the message from its sequence number.
 pub(super) fn append<E: StoredEvent>(
@@ -41,7 +41,14 @@ fn parse_event(seq: u64, body: &str) -> Result<ServerMessage, StoreError> {
 
 pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert, Failure> {
     let tx = conn.transaction()?;
-    let alert = append(&tx, Some(&new.camera), |seq| {
+    let alert = insert(&tx, new)?;
+    tx.commit()?;
+    Ok(alert)
+}
+
+/// Inserts `new` and its `fight_alert` event inside `tx`.
+fn insert(tx: &Transaction<'_>, new: &NewAlert) -> Result<FightAlert, Failure> {
+    let alert = append(tx, Some(&new.camera), |seq| {
         crate::workflow::fight_alert(seq, new)
     })?;
     tx.execute(
@@ -61,7 +68,6 @@ pub(super) fn create(conn: &mut Connection, new: &NewAlert) -> Result<FightAlert
             new.heatmap
         ],
     )?;
-    tx.commit()?;
     Ok(alert)
 }
 
@@ -73,7 +79,52 @@ pub(super) fn update(
 ) -> Result<AlertUpdate, Failure> {
     let tx = conn.transaction()?;
     let current = get(&tx, id)?.ok_or_else(|| StoreError::NoSuchAlert(id.into()))?;
-    let next = crate::workflow::apply(&current, change)?;
+    let update = apply(&tx, &current, change)?;
+    tx.commit()?;
+    Ok(update)
+}
+
+/// See [`crate::AlertStore::raise_or_group`]. The transaction is IMMEDIATE: it takes the
+/// write lock before reading the camera's newest alert, so no other writer (another process
+/// on the same file) decides between the read and the write.
+pub(super) fn raise_or_group(
+    conn: &mut Connection,
+    new: &NewAlert,
+    grouping: &Grouping,
+) -> Result<RaiseOrGroup, Failure> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let latest = tx
+        .query_row(
+            &format!(
+                "{} WHERE camera = ?1 ORDER BY seq DESC LIMIT 1",
+                select_alert()
+            ),
+            params![new.camera],
+            row_to_alert,
+        )
+        .optional()?;
+    let change = latest.as_ref().and_then(|latest| {
+        Some((
+            latest,
+            crate::workflow::grouping_change(latest, new, grouping)?,
+        ))
+    });
+    let done = match change {
+        Some((latest, change)) => crate::workflow::grouped(latest, apply(&tx, latest, &change)?),
+        None => RaiseOrGroup::Raised(insert(&tx, new)?),
+    };
+    tx.commit()?;
+    Ok(done)
+}
+
+/// Applies `change` to `current` and records its event, inside `tx`.
+fn apply(
+    tx: &Transaction<'_>,
+    current: &AlertRecord,
+    change: &AlertChange,
+) -> Result<AlertUpdate, Failure> {
+    let id = &current.id;
+    let next = crate::workflow::apply(current, change)?;
     tx.execute(
         "UPDATE alerts SET peak_score = ?2, ended_at = ?3, status = ?4, acked_by = ?5, note = ?6, clip = ?7,
          assignee = ?8, outcome = ?9, reason = ?10, resolved_by = ?11, count = ?12,
@@ -94,12 +145,7 @@ pub(super) fn update(
             change.regroup.map(|(_, at)| at as i64)
         ],
     )?;
-    let update = append(&tx, Some(&current.camera), |seq| AlertUpdate {
-        seq,
-        ..next
-    })?;
-    tx.commit()?;
-    Ok(update)
+    append(tx, Some(&current.camera), |seq| AlertUpdate { seq, ..next })
 }
 
 /// See [`crate::AlertStore::escalate_alert`].

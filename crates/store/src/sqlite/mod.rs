@@ -16,8 +16,8 @@ use fightwatch_protocol::{AlertUpdate, ChatMessage, FightAlert, Role, ServerMess
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::{
-    AlertChange, AlertFilter, AlertRecord, AlertStore, NewAlert, PushSubscription, SessionRecord,
-    StoreError, UserRecord,
+    AlertChange, AlertFilter, AlertRecord, AlertStore, Grouping, NewAlert, PushSubscription,
+    RaiseOrGroup, SessionRecord, StoreError, UserRecord,
 };
 
 /// The fightwatch database in one SQLite file.
@@ -137,6 +137,13 @@ impl AlertStore for SqliteStore {
     fn create_alert(&self, new: &NewAlert) -> Result<FightAlert, StoreError> {
         self.with(|c| alerts::create(c, new))
     }
+    fn raise_or_group(
+        &self,
+        new: &NewAlert,
+        grouping: &Grouping,
+    ) -> Result<RaiseOrGroup, StoreError> {
+        self.with(|c| alerts::raise_or_group(c, new, grouping))
+    }
     fn update_alert(&self, id: &str, change: &AlertChange) -> Result<AlertUpdate, StoreError> {
         self.with(|c| alerts::update(c, id, change))
     }
@@ -246,6 +253,9 @@ impl AlertStore for SqliteStore {
     }
     fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         self.with(|c| users::put(c, user))
+    }
+    fn create_first_user(&self, user: &UserRecord) -> Result<bool, StoreError> {
+        self.with(|c| users::put_first(c, user))
     }
     fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         self.with(|c| Ok(users::get(c, name)?))

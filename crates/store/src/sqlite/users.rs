@@ -8,14 +8,38 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{Failure, unreadable};
 use crate::{SessionRecord, StoreError, UserRecord};
 
+/// A user's camera list as stored (JSON), if it has one.
+fn cameras_json(user: &UserRecord) -> Result<Option<String>, Failure> {
+    user.cameras
+        .as_ref()
+        .map(|c| {
+            serde_json::to_string(c).map_err(|e| {
+                Failure::Store(StoreError::BadEvent {
+                    seq: 0,
+                    message: e.to_string(),
+                })
+            })
+        })
+        .transpose()
+}
+
+/// See [`crate::AlertStore::create_first_user`]: one statement, so atomic.
+pub(super) fn put_first(conn: &mut Connection, user: &UserRecord) -> Result<bool, Failure> {
+    let inserted = conn.execute(
+        "INSERT INTO users (name, role, password_hash, cameras)
+         SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM users)",
+        params![
+            user.name,
+            user.role.as_str(),
+            user.password_hash,
+            cameras_json(user)?
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
 pub(super) fn put(conn: &mut Connection, user: &UserRecord) -> Result<(), Failure> {
-    let cameras = match &user.cameras {
-        Some(c) => Some(serde_json::to_string(c).map_err(|e| StoreError::BadEvent {
-            seq: 0,
-            message: e.to_string(),
-        })?),
-        None => None,
-    };
+    let cameras = cameras_json(user)?;
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO users (name, role, password_hash, cameras) VALUES (?1, ?2, ?3, ?4)
