@@ -3,6 +3,7 @@
 //! metrics, each camera's site) from what passes by, so every node knows every camera.
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use fightwatch_alerts::Subscription;
 use fightwatch_protocol::ServerMessage;
@@ -13,6 +14,11 @@ use crate::hub::{Event, Hub};
 /// Events fetched from the log per page when the relay fell behind the bus.
 const CATCH_UP_PAGE: usize = 500;
 
+/// How often the relay looks at the log's end for events no bus brings: those another process
+/// wrote (`fightwatch export` or `fightwatch user` on the command line, beside a running node
+/// on the same database). They reach dashboards within this.
+const LOG_POLL: Duration = Duration::from_secs(1);
+
 /// Relays until the bus closes or the hub is dropped.
 pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
     // The highest seq relayed: a persisted event at or below it is never relayed again. It
@@ -22,8 +28,23 @@ pub(crate) async fn run(hub: Weak<Hub>, mut bus: Subscription) {
         Some(hub) => hub.blocking(|s| s.last_seq()).await.unwrap_or(0),
         None => return,
     };
+    let mut poll = tokio::time::interval(LOG_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let msg = match bus.recv().await {
+        let received = tokio::select! {
+            biased;
+            received = bus.recv() => received,
+            _ = poll.tick() => {
+                let Some(hub) = hub.upgrade() else { return };
+                // An event this node committed but has not published yet is relayed from the
+                // log too; the bus's copy then comes at or below `relayed` and is skipped.
+                if hub.blocking(|s| s.last_seq()).await.is_ok_and(|last| last > relayed) {
+                    catch_up(&hub, &mut relayed).await;
+                }
+                continue;
+            }
+        };
+        let msg = match received {
             Ok(msg) => msg,
             Err(RecvError::Lagged(missed)) => {
                 let Some(hub) = hub.upgrade() else { return };

@@ -1,6 +1,7 @@
 //! End-to-end: two `fightwatch run` nodes on one PostgreSQL and one Redis, both configured with
 //! the same webhook. Only the node holding the integrations duty delivers (no event twice);
-//! when it is killed with SIGKILL the other takes the duty and resumes from the shared cursor.
+//! when it is killed with SIGKILL the other takes the duty and resumes from the shared cursor;
+//! when it stops cleanly (SIGTERM) it hands the duty back at once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -115,4 +116,50 @@ async fn one_node_delivers_and_another_takes_over_when_it_dies() {
         arrived <= 9,
         "at most the event in flight repeated: {arrived}"
     );
+}
+
+/// Race (c) of issue #27: a node stopped with SIGTERM hands the integrations duty back as it
+/// exits (the Redis lease is gone, or already the other node's, the moment the process has
+/// exited), instead of leaving it to lapse for 4 s while nobody delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopping_cleanly_hands_the_duty_over() {
+    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+    let db = pg.create_database("duty").unwrap();
+    let hook_port = free_port();
+    let (hook, _task) = Receiver::start(hook_port);
+    let mut nodes: Vec<Node> = ["a", "b"]
+        .iter()
+        .map(|n| start(n, &db, &redis.url(), hook_port))
+        .collect();
+    for node in &nodes {
+        wait_listening(node);
+    }
+    let key = "fightwatch:duty:integrations";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let holder = loop {
+        if let Some(node) = redis.get(key).unwrap() {
+            break node;
+        }
+        assert!(Instant::now() < deadline, "no node took the duty");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let index = nodes.iter().position(|n| n.name == holder).unwrap();
+    let mut stopping = nodes.remove(index);
+    std::process::Command::new("kill")
+        .args(["-TERM", &stopping.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = stopping.child.wait().unwrap();
+    assert!(status.success(), "a clean stop: {status}");
+    let now = redis.get(key).unwrap();
+    assert_ne!(
+        now.as_deref(),
+        Some(holder.as_str()),
+        "the stopped node still holds the duty"
+    );
+    // And the other node delivers.
+    let detector = token(&db, "door", "detector");
+    detect(nodes[0].port, &detector, "door-after");
+    let (keys, _) = delivered(&hook, 1).await;
+    assert_eq!(keys.len(), 1);
 }

@@ -389,6 +389,22 @@ async fn clips_live_view_masks_and_signed_exports() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let ok = verify(&cli_zip);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
+    // Race (d) of issue #27: what the command line wrote reaches the running service's
+    // dashboards (its relay reads the log's end every second), without a reload.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the command line's export reached the dashboard");
+        let Some(Ok(Message::Text(t))) = msg else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        if v["type"] == "alert_update" && v["id"] == id.as_str() && v["exported_by"] == "night-lead"
+        {
+            break;
+        }
+    }
 
     service.kill().unwrap();
     service.wait().unwrap();

@@ -90,6 +90,11 @@ pub struct Server {
     hub: Arc<Hub>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// A cluster node's integrations duty: told to stop (and hand the duty back) on stop.
+    duty: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Server {
@@ -159,6 +164,7 @@ impl Server {
         );
         hub.set_evidence_key(key);
         hub.set_tune_dir(data.tune());
+        let mut duty = None;
         if !webhooks.is_empty() || !mqtt.is_empty() || push.is_some() {
             let _inside = rt.enter();
             let bus = hub.alerts().bus().clone();
@@ -189,11 +195,14 @@ impl Server {
                 None => integrations.run(),
                 // One node delivers at a time (each would repeat every event otherwise).
                 Some(c) => {
-                    tokio::spawn(integrations_duty(
+                    let (stop, stopped) = tokio::sync::oneshot::channel();
+                    let task = tokio::spawn(integrations_duty(
                         integrations.clone(),
                         c.redis_url.clone(),
                         c.node.clone(),
+                        stopped,
                     ));
+                    duty = Some((stop, task));
                 }
             }
             hub.set_integrations(integrations);
@@ -224,6 +233,7 @@ impl Server {
             hub,
             shutdown: Some(tx),
             task: Some(task),
+            duty,
         })
     }
 
@@ -282,6 +292,15 @@ impl Server {
     }
 
     fn stop(&mut self) {
+        // Hand the integrations duty back first: another node delivers at once, instead of
+        // after this node's lease runs out.
+        if let Some((stop, task)) = self.duty.take() {
+            let _ = stop.send(());
+            // (The timer is made inside the runtime: it needs its reactor.)
+            let _ = self.rt.block_on(async move {
+                tokio::time::timeout(std::time::Duration::from_secs(2), task).await
+            });
+        }
         // Close the WebSockets first (graceful shutdown does not track upgraded connections),
         // giving them a moment to send their close frames.
         self.hub.shutdown();
@@ -317,32 +336,41 @@ async fn wait_for_signal() -> std::io::Result<()> {
 
 /// Runs the integrations on this node while it holds the cluster's integrations duty (a Redis
 /// lease, renewed every second, lasting 4 s): a node that dies hands them to another within
-/// about 5 s, which resumes from the shared cursors. While Redis cannot be reached a node keeps
-/// doing what it did: a repeat is better than a silence.
+/// about 5 s, which resumes from the shared cursors; a node that stops cleanly (`stop`) hands
+/// them back at once. While Redis cannot be reached a node keeps doing what it did: a repeat
+/// is better than a silence.
 async fn integrations_duty(
     integrations: fightwatch_integrations::Integrations,
     redis_url: String,
     node: String,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut lease = loop {
-        match fightwatch_cluster::DutyLease::connect(
+        let connect = fightwatch_cluster::DutyLease::connect(
             &redis_url,
             "integrations",
             &node,
             std::time::Duration::from_secs(4),
-        )
-        .await
-        {
-            Ok(l) => break l,
-            Err(e) => {
-                tracing::warn!(error = %e, "Cannot reach Redis for the integrations duty; retrying.");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
+        );
+        let failed = tokio::select! {
+            _ = &mut stop => return,
+            connected = connect => match connected {
+                Ok(lease) => break lease,
+                Err(e) => e,
+            },
+        };
+        tracing::warn!(error = %failed, "Cannot reach Redis for the integrations duty; retrying.");
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
     };
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
         match lease.hold().await {
             Ok(true) if !integrations.is_running() => {
                 tracing::info!(%node, "This node delivers to the integrations now.");
@@ -355,5 +383,14 @@ async fn integrations_duty(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "Renewing the integrations duty failed."),
         }
+    }
+    // Stopped first, released second: no moment where two nodes deliver.
+    integrations.stop();
+    match tokio::time::timeout(std::time::Duration::from_secs(1), lease.release()).await {
+        Ok(Ok(())) => tracing::info!(%node, "Handed the integrations duty back."),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Handing the integrations duty back failed; it lapses in 4 s.")
+        }
+        Err(_) => tracing::warn!("Handing the integrations duty back timed out; it lapses in 4 s."),
     }
 }

@@ -50,6 +50,21 @@ impl Redis {
         Ok(())
     }
 
+    /// `GET KEY` through `redis-cli`: the value, `None` when the key does not exist.
+    pub fn get(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--no-raw", "GET", key])
+            .output()
+            .context("running redis-cli")?;
+        anyhow::ensure!(out.status.success(), "redis-cli GET failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // --no-raw quotes a value and says (nil) for none, so an empty value is not a missing one.
+        Ok(match text.as_str() {
+            "(nil)" => None,
+            quoted => Some(quoted.trim_matches('"').to_string()),
+        })
+    }
+
     /// Kills it (SIGKILL: everything in memory is gone).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
