@@ -25,13 +25,38 @@ impl Opened {
 }
 
 /// Connects to `url` within a few seconds, or says which server could not be reached.
+///
+/// `rediss://` is TLS only: the server's certificate and host name are verified against the
+/// CA file the URL names (`?sslrootcert=FILE`) or the system's roots, and a server that does
+/// not speak TLS is refused. A CA file on a plaintext `redis://` URL is an error, not ignored.
 pub(crate) async fn open(url: &str) -> Result<Opened, ClusterError> {
     let target = describe(url);
     let err = |source| ClusterError::Redis {
         target: target.clone(),
         source,
     };
-    let client = redis::Client::open(url).map_err(err)?;
+    let tls_error =
+        |e: fightwatch_tls::TlsError| ClusterError::Config(format!("Redis {target}: {e}"));
+    let (url, ca_file) = fightwatch_tls::split_ca(url).map_err(tls_error)?;
+    let client = if url.starts_with("rediss://") {
+        fightwatch_tls::install_provider();
+        let root_cert = ca_file
+            .as_deref()
+            .map(fightwatch_tls::read_ca_pem)
+            .transpose()
+            .map_err(tls_error)?;
+        let certs = redis::TlsCertificates {
+            client_tls: None,
+            root_cert,
+        };
+        redis::Client::build_with_tls(url.as_str(), certs).map_err(err)?
+    } else if ca_file.is_some() {
+        return Err(ClusterError::Config(format!(
+            "Redis {target}: a CA file (sslrootcert) was given for a plaintext redis:// URL; use rediss:// for TLS"
+        )));
+    } else {
+        redis::Client::open(url.as_str()).map_err(err)?
+    };
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(3)))
         .set_response_timeout(Some(Duration::from_secs(3)))
@@ -47,10 +72,11 @@ pub(crate) async fn open(url: &str) -> Result<Opened, ClusterError> {
     })
 }
 
-/// `redis://host:port/db` without credentials.
+/// `redis://host:port/db` without credentials or query.
 pub(crate) fn describe(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
+            let rest = rest.split(['?', '#']).next().unwrap_or(rest);
             let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
             format!("{scheme}://{host}")
         }

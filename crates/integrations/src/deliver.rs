@@ -172,8 +172,11 @@ impl Integrations {
     ) -> Result<(), IntegrationError> {
         target.check()?;
         let endpoint = target
-            .host_port()
-            .map(|(h, p)| format!("mqtt://{h}:{p}"))
+            .address()
+            .map(|a| {
+                let scheme = if a.tls.is_some() { "mqtts" } else { "mqtt" };
+                format!("{scheme}://{}:{}", a.host, a.port)
+            })
             .unwrap_or_default();
         self.register(&target.name, endpoint)?;
         self.with_inner(|inner| {

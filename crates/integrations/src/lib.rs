@@ -66,7 +66,7 @@ mod settings;
 mod target;
 
 pub use deliver::{Integrations, TargetStatus};
-pub use mqtt::MqttTarget;
+pub use mqtt::{BrokerAddress, MqttTarget};
 pub use push::{DEFAULT_PUSH_SERVICES, PushSettings, VapidKey, WEB_PUSH, check_subscription};
 pub use settings::{MqttSettings, WebhookSettings};
 pub use target::{EventKind, WebhookTarget, kind_of, signature};

@@ -70,6 +70,17 @@ impl std::fmt::Debug for MqttTarget {
     }
 }
 
+/// Where a broker is ([`MqttTarget::address`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    /// Host name or address.
+    pub host: String,
+    /// Port (1883, or 8883 for `mqtts://`, when the URL gives none).
+    pub port: u16,
+    /// `mqtts://`: TLS only, verified against this CA file (`None`: the system's roots).
+    pub tls: Option<Option<std::path::PathBuf>>,
+}
+
 impl MqttTarget {
     /// Checks the settings.
     pub fn check(&self) -> Result<(), IntegrationError> {
@@ -86,7 +97,7 @@ impl MqttTarget {
         {
             return Err(bad("a name is 1–64 of A-Z a-z 0-9 - _ .".into()));
         }
-        self.host_port().map_err(bad)?;
+        self.address().map_err(bad)?;
         let p = &self.topic_prefix;
         if p.is_empty()
             || p.len() > 128
@@ -101,15 +112,27 @@ impl MqttTarget {
         Ok(())
     }
 
-    /// The broker's host and port.
-    pub fn host_port(&self) -> Result<(String, u16), String> {
-        if self.url.starts_with("mqtts://") {
-            return Err("mqtts:// (TLS) is not built in yet: use mqtt:// on a private network or a TLS-terminating proxy".into());
+    /// The broker's host and port, and for `mqtts://` (TLS only) the CA file its certificate
+    /// is verified against (`Some(None)`: the system's roots). A CA file on a plaintext
+    /// `mqtt://` URL is an error, not ignored.
+    pub fn address(&self) -> Result<BrokerAddress, String> {
+        let (url, ca_file) = fightwatch_tls::split_ca(&self.url).map_err(|e| e.to_string())?;
+        let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("mqtts://") {
+            (rest, true, 8883)
+        } else if let Some(rest) = url.strip_prefix("mqtt://") {
+            (rest, false, 1883)
+        } else {
+            return Err(format!(
+                "url {:?} must start with mqtt:// or mqtts://",
+                self.url
+            ));
+        };
+        if !tls && ca_file.is_some() {
+            return Err(
+                "a CA file (sslrootcert) was given for a plaintext mqtt:// URL; use mqtts://"
+                    .into(),
+            );
         }
-        let rest = self
-            .url
-            .strip_prefix("mqtt://")
-            .ok_or_else(|| format!("url {:?} must start with mqtt://", self.url))?;
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (
@@ -117,12 +140,19 @@ impl MqttTarget {
                 p.parse::<u16>()
                     .map_err(|_| format!("url {:?}: bad port", self.url))?,
             ),
-            None => (rest, 1883),
+            None => (rest, default_port),
         };
-        if host.is_empty() || host.contains(['/', '@', '?']) {
-            return Err(format!("url {:?}: expected mqtt://host[:port]", self.url));
+        if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+            return Err(format!(
+                "url {:?}: expected mqtt[s]://host[:port]",
+                self.url
+            ));
         }
-        Ok((host.trim_matches(['[', ']']).to_string(), port))
+        Ok(BrokerAddress {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+            tls: tls.then_some(ca_file),
+        })
     }
 
     fn takes(&self, camera: &str, site: &str) -> bool {
@@ -175,8 +205,15 @@ impl Drop for Connection {
 
 impl Connection {
     async fn open(target: &MqttTarget, client_id: &str) -> Result<Self, String> {
-        let (host, port) = target.host_port()?;
-        let mut opts = MqttOptions::new(client_id, host, port);
+        let address = target.address()?;
+        let mut opts = MqttOptions::new(client_id, address.host, address.port);
+        if let Some(ca_file) = &address.tls {
+            let config =
+                fightwatch_tls::client_config(ca_file.as_deref()).map_err(|e| e.to_string())?;
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(config),
+            ));
+        }
         opts.set_keep_alive(Duration::from_secs(10));
         opts.set_clean_session(true);
         opts.set_last_will(LastWill::new(

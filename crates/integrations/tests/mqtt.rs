@@ -20,9 +20,23 @@ type Received = (String, String, bool);
 /// A subscriber to `fightwatch/#` that subscribes again after every reconnection (the broker
 /// forgets it on a restart).
 fn subscriber(port: u16) -> mpsc::UnboundedReceiver<Received> {
+    subscriber_with(port, None)
+}
+
+/// [`subscriber`], over TLS trusting `ca_file` when given.
+fn subscriber_with(
+    port: u16,
+    ca_file: Option<&std::path::Path>,
+) -> mpsc::UnboundedReceiver<Received> {
     let (tx, rx) = mpsc::unbounded_channel();
     let mut opts = MqttOptions::new(format!("test-sub-{}", fastrand::u32(..)), "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(5));
+    if let Some(ca) = ca_file {
+        let config = fightwatch_tls::client_config(Some(ca)).unwrap();
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(config),
+        ));
+    }
     let (client, mut eventloop) = AsyncClient::new(opts, 100);
     tokio::spawn(async move {
         loop {
@@ -254,10 +268,10 @@ fn bad_settings_are_refused_with_the_reason() {
     for (t, want) in [
         (
             MqttTarget {
-                url: "mqtts://broker:8883".into(),
+                url: "mqtt://broker:1883?sslrootcert=/etc/ca.pem".into(),
                 ..target(1)
             },
-            "TLS",
+            "use mqtts://",
         ),
         (
             MqttTarget {
@@ -284,4 +298,65 @@ fn bad_settings_are_refused_with_the_reason() {
         let e = i.add_mqtt(t, "x".into()).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
     }
+}
+
+/// TLS to the broker (issue #27, point 3): `mqtts://` with the CA file delivers; the same broker
+/// under another CA, and a plaintext broker asked for TLS, are refused (the status says why).
+#[test]
+fn mqtts_delivers_to_a_verified_broker_and_refuses_the_rest() {
+    let certs = fightwatch_testkit::TestCerts::new().unwrap();
+    let other_ca = fightwatch_testkit::TestCerts::new().unwrap();
+    let broker = Mosquitto::start_tls(&certs).unwrap();
+    let plain = Mosquitto::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn AlertStore> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+    let node = tokio::runtime::Runtime::new().unwrap();
+    let with_ca = |name: &str, port: u16, ca: &std::path::Path| MqttTarget {
+        name: name.into(),
+        url: format!("mqtts://127.0.0.1:{port}?sslrootcert={}", ca.display()),
+        ..target(port)
+    };
+    let integrations = {
+        let _inside = node.enter();
+        let i = Integrations::start(store.clone(), vec![], None).unwrap();
+        i.add_mqtt(
+            with_ca("ok", broker.port(), &certs.ca_file()),
+            "fw-ok".into(),
+        )
+        .unwrap();
+        let wrong = with_ca("wrong-ca", broker.port(), &other_ca.ca_file());
+        i.add_mqtt(wrong, "fw-wrong".into()).unwrap();
+        let plaintext = with_ca("plaintext", plain.port(), &certs.ca_file());
+        i.add_mqtt(plaintext, "fw-plain".into()).unwrap();
+        i
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut rx = subscriber_with(broker.port(), Some(&certs.ca_file()));
+        let mut seen = Vec::new();
+        let (_, online, _) = next_on(&mut rx, "fightwatch/available", &mut seen).await;
+        assert_eq!(online, "online");
+        let a = store.create_alert(&alert("gate")).unwrap();
+        let (_, body, _) = next_on(&mut rx, "fightwatch/alerts", &mut seen).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["seq"].as_u64(), Some(a.seq));
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = integrations.status();
+        let of = |name: &str| status.iter().find(|s| s.name == name).unwrap().clone();
+        let (ok, wrong, plain) = (of("ok"), of("wrong-ca"), of("plaintext"));
+        if wrong.last_error.is_some() && plain.last_error.is_some() {
+            assert!(ok.delivered >= 1 && ok.last_error.is_none(), "{ok:?}");
+            assert_eq!((wrong.delivered, plain.delivered), (0, 0));
+            assert!(ok.endpoint.starts_with("mqtts://"), "{ok:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the unverified brokers were not refused: {wrong:?} {plain:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(integrations);
 }

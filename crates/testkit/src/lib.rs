@@ -19,7 +19,9 @@ mod mosquitto;
 mod postgres;
 mod process;
 mod redis;
+mod tls;
 
 pub use mosquitto::Mosquitto;
 pub use postgres::Postgres;
 pub use redis::Redis;
+pub use tls::TestCerts;

@@ -16,23 +16,41 @@ pub struct Mosquitto {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// TLS only: the listener's certificate lines.
+    tls: Option<String>,
 }
 
 impl Mosquitto {
     /// Starts a broker.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Starts a broker whose only listener speaks TLS, with `certs`' server certificate.
+    pub fn start_tls(certs: &crate::TestCerts) -> anyhow::Result<Self> {
+        Self::start_with(Some(format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\n",
+            certs.ca_file().display(),
+            certs.cert_file().display(),
+            certs.key_file().display()
+        )))
+    }
+
+    fn start_with(tls: Option<String>) -> anyhow::Result<Self> {
         let mut broker = Self {
             dir: tempfile::Builder::new().prefix("fw-mqtt-").tempdir()?,
             port: free_port()?,
             child: None,
+            tls,
         };
         broker.launch()?;
         Ok(broker)
     }
 
-    /// `mqtt://127.0.0.1:PORT`.
+    /// `mqtt://127.0.0.1:PORT`, or `mqtts://…` for a TLS broker.
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The port it listens on.
@@ -59,10 +77,11 @@ impl Mosquitto {
         // As root mosquitto would switch to its own user; staying root keeps the temp dir
         // readable and changes nothing else for a loopback test broker.
         let user = if is_root() { "user root\n" } else { "" };
+        let tls = self.tls.as_deref().unwrap_or("");
         std::fs::write(
             &conf,
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n{user}",
+                "listener {} 127.0.0.1\n{tls}allow_anonymous true\npersistence false\nlog_dest stderr\n{user}",
                 self.port
             ),
         )?;

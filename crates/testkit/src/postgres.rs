@@ -17,11 +17,48 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Settings the server starts with besides the usual ones (TLS).
+    settings: Vec<String>,
 }
 
 impl Postgres {
     /// Creates and starts a server.
     pub fn start() -> anyhow::Result<Self> {
+        let mut server = Self::create()?;
+        server.launch()?;
+        Ok(server)
+    }
+
+    /// Creates and starts a server with TLS on (`ssl=on`, `certs`' server certificate and key).
+    /// Plaintext connections are still accepted: whether a client insists on TLS is the
+    /// client's to show.
+    pub fn start_tls(certs: &crate::TestCerts) -> anyhow::Result<Self> {
+        let mut server = Self::create()?;
+        let (cert, key) = (
+            server.dir.path().join("server.crt"),
+            server.dir.path().join("server.key"),
+        );
+        std::fs::copy(certs.cert_file(), &cert)?;
+        std::fs::copy(certs.key_file(), &key)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        if is_root() {
+            let (uid, gid) = postgres_ids()?;
+            for file in [&cert, &key] {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid))?;
+            }
+        }
+        server.settings = vec![
+            "ssl=on".into(),
+            format!("ssl_cert_file={}", path(&cert)?),
+            format!("ssl_key_file={}", path(&key)?),
+        ];
+        server.launch()?;
+        Ok(server)
+    }
+
+    /// `initdb` in a temp dir.
+    fn create() -> anyhow::Result<Self> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new().prefix("fw-pg-").tempdir()?;
         if is_root() {
@@ -44,14 +81,13 @@ impl Postgres {
         ]);
         initdb.args(["--no-sync", "--no-instructions"]);
         run(&mut initdb).context("initdb")?;
-        let mut server = Self {
+        Ok(Self {
             bin,
             dir,
             port: 0,
             child: None,
-        };
-        server.launch()?;
-        Ok(server)
+            settings: Vec::new(),
+        })
     }
 
     /// `postgres://fightwatch@127.0.0.1:PORT/DATABASE`.
@@ -119,6 +155,7 @@ impl Postgres {
                 ])
                 .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
                 .args(["-c", "max_connections=300"])
+                .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log);

@@ -63,14 +63,58 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// Whether `url` asks for TLS, and the URL as the driver reads it: `sslmode=verify-ca` and
+/// `verify-full` (libpq's names, which the driver does not know) become `require`, and a CA
+/// file without an sslmode asks for TLS too.
+fn tls_mode(url: &str, has_ca_file: bool) -> (String, bool) {
+    let mut tls = false;
+    let mut saw_mode = false;
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("sslmode", mode)) => {
+                        saw_mode = true;
+                        let mode = match mode {
+                            "verify-ca" | "verify-full" => "require",
+                            other => other,
+                        };
+                        tls = mode == "require";
+                        format!("sslmode={mode}")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", pairs.join("&"))
+        }
+        None => url.to_string(),
+    };
+    if has_ca_file && !saw_mode {
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        return (format!("{url}{joiner}sslmode=require"), true);
+    }
+    (url, tls)
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`), upgrading the
     /// schema. Fails within a few seconds, naming the server, when it cannot be reached.
+    ///
+    /// `sslmode=require`, `verify-ca` or `verify-full` (or a CA file named by
+    /// `sslrootcert=FILE`) connects over TLS only, the server's certificate and host name
+    /// verified against the CA file or the system's roots (stricter than libpq's `require`,
+    /// which checks nothing without a root file); a server without TLS is refused.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Postgres {
+        let bad_url = |message: String| StoreError::Postgres {
             target: "(the database URL)".into(),
-            message: format!("not a PostgreSQL URL: {e}"),
-        })?;
+            message,
+        };
+        let (url, ca_file) = fightwatch_tls::split_ca(url).map_err(|e| bad_url(e.to_string()))?;
+        let (url, tls) = tls_mode(&url, ca_file.is_some());
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| bad_url(format!("not a PostgreSQL URL: {e}")))?;
         let target = describe(&config);
         let mut config = config;
         config.connect_timeout(CONNECT_TIMEOUT);
@@ -84,13 +128,21 @@ impl PostgresStore {
                 target: target.clone(),
                 message: format!("starting the driver's runtime: {e}"),
             })?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if tls {
+            let client = fightwatch_tls::client_config(ca_file.as_deref()).map_err(|e| {
+                StoreError::Postgres {
+                    target: target.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            let connector = tokio_postgres_rustls::MakeRustlsConnect::new((*client).clone());
+            Manager::from_config(config, connector, manager_config)
+        } else {
+            Manager::from_config(config, NoTls, manager_config)
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)

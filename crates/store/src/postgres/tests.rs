@@ -194,3 +194,48 @@ fn can_be_dropped_inside_async_code() {
         drop(store);
     });
 }
+
+/// TLS to PostgreSQL (issue #27, point 3) against a real server with `ssl=on`: `sslmode` of
+/// `require`, `verify-ca` and `verify-full` with the CA file connect over TLS (the server's
+/// `pg_stat_ssl` says so); another CA, and a server without TLS asked for it, are refused.
+#[test]
+fn tls_is_verified_and_required_when_asked_for() {
+    let certs = fightwatch_testkit::TestCerts::new().unwrap();
+    let other = fightwatch_testkit::TestCerts::new().unwrap();
+    let tls = Postgres::start_tls(&certs).unwrap();
+    let url = tls.create_database("tls").unwrap();
+    let ca = |c: &fightwatch_testkit::TestCerts| c.ca_file().display().to_string();
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let store =
+            PostgresStore::connect(&format!("{url}?sslmode={mode}&sslrootcert={}", ca(&certs)))
+                .unwrap_or_else(|e| panic!("sslmode={mode}: {e}"));
+        store.create_alert(&new_alert("gate", 1)).unwrap();
+        let encrypted = tls
+            .psql(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.application_name = 'fightwatch' AND s.ssl",
+            )
+            .unwrap();
+        assert!(
+            encrypted.trim().parse::<u32>().unwrap() >= 1,
+            "sslmode={mode}"
+        );
+    }
+    // A CA file alone asks for TLS too.
+    PostgresStore::connect(&format!("{url}?sslrootcert={}", ca(&certs))).unwrap();
+    let wrong = PostgresStore::connect(&format!(
+        "{url}?sslmode=verify-full&sslrootcert={}",
+        ca(&other)
+    ));
+    assert!(wrong.is_err(), "a server certificate of another CA");
+    let plain = server();
+    let plain_url = plain.create_database("plain").unwrap();
+    let refused = PostgresStore::connect(&format!(
+        "{plain_url}?sslmode=require&sslrootcert={}",
+        ca(&certs)
+    ));
+    assert!(refused.is_err(), "a server without TLS, TLS asked for");
+    // Without sslmode the plaintext default stays.
+    PostgresStore::connect(&plain_url).unwrap();
+}
