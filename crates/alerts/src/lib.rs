@@ -53,6 +53,7 @@ pub use blocking::blocking;
 pub use bus::{BusReport, EventBus, LocalBus, Subscription};
 pub use error::AlertError;
 pub use escalation::EscalationPolicy;
+pub use export::{RemoteMedia, RemoteRead};
 pub use journal::Journal;
 pub use media::MediaDir;
 pub use process::ProcessSampler;

@@ -31,6 +31,8 @@ pub struct AlertService {
     raised: AtomicU64,
     /// Group a camera's detections into its open alert within this many ms (0: never).
     group_window_ms: AtomicU64,
+    /// Where media this node does not hold is read from (a cluster's other nodes).
+    pub(crate) remote_media: std::sync::OnceLock<Arc<dyn crate::RemoteMedia>>,
 }
 
 /// What a detection became.
@@ -84,6 +86,7 @@ impl AlertService {
             snapshots,
             raised: AtomicU64::new(0),
             group_window_ms: AtomicU64::new(0),
+            remote_media: std::sync::OnceLock::new(),
         })
     }
 

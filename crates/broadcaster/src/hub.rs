@@ -199,6 +199,8 @@ pub struct Hub {
     pub(crate) live: crate::live::LiveStreams,
     /// The key evidence exports are signed with (set by `fightwatch_node::Server::start`).
     pub(crate) evidence_key: std::sync::OnceLock<Arc<fightwatch_evidence::SigningKey>>,
+    /// The other nodes of a cluster (none: standalone).
+    pub(crate) peers: std::sync::OnceLock<Arc<dyn crate::Peers>>,
     /// Where `fightwatch tune` leaves its report (`DATA_DIR/tune`).
     tune_dir: std::sync::OnceLock<std::path::PathBuf>,
     /// Web Push settings and key, when it is on.
@@ -242,6 +244,7 @@ impl Hub {
                 config.max_live_per_user,
             ),
             evidence_key: std::sync::OnceLock::new(),
+            peers: std::sync::OnceLock::new(),
             push: std::sync::OnceLock::new(),
             tune_dir: std::sync::OnceLock::new(),
             exports: tokio::sync::Semaphore::new(2),

@@ -93,6 +93,7 @@ mod live;
 mod media;
 mod metrics;
 pub mod openapi;
+mod peers;
 mod push;
 mod relay;
 mod rest;
@@ -112,6 +113,7 @@ pub use feeds::CameraFeeds;
 pub use http::{listen, serve};
 pub use hub::{Hub, HubError, ServerConfig};
 pub use limits::Rate;
+pub use peers::{PeerFuture, Peers};
 pub use ws::{CLOSE_LAGGING, CLOSE_REVOKED};
 
 /// Largest request body, except detections (which may carry a snapshot).
@@ -192,5 +194,9 @@ fn routes() -> Router<Arc<Hub>> {
             post(push::subscribe).delete(push::unsubscribe),
         )
         .route("/healthz", get(rest::healthz))
+        // Node to node (signed with the cluster key): what this node holds, for another's user.
+        .route("/internal/media/{file}", get(peers::media))
+        .route("/internal/cameras/{name}/latest.jpg", get(peers::latest))
+        .route("/internal/cameras/{name}/live.mjpeg", get(peers::live))
         .route("/api/openapi.json", get(openapi::serve))
 }

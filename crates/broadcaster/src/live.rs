@@ -87,13 +87,14 @@ impl LiveStreams {
         self.viewers.load(Ordering::Relaxed)
     }
 
-    /// A place for one more viewer of `user`, unless the user or the node is at its limit.
-    pub(crate) fn admit(&self, user: &str) -> Result<ViewerSlot, Refused> {
+    /// A place for one more viewer of `user`, unless the user (when `user_limit`: a viewer of
+    /// another node was counted there) or the node is at its limit.
+    pub(crate) fn admit(&self, user: &str, user_limit: bool) -> Result<ViewerSlot, Refused> {
         let Ok(mut per_user) = self.per_user.lock() else {
             return Err(Refused::Node);
         };
         let mine = per_user.get(user).copied().unwrap_or(0);
-        if mine >= self.max_per_user {
+        if user_limit && mine >= self.max_per_user {
             return Err(Refused::User);
         }
         if self.viewers.load(Ordering::Relaxed) >= self.max_viewers {
@@ -280,15 +281,24 @@ mod tests {
     #[test]
     fn one_user_gets_at_most_its_share_and_places_come_back() {
         let streams = LiveStreams::new(5.0, 5, 2);
-        let a1 = streams.admit("ann").unwrap();
-        let _a2 = streams.admit("ann").unwrap();
-        assert_eq!(streams.admit("ann").err(), Some(Refused::User));
-        let _b: Vec<_> = (0..2).map(|_| streams.admit("bob").unwrap()).collect();
-        let _c = streams.admit("cid").unwrap();
+        let a1 = streams.admit("ann", true).unwrap();
+        let _a2 = streams.admit("ann", true).unwrap();
+        assert_eq!(streams.admit("ann", true).err(), Some(Refused::User));
+        let _b: Vec<_> = (0..2)
+            .map(|_| streams.admit("bob", true).unwrap())
+            .collect();
+        let _c = streams.admit("cid", true).unwrap();
         assert_eq!(streams.viewers(), 5);
-        assert_eq!(streams.admit("dan").err(), Some(Refused::Node));
+        assert_eq!(streams.admit("dan", true).err(), Some(Refused::Node));
         drop(a1);
         assert_eq!(streams.viewers(), 4);
-        assert!(streams.admit("ann").is_ok(), "ann's place came back");
+        assert!(streams.admit("ann", true).is_ok(), "ann's place came back");
+        // Another node's viewers (that node counts its users'): against this node's total
+        // only, never refused as one user.
+        let streams = LiveStreams::new(5.0, 5, 2);
+        let _peer: Vec<_> = (0..5)
+            .map(|_| streams.admit("node:b", false).unwrap())
+            .collect();
+        assert_eq!(streams.admit("node:b", false).err(), Some(Refused::Node));
     }
 }

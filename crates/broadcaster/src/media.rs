@@ -27,11 +27,11 @@ pub(crate) async fn clip(
     request: Request,
 ) -> Result<Response, ApiError> {
     let alert = crate::rest::visible_alert(&hub, &claims, id).await?;
-    let path = alert
+    let file = alert
         .clip
-        .and_then(|clip| hub.alerts.snapshots().path(&clip.file))
+        .map(|clip| clip.file)
         .ok_or_else(|| ApiError::not_found("alert has no clip (yet)"))?;
-    serve_mp4(path, request).await
+    serve_mp4(&hub, &file, request).await
 }
 
 /// The clip of a grouped detection recorded after its alert's own (`N.mp4`), as the update
@@ -61,21 +61,38 @@ pub(crate) async fn detection_clip(
             }
             _ => None,
         })
-        .and_then(|file| hub.alerts.snapshots().path(&file))
         .ok_or_else(|| ApiError::not_found("no such detection clip"))?;
-    serve_mp4(file, request).await
+    serve_mp4(hub, &file, request).await
 }
 
-async fn serve_mp4(path: std::path::PathBuf, request: Request) -> Result<Response, ApiError> {
-    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Err(ApiError::not_found("clip file is gone (retention)"));
+/// The clip `file` of the media folder, or of the node that recorded it (in a cluster).
+async fn serve_mp4(hub: &Hub, file: &str, request: Request) -> Result<Response, ApiError> {
+    let path = hub
+        .alerts
+        .snapshots()
+        .path(file)
+        .ok_or_else(|| ApiError::not_found("no such clip"))?;
+    if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        return serve_file(&path, "video/mp4", request).await;
     }
-    // tower-http's ServeFile answers Range, If-Range and HEAD as a file server does.
+    let range = request.headers().get(header::RANGE).cloned();
+    hub.ask_peers(format!("/internal/media/{file}"), None, range)
+        .await?
+        .ok_or_else(|| ApiError::not_found("clip file is gone (retention)"))
+}
+
+/// A file of the media folder as `mime`: Range, If-Range and HEAD answered as a file server
+/// does (tower-http's ServeFile), kept by the browser for a day.
+pub(crate) async fn serve_file(
+    path: &std::path::Path,
+    mime: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let request = Request::from_parts(parts, Body::empty());
     let mut response = tower_http::services::ServeFile::new_with_mime(
-        &path,
-        &"video/mp4".parse().map_err(|_| ApiError::internal())?,
+        path,
+        &mime.parse().map_err(|_| ApiError::internal())?,
     )
     .oneshot(request)
     .await
@@ -89,8 +106,8 @@ async fn serve_mp4(path: std::path::PathBuf, request: Request) -> Result<Respons
 }
 
 /// A camera's live view: `multipart/x-mixed-replace` JPEGs at the configured rate (default 5
-/// per second), until the viewer leaves, its session ends, or the server stops. Only the node
-/// that runs the camera serves it (others answer 404).
+/// per second), until the viewer leaves, its session ends, or the server stops. In a cluster,
+/// a node that does not run the camera passes on the stream of the node that does.
 #[utoipa::path(get, path = "/api/cameras/{name}/live.mjpeg", tag = "cameras",
     params(("name" = String, Path, description = "Camera name")),
     responses((status = 200, content_type = "multipart/x-mixed-replace", body = Vec<u8>),
@@ -100,13 +117,27 @@ pub(crate) async fn live(
     State(hub): State<Arc<Hub>>,
     VisibleCamera { claims, name }: VisibleCamera,
 ) -> Result<Response, ApiError> {
-    let source = hub
-        .feeds
-        .live_source(&name)
-        .ok_or_else(|| ApiError::not_found(format!("camera {name} does not run on this node")))?;
-    let slot = hub
-        .live
-        .admit(&claims.sub)
+    if hub.feeds.live_source(&name).is_some() {
+        let user = claims.sub.clone();
+        return local_live(hub, &name, user, Some(claims)).await;
+    }
+    // Another node runs it: its stream, passed through, counted against this user here.
+    let slot = admit(&hub, &claims.sub, true)?;
+    let upstream = hub
+        .ask_peers(
+            format!("/internal/cameras/{name}/live.mjpeg"),
+            Some(name.clone()),
+            None,
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("camera {name} runs on no node now")))?;
+    Ok(guard_stream(hub, claims, slot, upstream))
+}
+
+/// A place for one more live viewer, or the 429/503 that says why not.
+fn admit(hub: &Hub, user: &str, user_limit: bool) -> Result<crate::live::ViewerSlot, ApiError> {
+    hub.live
+        .admit(user, user_limit)
         .map_err(|refused| match refused {
             crate::live::Refused::User => ApiError::retry_after(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -118,8 +149,23 @@ pub(crate) async fn live(
                 5,
                 "too many live viewers on this node",
             ),
-        })?;
-    let frames = hub.live.subscribe(&name, source).map_err(|e| {
+        })
+}
+
+/// The live view of camera `name`, which this node runs, for `user`; with `session`, it ends
+/// when that session does (a viewer of another node: that node ends it).
+pub(crate) async fn local_live(
+    hub: Arc<Hub>,
+    name: &str,
+    user: String,
+    session: Option<crate::Claims>,
+) -> Result<Response, ApiError> {
+    let source = hub
+        .feeds
+        .live_source(name)
+        .ok_or_else(|| ApiError::not_found(format!("camera {name} does not run on this node")))?;
+    let slot = admit(&hub, &user, session.is_some())?;
+    let frames = hub.live.subscribe(name, source).map_err(|e| {
         tracing::error!(error = %e, "Cannot start a live view encoder.");
         ApiError::internal()
     })?;
@@ -128,14 +174,18 @@ pub(crate) async fn live(
     closing.borrow_and_update();
     revocations.borrow_and_update();
     // The token's own end: a stream must not outlive what let it in.
-    let until = crate::ws::token_end(claims.exp);
+    let until = match &session {
+        Some(claims) => crate::ws::token_end(claims.exp),
+        None => tokio::time::Instant::now() + std::time::Duration::from_secs(86_400),
+    };
     let stall = hub.config.live_stall_timeout;
     let viewer = LiveViewer {
         frames,
         closing,
         revocations,
         hub,
-        claims,
+        user,
+        session,
         _slot: slot,
     };
     // A task hands frames to the response one at a time. The body is polled only as the
@@ -160,13 +210,51 @@ pub(crate) async fn live(
         .into_response())
 }
 
+/// Another node's live stream passed to this node's viewer: it holds the viewer's `slot`, and
+/// ends when the viewer's session does (revoked, or its token expired) or the server stops.
+fn guard_stream(
+    hub: Arc<Hub>,
+    claims: crate::Claims,
+    slot: crate::live::ViewerSlot,
+    upstream: Response,
+) -> Response {
+    use futures_util::StreamExt;
+    let (parts, body) = upstream.into_parts();
+    let until = crate::ws::token_end(claims.exp);
+    let mut closing = hub.closing.subscribe();
+    let mut revocations = hub.revocations.subscribe();
+    closing.borrow_and_update();
+    revocations.borrow_and_update();
+    let ended = Box::pin(async move {
+        loop {
+            tokio::select! {
+                Ok(()) = revocations.changed() => {
+                    if !hub.session_is_live(&claims).await {
+                        return;
+                    }
+                }
+                _ = async { closing.wait_for(|c| *c).await.map(|_| ()) } => return,
+                () = tokio::time::sleep_until(until) => return,
+            }
+        }
+    });
+    let stream = body.into_data_stream().take_until(ended).map(move |chunk| {
+        let _holds = &slot;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
 /// One live viewer's stream state.
 struct LiveViewer {
     frames: tokio::sync::watch::Receiver<Option<axum::body::Bytes>>,
     closing: tokio::sync::watch::Receiver<bool>,
     revocations: tokio::sync::watch::Receiver<u64>,
     hub: Arc<Hub>,
-    claims: crate::Claims,
+    /// Who watches (for the log).
+    user: String,
+    /// The viewer's session, checked when sessions are revoked (`None`: another node checks).
+    session: Option<crate::Claims>,
     _slot: crate::live::ViewerSlot,
 }
 
@@ -188,7 +276,9 @@ impl LiveViewer {
                     }
                 }
                 Ok(()) = self.revocations.changed() => {
-                    if !self.hub.session_is_live(&self.claims).await {
+                    if let Some(claims) = &self.session
+                        && !self.hub.session_is_live(claims).await
+                    {
                         return;
                     }
                     continue;
@@ -202,7 +292,7 @@ impl LiveViewer {
                     Ok(Ok(permit)) => permit,
                     Ok(Err(_)) => return, // the viewer left
                     Err(_) => {
-                        tracing::info!(user = %self.claims.sub, stalled_s = stall.as_secs_f64(), "A live viewer stopped reading; dropped.");
+                        tracing::info!(user = %self.user, stalled_s = stall.as_secs_f64(), "A live viewer stopped reading; dropped.");
                         return;
                     }
                 },

@@ -210,22 +210,28 @@ pub(crate) async fn heatmap(
     media_jpeg(&hub, alert.heatmap, "heat map").await
 }
 
-/// The JPEG `name` in the alert media folder (`what` names it in a 404).
+/// The JPEG `name` in the alert media folder, or of the node that wrote it (in a cluster);
+/// `what` names it in a 404.
 async fn media_jpeg(hub: &Hub, name: Option<String>, what: &str) -> Result<Response, ApiError> {
-    let path = name
-        .and_then(|name| hub.alerts.snapshots().path(&name))
+    let name = name.ok_or_else(|| ApiError::not_found(format!("alert has no {what}")))?;
+    let path = hub
+        .alerts
+        .snapshots()
+        .path(&name)
         .ok_or_else(|| ApiError::not_found(format!("alert has no {what}")))?;
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|_| ApiError::not_found(format!("{what} file is gone (retention)")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "private, max-age=86400"),
-        ],
-        bytes,
-    )
-        .into_response())
+    if let Ok(bytes) = tokio::fs::read(path).await {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response());
+    }
+    hub.ask_peers(format!("/internal/media/{name}"), None, None)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{what} file is gone (retention)")))
 }
 
 /// The snapshot (`N.jpg`) or clip (`N.mp4`, Range supported) of the alert's `N`th grouped
@@ -252,22 +258,10 @@ pub(crate) async fn detection_media(
     }
     let n = number(".jpg").ok_or_else(|| ApiError::not_found("no such detection"))?;
     let alert = visible_alert(&hub, &claims, id).await?;
-    let path = alert
+    let name = alert
         .snapshot
-        .and_then(|primary| fightwatch_alerts::MediaDir::detection_name(&primary, n))
-        .and_then(|name| hub.alerts.snapshots().path(&name))
-        .ok_or_else(|| ApiError::not_found("no such detection snapshot"))?;
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|_| ApiError::not_found("no such detection snapshot"))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "private, max-age=86400"),
-        ],
-        bytes,
-    )
-        .into_response())
+        .and_then(|primary| fightwatch_alerts::MediaDir::detection_name(&primary, n));
+    media_jpeg(&hub, name, "detection snapshot").await
 }
 
 /// Acknowledges an alert (operators), with an optional note.
@@ -511,10 +505,14 @@ pub(crate) async fn camera_latest(
     State(hub): State<Arc<Hub>>,
     VisibleCamera { name, .. }: VisibleCamera,
 ) -> Result<Response, ApiError> {
-    let jpeg = hub
-        .feeds
-        .thumbnail(&name)
-        .ok_or_else(|| ApiError::not_found(format!("no frame from camera {name} yet")))?;
+    let Some(jpeg) = hub.feeds.thumbnail(&name) else {
+        // Another node may run it.
+        let target = format!("/internal/cameras/{name}/latest.jpg");
+        return hub
+            .ask_peers(target, Some(name.clone()), None)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no frame from camera {name} yet")));
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),

@@ -96,12 +96,12 @@ impl ClusterKey {
     }
 
     /// The tag of an entry.
-    fn sign(&self, node: &str, message: &str) -> Vec<u8> {
+    pub(crate) fn sign(&self, node: &str, message: &str) -> Vec<u8> {
         self.mac(node, message).finalize().into_bytes().to_vec()
     }
 
     /// Whether `tag` is the entry's tag (in constant time).
-    fn verify(&self, node: &str, message: &str, tag: &[u8]) -> bool {
+    pub(crate) fn verify(&self, node: &str, message: &str, tag: &[u8]) -> bool {
         self.mac(node, message).verify_slice(tag).is_ok()
     }
 }

@@ -77,7 +77,7 @@ pub struct NodeInfo {
 
 const NODES: &str = "fightwatch:nodes";
 
-fn lease_key(camera: &str) -> String {
+pub(crate) fn lease_key(camera: &str) -> String {
     format!("fightwatch:lease:{camera}")
 }
 

@@ -41,6 +41,7 @@ mod connect;
 mod duty;
 mod error;
 mod leases;
+mod peers;
 
 pub use bus::{BusStats, ClusterKey, RedisBus, RedisBusConfig};
 pub use duty::DutyLease;
@@ -48,3 +49,4 @@ pub use error::ClusterError;
 pub use leases::{
     CameraLeases, ClusterView, LeaseConfig, NodeInfo, cluster_view, cluster_view_blocking,
 };
+pub use peers::{Peer, PeerDirectory, REQUEST_WINDOW};

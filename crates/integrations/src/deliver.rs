@@ -91,7 +91,7 @@ impl Integrations {
         bus: Option<Arc<dyn Fn() -> BusEvents + Send + Sync>>,
     ) -> Self {
         // reqwest uses rustls without a provider of its own: ring (see Cargo.toml).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        fightwatch_tls::install_provider();
         let this = Self {
             bus,
             ..Self::default()

@@ -38,6 +38,7 @@ pub mod accounts;
 mod camera_settings;
 mod data_dir;
 mod error;
+mod peers;
 mod pipeline_alerts;
 mod run;
 mod runner;

@@ -44,6 +44,9 @@ pub enum ServerError {
     /// A cluster component (Redis) could not start.
     #[error(transparent)]
     Cluster(#[from] fightwatch_cluster::ClusterError),
+    /// What other nodes reach this one with (its address, the HTTP client) is unusable.
+    #[error("node to node: {0}")]
+    Peers(String),
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -73,6 +76,10 @@ pub struct ClusterOptions {
     pub database_url: String,
     /// `redis://…`: the event bus.
     pub redis_url: String,
+    /// The base URL other nodes reach this one at (`http://10.0.0.5:8080`), for the media and
+    /// live views they ask it for; `None`: `http://` and the bound address (or this host's name
+    /// when bound to all addresses).
+    pub advertise_url: Option<String>,
 }
 
 impl std::fmt::Debug for ClusterOptions {
@@ -93,6 +100,11 @@ pub struct Server {
     /// A cluster node's integrations duty: told to stop (and hand the duty back) on stop.
     duty: Option<(
         tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+    /// A cluster node's announcement of its address: taken back on stop.
+    announcing: Option<(
+        tokio::sync::watch::Sender<bool>,
         tokio::task::JoinHandle<()>,
     )>,
 }
@@ -130,10 +142,16 @@ impl Server {
         }
         let secret = jwt_secret(&options.data_dir)?;
         let auth = Auth::new(&secret).map_err(|e| ServerError::Secret(e.to_string()))?;
+        let mut peers = None;
         let bus: Arc<dyn EventBus> = match cluster {
             None => Arc::new(LocalBus::new(store.clone(), options.config.client_queue)),
             Some(c) => {
                 let key = ClusterKey::from_env_or_derive(&secret)?;
+                peers = Some(rt.block_on(crate::peers::ClusterPeers::connect(
+                    &c.redis_url,
+                    &c.node,
+                    key.clone(),
+                ))?);
                 let mut bus = RedisBusConfig::new(&c.redis_url, &c.node, key);
                 bus.capacity = options.config.client_queue;
                 Arc::new(rt.block_on(RedisBus::connect(bus, store.clone()))?)
@@ -144,6 +162,9 @@ impl Server {
             config.node = Some(c.node.clone());
         }
         let alerts = AlertService::new(store, bus, MediaDir::new(data.media()));
+        if let Some(peers) = &peers {
+            alerts.set_remote_media(Arc::new(peers.clone()));
+        }
         let escalation = config.escalation.clone();
         alerts.set_group_window(config.group_window);
         let webhooks = config.webhooks.clone();
@@ -215,6 +236,17 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(io("reading the bound address"))?;
+        let announcing = match (peers, cluster) {
+            (Some(peers), Some(c)) => {
+                hub.set_peers(Arc::new(peers.clone()));
+                let address = advertised(c, addr)?;
+                tracing::info!(%address, "Other nodes reach this one here.");
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let task = rt.spawn(peers.announce(address, stopped));
+                Some((stop, task))
+            }
+            _ => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = rt.spawn(fightwatch_broadcaster::serve(
             listener,
@@ -234,6 +266,7 @@ impl Server {
             shutdown: Some(tx),
             task: Some(task),
             duty,
+            announcing,
         })
     }
 
@@ -301,6 +334,12 @@ impl Server {
                 tokio::time::timeout(std::time::Duration::from_secs(2), task).await
             });
         }
+        if let Some((stop, task)) = self.announcing.take() {
+            let _ = stop.send(true);
+            let _ = self.rt.block_on(async move {
+                tokio::time::timeout(std::time::Duration::from_secs(1), task).await
+            });
+        }
         // Close the WebSockets first (graceful shutdown does not track upgraded connections),
         // giving them a moment to send their close frames.
         self.hub.shutdown();
@@ -324,6 +363,31 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Where other nodes reach this one: the setting, else `http://` and the bound address (this
+/// host's name in place of an all-addresses bind).
+fn advertised(
+    cluster: &ClusterOptions,
+    bound: std::net::SocketAddr,
+) -> Result<String, ServerError> {
+    if let Some(url) = &cluster.advertise_url {
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    if !bound.ip().is_unspecified() {
+        return Ok(format!("http://{bound}"));
+    }
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            ServerError::Peers(
+                "bound to all addresses with no advertise_url and no HOSTNAME: set [cluster] \
+                 advertise_url to the URL other nodes reach this one at"
+                    .into(),
+            )
+        })?;
+    Ok(format!("http://{host}:{}", bound.port()))
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

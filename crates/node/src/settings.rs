@@ -153,6 +153,13 @@ pub struct ClusterSettings {
         )
     )]
     pub redis_url: Option<String>,
+    /// The base URL other nodes reach this one at (`http://10.0.0.5:8080`), for the media and
+    /// live views of its cameras they ask it for (default: `http://` and the bind address).
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "FIGHTWATCH_ADVERTISE_URL", value_name = "URL")
+    )]
+    pub advertise_url: Option<String>,
     /// Cameras this node may run (`fightwatch run`; 0: dashboards only; default: all).
     #[cfg_attr(feature = "cli", arg(skip))]
     pub max_cameras: Option<usize>,
@@ -188,10 +195,25 @@ impl ClusterSettings {
                         format!("node name {node:?}: 1 to 64 letters, digits, '-', '_' or '.'"),
                     ));
                 }
+                let advertise_url = self
+                    .advertise_url
+                    .clone()
+                    .or_else(|| env("FIGHTWATCH_ADVERTISE_URL"));
+                if let Some(url) = &advertise_url {
+                    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+                        && !url.contains(['?', '#', ' ']);
+                    if !valid {
+                        return Err(invalid(
+                            "cluster",
+                            format!("advertise_url {url:?}: http(s)://host:port, no query"),
+                        ));
+                    }
+                }
                 Ok(Some(ClusterOptions {
                     node: node.clone(),
                     database_url,
                     redis_url,
+                    advertise_url,
                 }))
             }
             (node, db, redis) => {
