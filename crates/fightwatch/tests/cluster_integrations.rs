@@ -64,19 +64,50 @@ async fn delivered(hook: &Receiver, n: usize) -> (BTreeSet<String>, usize) {
     }
 }
 
+/// PostgreSQL, Redis, a webhook receiver and two listening nodes `a` and `b`.
+struct Deployment {
+    _pg: Postgres,
+    redis: Redis,
+    db: String,
+    hook: Receiver,
+    _hook_task: tokio::task::JoinHandle<()>,
+    nodes: Vec<Node>,
+}
+
+impl Deployment {
+    fn start(database: &str) -> Self {
+        let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
+        let db = pg.create_database(database).unwrap();
+        let hook_port = free_port();
+        let (hook, hook_task) = Receiver::start(hook_port);
+        let nodes: Vec<Node> = ["a", "b"]
+            .iter()
+            .map(|n| start(n, &db, &redis.url(), hook_port))
+            .collect();
+        for node in &nodes {
+            wait_listening(node);
+        }
+        Self {
+            _pg: pg,
+            redis,
+            db,
+            hook,
+            _hook_task: hook_task,
+            nodes,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_delivers_and_another_takes_over_when_it_dies() {
-    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
-    let db = pg.create_database("hooks").unwrap();
-    let hook_port = free_port();
-    let (hook, _task) = Receiver::start(hook_port);
-    let mut nodes: Vec<Node> = ["a", "b"]
-        .iter()
-        .map(|n| start(n, &db, &redis.url(), hook_port))
-        .collect();
-    for node in &nodes {
-        wait_listening(node);
-    }
+    let Deployment {
+        _pg,
+        redis: _redis,
+        db,
+        hook,
+        _hook_task,
+        mut nodes,
+    } = Deployment::start("hooks");
     let detector = token(&db, "door", "detector");
     let admin = token(&db, "root", "admin");
     // Both nodes have started their duty loops (a node delivers within a second of starting).
@@ -123,17 +154,14 @@ async fn one_node_delivers_and_another_takes_over_when_it_dies() {
 /// exited), instead of leaving it to lapse for 4 s while nobody delivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_stopping_cleanly_hands_the_duty_over() {
-    let (pg, redis) = (Postgres::start().unwrap(), Redis::start().unwrap());
-    let db = pg.create_database("duty").unwrap();
-    let hook_port = free_port();
-    let (hook, _task) = Receiver::start(hook_port);
-    let mut nodes: Vec<Node> = ["a", "b"]
-        .iter()
-        .map(|n| start(n, &db, &redis.url(), hook_port))
-        .collect();
-    for node in &nodes {
-        wait_listening(node);
-    }
+    let Deployment {
+        _pg,
+        redis,
+        db,
+        hook,
+        _hook_task,
+        mut nodes,
+    } = Deployment::start("duty");
     let key = "fightwatch:duty:integrations";
     let deadline = Instant::now() + Duration::from_secs(30);
     let holder = loop {
