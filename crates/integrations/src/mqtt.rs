@@ -122,10 +122,8 @@ impl MqttTarget {
         } else if let Some(rest) = url.strip_prefix("mqtt://") {
             (rest, false, 1883)
         } else {
-            return Err(format!(
-                "url {:?} must start with mqtt:// or mqtts://",
-                self.url
-            ));
+            // The URL itself is not repeated: it may hold a password.
+            return Err("url must start with mqtt:// or mqtts://".into());
         };
         if !tls && ca_file.is_some() {
             return Err(
@@ -137,16 +135,17 @@ impl MqttTarget {
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (
                 h,
-                p.parse::<u16>()
-                    .map_err(|_| format!("url {:?}: bad port", self.url))?,
+                p.parse::<u16>().map_err(|_| "url: bad port".to_string())?,
             ),
             None => (rest, default_port),
         };
-        if host.is_empty() || host.contains(['/', '@', '?', '#']) {
-            return Err(format!(
-                "url {:?}: expected mqtt[s]://host[:port]",
-                self.url
-            ));
+        if host.contains('@') {
+            return Err(
+                "url: no user or password in the URL (use username and password_env)".into(),
+            );
+        }
+        if host.is_empty() || host.contains(['/', '?', '#']) {
+            return Err("url: expected mqtt[s]://host[:port]".into());
         }
         Ok(BrokerAddress {
             host: host.trim_matches(['[', ']']).to_string(),

@@ -298,6 +298,18 @@ fn bad_settings_are_refused_with_the_reason() {
         let e = i.add_mqtt(t, "x".into()).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
     }
+    // A password put in the URL is refused without being repeated.
+    for url in [
+        "mqtt://ops:s3cretpw@broker:1883",
+        "mqtts://ops:s3cretpw@broker:x",
+    ] {
+        let t = MqttTarget {
+            url: url.into(),
+            ..target(1)
+        };
+        let e = i.add_mqtt(t, "x".into()).unwrap_err().to_string();
+        assert!(!e.contains("s3cretpw"), "{e}");
+    }
 }
 
 /// TLS to the broker (issue #27, point 3): `mqtts://` with the CA file delivers; the same broker

@@ -44,6 +44,9 @@ pub enum TlsError {
     /// A URL's `sslrootcert` parameter is malformed.
     #[error("{0}")]
     Url(String),
+    /// The crypto provider cannot make a client configuration.
+    #[error("TLS configuration: {0}")]
+    Config(String),
 }
 
 /// Makes ring the process's rustls crypto provider (once; later calls do nothing). Libraries
@@ -104,7 +107,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
     let config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Url(e.to_string()))?
+            .map_err(|e| TlsError::Config(e.to_string()))?
             .with_root_certificates(roots(ca_file)?)
             .with_no_client_auth();
     Ok(Arc::new(config))
