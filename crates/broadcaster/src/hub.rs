@@ -505,7 +505,11 @@ impl Hub {
         alert: NewAlert,
         snapshot: Option<Arc<Vec<u8>>>,
     ) -> Result<FightAlert, HubError> {
-        Ok(self.alerts.raise(alert, snapshot).await?)
+        let raised = self.alerts.raise(alert, snapshot).await?;
+        // The relay notes it too, but later: a restricted user's `chat:SITE` must not depend
+        // on whether the relay has read this alert yet.
+        self.note_site(&raised.camera, &raised.site, false);
+        Ok(raised)
     }
 
     /// Acknowledges an alert for the user of `claims`. An alert of a camera the user may not
