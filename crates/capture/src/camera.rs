@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 
+use crate::fmp4::Fmp4Writer;
 use crate::record::{ClipCommand, ClipControl, RecordConfig, Recorder};
 use crate::source::{SourceInfo, SourceOptions, is_network};
 use crate::{
     CaptureError, EncodedPacket, FaultReason, Frame, FrameResizer, FrameSource, LatestFrame,
-    MaskPainter, MotionMeter, PrivacyMask, ResizeSpec, SourceFault,
+    LiveVideo, MaskPainter, MotionMeter, PrivacyMask, ResizeSpec, SourceFault,
 };
 
 /// How frames of a recorded file are delivered.
@@ -137,6 +138,7 @@ pub struct Camera {
     stats: Arc<CameraStats>,
     clips: Option<ClipControl>,
     latest: Arc<LatestFrame>,
+    video: Arc<LiveVideo>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -166,9 +168,11 @@ impl Camera {
             None => (None, None),
         };
         let latest = Arc::new(LatestFrame::default());
+        let video = Arc::new(LiveVideo::default());
         let worker = Worker {
             commands,
             latest: latest.clone(),
+            video: video.clone(),
             live: is_network(&config.source) || config.source.starts_with("usb:"),
             config: CameraConfig { options, ..config },
             name: name.clone(),
@@ -189,6 +193,7 @@ impl Camera {
             stats,
             clips,
             latest,
+            video,
             thread: Some(thread),
         })
     }
@@ -201,6 +206,12 @@ impl Camera {
     /// The newest frame, for live view.
     pub fn latest(&self) -> &Arc<LatestFrame> {
         &self.latest
+    }
+
+    /// The camera's own video as fragmented MP4, for live view (H.264 cameras without a
+    /// privacy mask; others say why not).
+    pub fn live_video(&self) -> &Arc<LiveVideo> {
+        &self.video
     }
 
     /// The camera's name.
@@ -246,6 +257,7 @@ struct Worker {
     stats: Arc<CameraStats>,
     commands: Option<Receiver<ClipCommand>>,
     latest: Arc<LatestFrame>,
+    video: Arc<LiveVideo>,
 }
 
 /// What a session does with each decoded frame besides delivering it.
@@ -253,7 +265,11 @@ struct Taps {
     resizer: Option<FrameResizer>,
     recorder: Option<Recorder>,
     painter: Option<MaskPainter>,
+    /// The source's packets are kept this session (for clips or live video).
+    keeps_packets: bool,
     packets: Vec<EncodedPacket>,
+    /// This session's live video: its writer and the packets' time base (seconds a tick).
+    video: Option<(Fmp4Writer, f64)>,
     motion: MotionMeter,
 }
 
@@ -314,7 +330,9 @@ impl Worker {
                 },
             ),
             painter: self.config.mask.clone().map(MaskPainter::new),
+            keeps_packets: false,
             packets: Vec::new(),
+            video: None,
         };
         let mut seq = 0u64;
         let mut pts_offset = 0.0;
@@ -340,16 +358,13 @@ impl Worker {
                         self.report(CaptureState::Online(source.info().clone()));
                     }
                     ever_online = true;
-                    if let Some(recorder) = taps.recorder.as_mut() {
-                        let forced = self.config.record.as_ref().is_some_and(|r| r.force_encode);
-                        let stream = if forced { None } else { source.keep_packets() };
-                        recorder.begin(stream, source.info().fps);
-                    }
+                    self.begin_taps(source.as_mut(), &mut taps);
                     let result =
                         self.session(source.as_mut(), &mut taps, &mut seq, &mut pts_offset);
                     if let Some(recorder) = taps.recorder.as_mut() {
                         recorder.end_session();
                     }
+                    self.end_video(&mut taps, &result);
                     self.latest.clear();
                     self.stats
                         .skipped_packets
@@ -394,6 +409,74 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    /// Asks the new session's source for its packets when clips or live video want them, and
+    /// starts the session's recorder and live video.
+    fn begin_taps(&self, source: &mut dyn FrameSource, taps: &mut Taps) {
+        let masked = self.config.mask.is_some();
+        let forced = self.config.record.as_ref().is_some_and(|r| r.force_encode);
+        let remux_clips = taps.recorder.is_some() && !forced;
+        let stream = if remux_clips || !masked {
+            source.keep_packets()
+        } else {
+            None
+        };
+        taps.keeps_packets = stream.is_some();
+        taps.video = None;
+        let video = match (&stream, masked) {
+            // A mask must be burnt in: the camera's own video shows everything.
+            (_, true) => Err("the camera has a privacy mask (live view is MJPEG, masked)".into()),
+            (None, false) => Err("the camera's frames are not encoded video".into()),
+            (Some(s), false) => match Fmp4Writer::new(&s.params, source.info().fps) {
+                Ok((writer, init)) => {
+                    taps.video = Some((writer, f64::from(s.time_base)));
+                    Ok(init)
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        self.video.begin(video);
+        if let Some(recorder) = taps.recorder.as_mut() {
+            recorder.begin(stream.filter(|_| !forced), source.info().fps);
+        }
+    }
+
+    /// This session's packets to live video.
+    fn send_video(&self, taps: &mut Taps) {
+        let Some((writer, time_base)) = taps.video.as_mut() else {
+            return;
+        };
+        for p in &taps.packets {
+            let (Some(data), Some(pts)) = (p.packet.data(), p.packet.pts()) else {
+                continue;
+            };
+            let dts = p.packet.dts().unwrap_or(pts);
+            let dts_s = p.t + (dts - pts) as f64 * *time_base;
+            match writer.push(data, p.packet.is_key(), dts_s, p.t) {
+                Ok(Some(fragment)) => self.video.fragment(fragment),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(camera = %self.name, error = %e, "Live video stopped for this session.");
+                    self.video.end(&e.to_string());
+                    taps.video = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Flushes the session's live video; unless a file loops on, viewers hear it ended.
+    fn end_video(&self, taps: &mut Taps, result: &Result<SessionEnd, CaptureError>) {
+        if let Some((mut writer, _)) = taps.video.take()
+            && let Ok(Some(last)) = writer.finish()
+        {
+            self.video.fragment(last);
+        }
+        let loops_on = matches!(result, Ok(SessionEnd::Eof)) && self.config.loop_file && !self.live;
+        if !loops_on {
+            self.video.end("the camera's stream ended");
         }
     }
 
@@ -458,15 +541,23 @@ impl Worker {
             if let Some(painter) = taps.painter.as_mut() {
                 frame.picture = Arc::new(painter.paint(&frame.picture)?);
             }
+            if taps.keeps_packets {
+                source.take_packets(&mut taps.packets);
+                // Looping files: the next loop's packets continue the timeline.
+                let offset = if self.live { 0.0 } else { *pts_offset };
+                for p in &mut taps.packets {
+                    p.t += offset;
+                }
+                self.send_video(taps);
+            }
             if let Some(recorder) = taps.recorder.as_mut() {
                 if recorder.remuxes() {
-                    source.take_packets(&mut taps.packets);
-                    let offset = if self.live { 0.0 } else { *pts_offset };
-                    recorder.packets(&mut taps.packets, offset);
+                    recorder.packets(&mut taps.packets);
                 } else {
                     recorder.frame(&frame.picture, frame.pts_s);
                 }
             }
+            taps.packets.clear();
             self.latest.put(frame.seq, frame.picture.clone());
             if let Some(period) = period {
                 // Keep the first frame of each analysis slot.

@@ -39,6 +39,7 @@ mod camera;
 pub mod convert;
 mod error;
 mod ffmpeg_source;
+pub mod fmp4;
 mod frame;
 mod image_dir;
 mod live;
@@ -56,7 +57,7 @@ pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
 pub use frame::{Frame, Picture, rgb_to_jpeg};
 pub use image_dir::ImageDirSource;
-pub use live::LatestFrame;
+pub use live::{LatestFrame, LiveVideo, VideoEvent, VideoSubscription};
 pub use mask::{MaskPainter, PrivacyMask};
 pub use motion::MotionMeter;
 pub use record::{

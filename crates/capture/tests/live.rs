@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::{
-    MjpegServer, expect_frames, expect_status, free_port, live_config, lose_and_recover, repo,
-    stop_promptly,
+    MjpegServer, decoded_frames, decodes_cleanly, expect_frames, expect_status, free_port,
+    live_config, lose_and_recover, record_live_video, repo, stop_promptly,
 };
 use fightwatch_capture::{Camera, CaptureState};
 
@@ -66,6 +66,14 @@ fn rtsp_camera_reconnects_after_each_server_restart() {
         _ => unreachable!(),
     }
     expect_frames(&camera, 10, Duration::from_secs(10));
+    // RTSP carries Annex B H.264 (start codes, parameter sets from the SDP): live video
+    // rewrites it length-prefixed, and FFmpeg decodes every fragment.
+    let dir = tempfile::tempdir().unwrap();
+    let (init, fragments, path) =
+        record_live_video(&camera, 30, Duration::from_secs(20), dir.path());
+    assert!(init.codec.starts_with("avc1."), "{}", init.codec);
+    decodes_cleanly(&path);
+    assert_eq!(decoded_frames(&path), fragments.len() as u64);
     for round in 1..=3 {
         // kill -9 the server mid-stream, then bring it back
         let lost = lose_and_recover(&camera, &status, &mut server, || RtspServer::start(port));

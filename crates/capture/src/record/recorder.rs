@@ -96,11 +96,10 @@ impl Recorder {
             .is_some_and(|o| o.method == ClipMethod::Remux)
     }
 
-    /// Packets of a remuxing session, `offset` added to their media time (looping files).
-    pub(crate) fn packets(&mut self, packets: &mut Vec<EncodedPacket>, offset: f64) {
+    /// Packets of a remuxing session (their media time on the camera's timeline).
+    pub(crate) fn packets(&mut self, packets: &mut Vec<EncodedPacket>) {
         self.poll();
-        for mut p in packets.drain(..) {
-            p.t += offset;
+        for p in packets.drain(..) {
             self.push(p);
         }
     }

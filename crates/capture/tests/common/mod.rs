@@ -239,3 +239,62 @@ pub fn decodes_cleanly(path: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The camera's live video from its newest keyframe: the init segment and `want` fragments
+/// (panics after `limit`), and the fragments' file (init + fragments) in `dir`.
+pub fn record_live_video(
+    camera: &Camera,
+    want: usize,
+    limit: Duration,
+    dir: &Path,
+) -> (
+    Arc<fightwatch_capture::fmp4::InitSegment>,
+    Vec<Arc<fightwatch_capture::fmp4::Fragment>>,
+    PathBuf,
+) {
+    use fightwatch_capture::VideoEvent;
+    let deadline = Instant::now() + limit;
+    let sub = loop {
+        match camera.live_video().subscribe() {
+            Ok(sub) => break sub,
+            Err(why) if Instant::now() > deadline => panic!("no live video: {why}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let mut events = sub.events;
+    let mut fragments = sub.backlog;
+    while fragments.len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "{} fragments in time",
+            fragments.len()
+        );
+        match events.try_recv() {
+            Ok(VideoEvent::Fragment(f)) if f.key || !fragments.is_empty() => fragments.push(f),
+            Ok(VideoEvent::Fragment(_)) => {}
+            Ok(other) => panic!("the stream changed: {other:?}"),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let path = dir.join(format!("{}.mp4", camera.name()));
+    let mut bytes = sub.init.bytes.clone();
+    for f in &fragments {
+        bytes.extend_from_slice(&f.bytes);
+    }
+    std::fs::write(&path, bytes).unwrap();
+    (sub.init, fragments, path)
+}
+
+/// Frames ffprobe decodes in `path`.
+pub fn decoded_frames(path: &Path) -> u64 {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
