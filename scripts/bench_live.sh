@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Live view benchmark on loopback: `fightwatch run` with one 1080p25 H.264 camera (made here
 # with the ffmpeg CLI, looping in real time, the demo model scoring it), then 0, 1, 5 and 20
-# viewers of /api/cameras/cam/live.mjpeg (curl), SECONDS each. Reports the server's CPU (user +
-# system, /proc) per run and the JPEGs it encoded: viewers share one encoder per camera, so
-# CPU should barely move with their number. Bounded: every viewer stops by itself (--max-time).
+# viewers, SECONDS each, first of /api/cameras/cam/live.mjpeg (JPEGs encoded here, shared by
+# the camera's viewers), then of /api/cameras/cam/live.ws (the camera's own H.264 as fMP4, no
+# encoder). Each viewer is its own user (the server allows 4 live views a user). Reports the
+# server's CPU (user + system, /proc) per run, the JPEGs it encoded, and what each viewer
+# received (kbit/s, pictures). Bounded: every viewer (`live-viewers`, crates/loadgen) stops by
+# itself.
 #
 #   bash scripts/bench_live.sh            (SECONDS=10 by default)
 #
@@ -12,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-cargo build --release --locked -q -p fightwatch
+cargo build --release --locked -q -p fightwatch -p fightwatch-loadgen
 mkdir -p target/bench
 clip=target/bench/live_1080p.mp4
 [ -f "$clip" ] || ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=25:duration=20 \
@@ -40,26 +43,34 @@ server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 token=$(target/release/fightwatch token --user bench --role admin --data-dir "$work/data")
+tokens=()
+for i in $(seq 20); do
+  tokens+=("$(target/release/fightwatch token --user "viewer$i" --role viewer --data-dir "$work/data")")
+done
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 encoded() { curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" | awk '$1=="fightwatch_live_frames_encoded_total"{print $2}'; }
 sleep 3 # the camera and the model warm up
 out=target/bench/live.jsonl
 : > "$out"
-for viewers in 0 1 5 20; do
-  c0=$(cpu); e0=$(encoded)
-  pids=()
-  for _ in $(seq "$viewers"); do
-    curl -s -N -H "Authorization: Bearer $token" --max-time "$SECONDS_PER_RUN" -o /dev/null \
-      "http://127.0.0.1:$port/api/cameras/cam/live.mjpeg" &
-    pids+=($!)
-  done
-  sleep "$SECONDS_PER_RUN"
-  for p in "${pids[@]}"; do wait "$p" || true; done
-  c1=$(cpu); e1=$(encoded)
-  python3 - "$viewers" "$c0" "$c1" "$e0" "$e1" "$SECONDS_PER_RUN" <<'PY' | tee -a "$out"
+for kind in mjpeg ws; do
+  for viewers in 0 1 5 20; do
+    c0=$(cpu); e0=$(encoded)
+    if [ "$viewers" -gt 0 ]; then
+      got=$(target/release/live-viewers --port "$port" --camera cam --kind "$kind" \
+        --seconds "$SECONDS_PER_RUN" "${tokens[@]:0:$viewers}")
+    else
+      sleep "$SECONDS_PER_RUN"; got='{}'
+    fi
+    c1=$(cpu); e1=$(encoded)
+    python3 - "$kind" "$viewers" "$c0" "$c1" "$e0" "$e1" "$SECONDS_PER_RUN" "$got" <<'PY' | tee -a "$out"
 import json, sys
-v, c0, c1, e0, e1, s = sys.argv[1:]
-print(json.dumps({"viewers": int(v), "server_cpu_percent": round((float(c1) - float(c0)) / float(s), 1),
-                  "jpegs_encoded": int(float(e1) - float(e0)), "seconds": float(s)}))
+k, v, c0, c1, e0, e1, s, got = sys.argv[1:]
+got = json.loads(got)
+print(json.dumps({"kind": k, "viewers": int(v),
+                  "server_cpu_percent": round((float(c1) - float(c0)) / float(s), 1),
+                  "jpegs_encoded": int(float(e1) - float(e0)), "seconds": float(s),
+                  "kbit_s_per_viewer": got.get("kbit_s_per_viewer", 0),
+                  "pictures_per_viewer": got.get("pictures_per_viewer", [])}))
 PY
+  done
 done

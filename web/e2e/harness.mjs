@@ -93,6 +93,8 @@ export class Service {
     ];
     for (const c of cameras) {
       lines.push(`[[cameras]]`, `name = "${c.name}"`, `source = ${JSON.stringify(path.join(REPO, c.source))}`, `site = "${c.site}"`);
+      // A privacy mask: polygons in 0–1 picture coordinates, as TOML.
+      if (c.masks) lines.push(`masks = ${c.masks}`);
     }
     this.config = path.join(this.dir, "fightwatch.toml");
     writeFileSync(this.config, lines.join("\n") + "\n");

@@ -143,9 +143,14 @@ export function clipUrl(id: string): string {
   return `/api/alerts/${encodeURIComponent(id)}/clip.mp4`;
 }
 
-/** Where a camera's live view is served. */
+/** Where a camera's live view is served (MJPEG). */
 export function liveUrl(camera: string): string {
   return `/api/cameras/${encodeURIComponent(camera)}/live.mjpeg`;
+}
+
+/** Where a camera's own video is served (fMP4 over WebSocket), on the page's own host. */
+export function liveVideoUrl(camera: string, loc: { protocol: string; host: string } = window.location): string {
+  return `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/api/cameras/${encodeURIComponent(camera)}/live.ws`;
 }
 
 /** Where an alert's signed evidence export is served. */

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use fightwatch_capture::LatestFrame;
+use fightwatch_capture::LiveFeed;
 
 /// Each of this node's cameras' latest thumbnail JPEG and newest frame. The node's pipeline
 /// fills it (`fightwatch-node`'s `PipelineAlerts`); `GET /api/cameras/{name}/latest.jpg` and
@@ -11,7 +11,7 @@ use fightwatch_capture::LatestFrame;
 #[derive(Debug, Default)]
 pub struct CameraFeeds {
     thumbnails: Mutex<HashMap<String, Arc<Vec<u8>>>>,
-    live: Mutex<HashMap<String, Arc<LatestFrame>>>,
+    live: Mutex<HashMap<String, LiveFeed>>,
 }
 
 impl CameraFeeds {
@@ -27,15 +27,15 @@ impl CameraFeeds {
         self.thumbnails.lock().ok()?.get(camera).cloned()
     }
 
-    /// Makes `latest` the live view source of `camera`.
-    pub fn set_live_source(&self, camera: &str, latest: Arc<LatestFrame>) {
+    /// Makes `feed` the live view source of `camera`.
+    pub fn set_live_source(&self, camera: &str, feed: LiveFeed) {
         if let Ok(mut live) = self.live.lock() {
-            live.insert(camera.to_string(), latest);
+            live.insert(camera.to_string(), feed);
         }
     }
 
     /// A camera's live view source, if it runs on this node.
-    pub fn live_source(&self, camera: &str) -> Option<Arc<LatestFrame>> {
+    pub fn live_source(&self, camera: &str) -> Option<LiveFeed> {
         self.live.lock().ok()?.get(camera).cloned()
     }
 }

@@ -91,11 +91,12 @@ pub(crate) async fn state_changes(
     next.run(req).await
 }
 
-/// The console's Content Security Policy: its own scripts, styles, images and WebSocket only;
+/// The console's Content Security Policy: its own scripts, styles, images, media (`blob:`: the
+/// live video's Media Source) and WebSocket only;
 /// no framing (clickjacking), no plugins, no foreign form targets.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Security headers for every response (set unless a handler set them).
 pub(crate) fn headers() -> [(header::HeaderName, HeaderValue); 5] {

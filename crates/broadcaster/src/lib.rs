@@ -90,6 +90,7 @@ mod http;
 mod hub;
 mod limits;
 mod live;
+mod live_video;
 mod media;
 mod metrics;
 pub mod openapi;
@@ -184,6 +185,7 @@ fn routes() -> Router<Arc<Hub>> {
         .route("/api/cameras", get(rest::cameras))
         .route("/api/cameras/{name}/latest.jpg", get(rest::camera_latest))
         .route("/api/cameras/{name}/live.mjpeg", get(media::live))
+        .route("/api/cameras/{name}/live.ws", get(live_video::live_video))
         .route("/metrics", get(rest::prometheus))
         .route("/api/integrations", get(rest::integrations))
         .route("/api/push", get(push::info))

@@ -135,7 +135,11 @@ pub(crate) async fn live(
 }
 
 /// A place for one more live viewer, or the 429/503 that says why not.
-fn admit(hub: &Hub, user: &str, user_limit: bool) -> Result<crate::live::ViewerSlot, ApiError> {
+pub(crate) fn admit(
+    hub: &Hub,
+    user: &str,
+    user_limit: bool,
+) -> Result<crate::live::ViewerSlot, ApiError> {
     hub.live
         .admit(user, user_limit)
         .map_err(|refused| match refused {
@@ -163,6 +167,7 @@ pub(crate) async fn local_live(
     let source = hub
         .feeds
         .live_source(name)
+        .map(|feed| feed.frame)
         .ok_or_else(|| ApiError::not_found(format!("camera {name} does not run on this node")))?;
     let slot = admit(&hub, &user, session.is_some())?;
     let frames = hub.live.subscribe(name, source).map_err(|e| {

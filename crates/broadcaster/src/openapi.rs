@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::{media, push, rest, tune};
+use crate::{live_video, media, push, rest, tune};
 
 /// The document.
 #[derive(OpenApi)]
@@ -25,7 +25,7 @@ use crate::{media, push, rest, tune};
         rest::login, rest::logout, rest::me, rest::alerts, rest::alert, rest::alert_events,
         rest::snapshot, rest::heatmap, rest::detection_media, rest::ack, rest::take, rest::assign, rest::resolve, rest::detections, rest::users, rest::messages, rest::cameras,
         rest::camera_latest, rest::prometheus, rest::healthz, rest::integrations, media::clip, media::evidence,
-        media::live, push::info, push::subscribe, push::unsubscribe, tune::report, tune::plot
+        media::live, live_video::live_video, push::info, push::subscribe, push::unsubscribe, tune::report, tune::plot
     ),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = []), ("query" = [])),

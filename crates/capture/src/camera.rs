@@ -214,6 +214,14 @@ impl Camera {
         &self.video
     }
 
+    /// What live view reads: the newest frame and the camera's own video.
+    pub fn live_feed(&self) -> crate::LiveFeed {
+        crate::LiveFeed {
+            frame: self.latest.clone(),
+            video: self.video.clone(),
+        }
+    }
+
     /// The camera's name.
     pub fn name(&self) -> &Arc<str> {
         &self.name
@@ -427,7 +435,7 @@ impl Worker {
         taps.video = None;
         let video = match (&stream, masked) {
             // A mask must be burnt in: the camera's own video shows everything.
-            (_, true) => Err("the camera has a privacy mask (live view is MJPEG, masked)".into()),
+            (_, true) => Err("the camera has a privacy mask, burnt into its JPEG live view".into()),
             (None, false) => Err("the camera's frames are not encoded video".into()),
             (Some(s), false) => match Fmp4Writer::new(&s.params, source.info().fps) {
                 Ok((writer, init)) => {

@@ -57,7 +57,7 @@ pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
 pub use frame::{Frame, Picture, rgb_to_jpeg};
 pub use image_dir::ImageDirSource;
-pub use live::{LatestFrame, LiveVideo, VideoEvent, VideoSubscription};
+pub use live::{LatestFrame, LiveFeed, LiveVideo, VideoEvent, VideoSubscription};
 pub use mask::{MaskPainter, PrivacyMask};
 pub use motion::MotionMeter;
 pub use record::{

@@ -36,6 +36,15 @@ impl LatestFrame {
     }
 }
 
+/// What live view reads from one camera: its newest frame (MJPEG) and its own video (fMP4).
+#[derive(Debug, Clone, Default)]
+pub struct LiveFeed {
+    /// The newest frame, masked when the camera has a privacy mask.
+    pub frame: Arc<LatestFrame>,
+    /// The camera's own H.264 as fMP4 (H.264 cameras without a mask).
+    pub video: Arc<LiveVideo>,
+}
+
 /// Most bytes of the current keyframe's run of fragments kept for viewers who join: a camera
 /// with very long keyframe intervals makes them wait for the next keyframe instead.
 const MAX_BACKLOG_BYTES: usize = 8 << 20;
@@ -183,5 +192,109 @@ impl LiveVideo {
         state.backlog.clear();
         state.backlog_bytes = 0;
         let _ = events.send(VideoEvent::Unavailable(why));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn init(codec: &str) -> InitSegment {
+        InitSegment {
+            codec: codec.into(),
+            width: 640,
+            height: 360,
+            bytes: bytes::Bytes::from_static(b"init"),
+        }
+    }
+
+    fn frame(key: bool, t: u64, size: usize) -> Fragment {
+        Fragment {
+            key,
+            decode_time: t,
+            bytes: vec![0; size].into(),
+        }
+    }
+
+    fn fragments(events: &mut broadcast::Receiver<VideoEvent>) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            match e {
+                VideoEvent::Fragment(f) => out.push(f.decode_time),
+                VideoEvent::Init(i) => out.push(1_000_000 + i.codec.len() as u64),
+                VideoEvent::Unavailable(_) => out.push(u64::MAX),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_viewer_joins_at_the_newest_keyframe_and_misses_nothing_after() {
+        let video = LiveVideo::default();
+        assert!(
+            video.subscribe().is_err(),
+            "nothing before the camera starts"
+        );
+        video.begin(Ok(init("avc1.64001e")));
+        video.fragment(frame(false, 0, 10)); // before any keyframe: not a place to start
+        assert!(video.subscribe().unwrap().backlog.is_empty());
+        for (i, key) in [true, false, false, true, false].into_iter().enumerate() {
+            video.fragment(frame(key, 10 + i as u64, 10));
+        }
+        let mut sub = video.subscribe().unwrap();
+        let backlog: Vec<u64> = sub.backlog.iter().map(|f| f.decode_time).collect();
+        assert_eq!(backlog, vec![13, 14], "from the newest keyframe");
+        video.fragment(frame(false, 15, 10));
+        assert_eq!(fragments(&mut sub.events), vec![15]);
+        assert_eq!(video.viewers(), 1);
+    }
+
+    #[test]
+    fn a_looping_file_continues_and_other_parameters_start_a_new_stream() {
+        let video = LiveVideo::default();
+        video.begin(Ok(init("avc1.64001e")));
+        let mut sub = video.subscribe().unwrap();
+        video.begin(Ok(init("avc1.64001e")));
+        assert_eq!(
+            fragments(&mut sub.events),
+            Vec::<u64>::new(),
+            "the same stream goes on"
+        );
+        video.begin(Ok(init("avc1.4d4028")));
+        assert_eq!(
+            fragments(&mut sub.events),
+            vec![1_000_000 + 11],
+            "a new init segment"
+        );
+        video.end("the camera's stream ended");
+        assert_eq!(fragments(&mut sub.events), vec![u64::MAX]);
+        assert!(video.subscribe().unwrap_err().contains("ended"));
+        video.fragment(frame(true, 1, 1));
+        assert!(video.subscribe().is_err(), "no fragments without a stream");
+    }
+
+    #[test]
+    fn the_backlog_is_bounded_and_a_slow_viewer_lags_instead_of_queueing() {
+        let video = LiveVideo::default();
+        video.begin(Ok(init("avc1.64001e")));
+        video.fragment(frame(true, 0, MAX_BACKLOG_BYTES / 2));
+        video.fragment(frame(false, 1, MAX_BACKLOG_BYTES / 2));
+        video.fragment(frame(false, 2, 1));
+        assert!(
+            video.subscribe().unwrap().backlog.is_empty(),
+            "over the bound: new viewers wait for the next keyframe"
+        );
+        video.fragment(frame(true, 3, 1));
+        assert_eq!(video.subscribe().unwrap().backlog.len(), 1);
+        let mut slow = video.subscribe().unwrap().events;
+        for t in 0..(CHANNEL_FRAGMENTS as u64 + 10) {
+            video.fragment(frame(t % 50 == 0, 10 + t, 1));
+        }
+        assert!(matches!(
+            slow.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(10))
+        ));
     }
 }

@@ -66,7 +66,7 @@ fn a_cameras_own_h264_is_sent_as_fmp4_that_decodes_frame_for_frame_across_loops(
         );
     }
     let path = dir.path().join("live.mp4");
-    let mut bytes = sub.init.bytes.clone();
+    let mut bytes = sub.init.bytes.to_vec();
     for f in &fragments {
         bytes.extend_from_slice(&f.bytes);
     }

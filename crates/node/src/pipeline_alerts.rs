@@ -97,8 +97,8 @@ impl PipelineAlerts {
     /// feed live view.
     pub fn attach(&mut self, pipeline: &RunningPipeline) {
         self.recorders = pipeline.clips.clone();
-        for (camera, latest) in &pipeline.live {
-            self.feeds.set_live_source(camera, latest.clone());
+        for (camera, feed) in &pipeline.live {
+            self.feeds.set_live_source(camera, feed.clone());
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use fightwatch_capture::{
-    Camera, CameraConfig, ClipControl, ClipReport, LatestFrame, Pacing, RecordConfig,
+    Camera, CameraConfig, ClipControl, ClipReport, LiveFeed, Pacing, RecordConfig,
 };
 use fightwatch_inference::{
     ModelPackage, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary, resize_spec,
@@ -81,8 +81,8 @@ pub struct RunningPipeline {
     pub events: Receiver<PipelineEvent>,
     /// Each recording camera's clip control.
     pub clips: HashMap<String, ClipControl>,
-    /// Each camera's newest frame, for live view.
-    pub live: HashMap<String, Arc<LatestFrame>>,
+    /// Each camera's newest frame and own video, for live view.
+    pub live: HashMap<String, LiveFeed>,
     thread: std::thread::JoinHandle<(
         Result<PipelineSummary, fightwatch_inference::Error>,
         ModelPackage,
@@ -123,7 +123,7 @@ impl RunningPipeline {
             if let Some(control) = camera.clips() {
                 clips.insert(c.name().to_string(), control.clone());
             }
-            live.insert(c.name().to_string(), camera.latest().clone());
+            live.insert(c.name().to_string(), camera.live_feed());
             running.push(camera);
         }
         drop((status_tx, reports_tx));

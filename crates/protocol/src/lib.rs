@@ -28,8 +28,8 @@ pub mod typescript;
 
 pub use messages::{
     AlertEscalated, AlertStatus, AlertUpdate, CameraMetrics, CameraState, ChatMessage,
-    ClientMessage, ClipInfo, Detection, FalseAlarmReason, FightAlert, Metrics, Outcome,
-    ServerMessage, private_room,
+    ClientMessage, ClipInfo, Detection, FalseAlarmReason, FightAlert, LiveVideoMessage, Metrics,
+    Outcome, ServerMessage, private_room,
 };
 pub use operations::{TargetStatus, TuneCandidate, TuneProposal, TuneReport};
 pub use rest::{

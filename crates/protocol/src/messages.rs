@@ -490,3 +490,26 @@ pub fn private_room(a: &str, b: &str) -> String {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
     format!("dm:{x}:{y}")
 }
+
+/// Text messages of a camera's live video socket (`/api/cameras/{name}/live.ws`); the binary
+/// messages between them are fragmented MP4 (an init segment right after `stream`, then one
+/// `moof` + `mdat` per frame).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveVideoMessage {
+    /// A stream starts: the next binary message is its init segment.
+    Stream {
+        /// RFC 6381 codec, for `MediaSource.isTypeSupported` (e.g. `avc1.64001e`).
+        codec: String,
+        /// Picture width.
+        width: u32,
+        /// Picture height.
+        height: u32,
+    },
+    /// No video to send (a privacy mask, a codec other than H.264, a camera offline or on
+    /// another node): use the MJPEG live view. The socket closes after it.
+    Unavailable {
+        /// Why, for people.
+        reason: String,
+    },
+}

@@ -29,6 +29,7 @@ pub fn declarations() -> String {
         crate::Metrics::decl(&cfg),
         crate::ServerMessage::decl(&cfg),
         crate::ClientMessage::decl(&cfg),
+        crate::LiveVideoMessage::decl(&cfg),
         crate::Detection::decl(&cfg),
         crate::IncidentEvent::decl(&cfg),
         crate::AlertRecord::decl(&cfg),

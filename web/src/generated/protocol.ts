@@ -407,6 +407,24 @@ to: string,
  */
 text: string, } | { "type": "fight_detected" } & Detection;
 
+export type LiveVideoMessage = { "type": "stream", 
+/**
+ * RFC 6381 codec, for `MediaSource.isTypeSupported` (e.g. `avc1.64001e`).
+ */
+codec: string, 
+/**
+ * Picture width.
+ */
+width: number, 
+/**
+ * Picture height.
+ */
+height: number, } | { "type": "unavailable", 
+/**
+ * Why, for people.
+ */
+reason: string, };
+
 export type Detection = { 
 /**
  * Camera name.

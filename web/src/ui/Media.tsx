@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { clipUrl, liveUrl } from "../alerts";
+import { clipUrl, liveUrl, liveVideoUrl } from "../alerts";
+import { LiveVideoPlayer, mseSupported } from "../livevideo";
 import type { ClipInfo } from "../protocol";
 
 /** Where a mark sits on the clip's bar, as a CSS percentage. */
@@ -64,13 +65,33 @@ export function ClipPlayer({ id, clip, camera }: { id: string; clip: ClipInfo; c
   );
 }
 
-/** A camera's live view (MJPEG); the stream closes when this unmounts. */
+/** A camera's live view: its own H.264 through Media Source Extensions where the server has
+ * it and the browser plays it, else MJPEG (privacy-masked cameras always: the mask is burnt
+ * into the JPEGs). The stream closes when this unmounts. */
 export function LiveView({ camera }: { camera: string }) {
+  const [mode, setMode] = useState<"video" | "mjpeg">(mseSupported() ? "video" : "mjpeg");
   const [state, setState] = useState<"loading" | "live" | "failed">("loading");
+  const [why, setWhy] = useState<string | null>(null);
+  const video = useRef<HTMLVideoElement>(null);
+  useEffect(() => {
+    const element = video.current;
+    if (mode !== "video" || !element) return;
+    const player = new LiveVideoPlayer(element, liveVideoUrl(camera), {
+      playing: () => setState("live"),
+      unavailable: (reason) => {
+        setWhy(reason);
+        setState("loading");
+        setMode("mjpeg");
+      },
+    });
+    return () => player.close();
+  }, [camera, mode]);
   return (
-    <figure class="live">
+    <figure class="live" data-live-mode={mode}>
       {state === "failed" ? (
         <div class="thumb-none big">No live view: the camera may be offline or run on another node.</div>
+      ) : mode === "video" ? (
+        <video ref={video} class="live-video" muted autoplay playsInline aria-label={`Live video of ${camera}`} />
       ) : (
         <img
           class="live-img"
@@ -82,6 +103,12 @@ export function LiveView({ camera }: { camera: string }) {
       )}
       <figcaption class="muted">
         {state === "live" ? <span class="badge cam-online">live</span> : state === "loading" ? "connecting…" : null} {camera}
+        {state === "live" && (
+          <span class="live-mode" title={why ?? undefined}>
+            {" "}
+            · {mode === "video" ? "camera's own video" : why ? `JPEG frames: ${why}` : "JPEG frames"}
+          </span>
+        )}
       </figcaption>
     </figure>
   );

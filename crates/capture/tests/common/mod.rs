@@ -280,7 +280,7 @@ pub fn record_live_video(
         }
     }
     let path = dir.join(format!("{}.mp4", camera.name()));
-    let mut bytes = sub.init.bytes.clone();
+    let mut bytes = sub.init.bytes.to_vec();
     for f in &fragments {
         bytes.extend_from_slice(&f.bytes);
     }
