@@ -21,6 +21,49 @@ pub(crate) const BOUNDARY: &str = "fightwatchframe";
 const MAX_WIDTH: u32 = 1280;
 const JPEG_QUALITY: u8 = 75;
 
+/// Why a live view ended without its viewer leaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ViewEnd {
+    /// The viewer's session was revoked or its token expired.
+    Session,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// Resolves when a live view must end: `session` is revoked or its token expires (`None`:
+/// another node's viewer, whose node watches its session), or the server stops. Subscribes
+/// at once, so nothing that happens between this call and the first poll is missed.
+pub(crate) fn view_ends(
+    hub: Arc<crate::Hub>,
+    session: Option<crate::Claims>,
+) -> impl std::future::Future<Output = ViewEnd> + Send + 'static {
+    let mut closing = hub.closing.subscribe();
+    let mut revocations = hub.revocations.subscribe();
+    closing.borrow_and_update();
+    revocations.borrow_and_update();
+    // The token's own end: a stream must not outlive what let it in.
+    let until = match &session {
+        Some(claims) => crate::ws::token_end(claims.exp),
+        None => tokio::time::Instant::now() + Duration::from_secs(86_400),
+    };
+    async move {
+        loop {
+            tokio::select! {
+                Ok(()) = revocations.changed() => {
+                    if let Some(claims) = &session
+                        && !hub.session_is_live(claims).await
+                    {
+                        return ViewEnd::Session;
+                    }
+                }
+                // The guard `wait_for` returns is not `Send`: drop it inside.
+                _ = async { closing.wait_for(|c| *c).await.map(|_| ()) } => return ViewEnd::Shutdown,
+                () = tokio::time::sleep_until(until) => return ViewEnd::Session,
+            }
+        }
+    }
+}
+
 /// The live streams of this node's cameras.
 pub(crate) struct LiveStreams {
     period: Duration,

@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::Hub;
 use crate::extract::{ApiError, VisibleCamera};
+use crate::live::ViewEnd;
 
 /// A camera's live video (WebSocket). Text messages are [`LiveVideoMessage`]s; binary ones
 /// are fMP4: the init segment after each `stream`, then one fragment per frame. Counted
@@ -126,11 +127,10 @@ impl Viewer {
                 return None;
             }
         }
-        let mut closing = self.hub.closing.subscribe();
-        let mut revocations = self.hub.revocations.subscribe();
-        closing.borrow_and_update();
-        revocations.borrow_and_update();
-        let until = crate::ws::token_end(self.claims.exp);
+        let mut ended = std::pin::pin!(crate::live::view_ends(
+            self.hub.clone(),
+            Some(self.claims.clone())
+        ));
         let mut gate = KeyframeGate::default();
         loop {
             tokio::select! {
@@ -164,17 +164,10 @@ impl Viewer {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
                     Some(Ok(_)) => {}
                 },
-                Ok(()) = revocations.changed() => {
-                    if !self.hub.session_is_live(&self.claims).await {
-                        return Some((crate::ws::CLOSE_REVOKED, "session ended: sign in again"));
-                    }
-                }
-                _ = async { closing.wait_for(|c| *c).await.map(|_| ()) } => {
-                    return Some((1001, "server shutting down"));
-                }
-                () = tokio::time::sleep_until(until) => {
-                    return Some((crate::ws::CLOSE_REVOKED, "session ended: sign in again"));
-                }
+                end = &mut ended => return Some(match end {
+                    ViewEnd::Session => (crate::ws::CLOSE_REVOKED, "session ended: sign in again"),
+                    ViewEnd::Shutdown => (1001, "server shutting down"),
+                }),
             }
         }
     }

@@ -174,30 +174,18 @@ pub(crate) async fn local_live(
         tracing::error!(error = %e, "Cannot start a live view encoder.");
         ApiError::internal()
     })?;
-    let mut closing = hub.closing.subscribe();
-    let mut revocations = hub.revocations.subscribe();
-    closing.borrow_and_update();
-    revocations.borrow_and_update();
-    // The token's own end: a stream must not outlive what let it in.
-    let until = match &session {
-        Some(claims) => crate::ws::token_end(claims.exp),
-        None => tokio::time::Instant::now() + std::time::Duration::from_secs(86_400),
-    };
     let stall = hub.config.live_stall_timeout;
     let viewer = LiveViewer {
         frames,
-        closing,
-        revocations,
-        hub,
+        ended: Box::pin(crate::live::view_ends(hub, session)),
         user,
-        session,
         _slot: slot,
     };
     // A task hands frames to the response one at a time. The body is polled only as the
     // socket drains, so a viewer that stops reading leaves a frame untaken: after `stall` the
     // task ends, giving back its place, the encoder and the user's quota, and the body ends.
     let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(1);
-    tokio::spawn(viewer.pump(tx, until, stall));
+    tokio::spawn(viewer.pump(tx, stall));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         let part = rx.recv().await?;
         Some((Ok::<_, std::io::Error>(part), rx))
@@ -225,24 +213,7 @@ fn guard_stream(
 ) -> Response {
     use futures_util::StreamExt;
     let (parts, body) = upstream.into_parts();
-    let until = crate::ws::token_end(claims.exp);
-    let mut closing = hub.closing.subscribe();
-    let mut revocations = hub.revocations.subscribe();
-    closing.borrow_and_update();
-    revocations.borrow_and_update();
-    let ended = Box::pin(async move {
-        loop {
-            tokio::select! {
-                Ok(()) = revocations.changed() => {
-                    if !hub.session_is_live(&claims).await {
-                        return;
-                    }
-                }
-                _ = async { closing.wait_for(|c| *c).await.map(|_| ()) } => return,
-                () = tokio::time::sleep_until(until) => return,
-            }
-        }
-    });
+    let ended = Box::pin(crate::live::view_ends(hub, Some(claims)));
     let stream = body.into_data_stream().take_until(ended).map(move |chunk| {
         let _holds = &slot;
         chunk
@@ -253,24 +224,20 @@ fn guard_stream(
 /// One live viewer's stream state.
 struct LiveViewer {
     frames: tokio::sync::watch::Receiver<Option<axum::body::Bytes>>,
-    closing: tokio::sync::watch::Receiver<bool>,
-    revocations: tokio::sync::watch::Receiver<u64>,
-    hub: Arc<Hub>,
+    /// Ends when the viewer's session does, or the server stops.
+    ended: std::pin::Pin<Box<dyn std::future::Future<Output = crate::live::ViewEnd> + Send>>,
     /// Who watches (for the log).
     user: String,
-    /// The viewer's session, checked when sessions are revoked (`None`: another node checks).
-    session: Option<crate::Claims>,
     _slot: crate::live::ViewerSlot,
 }
 
 impl LiveViewer {
     /// Sends the newest frame whenever the response can take one, until the viewer leaves,
-    /// stops reading for `stall`, its session ends (revoked, or its token expires at `until`),
-    /// or the server stops.
+    /// stops reading for `stall`, its session ends (revoked, or its token expired), or the
+    /// server stops.
     async fn pump(
         mut self,
         tx: tokio::sync::mpsc::Sender<axum::body::Bytes>,
-        until: tokio::time::Instant,
         stall: std::time::Duration,
     ) {
         loop {
@@ -280,16 +247,7 @@ impl LiveViewer {
                         return;
                     }
                 }
-                Ok(()) = self.revocations.changed() => {
-                    if let Some(claims) = &self.session
-                        && !self.hub.session_is_live(claims).await
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                _ = async { self.closing.wait_for(|c| *c).await.map(|_| ()) } => return,
-                () = tokio::time::sleep_until(until) => return,
+                _ = &mut self.ended => return,
             }
             // A new frame: wait for room (the previous one taken), newest wins meanwhile.
             let permit = tokio::select! {
@@ -301,8 +259,7 @@ impl LiveViewer {
                         return;
                     }
                 },
-                _ = async { self.closing.wait_for(|c| *c).await.map(|_| ()) } => return,
-                () = tokio::time::sleep_until(until) => return,
+                _ = &mut self.ended => return,
             };
             if let Some(part) = self.frames.borrow_and_update().clone() {
                 permit.send(part);

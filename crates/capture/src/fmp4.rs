@@ -452,4 +452,40 @@ mod tests {
             Err(Fmp4Error::ParameterSets(_))
         ));
     }
+
+    #[test]
+    fn hostile_stream_bytes_are_errors_or_dropped_never_panics() {
+        // Extradata and packets come from the camera: truncated, garbage or adversarial bytes
+        // must not panic (live view then falls back to MJPEG, or the frame is dropped).
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    // Many zeros and ones: start codes and NAL headers turn up often.
+                    [0, 0, 1, 0x67, 0x68, (seed >> 32) as u8][(seed % 6) as usize]
+                })
+                .collect()
+        };
+        for n in [0, 1, 2, 3, 4, 5, 7, 16, 64, 300] {
+            for _ in 0..50 {
+                let bytes = noise(n);
+                let _ = avc_config(&bytes);
+                let mut avcc = bytes.clone();
+                if let Some(b) = avcc.first_mut() {
+                    *b = 1; // claims to be an avcC record
+                }
+                let _ = avc_config(&avcc);
+                let out = annex_b_to_length_prefixed(&bytes);
+                assert!(out.len() <= bytes.len() + 4 * (bytes.len() / 3 + 1));
+            }
+        }
+        assert!(matches!(avc_config(&[]), Err(Fmp4Error::ParameterSets(_))));
+        assert!(matches!(
+            avc_config(&[1, 0x64]),
+            Err(Fmp4Error::ParameterSets(_))
+        ));
+    }
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{decoded_frames, decodes_cleanly, repo};
+use common::{decoded_frames, decodes_cleanly, repo, write_fmp4};
 use fightwatch_capture::{Camera, CameraConfig, Pacing, PrivacyMask, VideoEvent};
 
 fn file_camera(name: &str, fixture: &str) -> CameraConfig {
@@ -66,11 +66,7 @@ fn a_cameras_own_h264_is_sent_as_fmp4_that_decodes_frame_for_frame_across_loops(
         );
     }
     let path = dir.path().join("live.mp4");
-    let mut bytes = sub.init.bytes.to_vec();
-    for f in &fragments {
-        bytes.extend_from_slice(&f.bytes);
-    }
-    std::fs::write(&path, bytes).unwrap();
+    write_fmp4(&sub.init, &fragments, &path);
     decodes_cleanly(&path);
     assert_eq!(decoded_frames(&path), fragments.len() as u64);
     // No re-encoding: the fragments carry the file's own bytes (plus ~100 bytes of boxes each).

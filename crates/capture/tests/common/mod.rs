@@ -280,12 +280,21 @@ pub fn record_live_video(
         }
     }
     let path = dir.join(format!("{}.mp4", camera.name()));
-    let mut bytes = sub.init.bytes.to_vec();
-    for f in &fragments {
+    write_fmp4(&sub.init, &fragments, &path);
+    (sub.init, fragments, path)
+}
+
+/// An init segment and its fragments as one MP4 file.
+pub fn write_fmp4(
+    init: &fightwatch_capture::fmp4::InitSegment,
+    fragments: &[Arc<fightwatch_capture::fmp4::Fragment>],
+    path: &Path,
+) {
+    let mut bytes = init.bytes.to_vec();
+    for f in fragments {
         bytes.extend_from_slice(&f.bytes);
     }
-    std::fs::write(&path, bytes).unwrap();
-    (sub.init, fragments, path)
+    std::fs::write(path, bytes).unwrap();
 }
 
 /// Frames ffprobe decodes in `path`.
