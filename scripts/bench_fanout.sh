@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fan-out side by side: the same client (fightwatch-loadgen) and the same load against
 #   fightwatch    `fightwatch serve` (auth, per-dashboard permissions, every alert stored first)
+#   fightwatch-socketio   the same server's Socket.IO endpoint (/socket.io/), same checks
 #   floor         a minimal tokio-tungstenite broadcaster (crates/loadgen/src/bin/broadcast-floor.rs:
 #                 no auth, no store, one shared frame per alert) - what the machine can do
 #   ws            the guide's Node `ws` server (scripts/bench_fanout/ws_server.mjs)
@@ -21,7 +22,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-SERVERS=${SERVERS:-"fightwatch floor ws socketio"}
+SERVERS=${SERVERS:-"fightwatch fightwatch-socketio floor ws socketio"}
 LOADS=${LOADS-"1000:50:50 10000:20:4"}   # dashboards:alerts:rate
 SURGE=${SURGE:-10000}
 ulimit -n "$(ulimit -Hn)"
@@ -45,7 +46,7 @@ for load in $LOADS; do
     url="ws://127.0.0.1:$port/ws"
     tokens=(--token none --publisher-token none)
     case "$kind" in
-      fightwatch)
+      fightwatch|fightwatch-socketio)
         data=$(mktemp -d)
         RUST_LOG=warn target/release/fightwatch serve --bind "127.0.0.1:$port" --data-dir "$data" \
           --max-connections-per-ip 20000 --max-websockets 20000 --max-http-connections-per-ip 1024 \
@@ -57,6 +58,10 @@ for load in $LOADS; do
         for k in 1 2 3 4; do
           tokens+=(--publisher-token "$(target/release/fightwatch token --user "cam$k" --role detector --data-dir "$data")")
         done
+        if [ "$kind" = fightwatch-socketio ]; then
+          dialect=socketio
+          url="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket"
+        fi
         ;;
       floor)
         target/release/broadcast-floor "127.0.0.1:$port" &

@@ -56,7 +56,8 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     crate::extract::ApiError::new(status, message).into_response()
 }
 
-/// Refuses state-changing requests from foreign origins (403) or without a JSON body type (415).
+/// Refuses state-changing requests from foreign origins (403) or without a JSON body type (415,
+/// except Socket.IO's long-polling).
 pub(crate) async fn state_changes(
     State(hub): State<Arc<Hub>>,
     req: Request,
@@ -75,6 +76,11 @@ pub(crate) async fn state_changes(
         .is_some_and(|v| v.as_bytes() == b"cross-site")
     {
         return refuse(StatusCode::FORBIDDEN, "cross-site request");
+    }
+    // Engine.IO's long-polling posts its own text framing; its origin was checked above, and
+    // a post names a session only the handshake's reader knows.
+    if req.uri().path().starts_with(crate::socketio::PATH) {
+        return next.run(req).await;
     }
     let json = req
         .headers()

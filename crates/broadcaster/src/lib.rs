@@ -99,6 +99,8 @@ mod push;
 mod relay;
 mod rest;
 mod rooms;
+mod session;
+mod socketio;
 mod tune;
 pub mod users;
 mod ws;
@@ -137,7 +139,10 @@ pub fn app(hub: Arc<Hub>) -> Router {
         ),
         None => router,
     };
+    // Socket.IO answers `/socket.io/` itself (no route matches it, so it wraps the fallback
+    // too); everything else passes through.
     let mut router = router
+        .layer(socketio::layer(&hub))
         .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             guard::state_changes,

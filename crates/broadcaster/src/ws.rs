@@ -1,16 +1,14 @@
 //! `GET /ws`: one task per dashboard connection.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use crate::rooms::is_feed_room;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fightwatch_protocol::{AlertUpdate, ClientMessage, ServerMessage};
+use fightwatch_protocol::{ClientMessage, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -18,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::auth::Claims;
 use crate::extract::ApiError;
 use crate::hub::Hub;
+use crate::session::{self, Admitted, Refusal, View};
 
 /// Close code for a client that fell too far behind; it should reconnect and `resume`.
 pub const CLOSE_LAGGING: u16 = 4008;
@@ -99,26 +98,14 @@ pub async fn handler(
             let _slot = slot;
             let mut session = Session::new(hub, claims);
             if let Err(e) = session.run(socket, q.after_seq).await {
-                tracing::debug!(user = %session.claims.sub, error = %e, "WebSocket session ended.");
+                tracing::debug!(user = %session.view.claims.sub, error = %e, "WebSocket session ended.");
             }
         }))
 }
 
-/// Alerts a connection remembers for routing updates that do not name their camera (stored by
-/// older versions); an update of an older alert then reaches unrestricted clients only.
-const ROUTED_ALERTS: usize = 1024;
-
 struct Session {
     hub: Arc<Hub>,
-    claims: Claims,
-    rooms: HashSet<String>,
-    /// The newest alerts this client was sent: id → (camera, site), to route their updates
-    /// (at most [`ROUTED_ALERTS`]: a console open for weeks must not grow without bound).
-    alerts: HashMap<String, (String, String)>,
-    /// `alerts`' ids, oldest first.
-    alert_order: VecDeque<String>,
-    /// Highest seq sent: anything at or below it is never sent again.
-    sent: u64,
+    view: View,
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
@@ -127,69 +114,7 @@ impl Session {
     fn new(hub: Arc<Hub>, claims: Claims) -> Self {
         Self {
             hub,
-            claims,
-            rooms: HashSet::new(),
-            alerts: HashMap::new(),
-            alert_order: VecDeque::new(),
-            sent: 0,
-        }
-    }
-
-    fn visible(&mut self, msg: &ServerMessage) -> bool {
-        if !self.claims.role.can_view() {
-            return matches!(
-                msg,
-                ServerMessage::Error { .. } | ServerMessage::WelcomeMessage { .. }
-            );
-        }
-        // Only `camera:` and `site:` rooms narrow the feed; chat rooms do not.
-        let unfiltered = |rooms: &HashSet<String>| !rooms.iter().any(|r| is_feed_room(r));
-        // Compared in place: no string is built per event and connection.
-        let in_rooms = |rooms: &HashSet<String>, camera: &str, site: &str| {
-            unfiltered(rooms)
-                || rooms.iter().any(|r| {
-                    r.strip_prefix("camera:") == Some(camera)
-                        || r.strip_prefix("site:") == Some(site)
-                })
-        };
-        match msg {
-            ServerMessage::FightAlert(a) => {
-                let ok =
-                    self.claims.may_see(&a.camera) && in_rooms(&self.rooms, &a.camera, &a.site);
-                if ok
-                    && self
-                        .alerts
-                        .insert(a.id.clone(), (a.camera.clone(), a.site.clone()))
-                        .is_none()
-                {
-                    self.alert_order.push_back(a.id.clone());
-                    if self.alert_order.len() > ROUTED_ALERTS
-                        && let Some(old) = self.alert_order.pop_front()
-                    {
-                        self.alerts.remove(&old);
-                    }
-                }
-                ok
-            }
-            ServerMessage::AlertEscalated(e) => {
-                self.claims.may_see(&e.camera) && in_rooms(&self.rooms, &e.camera, &e.site)
-            }
-            ServerMessage::AlertUpdate(u) if !u.camera.is_empty() => {
-                self.claims.may_see(&u.camera) && in_rooms(&self.rooms, &u.camera, &u.site)
-            }
-            // Updates stored before they named their camera: route by the alert when this
-            // connection saw it, else only to unrestricted, unfiltered clients.
-            ServerMessage::AlertUpdate(u) => match self.alerts.get(&u.id) {
-                Some((camera, site)) => {
-                    self.claims.may_see(camera) && in_rooms(&self.rooms, camera, site)
-                }
-                None => self.claims.cameras.is_none() && unfiltered(&self.rooms),
-            },
-            ServerMessage::CameraStatus(c) => self.claims.may_see(&c.camera),
-            ServerMessage::ReceiveMessage(m) => {
-                crate::rooms::reaches(&self.rooms, &self.claims.sub, &m.room)
-            }
-            _ => true,
+            view: View::new(claims),
         }
     }
 
@@ -204,33 +129,14 @@ impl Session {
         msg: &ServerMessage,
         json: Option<&axum::extract::ws::Utf8Bytes>,
     ) -> Result<(), axum::Error> {
-        if let Some(seq) = msg.seq() {
-            if seq <= self.sent {
-                return Ok(());
-            }
-            self.sent = seq;
-        }
-        // Live-only messages (camera_status, metric_update) are filtered too: a restricted
-        // user learns nothing of other cameras, a detector nothing at all.
-        if !self.visible(msg) {
-            return Ok(());
-        }
-        // A camera-restricted user's metrics name only its cameras.
-        let narrowed = match (msg, &self.claims.cameras) {
-            (ServerMessage::MetricUpdate(m), Some(_)) => {
-                let mut m = m.clone();
-                m.cameras.retain(|c| self.claims.may_see(&c.camera));
-                Some(ServerMessage::MetricUpdate(m))
-            }
-            _ => None,
-        };
-        let (msg, json) = match &narrowed {
-            Some(n) => (n, None),
-            None => (msg, json),
+        let (msg, json) = match self.view.admit(msg) {
+            None => return Ok(()),
+            Some(Admitted::AsIs(msg)) => (Cow::Borrowed(msg), json),
+            Some(Admitted::Narrowed(n)) => (Cow::Owned(n), None),
         };
         let text = match json {
             Some(j) => j.clone(),
-            None => serde_json::to_string(msg)
+            None => serde_json::to_string(&*msg)
                 .unwrap_or_else(|e| {
                     tracing::error!(error = %e, "Cannot serialise a message.");
                     r#"{"type":"error","code":"internal","message":"internal error"}"#.into()
@@ -249,17 +155,11 @@ impl Session {
     async fn error(
         &mut self,
         sink: &mut Sink,
-        code: &str,
+        code: &'static str,
         message: String,
     ) -> Result<(), axum::Error> {
-        self.send(
-            sink,
-            &ServerMessage::Error {
-                code: code.into(),
-                message,
-            },
-        )
-        .await
+        self.send(sink, &Refusal::new(code, message).to_message())
+            .await
     }
 
     /// Sends every stored event after `after`, page by page; a client further behind than
@@ -273,7 +173,7 @@ impl Session {
     ) -> Result<(), axum::Error> {
         let behind = position.saturating_sub(after);
         if behind > self.hub.config.max_resume_events {
-            self.sent = self.sent.max(position);
+            self.view.sent = self.view.sent.max(position);
             return self
                 .error(
                     sink,
@@ -299,7 +199,7 @@ impl Session {
             let Some(last) = page.last().and_then(ServerMessage::seq) else {
                 return Ok(());
             };
-            self.sent = self.sent.min(cursor);
+            self.view.sent = self.view.sent.min(cursor);
             for msg in &page {
                 self.send(sink, msg).await?;
             }
@@ -307,39 +207,9 @@ impl Session {
         }
     }
 
-    async fn chat(&mut self, sink: &mut Sink, room: &str, text: &str) -> Result<(), axum::Error> {
-        let text = text.trim();
-        if text.is_empty() || text.chars().count() > 2000 {
-            return self
-                .error(
-                    sink,
-                    "bad_message",
-                    "a message is 1 to 2,000 characters".into(),
-                )
-                .await;
-        }
-        match self
-            .hub
-            .post_message(room, &self.claims.sub.clone(), text)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                tracing::error!(error = %e, "Storing a chat message failed.");
-                self.error(sink, "internal", "internal error".into()).await
-            }
-        }
-    }
-
-    /// Counts a message against the user's rate (over all of its connections, so reconnecting
-    /// does not refill it).
-    fn take_token(&self) -> bool {
-        crate::limits::check(&self.hub.messages, &self.claims.sub).is_ok()
-    }
-
     /// Whether this connection's session is still good; closes it (`CLOSE_REVOKED`) if not.
     async fn still_signed_in(&self, sink: &mut Sink) -> bool {
-        if self.hub.session_is_live(&self.claims).await {
+        if self.hub.session_is_live(&self.view.claims).await {
             return true;
         }
         let frame = CloseFrame {
@@ -375,18 +245,18 @@ impl Session {
         let session = format!("{:016x}", fastrand::u64(..));
         let welcome = ServerMessage::WelcomeMessage {
             session,
-            user: self.claims.sub.clone(),
-            role: self.claims.role,
+            user: self.view.claims.sub.clone(),
+            role: self.view.claims.role,
             server_version: env!("CARGO_PKG_VERSION").into(),
             last_seq: position,
         };
         self.send(&mut sink, &welcome).await?;
-        self.sent = after_seq.unwrap_or(position);
-        Box::pin(self.replay(&mut sink, self.sent, position)).await?;
+        self.view.sent = after_seq.unwrap_or(position);
+        Box::pin(self.replay(&mut sink, self.view.sent, position)).await?;
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
         // The token's own end: no event reaches a client whose token REST would refuse.
-        let expiry = tokio::time::sleep_until(token_end(self.claims.exp));
+        let expiry = tokio::time::sleep_until(token_end(self.view.claims.exp));
         tokio::pin!(expiry);
         loop {
             tokio::select! {
@@ -398,8 +268,8 @@ impl Session {
                 event = rx.recv() => match event {
                     Ok(event) => self.send_with(&mut sink, &event.msg, Some(&event.json)).await?,
                     Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(user = %self.claims.sub, missed = n, "Client fell behind; closing so it resumes.");
-                        let frame = CloseFrame { code: CLOSE_LAGGING, reason: format!("lagging: resume after seq {}", self.sent).into() };
+                        tracing::warn!(user = %self.view.claims.sub, missed = n, "Client fell behind; closing so it resumes.");
+                        let frame = CloseFrame { code: CLOSE_LAGGING, reason: format!("lagging: resume after seq {}", self.view.sent).into() };
                         let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
                         // Read until the client answers the close (or briefly): closing a socket
                         // with unread input makes the kernel reset it, and the client would lose
@@ -417,10 +287,9 @@ impl Session {
                     match incoming {
                         Some(Ok(Message::Text(text))) => Box::pin(self.on_text(&mut sink, text.as_str())).await?,
                         Some(Ok(Message::Binary(_))) => {
-                            if self.take_token() {
-                                self.error(&mut sink, "bad_message", "binary frames are not accepted: send JSON text".into()).await?;
-                            } else {
-                                self.error(&mut sink, "rate_limited", "too many messages".into()).await?;
+                            let refused = session::prepare(&self.hub, &mut self.view, Err("binary frames are not accepted: send JSON text".into()));
+                            if let Err(refusal) = refused {
+                                self.send(&mut sink, &refusal.to_message()).await?;
                             }
                         }
                         Some(Ok(Message::Close(_))) | None => return Ok(()),
@@ -455,93 +324,18 @@ impl Session {
     }
 
     async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<(), axum::Error> {
-        if !self.take_token() {
-            return self
-                .error(sink, "rate_limited", "too many messages: slow down".into())
-                .await;
-        }
-        let msg: ClientMessage = match serde_json::from_str(text) {
-            Ok(m) => m,
-            Err(e) => return self.error(sink, "bad_message", e.to_string()).await,
+        let parsed = serde_json::from_str::<ClientMessage>(text).map_err(|e| e.to_string());
+        let answer = match session::prepare(&self.hub, &mut self.view, parsed) {
+            Ok(None) => Ok(()),
+            Ok(Some(ClientMessage::Resume { after_seq })) => {
+                return self.resume(sink, after_seq).await;
+            }
+            Ok(Some(msg)) => session::execute(&self.hub, &self.view.claims, msg).await,
+            Err(refusal) => Err(refusal),
         };
-        match msg {
-            ClientMessage::JoinRoom { room } => self.join_room(sink, room).await,
-            ClientMessage::LeaveRoom { room } => {
-                self.rooms.remove(&room);
-                Ok(())
-            }
-            ClientMessage::Resume { after_seq } => self.resume(sink, after_seq).await,
-            ClientMessage::SendMessage { room, text } => self.send_message(sink, room, text).await,
-            ClientMessage::PrivateMessage { to, text } => {
-                self.private_message(sink, to, text).await
-            }
-            ClientMessage::FightDetected(detection) => self.fight_detected(sink, detection).await,
-            ClientMessage::AckAlert { id, note } => {
-                let claims = self.claims.clone();
-                let hub = self.hub.clone();
-                self.workflow(sink, hub.acknowledge(&claims, &id, note))
-                    .await
-            }
-            ClientMessage::TakeAlert { id } => {
-                let claims = self.claims.clone();
-                let hub = self.hub.clone();
-                self.workflow(sink, hub.assign(&claims, &id, None)).await
-            }
-            ClientMessage::AssignAlert { id, to } => {
-                let claims = self.claims.clone();
-                let hub = self.hub.clone();
-                self.workflow(sink, hub.assign(&claims, &id, Some(&to)))
-                    .await
-            }
-            ClientMessage::ResolveAlert {
-                id,
-                outcome,
-                reason,
-                note,
-            } => {
-                let claims = self.claims.clone();
-                let hub = self.hub.clone();
-                self.workflow(sink, hub.resolve(&claims, &id, outcome, reason, note))
-                    .await
-            }
-        }
-    }
-
-    /// `join_room`: a room this user may use, within the per-connection limit.
-    async fn join_room(&mut self, sink: &mut Sink, room: String) -> Result<(), axum::Error> {
-        match crate::rooms::may_use(&self.hub, &self.claims, &room) {
-            Ok(()) if self.rooms.contains(&room) => Ok(()),
-            Ok(()) if self.rooms.len() >= self.hub.config.max_rooms_per_connection => {
-                self.error(
-                    sink,
-                    "too_many_rooms",
-                    format!(
-                        "a connection joins at most {} rooms",
-                        self.hub.config.max_rooms_per_connection
-                    ),
-                )
-                .await
-            }
-            Ok(()) => {
-                self.rooms.insert(room);
-                Ok(())
-            }
-            // A room of a camera or site this user may not see, or someone else's
-            // conversation: joining would let this client read it.
-            Err(crate::rooms::RoomRefusal::Forbidden) => {
-                self.error(sink, "forbidden", format!("{room:?} is not your room"))
-                    .await
-            }
-            Err(crate::rooms::RoomRefusal::Malformed) => {
-                self.error(
-                    sink,
-                    "bad_room",
-                    "a room is camera:NAME, site:NAME, chat:SITE or a chat room name \
-                     (letters, digits, - _ : ., up to 128)"
-                        .into(),
-                )
-                .await
-            }
+        match answer {
+            Ok(()) => Ok(()),
+            Err(refusal) => self.send(sink, &refusal.to_message()).await,
         }
     }
 
@@ -555,135 +349,6 @@ impl Session {
             }
         };
         self.replay(sink, after_seq, position).await
-    }
-
-    /// `send_message` to a room this client joined (viewers and up).
-    async fn send_message(
-        &mut self,
-        sink: &mut Sink,
-        room: String,
-        text: String,
-    ) -> Result<(), axum::Error> {
-        if !self.claims.role.can_view() {
-            return self
-                .error(sink, "forbidden", "detectors cannot chat".into())
-                .await;
-        }
-        if !self.rooms.contains(&room) {
-            return self
-                .error(
-                    sink,
-                    "bad_room",
-                    format!("join {room:?} before posting to it"),
-                )
-                .await;
-        }
-        self.chat(sink, &room, &text).await
-    }
-
-    /// `private_message` to an existing user, in the pair's `dm:` room.
-    async fn private_message(
-        &mut self,
-        sink: &mut Sink,
-        to: String,
-        text: String,
-    ) -> Result<(), axum::Error> {
-        if !self.claims.role.can_view() || !crate::users::valid_user_name(&to) {
-            return self
-                .error(
-                    sink,
-                    "bad_message",
-                    "private messages go to a user name".into(),
-                )
-                .await;
-        }
-        let name = to.clone();
-        match self.hub.blocking(move |s| s.user(&name)).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return self
-                    .error(sink, "bad_message", format!("no user {to:?}"))
-                    .await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "Cannot look a user up.");
-                return self.error(sink, "internal", "internal error".into()).await;
-            }
-        }
-        let room = fightwatch_protocol::private_room(&self.claims.sub, &to);
-        self.chat(sink, &room, &text).await
-    }
-
-    /// `fight_detected` from a detector client: stored (grouped) and published like the
-    /// pipeline's.
-    async fn fight_detected(
-        &mut self,
-        sink: &mut Sink,
-        detection: fightwatch_protocol::Detection,
-    ) -> Result<(), axum::Error> {
-        if !self.claims.role.can_detect() {
-            return self
-                .error(
-                    sink,
-                    "forbidden",
-                    "fight_detected needs the detector role".into(),
-                )
-                .await;
-        }
-        match self
-            .hub
-            .detection(detection, &self.claims.sub.clone())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
-                self.error(sink, "bad_detection", m).await
-            }
-            Err(crate::HubError::Limited { message, .. }) => {
-                self.error(sink, "rate_limited", message).await
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "Storing a detection failed.");
-                self.error(sink, "internal", "internal error".into()).await
-            }
-        }
-    }
-
-    /// Runs a workflow change (acknowledge, take, assign, resolve) for an operator, answering
-    /// its failure as an `error` message. The change itself reaches the client as its
-    /// `alert_update` event.
-    async fn workflow(
-        &mut self,
-        sink: &mut Sink,
-        change: impl std::future::Future<Output = Result<AlertUpdate, crate::HubError>>,
-    ) -> Result<(), axum::Error> {
-        if !self.claims.role.can_ack() {
-            return self
-                .error(
-                    sink,
-                    "forbidden",
-                    "the alert workflow needs the operator role".into(),
-                )
-                .await;
-        }
-        match change.await {
-            Ok(_) => Ok(()),
-            // Hidden and unknown alerts get the same answer: ids cannot be probed.
-            Err(crate::HubError::Alerts(e)) if e.is_no_such_alert() => {
-                self.error(sink, "not_found", "no such alert".into()).await
-            }
-            Err(crate::HubError::Alerts(fightwatch_alerts::AlertError::Invalid(m))) => {
-                self.error(sink, "bad_message", m).await
-            }
-            Err(crate::HubError::Alerts(e)) if e.conflict().is_some() => {
-                let why = e.conflict().unwrap_or_default().to_string();
-                self.error(sink, "conflict", why).await
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "An alert workflow change failed.");
-                self.error(sink, "internal", "internal error".into()).await
-            }
-        }
     }
 }
 

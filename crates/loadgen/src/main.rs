@@ -256,7 +256,13 @@ async fn open(
             Ok(Some(Ok(Message::Text(t)))) if t.starts_with('0') => {}
             other => bail!("no Engine.IO open packet: {other:?}"),
         }
-        ws.send(Message::text("40")).await?;
+        // The token goes in the handshake's `auth`, as socket.io-client sends it.
+        let connect = if token == "none" {
+            "40".to_string()
+        } else {
+            format!("40{}", serde_json::json!({ "token": token }))
+        };
+        ws.send(Message::text(connect)).await?;
     }
     // The welcome message comes first (after Socket.IO's namespace answer).
     loop {
