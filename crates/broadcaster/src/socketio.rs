@@ -157,7 +157,10 @@ async fn admit(hub: &Arc<Hub>, socket: &SocketRef, auth: Handshake) -> Result<()
     let claims = hub
         .authenticate(&parts.headers, auth.token.as_deref())
         .await
-        .map_err(|e| Refused(e.to_string()))?;
+        .map_err(|e| match e {
+            crate::AuthError::Missing => Refused("no token: connect with auth: { token }".into()),
+            other => Refused(other.to_string()),
+        })?;
     if hub.connections() >= hub.config.max_websockets {
         return Err(Refused("too many connections".into()));
     }
@@ -357,20 +360,13 @@ async fn emit_waiting(socket: &SocketRef, raw: &RawValue) -> Result<(), &'static
 
 /// Hands every relayed event to every dashboard, in turn.
 async fn fan_out(hub: Weak<Hub>, dashboards: Arc<Dashboards>) {
-    let (mut events, mut closing, queue) = match hub.upgrade() {
-        Some(hub) => (
-            hub.events.subscribe(),
-            hub.closing.subscribe(),
-            hub.config.client_queue.max(16),
-        ),
+    // Not a `closing` receiver: those count the hub's connections (`sweep` sees shutdown).
+    let (mut events, queue) = match hub.upgrade() {
+        Some(hub) => (hub.events.subscribe(), hub.config.client_queue.max(16)),
         None => return,
     };
     loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = closing.changed() => break,
-        };
-        match event {
+        match events.recv().await {
             Ok(event) => {
                 let now = fightwatch_protocol::now_ms() / 1000;
                 // Named and checked once; each dashboard copies it into its own packet.
@@ -391,9 +387,6 @@ async fn fan_out(hub: Weak<Hub>, dashboards: Arc<Dashboards>) {
             }
             Err(RecvError::Closed) => break,
         }
-    }
-    for (socket, _) in dashboards.all() {
-        leave(&socket, "shutting_down", "server shutting down");
     }
 }
 
@@ -497,7 +490,8 @@ fn cut_lagging(socket: &SocketRef, dashboard: &Dashboard) {
     );
 }
 
-/// Checks token expiry where no event does, and sessions on revocation.
+/// Checks token expiry where no event does, sessions on revocation, and shutdown (each
+/// connection then leaves with `shutting_down`).
 async fn sweep(hub: Weak<Hub>, dashboards: Arc<Dashboards>) {
     let mut revocations = match hub.upgrade() {
         Some(hub) => hub.revocations.subscribe(),
@@ -517,6 +511,12 @@ async fn sweep(hub: Weak<Hub>, dashboards: Arc<Dashboards>) {
         let Some(hub) = hub.upgrade() else {
             return;
         };
+        if *hub.closing.borrow() {
+            for (socket, _) in dashboards.all() {
+                leave(&socket, "shutting_down", "server shutting down");
+            }
+            continue;
+        }
         let now = fightwatch_protocol::now_ms() / 1000;
         for (socket, dashboard) in dashboards.all() {
             let Ok(claims) = dashboard.state.lock().map(|s| s.view.claims.clone()) else {

@@ -270,6 +270,10 @@ async fn open(
             Ok(Some(Ok(Message::Text(t)))) if t.contains("welcome_message") => return Ok(ws),
             Ok(Some(Ok(Message::Text(t))))
                 if dialect == Dialect::Socketio && t.starts_with("40") => {}
+            // Engine.IO heartbeat (some servers ping at once): answered, as a client must.
+            Ok(Some(Ok(Message::Text(t)))) if dialect == Dialect::Socketio && t.as_str() == "2" => {
+                ws.send(Message::text("3")).await?;
+            }
             other => bail!("no welcome: {other:?}"),
         }
     }
