@@ -144,6 +144,10 @@ pub fn app(hub: Arc<Hub>) -> Router {
     let mut router = router
         .layer(socketio::layer(&hub))
         .layer(axum::middleware::from_fn_with_state(
+            socketio::Gate::new(&hub),
+            socketio::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             guard::state_changes,
         ))
