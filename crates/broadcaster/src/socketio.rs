@@ -701,7 +701,10 @@ fn receive(
         drop(state);
         answer.give(
             socket,
-            Err(Refusal::new("token_expired", "token expired: sign in again")),
+            Err(Refusal::new(
+                "token_expired",
+                "token expired: sign in again",
+            )),
         );
         return None;
     }
@@ -771,7 +774,11 @@ fn client_message(name: &str, data: serde_json::Value) -> Result<ClientMessage, 
             serde_json::json!({ "type": name, "room": room })
         }
         serde_json::Value::Null => serde_json::json!({ "type": name }),
-        _ => return Err(format!("{name:?} takes a JSON object, as docs/protocol.md says")),
+        _ => {
+            return Err(format!(
+                "{name:?} takes a JSON object, as docs/protocol.md says"
+            ));
+        }
     };
     serde_json::from_value(body).map_err(|e| e.to_string())
 }

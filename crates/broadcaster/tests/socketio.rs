@@ -1,0 +1,181 @@
+//! `/socket.io/` against a real server, spoken frame by frame (Engine.IO 4 / Socket.IO 5 over
+//! a WebSocket): the limits and counters it shares with `/ws`. The real clients (npm
+//! socket.io-client, PyPI python-socketio) are run by web/e2e/socketio.test.mjs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Ws, connect, http, next, server_with, status_of, token};
+use fightwatch_broadcaster::Role;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A Socket.IO client's WebSocket, through Engine.IO's open packet; `auth` is sent in the
+/// namespace connect. Returns the socket and the server's answer to the connect (`40{…}`
+/// accepted, `44{…}` refused).
+async fn sio(addr: std::net::SocketAddr, auth: serde_json::Value) -> (Ws, String) {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let open = text(&mut ws).await;
+    assert!(open.starts_with("0{"), "{open}");
+    ws.send(Message::text(format!("40{auth}"))).await.unwrap();
+    let answer = text(&mut ws).await;
+    (ws, answer)
+}
+
+/// The next Engine.IO packet that is not a ping (pings are answered).
+async fn text(ws: &mut Ws) -> String {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a packet in time")
+            .unwrap()
+            .unwrap();
+        match msg {
+            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
+            Message::Text(t) => return t.to_string(),
+            _ => {}
+        }
+    }
+}
+
+/// The next Socket.IO event: its name and body.
+async fn event(ws: &mut Ws) -> (String, serde_json::Value) {
+    loop {
+        let packet = text(ws).await;
+        if let Some(json) = packet.strip_prefix("42") {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            return (v[0].as_str().unwrap().to_string(), v[1].clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_checked_at_the_namespace_connect() {
+    let s = server_with(|_| {}).await;
+    let (_, refused) = sio(s.addr, serde_json::json!({ "token": "forged" })).await;
+    assert!(
+        refused.starts_with("44") && refused.contains("invalid token"),
+        "{refused}"
+    );
+    let (_, refused) = sio(s.addr, serde_json::json!({})).await;
+    assert!(refused.contains("no token"), "{refused}");
+    let (mut ws, accepted) = sio(
+        s.addr,
+        serde_json::json!({ "token": token(&s.hub, Role::Viewer) }),
+    )
+    .await;
+    assert!(accepted.starts_with("40{"), "{accepted}");
+    let (name, welcome) = event(&mut ws).await;
+    assert_eq!(name, "welcome_message");
+    assert_eq!(welcome["type"], "welcome_message");
+    assert_eq!(welcome["role"], "viewer");
+}
+
+#[tokio::test]
+async fn socketio_and_websocket_connections_share_the_per_address_cap() {
+    let s = server_with(|c| c.max_connections_per_ip = 2).await;
+    let q = format!("token={}", token(&s.hub, Role::Viewer));
+    let mut a = connect(s.addr, &q).await.unwrap();
+    next(&mut a).await;
+    let auth = serde_json::json!({ "token": token(&s.hub, Role::Viewer) });
+    let (mut b, accepted) = sio(s.addr, auth.clone()).await;
+    assert!(accepted.starts_with("40{"), "{accepted}");
+    event(&mut b).await;
+    // Two open (one of each): a third of either kind is refused.
+    let (_, refused) = sio(s.addr, auth).await;
+    assert!(
+        refused.starts_with("44") && refused.contains("too many connections from this address"),
+        "{refused}"
+    );
+    assert_eq!(status_of(connect(s.addr, &q).await.err().unwrap()), 429);
+}
+
+#[tokio::test]
+async fn new_engine_io_sessions_are_rate_limited_per_address() {
+    // Sessions exist before any token: a client may open at most the per-address cap of them
+    // per 10 s, signed in or not.
+    let s = server_with(|c| c.max_connections_per_ip = 3).await;
+    let path = "/socket.io/?EIO=4&transport=polling";
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(http(s.addr, "GET", path, &[], "").await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+}
+
+#[tokio::test]
+async fn the_message_rate_is_the_users_on_both_endpoints() {
+    let s = server_with(|c| c.max_connections_per_ip = 16).await;
+    let t = token(&s.hub, Role::Operator);
+    let (mut ws, _) = sio(s.addr, serde_json::json!({ "token": t })).await;
+    event(&mut ws).await;
+    // Leaving a room is the cheapest message; each is counted. Past the burst: rate_limited.
+    let mut limited = false;
+    for _ in 0..200 {
+        ws.send(Message::text(r#"42["leave_room","ops"]"#))
+            .await
+            .unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !limited && tokio::time::Instant::now() < deadline {
+        let (name, body) = event(&mut ws).await;
+        limited = name == "error" && body["code"] == "rate_limited";
+    }
+    assert!(limited, "200 messages at once are over the per-user rate");
+    // The same user on /ws is limited too: the counter is the user's, not the connection's.
+    let mut plain = connect(s.addr, &format!("token={t}")).await.unwrap();
+    next(&mut plain).await;
+    common::send(
+        &mut plain,
+        serde_json::json!({"type": "leave_room", "room": "ops"}),
+    )
+    .await;
+    assert_eq!(next(&mut plain).await["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn bad_packets_get_answers_not_a_crash() {
+    let s = server_with(|_| {}).await;
+    let (mut ws, _) = sio(
+        s.addr,
+        serde_json::json!({ "token": token(&s.hub, Role::Viewer) }),
+    )
+    .await;
+    event(&mut ws).await;
+    // An unknown event, a body of the wrong shape, a bad room, and a `type` smuggled into a
+    // body (the event name wins: it is a post to a room not joined), each with an ack id.
+    for (packet, code) in [
+        (r#"421["no_such_event",{}]"#, "bad_message"),
+        (r#"422["send_message",[1,2]]"#, "bad_message"),
+        (r#"423["join_room",{"room":"a b"}]"#, "bad_room"),
+        (
+            r#"424["send_message",{"type":"fight_detected","room":"ops","text":"x"}]"#,
+            "bad_room",
+        ),
+    ] {
+        ws.send(Message::text(packet)).await.unwrap();
+        let answer = loop {
+            let p = text(&mut ws).await;
+            if p.starts_with("43") {
+                break p;
+            }
+        };
+        let id = &packet[2..3];
+        let body: serde_json::Value =
+            serde_json::from_str(answer.strip_prefix(&format!("43{id}")).unwrap()).unwrap();
+        assert_eq!(body[0]["ok"], false, "{packet}");
+        assert_eq!(body[0]["code"], code, "{packet}");
+    }
+    // Garbage Socket.IO framing: the server closes that connection, and serves the next one.
+    ws.send(Message::text("4zzz")).await.unwrap();
+    let (_, again) = sio(
+        s.addr,
+        serde_json::json!({ "token": token(&s.hub, Role::Viewer) }),
+    )
+    .await;
+    assert!(again.starts_with("40{"), "{again}");
+}
