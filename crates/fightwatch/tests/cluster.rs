@@ -96,7 +96,28 @@ async fn dashboard(port: u16, token: &str, after_seq: Option<u64>) -> Ws {
     ws
 }
 
-/// Reads `fight_alert` seqs until `want` of them, the socket closes, or 60 s pass.
+/// A Socket.IO dashboard (`/socket.io/`, Engine.IO over a WebSocket) on a node, once its
+/// welcome arrived.
+async fn socketio_dashboard(port: u16, token: &str) -> Ws {
+    use futures_util::SinkExt;
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    ws.send(Message::text(format!(r#"40{{"token":"{token}"}}"#)))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.starts_with(r#"42["welcome_message""#) => break,
+            Ok(Some(Ok(Message::Text(t)))) if t.starts_with("44") => panic!("refused: {t}"),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no welcome from the node: {other:?}"),
+        }
+    }
+    ws
+}
+
+/// Reads `fight_alert` seqs until `want` of them, the socket closes, or 60 s pass. Takes
+/// fightwatch's messages and Socket.IO's event packets (`42["fight_alert",{…}]`) alike.
 async fn collect(ws: &mut Ws, want: usize, seqs: &mut Vec<u64>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while seqs.len() < want {
@@ -105,7 +126,18 @@ async fn collect(ws: &mut Ws, want: usize, seqs: &mut Vec<u64>) {
             Ok(Some(Ok(_))) => continue,
             _ => return,
         };
-        let v: serde_json::Value = serde_json::from_str(&msg).unwrap();
+        let v: serde_json::Value = match msg.strip_prefix("42") {
+            Some(event) => serde_json::from_str::<serde_json::Value>(event).unwrap()[1].clone(),
+            // Engine.IO's heartbeat, answered as a client must.
+            None if msg.as_str() == "2" => {
+                use futures_util::SinkExt;
+                let _ = ws.send(Message::text("3")).await;
+                continue;
+            }
+            // Other Socket.IO packets (the connect answer).
+            None if !msg.starts_with('{') => continue,
+            None => serde_json::from_str(&msg).unwrap(),
+        };
         if v["type"] == "fight_alert" {
             seqs.push(v["seq"].as_u64().unwrap());
         }
@@ -124,11 +156,17 @@ fn assert_in_order_once(seqs: &[u64], what: &str) {
 async fn every_dashboard_on_every_node_gets_every_alert_once_in_seq_order() {
     let (pg, _redis, db, nodes) = cluster("cluster", &["a", "b", "c"]);
     let viewer = token(&db, "viewer-e2e", "viewer");
+    // Two `/ws` dashboards and one Socket.IO dashboard on each node: Socket.IO gets other
+    // nodes' events through the same bus.
     let mut dashboards = Vec::new();
+    let mut names = Vec::new();
     for node in &nodes {
         for _ in 0..2 {
             dashboards.push(dashboard(node.port, &viewer, None).await);
+            names.push(format!("/ws dashboard on node {}", node.name));
         }
+        dashboards.push(socketio_dashboard(node.port, &viewer).await);
+        names.push(format!("Socket.IO dashboard on node {}", node.name));
     }
     // 6 detectors, 2 per node, 1,002 alerts at once.
     const PER_PUBLISHER: usize = 167;
@@ -158,9 +196,8 @@ async fn every_dashboard_on_every_node_gets_every_alert_once_in_seq_order() {
     assert_eq!(accepted, total, "every detection accepted");
     let stored = stored_seqs(&pg, "cluster");
     assert_eq!(stored.len(), total);
-    for (i, c) in collectors.into_iter().enumerate() {
+    for (c, what) in collectors.into_iter().zip(names) {
         let seqs = c.await.unwrap();
-        let what = format!("dashboard {i} on node {}", nodes[i / 2].name);
         assert_eq!(seqs.len(), total, "{what}: got {} of {total}", seqs.len());
         assert_in_order_once(&seqs, &what);
         assert_eq!(
