@@ -34,7 +34,7 @@ pub(crate) enum Admitted<'m> {
     /// The event as it is: its shared JSON may be sent.
     AsIs(&'m ServerMessage),
     /// The event narrowed to this user's cameras (a restricted user's metrics).
-    Narrowed(ServerMessage),
+    Narrowed(Box<ServerMessage>),
 }
 
 impl View {
@@ -67,7 +67,7 @@ impl View {
             (ServerMessage::MetricUpdate(m), Some(_)) => {
                 let mut m = m.clone();
                 m.cameras.retain(|c| self.claims.may_see(&c.camera));
-                Some(Admitted::Narrowed(ServerMessage::MetricUpdate(m)))
+                Some(Admitted::Narrowed(Box::new(ServerMessage::MetricUpdate(m))))
             }
             _ => Some(Admitted::AsIs(msg)),
         }

@@ -132,7 +132,7 @@ impl Session {
         let (msg, json) = match self.view.admit(msg) {
             None => return Ok(()),
             Some(Admitted::AsIs(msg)) => (Cow::Borrowed(msg), json),
-            Some(Admitted::Narrowed(n)) => (Cow::Owned(n), None),
+            Some(Admitted::Narrowed(n)) => (Cow::Owned(*n), None),
         };
         let text = match json {
             Some(j) => j.clone(),
