@@ -120,6 +120,15 @@ pub(crate) fn layer(hub: &Arc<Hub>) -> socketioxide::layer::SocketIoLayer {
         .max_buffer_size(hub.config.client_queue.max(16))
         // An Engine.IO session that never joins a namespace is not kept long.
         .connect_timeout(CONNECT_TIMEOUT)
+        // No client message carries binary: one attachment, within the message size, may be
+        // pending briefly (the parser's defaults, 10,000 attachments and 10 MB per
+        // connection, would let 10,000 dashboards hold 100 GB).
+        .with_parser(
+            socketioxide::ParserConfig::common()
+                .max_incoming_binaries(1)
+                .max_incoming_binary_buf_size(max)
+                .packet_completion_timeout(Duration::from_secs(5)),
+        )
         .build_layer();
     let dashboards = Arc::new(Dashboards::default());
     let admit = {

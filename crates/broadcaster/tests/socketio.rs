@@ -179,3 +179,33 @@ async fn bad_packets_get_answers_not_a_crash() {
     .await;
     assert!(again.starts_with("40{"), "{again}");
 }
+
+#[tokio::test]
+async fn binary_attachments_are_refused_by_count() {
+    let s = server_with(|_| {}).await;
+    let auth = serde_json::json!({ "token": token(&s.hub, Role::Viewer) });
+    let (mut ws, _) = sio(s.addr, auth.clone()).await;
+    event(&mut ws).await;
+    // An event announcing 1,000 binary attachments: more than the one the server allows, so
+    // the connection is closed instead of buffering them.
+    let placeholders: Vec<_> = (0..1000)
+        .map(|n| serde_json::json!({"_placeholder": true, "num": n}))
+        .collect();
+    let packet = format!(
+        "451000-{}",
+        serde_json::json!(["fight_detected", placeholders])
+    );
+    ws.send(Message::text(packet)).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the connection stays open");
+    let (_, again) = sio(s.addr, auth).await;
+    assert!(again.starts_with("40{"), "{again}");
+}

@@ -257,7 +257,7 @@ impl Server {
         ));
         tracing::info!(%addr, data_dir = %options.data_dir.display(), "Serving dashboards.");
         eprintln!(
-            "fightwatch: serving on http://{addr} (WebSocket ws://{addr}/ws; mint a token with `fightwatch token --role viewer --user NAME --data-dir {}`)",
+            "fightwatch: serving on http://{addr} (WebSocket ws://{addr}/ws, Socket.IO http://{addr}/socket.io/; mint a token with `fightwatch token --role viewer --user NAME --data-dir {}`)",
             options.data_dir.display()
         );
         Ok(Self {
