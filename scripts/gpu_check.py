@@ -12,8 +12,9 @@ fightwatch binary; the summary is one JSON object on stdout (and in $GPU_CHECK_J
 4. failure modes: `--device cuda:7` (no such GPU) and a loader path without cuDNN fail with a
    clear error and exit != 0; `--device auto` settles on the GPU and logs it;
 5. `fightwatch model bench` at batch 1, 8 and 32 on cuda and on the CPU cores;
-6. decode side: N copies of a 1080p H.264 stream replayed as fast as possible through the whole
-   path on the GPU: decoded frames/s, i.e. how many 25 fps cameras the CPU side can feed.
+6. decode side: N copies of a 1080p H.264 stream decoded alone on the CPU and with NVDEC
+   (`probe --decode cpu|cuda`), then replayed as fast as possible through the whole path on
+   the GPU: decoded frames/s, i.e. how many 25 fps cameras the CPU side can feed.
 
 Standard library only: the device this runs on may have nothing else.
 """
@@ -243,19 +244,28 @@ def decode_side() -> None:
     out = {"stream": {k: info.get(k) for k in ("codec", "width", "height", "fps", "duration_s", "decode_fps")},
            "decode_only": [], "runs": []}
     cores = os.cpu_count() or 1
-    # Decoding alone: N `fightwatch probe` processes at once (FFmpeg's own threads in each).
-    for copies in sorted({max(1, cores // 2), cores}):
-        t, cpu0 = time.monotonic(), children_cpu_s()
-        procs = [subprocess.Popen([FW, "probe", STREAM, "--json"], cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True) for _ in range(copies)]
-        frames = sum(json.loads(p.communicate(timeout=300)[0])["frames"] for p in procs)
-        wall = time.monotonic() - t
-        out["decode_only"].append({
-            "streams": copies, "frames": frames, "wall_s": round(wall, 2), "frames_per_s": round(frames / wall, 1),
-            "realtime_25fps_streams": round(frames / wall / 25.0, 1),
-            "cpu_busy": round((children_cpu_s() - cpu0) / wall / cores, 2),
-        })
-        log(f"decode only, {copies} streams: {frames / wall:.0f} frames/s")
+    # Decoding alone: N `fightwatch probe` processes at once (FFmpeg's own threads in each), on
+    # the CPU and with NVDEC (`--decode cuda`: FFmpeg's CUDA hwaccel, frames copied back).
+    for decode in ("cpu", "cuda"):
+        for copies in sorted({max(1, cores // 2), cores, cores * 2}):
+            t, cpu0 = time.monotonic(), children_cpu_s()
+            procs = [subprocess.Popen([FW, "probe", STREAM, "--json", "--decode", decode], cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                     for _ in range(copies)]
+            results = [p.communicate(timeout=300) for p in procs]
+            wall = time.monotonic() - t
+            broken = [error_line(err) for (o, err), p in zip(results, procs) if p.returncode != 0]
+            if broken:
+                fail(f"decode only ({decode}), {copies} streams: {broken[0]}")
+                out["decode_only"].append({"decode": decode, "streams": copies, "error": broken[0]})
+                break
+            frames = sum(json.loads(o)["frames"] for o, _ in results)
+            out["decode_only"].append({
+                "decode": decode, "streams": copies, "frames": frames, "wall_s": round(wall, 2),
+                "frames_per_s": round(frames / wall, 1), "realtime_25fps_streams": round(frames / wall / 25.0, 1),
+                "cpu_busy": round((children_cpu_s() - cpu0) / wall / cores, 2),
+            })
+            log(f"decode only ({decode}), {copies} streams: {frames / wall:.0f} frames/s")
     # The whole path: decode, resize, clips, batches on the GPU, incidents.
     for copies in sorted({max(1, cores // 2), cores, cores * 2}):
         t, cpu0 = time.monotonic(), children_cpu_s()

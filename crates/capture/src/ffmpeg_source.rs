@@ -146,7 +146,10 @@ impl FfmpegSource {
         };
         let mut context = ff::codec::context::Context::from_parameters(stream.parameters())
             .map_err(decoder_err)?;
-        let mut threading = ff::threading::Config::count(options.decode_threads);
+        let on_gpu = gpu_decoding(&mut context, stream.parameters().id(), options.decode, url)?;
+        // NVDEC decodes in order on the device: one thread feeds it.
+        let threads = if on_gpu { 1 } else { options.decode_threads };
+        let mut threading = ff::threading::Config::count(threads);
         threading.kind = ff::threading::Type::Frame;
         context.set_threading(threading);
         let decoder = context.decoder().video().map_err(decoder_err)?;
@@ -239,8 +242,14 @@ impl FfmpegSource {
         });
     }
 
-    /// Wraps a decoded frame (no pixel conversion: see [`crate::Picture`]).
+    /// Wraps a decoded frame (no pixel conversion: see [`crate::Picture`]); a GPU frame is
+    /// copied to system memory first.
     fn wrap_frame(&mut self, decoded: ff::frame::Video) -> Result<Frame, CaptureError> {
+        let decoded = if crate::hw_decode::on_gpu(&decoded) {
+            crate::hw_decode::download(&decoded).map_err(|e| self.read_error(e))?
+        } else {
+            decoded
+        };
         if decoded.width() == 0 || decoded.height() == 0 {
             return Err(self.read_error("decoder produced an empty frame".into()));
         }
@@ -264,6 +273,33 @@ impl FfmpegSource {
         };
         self.seq += 1;
         Ok(frame)
+    }
+}
+
+/// Sets a decoder up for the GPU when `decode` asks: whether it is. `cuda` fails when it
+/// cannot (the error says why); `auto` falls back to the CPU and logs why.
+fn gpu_decoding(
+    context: &mut ff::codec::context::Context,
+    codec: ff::codec::Id,
+    decode: crate::Decode,
+    url: &str,
+) -> Result<bool, CaptureError> {
+    if decode == crate::Decode::Cpu {
+        return Ok(false);
+    }
+    match crate::hw_decode::attach_cuda(context, codec) {
+        Ok(()) => {
+            tracing::info!(source = %crate::redact_source(url), "Decoding on the GPU (CUDA).");
+            Ok(true)
+        }
+        Err(reason) if decode == crate::Decode::Auto => {
+            tracing::info!(source = %crate::redact_source(url), %reason, "CUDA decoding unavailable; decoding on the CPU.");
+            Ok(false)
+        }
+        Err(reason) => Err(CaptureError::Decoder {
+            source_name: crate::redact_source(url),
+            message: format!("decode = \"cuda\": {reason}"),
+        }),
     }
 }
 

@@ -41,6 +41,7 @@ mod error;
 mod ffmpeg_source;
 pub mod fmp4;
 mod frame;
+mod hw_decode;
 mod image_dir;
 mod live;
 mod mask;
@@ -56,6 +57,7 @@ pub use camera::{Backoff, Camera, CameraConfig, CameraStats, CaptureState, Pacin
 pub use error::CaptureError;
 pub use ffmpeg_source::FfmpegSource;
 pub use frame::{Frame, Picture, rgb_to_jpeg};
+pub use hw_decode::Decode;
 pub use image_dir::ImageDirSource;
 pub use live::{LatestFrame, LiveFeed, LiveVideo, VideoEvent, VideoSubscription};
 pub use mask::{MaskPainter, PrivacyMask};

@@ -54,6 +54,8 @@ pub struct SourceOptions {
     /// Decoder threads per camera; 0 lets FFmpeg choose (one per core, plus one). With many
     /// cameras on few cores, 1 avoids oversubscription.
     pub decode_threads: usize,
+    /// Where video is decoded: CPU, CUDA (NVDEC), or CUDA when it can.
+    pub decode: crate::Decode,
     /// Frame rate of image folders without an `fps.txt`.
     pub image_dir_fps: f64,
     /// Set to true to make blocked FFmpeg calls (connect, read) return at once: shutdown.
@@ -70,6 +72,7 @@ impl Default for SourceOptions {
             io_timeout: Duration::from_secs(5),
             stall_timeout: Duration::from_secs(10),
             decode_threads: 0,
+            decode: crate::Decode::Cpu,
             image_dir_fps: 15.0,
             cancel: None,
             #[cfg(feature = "usb")]

@@ -45,6 +45,9 @@ pub enum Command {
         /// Decode at most this many frames (default: the whole file; give it for live sources).
         #[arg(long)]
         frames: Option<u64>,
+        /// Where to decode: cpu, cuda (NVDEC; fails without it) or auto.
+        #[arg(long, default_value = "cpu")]
+        decode: fightwatch_capture::Decode,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,

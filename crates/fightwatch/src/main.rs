@@ -46,8 +46,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Probe {
             source,
             frames,
+            decode,
             json,
-        } => probe_cmd::probe(&source, frames, json),
+        } => probe_cmd::probe(&source, frames, decode, json),
         cli::Command::Devices { json } => probe_cmd::devices(json),
         cli::Command::Eval {
             dir,

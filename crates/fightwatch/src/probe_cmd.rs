@@ -5,10 +5,19 @@ use std::time::Instant;
 use anyhow::Context;
 use fightwatch_capture::{SourceOptions, open};
 
-/// Opens `source`, prints its stream facts, decodes all its frames (or `frames`) and reports
-/// decode speed.
-pub fn probe(source: &str, frames: Option<u64>, json: bool) -> anyhow::Result<()> {
-    let mut src = open(source, "probe", &SourceOptions::default())
+/// Opens `source`, prints its stream facts, decodes all its frames (or `frames`) on the CPU or
+/// the GPU (`decode`) and reports decode speed.
+pub fn probe(
+    source: &str,
+    frames: Option<u64>,
+    decode: fightwatch_capture::Decode,
+    json: bool,
+) -> anyhow::Result<()> {
+    let options = SourceOptions {
+        decode,
+        ..SourceOptions::default()
+    };
+    let mut src = open(source, "probe", &options)
         .with_context(|| format!("probing {}", fightwatch_capture::redact_source(source)))?;
     let info = src.info().clone();
     if !json {
@@ -59,6 +68,7 @@ pub fn probe(source: &str, frames: Option<u64>, json: bool) -> anyhow::Result<()
             "duration_s": info.duration_s,
             "frames": decoded,
             "last_pts_s": last_pts,
+            "decode": decode.to_string(),
             "decode_s": elapsed,
             "decode_fps": decode_fps,
             "error": failure.as_ref().map(ToString::to_string),

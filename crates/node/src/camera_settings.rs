@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use fightwatch_alerts::{ArmedSchedule, ScheduleError, SiteSettings, WorkflowSettings};
-use fightwatch_capture::{CameraConfig, Pacing, PrivacyMask};
+use fightwatch_capture::{CameraConfig, Decode, Pacing, PrivacyMask, SourceOptions};
 use fightwatch_inference::{IncidentConfig, IncidentOverrides};
 use serde::Deserialize;
 
@@ -22,6 +22,19 @@ impl<'de> Deserialize<'de> for Masks {
         let polygons = Vec::<Vec<[f64; 2]>>::deserialize(d)?;
         PrivacyMask::new(polygons)
             .map(Masks)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A camera's `decode`: `"cpu"`, `"cuda"` or `"auto"`, checked while the file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeSetting(pub Decode);
+
+impl<'de> Deserialize<'de> for DecodeSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map(DecodeSetting)
             .map_err(serde::de::Error::custom)
     }
 }
@@ -64,6 +77,11 @@ pub struct CameraSettings {
     /// outside them a fight raises no alert. Default: always armed.
     #[serde(default)]
     pub armed: Vec<String>,
+    /// Where video is decoded: `"cpu"` (default), `"cuda"` (NVDEC through FFmpeg; the camera
+    /// does not open without it, saying why) or `"auto"` (CUDA when it can, else the CPU, with
+    /// the reason logged).
+    #[serde(default)]
+    pub decode: DecodeSetting,
 }
 
 fn default_site() -> String {
@@ -145,6 +163,10 @@ impl CameraSettings {
                 loop_file: self.loop_file,
                 mask: self.masks.as_ref().map(|m| m.0.clone()),
                 mask_inference: self.mask_inference,
+                options: SourceOptions {
+                    decode: self.decode.0,
+                    ..SourceOptions::default()
+                },
                 ..CameraConfig::new(&self.name, &self.source)
             },
             site: self.site.clone(),
@@ -166,6 +188,18 @@ mod tests {
         let text = format!("[[cameras]]\nname = \"gate\"\n{}", keys.replace(", ", "\n"));
         let mut file: File = toml::from_str(&text).unwrap();
         file.cameras.remove(0)
+    }
+
+    #[test]
+    fn a_decode_setting_other_than_cpu_cuda_or_auto_is_refused_while_reading() {
+        #[derive(Deserialize)]
+        struct File {
+            #[allow(dead_code)]
+            cameras: Vec<CameraSettings>,
+        }
+        let text = "[[cameras]]\nname = \"gate\"\nsource = \"a\"\ndecode = \"gpu\"\n";
+        let err = toml::from_str::<File>(text).err().unwrap().to_string();
+        assert!(err.contains("\"cpu\", \"cuda\" or \"auto\""), "{err}");
     }
 
     #[test]
@@ -203,6 +237,9 @@ mod tests {
                 "{err}"
             );
         }
+        assert_eq!(c.spec(None).capture.options.decode, Decode::Cpu);
+        let gpu = camera("source = \"a.mp4\", decode = \"auto\"");
+        assert_eq!(gpu.spec(None).capture.options.decode, Decode::Auto);
         assert!(camera("source = \"a\"").schedule(None).unwrap().is_none());
         assert!(
             camera("source = \"a\", armed = [\"Mon 25:00-26:00\"]")
