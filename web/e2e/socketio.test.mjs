@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { io } from "socket.io-client";
-import { REPO, Service, sleep, until } from "./harness.mjs";
+import { REPO, Service, detect, sleep, until } from "./harness.mjs";
 
 const OPS = ["ops", "operator", "night shift 1"];
 // A viewer of the bar's camera only.
@@ -62,18 +62,6 @@ function connect(auth, options = {}) {
   socket.got = [];
   socket.onAny((name, body) => socket.got.push({ name, body }));
   return socket;
-}
-
-/** A detector's report over REST: a new alert (201), or one grouped into the camera's open
- * alert (200). Its alert id. */
-async function detect(base, token, camera, site) {
-  const r = await fetch(`${base}/api/detections`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ camera, site, score: 0.95 }),
-  });
-  assert.ok(r.status === 201 || r.status === 200, `detection refused: ${r.status}`);
-  return (await r.json()).id;
 }
 
 const events = (socket, name) => socket.got.filter((e) => e.name === name).map((e) => e.body);

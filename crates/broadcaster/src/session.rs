@@ -160,6 +160,22 @@ impl Refusal {
     }
 }
 
+/// A replay from `after` to `position` that would pass `max_resume_events`: the refusal that
+/// tells the client to reload from REST instead, so one resume cannot make the server read the
+/// whole log.
+pub(crate) fn too_far_behind(hub: &Hub, after: u64, position: u64) -> Option<Refusal> {
+    let behind = position.saturating_sub(after);
+    let max = hub.config.max_resume_events;
+    (behind > max).then(|| {
+        Refusal::new(
+            "resume_too_far",
+            format!(
+                "{behind} events missed, more than {max} a resume replays: reload from GET /api/alerts"
+            ),
+        )
+    })
+}
+
 /// The first, synchronous half of a client message: the user's message rate (over all of its
 /// connections, so reconnecting does not refill it), then whatever needs only the connection's
 /// own state (joining and leaving rooms, posting to a room not joined). What is left to do,

@@ -162,28 +162,17 @@ impl Session {
             .await
     }
 
-    /// Sends every stored event after `after`, page by page; a client further behind than
-    /// `max_resume_events` is told to reload from REST instead (`resume_too_far`), so one
-    /// resume cannot make the server read the whole log.
+    /// Sends every stored event after `after`, page by page; a client too far behind is told
+    /// to reload from REST instead ([`session::too_far_behind`]).
     async fn replay(
         &mut self,
         sink: &mut Sink,
         after: u64,
         position: u64,
     ) -> Result<(), axum::Error> {
-        let behind = position.saturating_sub(after);
-        if behind > self.hub.config.max_resume_events {
+        if let Some(refusal) = session::too_far_behind(&self.hub, after, position) {
             self.view.sent = self.view.sent.max(position);
-            return self
-                .error(
-                    sink,
-                    "resume_too_far",
-                    format!(
-                        "{behind} events missed, more than {} a resume replays: reload from GET /api/alerts",
-                        self.hub.config.max_resume_events
-                    ),
-                )
-                .await;
+            return self.send(sink, &refusal.to_message()).await;
         }
         let mut cursor = after;
         loop {

@@ -15,7 +15,15 @@ pub fn init(verbose: u8, quiet: bool) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // tungstenite's debug and trace lines print whole WebSocket frames: a Socket.IO handshake's
+    // token, chat text. Only someone who names it gets them.
+    if !asked.contains("tungstenite")
+        && let Ok(quiet) = "tungstenite=info".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let spans = if std::env::var_os("FIGHTWATCH_SPAN_TIMES").is_some_and(|v| v == "1") {
         FmtSpan::CLOSE
     } else {

@@ -49,7 +49,7 @@ impl Answer {
 }
 
 /// A client event: parsed and prepared at once (so joins and posts keep their order); what
-/// needs the store is queued. `Some` when a task must work through the queue.
+/// needs the store is queued. True when a task must work through the queue.
 pub(super) fn receive(
     hub: &Hub,
     dashboard: &Dashboard,
@@ -57,9 +57,11 @@ pub(super) fn receive(
     name: &str,
     data: Result<serde_json::Value, String>,
     answer: Answer,
-) -> Option<()> {
+) -> bool {
     let msg = data.and_then(|data| client_message(name, data));
-    let mut state = dashboard.state.lock().ok()?;
+    let Ok(mut state) = dashboard.state.lock() else {
+        return false;
+    };
     if state.view.claims.exp <= fightwatch_protocol::now_ms() / 1000 {
         drop(state);
         answer.give(
@@ -69,13 +71,13 @@ pub(super) fn receive(
                 "token expired: sign in again",
             )),
         );
-        return None;
+        return false;
     }
     match session::prepare(hub, &mut state.view, msg) {
         Ok(None) => {
             drop(state);
             answer.give(socket, Ok(()));
-            None
+            false
         }
         Ok(Some(ClientMessage::Resume { .. })) => {
             drop(state);
@@ -86,20 +88,20 @@ pub(super) fn receive(
                     "on Socket.IO, missed events come on reconnecting with auth.after_seq",
                 )),
             );
-            None
+            false
         }
         Ok(Some(msg)) => {
             state.commands.push_back((msg, answer));
             if state.running {
-                return None;
+                return false;
             }
             state.running = true;
-            Some(())
+            true
         }
         Err(refusal) => {
             drop(state);
             answer.give(socket, Err(refusal));
-            None
+            false
         }
     }
 }

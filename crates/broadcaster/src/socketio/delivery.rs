@@ -12,11 +12,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{Dashboard, Dashboards, REPLAY_PAGE, REPLAY_STALL, SWEEP_EVERY};
 use crate::hub::{Event as HubEvent, Hub};
-use crate::session::{Admitted, Refusal, View};
+use crate::session::{self, Admitted, Refusal, View};
 
 /// Sends every stored event after `after` up to `position`, waiting for the client to take
-/// them (the socket's queue is bounded); a client further behind than `max_resume_events` is
-/// told to reload from REST instead (`resume_too_far`).
+/// them (the socket's queue is bounded); a client too far behind is told to reload from REST
+/// instead ([`session::too_far_behind`]).
 pub(super) async fn replay(
     hub: &Hub,
     dashboard: &Dashboard,
@@ -24,18 +24,10 @@ pub(super) async fn replay(
     after: u64,
     position: u64,
 ) -> Result<(), &'static str> {
-    let behind = position.saturating_sub(after);
     if let Ok(mut state) = dashboard.state.lock() {
         state.view.sent = after;
     }
-    if behind > hub.config.max_resume_events {
-        let refusal = Refusal::new(
-            "resume_too_far",
-            format!(
-                "{behind} events missed, more than {} a resume replays: reload from GET /api/alerts",
-                hub.config.max_resume_events
-            ),
-        );
+    if let Some(refusal) = session::too_far_behind(hub, after, position) {
         if let Ok(mut state) = dashboard.state.lock() {
             state.view.sent = position;
         }

@@ -242,7 +242,7 @@ async fn connected(hub: Arc<Hub>, dashboards: Arc<Dashboards>, socket: SocketRef
                 let data = data.map_err(|e| e.to_string());
                 let work = dashboards
                     .get(socket.id)
-                    .and_then(|d| receive(&hub, &d, &socket, &name, data, answer).map(|()| d));
+                    .filter(|d| receive(&hub, d, &socket, &name, data, answer));
                 let hub = hub.clone();
                 async move {
                     if let Some(dashboard) = work {
