@@ -111,8 +111,10 @@ test("socket.io-client: welcome, the pipeline's fight alerts, metrics, rooms, ch
 });
 
 test("socket.io-client: a viewer gets only its cameras and is refused the others' rooms", { timeout: 120_000 }, async () => {
-  // after_seq 0: the whole log is replayed, through the same filter as live events.
-  const door = connect({ token: tokens.door, after_seq: 0 });
+  // after_seq 0: the whole log is replayed, through the same filter as live events. The viewer
+  // comes on a WebSocket from the start (fightwatch's own transport), the operator by polling
+  // and upgrade (socketioxide's): both get the same events through the same checks.
+  const door = connect({ token: tokens.door, after_seq: 0 }, { transports: ["websocket"] });
   const ops = connect({ token: tokens.ops, after_seq: 0 });
   await until("both welcomed", () => events(door, "welcome_message").length && events(ops, "welcome_message").length, 20_000);
   const forbidden = await ack(door, "join_room", "camera:entrance");
@@ -141,11 +143,13 @@ test("socket.io-client: a viewer gets only its cameras and is refused the others
 });
 
 test("socket.io-client: a bad or missing token is refused with a clear connect_error", { timeout: 60_000 }, async () => {
-  for (const [auth, expected] of [
-    [{ token: "not a token" }, /invalid token/i],
-    [{}, /token/i],
+  for (const [auth, expected, transports] of [
+    [{ token: "not a token" }, /invalid token/i, undefined],
+    [{}, /token/i, undefined],
+    [{ token: "not a token" }, /invalid token/i, ["websocket"]],
+    [{ token: 42 }, /bad auth/i, ["websocket"]],
   ]) {
-    const socket = connect(auth);
+    const socket = connect(auth, transports ? { transports } : {});
     const error = await new Promise((resolve) => socket.once("connect_error", resolve));
     assert.match(error.message, expected);
     assert.equal(socket.connected, false);
@@ -201,13 +205,16 @@ test("python-socketio: token, welcome, room, chat, a detector's alert, a refused
   assert.match(seen.refused, /invalid token/i);
 });
 
-test("recovery: across kill -9 and a restart, auth.after_seq brings every missed event once, in order", { timeout: 180_000 }, async () => {
+for (const transports of [["polling", "websocket"], ["websocket"]]) {
+test(`recovery (${transports.join(", ")}): across kill -9 and a restart, auth.after_seq brings every missed event once, in order`, { timeout: 180_000 }, async () => {
+  const camera = (n) => `rec-${transports.length}-${n}`;
   let lastSeq = 0;
   const seqs = [];
   const alerts = new Set();
   // The documented reconnecting client: `auth` as a function, so each attempt sends the last seq.
   const socket = io(service.base, {
     auth: (cb) => cb({ token: tokens.ops, after_seq: lastSeq }),
+    transports,
     reconnectionDelay: 200,
     reconnectionDelayMax: 1000,
   });
@@ -219,7 +226,7 @@ test("recovery: across kill -9 and a restart, auth.after_seq brings every missed
     if (name === "fight_alert") alerts.add(body.id);
   });
   await until("connected", () => socket.connected, 20_000);
-  await detect(service.base, tokens.detector, "rec-1", "hq");
+  await detect(service.base, tokens.detector, camera(1), "hq");
   await until("the first alert live", () => alerts.size >= 1, 20_000);
   // kill -9: no goodbye. The client is held back from reconnecting until the alerts below are
   // raised, so they can only reach it from the log.
@@ -230,13 +237,13 @@ test("recovery: across kill -9 and a restart, auth.after_seq brings every missed
   service.proc = null;
   await until("the client saw the server go", () => !socket.connected, 20_000);
   await service.start();
-  const missed = [await detect(service.base, tokens.detector, "rec-2", "hq"), await detect(service.base, tokens.detector, "rec-3", "hq")];
+  const missed = [await detect(service.base, tokens.detector, camera(2), "hq"), await detect(service.base, tokens.detector, camera(3), "hq")];
   assert.ok(missed.every((id) => !alerts.has(id)));
   socket.io.reconnection(true);
   socket.connect();
   await until("the missed alerts, replayed", () => missed.every((id) => alerts.has(id)), 60_000);
   // After reconnecting, live again.
-  const live = await detect(service.base, tokens.detector, "rec-4", "hq");
+  const live = await detect(service.base, tokens.detector, camera(4), "hq");
   await until("a live alert after the restart", () => alerts.has(live), 30_000);
   // Every alert in the store reached the client, and no event came twice or out of order.
   const stored = await (await fetch(`${service.base}/api/alerts?limit=500`, { headers: { authorization: `Bearer ${tokens.ops}` } })).json();
@@ -245,3 +252,4 @@ test("recovery: across kill -9 and a restart, auth.after_seq brings every missed
   assert.deepEqual(ids.filter((id) => !alerts.has(id)), [], "alerts the client never got");
   for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `seq ${seqs[i]} after ${seqs[i - 1]}`);
 });
+}

@@ -160,6 +160,28 @@ impl From<StoreError> for HubError {
 pub(crate) struct Event {
     pub(crate) msg: ServerMessage,
     pub(crate) json: axum::extract::ws::Utf8Bytes,
+    /// The same as a Socket.IO event packet, made by the first Socket.IO connection that
+    /// sends it and shared by the rest.
+    socketio: std::sync::OnceLock<Option<axum::extract::ws::Utf8Bytes>>,
+}
+
+impl Event {
+    pub(crate) fn new(msg: ServerMessage) -> Self {
+        // Serialised once here, not once per dashboard.
+        let json = serde_json::to_string(&msg).unwrap_or_default().into();
+        Self {
+            msg,
+            json,
+            socketio: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The event as a Socket.IO packet (`42["fight_alert",{…}]`).
+    pub(crate) fn socketio(&self) -> Option<&axum::extract::ws::Utf8Bytes> {
+        self.socketio
+            .get_or_init(|| crate::socketio::packet::event(self.json.as_str()).map(Into::into))
+            .as_ref()
+    }
 }
 
 /// Shared server state.

@@ -131,8 +131,6 @@ fn fan_out(hub: &Hub, mut msg: ServerMessage) {
         }
         _ => {}
     }
-    // Serialised once here, not once per dashboard.
-    let json = serde_json::to_string(&msg).unwrap_or_default().into();
     // No connection is fine: persisted events are in the log for later recovery.
-    let _ = hub.events.send(Arc::new(Event { msg, json }));
+    let _ = hub.events.send(Arc::new(Event::new(msg)));
 }

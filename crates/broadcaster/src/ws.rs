@@ -1,4 +1,5 @@
-//! `GET /ws`: one task per dashboard connection.
+//! `GET /ws`: one task per dashboard connection. The same task serves `/socket.io/`'s
+//! WebSocket transport ([`Wire::SocketIo`]): only the framing differs.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Claims;
 use crate::extract::ApiError;
-use crate::hub::Hub;
+use crate::hub::{Event, Hub};
 use crate::session::{self, Admitted, Refusal, View};
+use crate::socketio::packet::{self, Inbound};
 
 /// Close code for a client that fell too far behind; it should reconnect and `resume`.
 pub const CLOSE_LAGGING: u16 = 4008;
@@ -28,6 +30,10 @@ const CLOSE_TOO_BIG: u16 = 1009;
 /// Heartbeat: a ping this often, and a client silent for `IDLE` is dropped.
 const PING_EVERY: Duration = Duration::from_secs(20);
 const IDLE: Duration = Duration::from_secs(60);
+/// Close code for a server going away (RFC 6455).
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a server that cannot go on (RFC 6455).
+const CLOSE_INTERNAL: u16 = 1011;
 /// A client that takes longer than this to accept one message is cut (it can resume later).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events read from the store per query while replaying.
@@ -96,60 +102,155 @@ pub async fn handler(
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            let mut session = Session::new(hub, claims);
-            if let Err(e) = session.run(socket, q.after_seq).await {
-                tracing::debug!(user = %session.view.claims.sub, error = %e, "WebSocket session ended.");
-            }
+            let (sink, stream) = socket.split();
+            let id = format!("{:016x}", fastrand::u64(..));
+            Session::new(hub, claims, Wire::Json)
+                .serve(sink, stream, q.after_seq, id)
+                .await;
         }))
 }
 
-struct Session {
-    hub: Arc<Hub>,
-    view: View,
+/// How a connection's messages are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// docs/protocol.md's JSON messages, one per text frame (`/ws`).
+    Json,
+    /// The same messages as Socket.IO events over Engine.IO (`/socket.io/`'s WebSocket
+    /// transport): `42["fight_alert",{…}]`, acknowledgements, Engine.IO's heartbeat.
+    SocketIo,
 }
 
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+impl Wire {
+    /// How often the server pings, and how long a silent client is kept.
+    fn heartbeat(self) -> (Duration, Duration) {
+        match self {
+            Wire::Json => (PING_EVERY, IDLE),
+            Wire::SocketIo => (
+                crate::socketio::PING_INTERVAL,
+                crate::socketio::PING_INTERVAL + crate::socketio::PING_TIMEOUT,
+            ),
+        }
+    }
+}
+
+/// One dashboard connection.
+pub(crate) struct Session {
+    hub: Arc<Hub>,
+    view: View,
+    wire: Wire,
+}
+
+pub(crate) type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+pub(crate) type Stream = futures_util::stream::SplitStream<WebSocket>;
+
+/// Why the server ends a connection: the WebSocket close code, and the `error` code and text a
+/// Socket.IO client gets before its disconnect.
+struct Leave {
+    close: u16,
+    code: &'static str,
+    reason: String,
+}
+
+impl Leave {
+    fn new(close: u16, code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            close,
+            code,
+            reason: reason.into(),
+        }
+    }
+}
 
 impl Session {
-    fn new(hub: Arc<Hub>, claims: Claims) -> Self {
+    pub(crate) fn new(hub: Arc<Hub>, claims: Claims, wire: Wire) -> Self {
         Self {
             hub,
             view: View::new(claims),
+            wire,
         }
     }
 
-    async fn send(&mut self, sink: &mut Sink, msg: &ServerMessage) -> Result<(), axum::Error> {
-        self.send_with(sink, msg, None).await
+    /// Runs the connection until it ends; `id` is the session named in `welcome_message`.
+    pub(crate) async fn serve(
+        mut self,
+        sink: Sink,
+        stream: Stream,
+        after_seq: Option<u64>,
+        id: String,
+    ) {
+        if let Err(e) = self.run(sink, stream, after_seq, id).await {
+            tracing::debug!(user = %self.view.claims.sub, wire = ?self.wire, error = %e, "WebSocket session ended.");
+        }
     }
 
-    /// Sends `msg`, using `json` when it was serialised already.
-    async fn send_with(
-        &mut self,
-        sink: &mut Sink,
-        msg: &ServerMessage,
-        json: Option<&axum::extract::ws::Utf8Bytes>,
-    ) -> Result<(), axum::Error> {
-        let (msg, json) = match self.view.admit(msg) {
-            None => return Ok(()),
-            Some(Admitted::AsIs(msg)) => (Cow::Borrowed(msg), json),
-            Some(Admitted::Narrowed(n)) => (Cow::Owned(*n), None),
-        };
-        let text = match json {
-            Some(j) => j.clone(),
-            None => serde_json::to_string(&*msg)
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "Cannot serialise a message.");
-                    r#"{"type":"error","code":"internal","message":"internal error"}"#.into()
-                })
-                .into(),
-        };
-        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text))).await {
+    /// Writes one frame, giving up on a client that does not take it in time.
+    async fn write(&self, sink: &mut Sink, msg: Message) -> Result<(), axum::Error> {
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)).await {
             Ok(result) => result,
             Err(_) => Err(axum::Error::new(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "client stopped reading",
             ))),
         }
+    }
+
+    /// Tells the client why and closes: a close frame with the code on `/ws`; an `error` event,
+    /// Socket.IO's disconnect and a normal close on Socket.IO.
+    async fn leave(&mut self, sink: &mut Sink, why: Leave) {
+        let frame = match self.wire {
+            Wire::Json => CloseFrame {
+                code: why.close,
+                reason: why.reason.into(),
+            },
+            Wire::SocketIo => {
+                let _ = self
+                    .send(sink, &Refusal::new(why.code, why.reason).to_message())
+                    .await;
+                let _ = self.write(sink, Message::text(packet::DISCONNECT)).await;
+                CloseFrame {
+                    code: 1000,
+                    reason: "".into(),
+                }
+            }
+        };
+        let _ = self.write(sink, Message::Close(Some(frame))).await;
+    }
+
+    async fn send(&mut self, sink: &mut Sink, msg: &ServerMessage) -> Result<(), axum::Error> {
+        self.send_with(sink, msg, None).await
+    }
+
+    /// Sends `msg` if this view may see it, framed once for all connections when `shared` (its
+    /// event) is given and the view sends it as it is.
+    async fn send_with(
+        &mut self,
+        sink: &mut Sink,
+        msg: &ServerMessage,
+        shared: Option<&Event>,
+    ) -> Result<(), axum::Error> {
+        let (msg, shared) = match self.view.admit(msg) {
+            None => return Ok(()),
+            Some(Admitted::AsIs(msg)) => (Cow::Borrowed(msg), shared),
+            Some(Admitted::Narrowed(n)) => (Cow::Owned(*n), None),
+        };
+        let framed = shared.and_then(|event| match self.wire {
+            Wire::Json => Some(event.json.clone()),
+            Wire::SocketIo => event.socketio().cloned(),
+        });
+        let text = match framed {
+            Some(text) => text,
+            None => {
+                let json = serde_json::to_string(&*msg).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "Cannot serialise a message.");
+                    r#"{"type":"error","code":"internal","message":"internal error"}"#.into()
+                });
+                match self.wire {
+                    Wire::Json => json.into(),
+                    Wire::SocketIo => packet::event(&json).unwrap_or_default().into(),
+                }
+            }
+        };
+        self.write(sink, Message::Text(text)).await
     }
 
     async fn error(
@@ -197,43 +298,41 @@ impl Session {
     }
 
     /// Whether this connection's session is still good; closes it (`CLOSE_REVOKED`) if not.
-    async fn still_signed_in(&self, sink: &mut Sink) -> bool {
+    async fn still_signed_in(&mut self, sink: &mut Sink) -> bool {
         if self.hub.session_is_live(&self.view.claims).await {
             return true;
         }
-        let frame = CloseFrame {
-            code: CLOSE_REVOKED,
-            reason: "session ended: sign in again".into(),
-        };
-        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        let why = Leave::new(CLOSE_REVOKED, "revoked", "session ended: sign in again");
+        self.leave(sink, why).await;
         false
     }
 
-    async fn run(&mut self, socket: WebSocket, after_seq: Option<u64>) -> Result<(), axum::Error> {
+    async fn run(
+        &mut self,
+        mut sink: Sink,
+        mut stream: Stream,
+        after_seq: Option<u64>,
+        id: String,
+    ) -> Result<(), axum::Error> {
         // Subscribe, then read the position, then replay up to it: an event committed before
         // the position is replayed (when the client asked for it), one committed after arrives
         // live, and `sent` drops the one that is both (the relay may deliver an event committed
         // before the position after the subscription began).
-        let (mut sink, mut stream) = socket.split();
         let mut rx = self.hub.events.subscribe();
         // Fail closed: without the position, "everything after 0" would be a lie.
         let position = match Box::pin(self.hub.blocking(|s| s.last_seq())).await {
             Ok(seq) => seq,
             Err(e) => {
                 tracing::error!(error = %e, "Cannot read the last seq; closing.");
-                let frame = CloseFrame {
-                    code: 1011,
-                    reason: "store unavailable".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                let why = Leave::new(CLOSE_INTERNAL, "store_unavailable", "store unavailable");
+                self.leave(&mut sink, why).await;
                 return Ok(());
             }
         };
         let mut closing = self.hub.closing.subscribe();
         let mut revocations = self.hub.revocations.subscribe();
-        let session = format!("{:016x}", fastrand::u64(..));
         let welcome = ServerMessage::WelcomeMessage {
-            session,
+            session: id,
             user: self.view.claims.sub.clone(),
             role: self.view.claims.role,
             server_version: env!("CARGO_PKG_VERSION").into(),
@@ -242,7 +341,9 @@ impl Session {
         self.send(&mut sink, &welcome).await?;
         self.view.sent = after_seq.unwrap_or(position);
         Box::pin(self.replay(&mut sink, self.view.sent, position)).await?;
-        let mut ping = tokio::time::interval(PING_EVERY);
+        let (ping_every, idle) = self.wire.heartbeat();
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
         // The token's own end: no event reaches a client whose token REST would refuse.
         let expiry = tokio::time::sleep_until(token_end(self.view.claims.exp));
@@ -250,16 +351,19 @@ impl Session {
         loop {
             tokio::select! {
                 () = &mut expiry => {
-                    let frame = CloseFrame { code: CLOSE_REVOKED, reason: "token expired: sign in again".into() };
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    let why = Leave::new(CLOSE_REVOKED, "token_expired", "token expired: sign in again");
+                    self.leave(&mut sink, why).await;
                     return Ok(());
                 }
                 event = rx.recv() => match event {
-                    Ok(event) => self.send_with(&mut sink, &event.msg, Some(&event.json)).await?,
+                    Ok(event) => self.send_with(&mut sink, &event.msg, Some(&event)).await?,
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(user = %self.view.claims.sub, missed = n, "Client fell behind; closing so it resumes.");
-                        let frame = CloseFrame { code: CLOSE_LAGGING, reason: format!("lagging: resume after seq {}", self.view.sent).into() };
-                        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                        let reason = match self.wire {
+                            Wire::Json => format!("lagging: resume after seq {}", self.view.sent),
+                            Wire::SocketIo => format!("lagging: reconnect with auth.after_seq {}", self.view.sent),
+                        };
+                        self.leave(&mut sink, Leave::new(CLOSE_LAGGING, "lagging", reason)).await;
                         // Read until the client answers the close (or briefly): closing a socket
                         // with unread input makes the kernel reset it, and the client would lose
                         // the messages still in flight, the close frame among them.
@@ -267,28 +371,29 @@ impl Session {
                         return Ok(());
                     }
                     Err(RecvError::Closed) => {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
+                        self.leave(&mut sink, Leave::new(CLOSE_GOING_AWAY, "shutting_down", "server shutting down")).await;
                         return Ok(());
                     }
                 },
                 incoming = stream.next() => {
                     last_heard = Instant::now();
-                    match incoming {
-                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(&mut sink, text.as_str())).await?,
-                        Some(Ok(Message::Binary(_))) => {
-                            let refused = session::prepare(&self.hub, &mut self.view, Err("binary frames are not accepted: send JSON text".into()));
-                            if let Err(refusal) = refused {
-                                self.send(&mut sink, &refusal.to_message()).await?;
-                            }
-                        }
-                        Some(Ok(Message::Close(_))) | None => return Ok(()),
-                        Some(Ok(_)) => {}
+                    let go_on = match incoming {
+                        Some(Ok(Message::Text(text))) => match self.wire {
+                            Wire::Json => Box::pin(self.on_text(&mut sink, text.as_str())).await?,
+                            Wire::SocketIo => Box::pin(self.on_packet(&mut sink, text.as_str())).await?,
+                        },
+                        Some(Ok(Message::Binary(_))) => Box::pin(self.on_binary(&mut sink)).await?,
+                        Some(Ok(Message::Close(_))) | None => false,
+                        Some(Ok(_)) => true,
                         Some(Err(e)) if is_too_big(e.to_string().as_str()) => {
-                            let frame = CloseFrame { code: CLOSE_TOO_BIG, reason: format!("message over {} bytes", self.hub.config.max_message_bytes).into() };
-                            let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
-                            return Ok(());
+                            let reason = format!("message over {} bytes", self.hub.config.max_message_bytes);
+                            self.leave(&mut sink, Leave::new(CLOSE_TOO_BIG, "too_big", reason)).await;
+                            false
                         }
                         Some(Err(e)) => return Err(e),
+                    };
+                    if !go_on {
+                        return Ok(());
                     }
                 }
                 Ok(()) = revocations.changed() => {
@@ -297,35 +402,106 @@ impl Session {
                     }
                 }
                 _ = closing.changed() => {
-                    let frame = CloseFrame { code: 1001, reason: "server shutting down".into() };
-                    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Close(Some(frame)))).await;
+                    let why = Leave::new(CLOSE_GOING_AWAY, "shutting_down", "server shutting down");
+                    let _ = tokio::time::timeout(Duration::from_secs(2), self.leave(&mut sink, why)).await;
                     return Ok(());
                 }
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > IDLE {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "idle".into() }))).await;
+                    if last_heard.elapsed() > idle {
+                        self.leave(&mut sink, Leave::new(CLOSE_GOING_AWAY, "idle", "idle")).await;
                         return Ok(());
                     }
-                    sink.send(Message::Ping(Vec::new().into())).await?;
+                    let ping = match self.wire {
+                        Wire::Json => Message::Ping(Vec::new().into()),
+                        Wire::SocketIo => Message::text(packet::PING),
+                    };
+                    self.write(&mut sink, ping).await?;
                 }
             }
         }
     }
 
-    async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<(), axum::Error> {
+    /// A `/ws` message. False when the connection should end.
+    async fn on_text(&mut self, sink: &mut Sink, text: &str) -> Result<bool, axum::Error> {
         let parsed = serde_json::from_str::<ClientMessage>(text).map_err(|e| e.to_string());
+        if let Some(refusal) = self.command(sink, parsed).await? {
+            self.send(sink, &refusal.to_message()).await?;
+        }
+        Ok(true)
+    }
+
+    /// An Engine.IO / Socket.IO packet. False when the connection should end.
+    async fn on_packet(&mut self, sink: &mut Sink, text: &str) -> Result<bool, axum::Error> {
+        let (ack, parsed) = match packet::parse(text) {
+            Inbound::Event { ack, name, data } => (ack, packet::client_message(&name, data)),
+            Inbound::Ping => {
+                self.write(sink, Message::text("3")).await?;
+                return Ok(true);
+            }
+            Inbound::Nothing | Inbound::Connect(_) => return Ok(true),
+            Inbound::Close => return Ok(false),
+            Inbound::Binary => return self.on_binary(sink).await,
+            Inbound::Malformed(why) => {
+                self.leave(sink, Leave::new(1002, "bad_message", why)).await;
+                return Ok(false);
+            }
+        };
+        let refusal = self.command(sink, parsed).await?;
+        let answer = match (ack, refusal) {
+            (Some(id), None) => packet::ack(id, &serde_json::json!({ "ok": true })),
+            (Some(id), Some(r)) => packet::ack(
+                id,
+                &serde_json::json!({ "ok": false, "code": r.code, "message": r.message }),
+            ),
+            (None, None) => return Ok(true),
+            (None, Some(r)) => {
+                self.send(sink, &r.to_message()).await?;
+                return Ok(true);
+            }
+        };
+        self.write(sink, Message::text(answer)).await?;
+        Ok(true)
+    }
+
+    /// A binary frame: refused on `/ws`; on Socket.IO (whose binary frames are a binary
+    /// event's attachments, which no client message has) the connection ends.
+    async fn on_binary(&mut self, sink: &mut Sink) -> Result<bool, axum::Error> {
+        let why = "binary frames are not accepted: send JSON text";
+        match self.wire {
+            Wire::Json => {
+                let refused = session::prepare(&self.hub, &mut self.view, Err(why.into()));
+                if let Err(refusal) = refused {
+                    self.send(sink, &refusal.to_message()).await?;
+                }
+                Ok(true)
+            }
+            Wire::SocketIo => {
+                self.leave(sink, Leave::new(1003, "bad_message", why)).await;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Runs one client message through the session core; the refusal, if it was refused.
+    async fn command(
+        &mut self,
+        sink: &mut Sink,
+        parsed: Result<ClientMessage, String>,
+    ) -> Result<Option<Refusal>, axum::Error> {
         let answer = match session::prepare(&self.hub, &mut self.view, parsed) {
             Ok(None) => Ok(()),
-            Ok(Some(ClientMessage::Resume { after_seq })) => {
-                return self.resume(sink, after_seq).await;
+            Ok(Some(ClientMessage::Resume { after_seq })) if self.wire == Wire::Json => {
+                self.resume(sink, after_seq).await?;
+                Ok(())
             }
+            Ok(Some(ClientMessage::Resume { .. })) => Err(Refusal::new(
+                "bad_message",
+                "on Socket.IO, missed events come on reconnecting with auth.after_seq",
+            )),
             Ok(Some(msg)) => session::execute(&self.hub, &self.view.claims, msg).await,
             Err(refusal) => Err(refusal),
         };
-        match answer {
-            Ok(()) => Ok(()),
-            Err(refusal) => self.send(sink, &refusal.to_message()).await,
-        }
+        Ok(answer.err())
     }
 
     /// `resume`: what this client missed after `after_seq`, up to now.

@@ -1,6 +1,7 @@
 //! `/socket.io/` against a real server, spoken frame by frame (Engine.IO 4 / Socket.IO 5 over
-//! a WebSocket): the limits and counters it shares with `/ws`. The real clients (npm
-//! socket.io-client, PyPI python-socketio) are run by web/e2e/socketio.test.mjs.
+//! a WebSocket from the start: fightwatch's own transport): the limits and counters it shares
+//! with `/ws`, and how it ends a connection. The real clients (npm socket.io-client, PyPI
+//! python-socketio), on both transports, are run by web/e2e/socketio.test.mjs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -198,13 +199,13 @@ async fn bad_packets_get_answers_not_a_crash() {
 }
 
 #[tokio::test]
-async fn binary_attachments_are_refused_by_count() {
+async fn binary_attachments_are_refused() {
     let s = server_with(|_| {}).await;
     let auth = serde_json::json!({ "token": token(&s.hub, Role::Viewer) });
     let (mut ws, _) = sio(s.addr, auth.clone()).await;
     event(&mut ws).await;
-    // An event announcing 1,000 binary attachments: more than the one the server allows, so
-    // the connection is closed instead of buffering them.
+    // An event announcing 1,000 binary attachments (no client event has any): the connection
+    // is closed instead of buffering them.
     let placeholders: Vec<_> = (0..1000)
         .map(|n| serde_json::json!({"_placeholder": true, "num": n}))
         .collect();
@@ -225,4 +226,95 @@ async fn binary_attachments_are_refused_by_count() {
     assert!(closed.is_ok(), "the connection stays open");
     let (_, again) = sio(s.addr, auth).await;
     assert!(again.starts_with("40{"), "{again}");
+}
+
+/// What a Socket.IO client gets when the server ends its connection: the `error` event's code
+/// and message, then Socket.IO's disconnect (`41`), then the close. Events before them are
+/// collected; `None` if the connection was never ended in `wait`.
+async fn until_left(
+    ws: &mut Ws,
+    wait: Duration,
+    mut seen: impl FnMut(&serde_json::Value),
+) -> Option<(String, String)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut error = None;
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(msg))) => msg,
+            Ok(_) => return error,
+            Err(_) => return None,
+        };
+        let Message::Text(text) = msg else {
+            continue;
+        };
+        if text.as_str() == "41" {
+            assert!(error.is_some(), "a disconnect without a reason");
+            return error;
+        }
+        if let Some(json) = text.as_str().strip_prefix("42") {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            if v[0] == "error" {
+                error = Some((
+                    v[1]["code"].as_str().unwrap().to_string(),
+                    v[1]["message"].as_str().unwrap().to_string(),
+                ));
+            } else {
+                seen(&v[1]);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_socketio_connection_leaves_with_the_reason_when_its_token_expires() {
+    let s = server_with(|_| {}).await;
+    let t = s.hub.issue_token("brief", Role::Viewer, 2, None).unwrap();
+    let (mut ws, accepted) = sio(s.addr, serde_json::json!({ "token": t })).await;
+    assert!(accepted.starts_with("40{"), "{accepted}");
+    let (code, message) = until_left(&mut ws, Duration::from_secs(10), |_| {})
+        .await
+        .expect("the connection ended when its token did");
+    assert_eq!(code, "token_expired", "{message}");
+}
+
+#[tokio::test]
+async fn a_stalled_socketio_client_is_cut_and_resumes_from_its_last_seq() {
+    let s = server_with(|c| c.max_resume_events = 100_000).await;
+    let t = token(&s.hub, Role::Viewer);
+    let (mut stalled, _) = sio(s.addr, serde_json::json!({ "token": t })).await;
+    event(&mut stalled).await; // welcome, then it does not read
+    // 20,000 alerts (~22 MB of JSON): more than the socket's buffers and the queue hold.
+    let big = fightwatch_store::NewAlert {
+        label: "x".repeat(1000),
+        ..common::alert("lobby")
+    };
+    for i in 0..20_000 {
+        s.hub.raise_alert(big.clone(), None).await.unwrap();
+        if i % 64 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    // It reads again: a prefix of the events, then the reason it was cut and how to resume.
+    let mut last = 0;
+    let (code, message) = until_left(&mut stalled, Duration::from_secs(30), |body| {
+        if let Some(seq) = body["seq"].as_u64() {
+            assert_eq!(seq, last + 1, "events out of order or missing");
+            last = seq;
+        }
+    })
+    .await
+    .expect("the stalled client was cut");
+    assert_eq!(code, "lagging");
+    assert!(
+        message.ends_with(&format!("after_seq {last}")),
+        "{message} (last seq seen {last})"
+    );
+    assert!(last < 20_000);
+    let (mut resumed, _) = sio(s.addr, serde_json::json!({ "token": t, "after_seq": last })).await;
+    assert_eq!(event(&mut resumed).await.0, "welcome_message");
+    for want in last + 1..=last + 10 {
+        let (name, body) = event(&mut resumed).await;
+        assert_eq!(name, "fight_alert");
+        assert_eq!(body["seq"].as_u64(), Some(want));
+    }
 }

@@ -9,6 +9,7 @@ use socketioxide::handler::{FromMessageParts, Value};
 
 use super::Dashboard;
 use super::delivery::emit_message;
+use super::packet::client_message;
 use crate::hub::Hub;
 use crate::session::{self, Refusal};
 
@@ -124,62 +125,5 @@ pub(super) async fn run_commands(hub: &Arc<Hub>, dashboard: &Dashboard, socket: 
         let (msg, answer) = next;
         let result = session::execute(hub, &claims, msg).await;
         answer.give(socket, result);
-    }
-}
-
-/// The protocol's client message for Socket.IO event `name` with body `data`: the body with
-/// `type` added (`join_room` / `leave_room` also take the bare room name).
-pub(super) fn client_message(name: &str, data: serde_json::Value) -> Result<ClientMessage, String> {
-    let body = match data {
-        serde_json::Value::Object(mut body) => {
-            body.insert("type".into(), name.into());
-            serde_json::Value::Object(body)
-        }
-        serde_json::Value::String(room) if name == "join_room" || name == "leave_room" => {
-            serde_json::json!({ "type": name, "room": room })
-        }
-        serde_json::Value::Null => serde_json::json!({ "type": name }),
-        _ => {
-            return Err(format!(
-                "{name:?} takes a JSON object, as docs/protocol.md says"
-            ));
-        }
-    };
-    serde_json::from_value(body).map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_events_become_protocol_messages() {
-        assert_eq!(
-            client_message("join_room", "camera:lobby".into()),
-            Ok(ClientMessage::JoinRoom {
-                room: "camera:lobby".into()
-            })
-        );
-        assert_eq!(
-            client_message(
-                "send_message",
-                serde_json::json!({"room": "ops", "text": "hi"})
-            ),
-            Ok(ClientMessage::SendMessage {
-                room: "ops".into(),
-                text: "hi".into()
-            })
-        );
-        // The body cannot smuggle another type in: the event name wins.
-        assert!(matches!(
-            client_message(
-                "leave_room",
-                serde_json::json!({"type": "fight_detected", "room": "ops"})
-            ),
-            Ok(ClientMessage::LeaveRoom { .. })
-        ));
-        assert!(client_message("send_message", "hi".into()).is_err());
-        assert!(client_message("no_such_event", serde_json::json!({})).is_err());
-        assert!(client_message("join_room", serde_json::json!([1, 2])).is_err());
     }
 }

@@ -10,6 +10,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::packet::event_name;
 use super::{Dashboard, Dashboards, REPLAY_PAGE, REPLAY_STALL, SWEEP_EVERY};
 use crate::hub::{Event as HubEvent, Hub};
 use crate::session::{self, Admitted, Refusal, View};
@@ -181,11 +182,6 @@ pub(super) fn event_raw(event: &HubEvent) -> Option<(&str, &RawValue)> {
     Some((event_name(json)?, raw))
 }
 
-/// The `type` of a message's JSON (serde writes the tag first).
-pub(super) fn event_name(json: &str) -> Option<&str> {
-    json.strip_prefix(r#"{"type":""#)?.split('"').next()
-}
-
 /// Emits `msg` as the event its `type` names.
 pub(super) fn emit_message(socket: &SocketRef, msg: &ServerMessage) -> Result<(), SendError> {
     let json = serde_json::to_string(msg).unwrap_or_else(|e| {
@@ -264,19 +260,5 @@ pub(super) async fn sweep(hub: Weak<Hub>, dashboards: Arc<Dashboards>) {
                 leave(&socket, "revoked", "session ended: sign in again");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_names_come_from_the_type_tag() {
-        assert_eq!(
-            event_name(r#"{"type":"fight_alert","id":"a"}"#),
-            Some("fight_alert")
-        );
-        assert_eq!(event_name(r#"{"id":"a","type":"fight_alert"}"#), None);
     }
 }

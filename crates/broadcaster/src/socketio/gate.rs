@@ -32,10 +32,12 @@ pub(super) const KEPT_HEADERS: [axum::http::HeaderName; 11] = {
 pub(crate) struct Gate {
     per_address: crate::limits::Keyed<std::net::IpAddr>,
     in_all: crate::limits::Keyed<()>,
+    /// For the connections served by [`super::websocket`].
+    hub: std::sync::Weak<Hub>,
 }
 
 impl Gate {
-    pub(crate) fn new(hub: &Hub) -> Arc<Self> {
+    pub(crate) fn new(hub: &Arc<Hub>) -> Arc<Self> {
         let rate = |cap: usize| {
             let cap = u32::try_from(cap.max(1)).unwrap_or(u32::MAX);
             crate::limits::Rate::new(cap, CONNECT_TIMEOUT / cap)
@@ -43,12 +45,14 @@ impl Gate {
         Arc::new(Self {
             per_address: rate(hub.config.max_connections_per_ip).limiter(),
             in_all: rate(hub.config.max_websockets).limiter(),
+            hub: Arc::downgrade(hub),
         })
     }
 }
 
-/// The gate: new Engine.IO sessions within their rates (429 past them), and every
-/// `/socket.io/` request [compacted](compact).
+/// The gate: new Engine.IO sessions within their rates (429 past them), every `/socket.io/`
+/// request [compacted](compact), and WebSockets opened without a polling session served by
+/// [`super::websocket`] (the rest go on to socketioxide).
 pub(crate) async fn gate(
     axum::extract::State(gate): axum::extract::State<Arc<Gate>>,
     req: axum::extract::Request,
@@ -76,6 +80,12 @@ pub(crate) async fn gate(
             )
             .into_response();
         }
+    }
+    if super::websocket::is_direct(req.uri()) {
+        return match gate.hub.upgrade() {
+            Some(hub) => super::websocket::serve(hub, compact(req)).await,
+            None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        };
     }
     next.run(compact(req)).await
 }

@@ -1,6 +1,14 @@
-//! `/socket.io/`: the seed guide's Socket.IO 4 clients (Engine.IO 4, Socket.IO protocol 5,
-//! WebSocket and HTTP long-polling, served by `socketioxide`), with the WebSocket protocol's
-//! checks, limits and event log.
+//! `/socket.io/`: the seed guide's Socket.IO 4 clients (Engine.IO 4, Socket.IO protocol 5),
+//! with the WebSocket protocol's checks, limits and event log.
+//!
+//! Two ways in, one behaviour:
+//! - **A WebSocket from the start** (`?EIO=4&transport=websocket`, what clients with
+//!   `transports: ["websocket"]` open): served by [`websocket`], the same task per connection
+//!   as `/ws` with Socket.IO's framing ([`crate::ws::Wire::SocketIo`]), so a dashboard costs
+//!   what a `/ws` one does (docs/performance.md).
+//! - **HTTP long-polling, then the upgrade** (the clients' default): served by `socketioxide`
+//!   (a session and its upgrade need Engine.IO's full state machine), with the fan-out task
+//!   below.
 //!
 //! - **Admission** (a connect middleware, so a refusal is the client's `connect_error`): the
 //!   `Origin` check, the token from the handshake's `auth.token` (or the console's cookie),
@@ -35,6 +43,8 @@ use crate::session::View;
 mod commands;
 mod delivery;
 mod gate;
+pub(crate) mod packet;
+mod websocket;
 
 pub(crate) use gate::{Gate, gate};
 
@@ -51,6 +61,12 @@ const REPLAY_PAGE: usize = 500;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often token expiry is checked for connections that receive nothing.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Engine.IO's heartbeat (Socket.IO's defaults): the server pings this often, and a client that
+/// has not answered `PING_TIMEOUT` later is gone.
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(25);
+pub(crate) const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connect attempts (`40`) a WebSocket may make before it is closed.
+const CONNECT_ATTEMPTS: u32 = 3;
 
 /// The handshake's `auth` object.
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +143,8 @@ pub(crate) fn layer(hub: &Arc<Hub>) -> socketioxide::layer::SocketIoLayer {
         .max_buffer_size(hub.config.client_queue.max(16))
         // An Engine.IO session that never joins a namespace is not kept long.
         .connect_timeout(CONNECT_TIMEOUT)
+        .ping_interval(PING_INTERVAL)
+        .ping_timeout(PING_TIMEOUT)
         // No client message carries binary: one attachment, within the message size, may be
         // pending briefly (the parser's defaults, 10,000 attachments and 10 MB per
         // connection, would let 10,000 dashboards hold 100 GB).
@@ -166,15 +184,21 @@ pub(crate) fn layer(hub: &Arc<Hub>) -> socketioxide::layer::SocketIoLayer {
     layer
 }
 
-/// The handshake's checks, in `/ws`'s order; a refusal is the client's `connect_error`.
-async fn admit(hub: &Arc<Hub>, socket: &SocketRef, auth: Handshake) -> Result<(), Refused> {
-    let parts = socket.req_parts();
-    if let Some(origin) = crate::guard::foreign_origin(hub, &parts.headers) {
+/// The handshake's checks, in `/ws`'s order: origin, token (`auth.token` or the console's
+/// cookie), connections in all, then per address (the slot is held while the connection
+/// lives). A refusal is the client's `connect_error`.
+async fn check(
+    hub: &Hub,
+    headers: &axum::http::HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    token: Option<&str>,
+) -> Result<(crate::auth::Claims, Option<Slot>), Refused> {
+    if let Some(origin) = crate::guard::foreign_origin(hub, headers) {
         tracing::warn!(%origin, "Refused a cross-origin Socket.IO connection.");
         return Err(Refused("origin not allowed".into()));
     }
     let claims = hub
-        .authenticate(&parts.headers, auth.token.as_deref())
+        .authenticate(headers, token)
         .await
         .map_err(|e| match e {
             crate::AuthError::Missing => Refused("no token: connect with auth: { token }".into()),
@@ -183,17 +207,26 @@ async fn admit(hub: &Arc<Hub>, socket: &SocketRef, auth: Handshake) -> Result<()
     if hub.connections() >= hub.config.max_websockets {
         return Err(Refused("too many connections".into()));
     }
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
     let slot = match peer {
-        Some(axum::extract::ConnectInfo(addr)) => Some(
+        Some(ip) => Some(
             hub.ws_per_ip
-                .take(addr.ip())
+                .take(ip)
                 .ok_or_else(|| Refused("too many connections from this address".into()))?,
         ),
         None => None,
     };
+    Ok((claims, slot))
+}
+
+/// The connect middleware of socketioxide's sessions: [`check`], then the dashboard handed to
+/// the connect handler.
+async fn admit(hub: &Arc<Hub>, socket: &SocketRef, auth: Handshake) -> Result<(), Refused> {
+    let parts = socket.req_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (claims, slot) = check(hub, &parts.headers, peer, auth.token.as_deref()).await?;
     let dashboard = Dashboard {
         state: Mutex::new(State {
             view: View::new(claims),
