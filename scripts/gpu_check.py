@@ -280,6 +280,10 @@ def decode_side() -> None:
         out["runs"].append({
             "streams": copies, "frames": s["frames"], "elapsed_s": round(s["elapsed_s"], 2),
             "frames_per_s": round(fps, 1), "windows": s["windows"], "inference_s": round(s["inference_s"], 2),
+            # Of the model time, the host writing clips into the (pinned) input buffer: where
+            # the time per clip goes that the GPU does not spend.
+            "fill_s": round(s.get("fill_s", 0.0), 3),
+            "model_ms_per_clip": round(1e3 * s["inference_s"] / max(1, s["windows"]), 2),
             "realtime_25fps_streams": round(fps / 25.0, 1), "wall_s": round(wall, 2), "cpu_busy": round(busy, 2),
         })
     summary["decode"] = out

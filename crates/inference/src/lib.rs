@@ -27,6 +27,7 @@ println!("{:?}", outputs[0].1);
 | `tensorrt` | the TensorRT execution provider                        | no      |
 */
 
+mod batch_buffer;
 pub mod config;
 mod device;
 mod error;
@@ -42,6 +43,7 @@ mod settings;
 mod snapshot;
 mod window;
 
+pub use batch_buffer::BatchBuffer;
 pub use config::ModelConfig;
 pub use device::{Device, SessionConfig};
 pub use error::Error;
@@ -49,7 +51,7 @@ pub use gate::{GateConfig, Verdict};
 pub use incident::{IncidentConfig, IncidentDetector, IncidentOverrides, Smoothing};
 pub use localize::ActivationMap;
 pub use model::{OnnxModel, TensorInfo};
-pub use package::{ClipScores, ModelPackage};
+pub use package::{ClipScores, ModelPackage, Prepared};
 pub use pipeline::{Located, Pipeline, PipelineConfig, PipelineEvent, PipelineSummary};
 pub use preprocess::{Preprocessor, resize_spec, write_clip};
 pub use runtime::OrtRuntime;

@@ -176,6 +176,11 @@ impl OnnxModel {
         })
     }
 
+    /// The ONNX Runtime session.
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// The device the session runs on (never `Auto`: the one it settled on).
     pub fn device(&self) -> Device {
         self.device

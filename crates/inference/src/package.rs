@@ -6,6 +6,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use ndarray::{Array5, ArrayView5, Axis};
 
+use crate::batch_buffer::{BatchBuffer, fill_pool};
 use crate::config::{Activation, Layout, ModelConfig};
 use crate::localize::ActivationMap;
 use crate::preprocess::{Preprocessor, write_clip};
@@ -23,6 +24,28 @@ pub struct ClipScores {
     pub cam: Option<ActivationMap>,
 }
 
+/// A batch written into one of a [`ModelPackage`]'s input buffers by
+/// [`prepare`](ModelPackage::prepare) (or, during a run, by
+/// [`run_prepared`](ModelPackage::run_prepared)), ready to run.
+#[derive(Debug)]
+#[must_use = "a prepared batch holds an input buffer until it is run"]
+pub struct Prepared {
+    slot: usize,
+    clips: usize,
+}
+
+impl Prepared {
+    /// Clips in the batch.
+    pub fn len(&self) -> usize {
+        self.clips
+    }
+
+    /// Whether the batch has no clip.
+    pub fn is_empty(&self) -> bool {
+        self.clips == 0
+    }
+}
+
 /// A loaded model package, ready to score clips.
 #[derive(Debug)]
 pub struct ModelPackage {
@@ -31,9 +54,13 @@ pub struct ModelPackage {
     model: OnnxModel,
     fight_indices: Vec<usize>,
     fixed_batch: Option<usize>,
-    /// The input tensor of the last run, reused: a fresh 2.4 MB-a-clip buffer per run costs
-    /// page faults every time.
-    scratch: Array5<f32>,
+    /// Two input buffers, reused (a fresh 2.4 MB-a-clip buffer per run costs page faults every
+    /// time) and pinned on CUDA: one is run while the other is written ([`Self::run_prepared`]).
+    buffers: [BatchBuffer; 2],
+    /// Which buffers hold a prepared batch not yet run.
+    held: [bool; 2],
+    /// Time the last [`score`](Self::score) spent writing its clips into the input buffer.
+    last_fill: std::time::Duration,
 }
 
 impl ModelPackage {
@@ -74,9 +101,14 @@ impl ModelPackage {
             model,
             fight_indices,
             fixed_batch,
-            scratch: Array5::zeros((0, 0, 0, 0, 0)),
+            buffers: [BatchBuffer::heap(1), BatchBuffer::heap(1)],
+            held: [false; 2],
+            last_fill: std::time::Duration::ZERO,
         };
         let device = package.model.device();
+        let pool = fill_pool(default_fill_threads(device));
+        package.buffers =
+            [0, 1].map(|_| BatchBuffer::for_session(package.model.session(), device, pool.clone()));
         if device == Device::Cpu {
             return Ok(package);
         }
@@ -164,65 +196,203 @@ impl ModelPackage {
         Preprocessor::new(&self.config.input)
     }
 
-    /// Builds the input tensor for `clips` (each `input.frames` preprocessed frames).
+    /// Builds the input tensor for `clips` (each `input.frames` preprocessed frames), on the
+    /// calling thread, in a fresh buffer: the reference [`score`](Self::score)'s buffer is
+    /// tested against.
     pub fn input_tensor(&self, clips: &[&[Arc<RgbImage>]]) -> Result<Array5<f32>, Error> {
-        let mut tensor = Array5::<f32>::zeros((0, 0, 0, 0, 0));
-        self.fill_input(clips, &mut tensor)?;
+        self.check_clips(clips)?;
+        let mut tensor = Array5::<f32>::zeros(self.batch_shape(clips.len()));
+        for (clip, out) in clips.iter().zip(tensor.axis_iter_mut(Axis(0))) {
+            write_clip(clip, &self.config.input, out);
+        }
         Ok(tensor)
     }
 
-    /// Writes `clips` into `tensor`, reshaping it (and so allocating) only when the batch's
-    /// shape changed. Every element is written.
-    fn fill_input(
-        &self,
-        clips: &[&[Arc<RgbImage>]],
-        tensor: &mut Array5<f32>,
-    ) -> Result<(), Error> {
+    /// The input tensor's shape for `n` clips.
+    fn batch_shape(&self, n: usize) -> (usize, usize, usize, usize, usize) {
         let i = &self.config.input;
         let (t, c, h, w) = (i.frames, 3, i.height as usize, i.width as usize);
-        let shape = match i.layout {
-            Layout::Ncthw => (clips.len(), c, t, h, w),
-            Layout::Ntchw => (clips.len(), t, c, h, w),
-        };
-        if tensor.dim() != shape {
-            *tensor = Array5::<f32>::zeros(shape);
+        match i.layout {
+            Layout::Ncthw => (n, c, t, h, w),
+            Layout::Ntchw => (n, t, c, h, w),
         }
-        for (clip, out) in clips.iter().zip(tensor.axis_iter_mut(Axis(0))) {
-            if clip.len() != t || clip.iter().any(|f| f.dimensions() != (i.width, i.height)) {
-                return Err(Error::BadInput {
-                    model: self.config.model.name.clone(),
-                    message: format!("a clip must be {t} frames of {}x{}", i.width, i.height),
-                });
-            }
-            write_clip(clip, i, out);
-        }
-        Ok(())
     }
 
-    /// Scores `clips` through the reused input buffer.
-    fn score_batch(&mut self, clips: &[&[Arc<RgbImage>]]) -> Result<Vec<ClipScores>, Error> {
-        let mut tensor = std::mem::replace(&mut self.scratch, Array5::zeros((0, 0, 0, 0, 0)));
-        let scores = self
-            .fill_input(clips, &mut tensor)
-            .and_then(|()| self.score_view(tensor.view()));
-        self.scratch = tensor;
-        scores
+    /// Every clip is `input.frames` frames of the input size.
+    fn check_clips(&self, clips: &[&[Arc<RgbImage>]]) -> Result<(), Error> {
+        let i = &self.config.input;
+        let fits = |clip: &&[Arc<RgbImage>]| {
+            clip.len() == i.frames && clip.iter().all(|f| f.dimensions() == (i.width, i.height))
+        };
+        if clips.iter().all(fits) {
+            return Ok(());
+        }
+        Err(Error::BadInput {
+            model: self.config.model.name.clone(),
+            message: format!(
+                "a clip must be {} frames of {}x{}",
+                i.frames, i.width, i.height
+            ),
+        })
+    }
+
+    /// Writes `clips` into a free input buffer (on the fill threads; the caller waits), ready
+    /// for [`run_prepared`](Self::run_prepared). A model with a fixed batch size takes batches
+    /// of that size only.
+    pub fn prepare(&mut self, clips: &[&[Arc<RgbImage>]]) -> Result<Prepared, Error> {
+        self.check_batch(clips)?;
+        let slot = self.spare_buffer(None)?;
+        let started = std::time::Instant::now();
+        self.buffers[slot].fill(clips, &self.config.input)?;
+        self.last_fill = started.elapsed();
+        self.held[slot] = true;
+        Ok(Prepared {
+            slot,
+            clips: clips.len(),
+        })
+    }
+
+    /// Runs a prepared batch and returns its scores; meanwhile the fill threads write `next`
+    /// (if any) into the other buffer, so the next run needs no host work first: copy and
+    /// compute of one batch overlap the writing of the next. [`last_fill`](Self::last_fill)
+    /// is then the time this thread waited for that writing after its run.
+    pub fn run_prepared(
+        &mut self,
+        batch: Prepared,
+        next: Option<&[&[Arc<RgbImage>]]>,
+    ) -> Result<(Vec<ClipScores>, Option<Prepared>), Error> {
+        if !self.held.get(batch.slot).copied().unwrap_or(false) {
+            return Err(Error::Ort(ort::Error::new(
+                "that batch was run already, or is another model's",
+            )));
+        }
+        // The batch is used up whatever happens next: its buffer is free again.
+        self.held[batch.slot] = false;
+        let other = match next {
+            Some(next) => {
+                self.check_batch(next)?;
+                self.spare_buffer(Some(batch.slot))?
+            }
+            None => 1 - batch.slot,
+        };
+        let shape = self.batch_shape(batch.clips);
+        let len = shape.0 * shape.1 * shape.2 * shape.3 * shape.4;
+        let Self {
+            model,
+            config,
+            fight_indices,
+            buffers,
+            ..
+        } = self;
+        let (first, second) = buffers.split_at_mut(1);
+        let (current, spare) = match batch.slot {
+            0 => (&first[0], &mut second[0]),
+            _ => (&second[0], &mut first[0]),
+        };
+        let input = &config.input;
+        let (scores, filled, waited) = std::thread::scope(|scope| {
+            let filling =
+                next.map(|clips| scope.spawn(move || spare.fill(clips, input).map(|_| ())));
+            let scores = current.filled(len).and_then(|rows| {
+                let view = ArrayView5::from_shape(shape, rows).map_err(|e| Error::BadInput {
+                    model: config.model.name.clone(),
+                    message: e.to_string(),
+                })?;
+                run_scores(model, config, fight_indices, view)
+            });
+            let ran = std::time::Instant::now();
+            let filled = filling.map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(Error::Ort(ort::Error::new("a batch fill thread panicked")))
+                })
+            });
+            (scores, filled, ran.elapsed())
+        });
+        self.last_fill = if filled.is_some() {
+            waited
+        } else {
+            std::time::Duration::ZERO
+        };
+        let scores = scores?;
+        // A batch that could not be written is not lost: the caller still has its clips, and
+        // preparing them again reports the error where it can act on it.
+        let next = match (next, filled) {
+            (Some(clips), Some(Ok(()))) => {
+                self.held[other] = true;
+                Some(Prepared {
+                    slot: other,
+                    clips: clips.len(),
+                })
+            }
+            (_, Some(Err(e))) => {
+                tracing::warn!(error = %e, "Cannot write the next batch during a run.");
+                None
+            }
+            _ => None,
+        };
+        Ok((scores, next))
+    }
+
+    /// A buffer holding no prepared batch, other than `running`.
+    fn spare_buffer(&self, running: Option<usize>) -> Result<usize, Error> {
+        (0..2)
+            .find(|&i| !self.held[i] && Some(i) != running)
+            .ok_or_else(|| {
+                Error::Ort(ort::Error::new(
+                    "both input buffers hold prepared batches: run one first",
+                ))
+            })
+    }
+
+    /// A batch `prepare` can take: clips of the input's frames and size, as many as a fixed
+    /// batch size asks for.
+    fn check_batch(&self, clips: &[&[Arc<RgbImage>]]) -> Result<(), Error> {
+        self.check_clips(clips)?;
+        match self.fixed_batch {
+            Some(n) if n != clips.len() => Err(Error::BadInput {
+                model: self.config.model.name.clone(),
+                message: format!("the graph takes batches of {n}, not {}", clips.len()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Time the last [`score`](Self::score), [`prepare`](Self::prepare) or
+    /// [`run_prepared`](Self::run_prepared) kept its thread writing clips into an input buffer:
+    /// host work before a run.
+    pub fn last_fill(&self) -> std::time::Duration {
+        self.last_fill
+    }
+
+    /// Writes a batch's clips with `threads` threads (the default: 1 on a CPU, where the
+    /// model's own threads want the cores; a few on a GPU, where the run is short and one
+    /// thread writing a batch's 20 MB would be the limit).
+    pub fn set_fill_threads(&mut self, threads: usize) {
+        let pool = fill_pool(threads);
+        for buffer in &mut self.buffers {
+            buffer.share_pool(pool.clone());
+        }
+    }
+
+    /// Threads writing a batch's clips, and whether the buffers are pinned memory.
+    pub fn fill_setup(&self) -> (usize, bool) {
+        (self.buffers[0].threads(), self.buffers[0].is_pinned())
     }
 
     /// Runs the model on a batch of clips and returns their scores.
     ///
     /// A graph with a fixed batch size is run once per clip.
     pub fn score(&mut self, clips: &[&[Arc<RgbImage>]]) -> Result<Vec<ClipScores>, Error> {
-        match self.fixed_batch {
-            Some(n) if n != clips.len() => {
-                let mut out = Vec::with_capacity(clips.len());
-                for chunk in clips.chunks(n.max(1)) {
-                    out.extend(self.score_batch(chunk)?);
-                }
-                Ok(out)
-            }
-            _ => self.score_batch(clips),
+        let chunk = self.fixed_batch.unwrap_or(clips.len()).max(1);
+        let mut out = Vec::with_capacity(clips.len());
+        let mut fill = std::time::Duration::ZERO;
+        for clips in clips.chunks(chunk) {
+            let batch = self.prepare(clips)?;
+            fill += self.last_fill;
+            out.extend(self.run_prepared(batch, None)?.0);
         }
+        self.last_fill = fill;
+        Ok(out)
     }
 
     /// Runs the model on a ready input tensor (batch first) and returns the scores.
@@ -232,53 +402,69 @@ impl ModelPackage {
 
     /// [`score_tensor`](Self::score_tensor) on a borrowed tensor.
     pub fn score_view(&mut self, tensor: ArrayView5<'_, f32>) -> Result<Vec<ClipScores>, Error> {
-        let (input, output) = (
-            self.config.input.name.clone(),
-            self.config.output.name.clone(),
-        );
-        let mut outputs = self.model.run_f32(&[(&input, tensor.into_dyn())])?;
-        let mut take = |name: &str| {
-            let at = outputs.iter().position(|(n, _)| n == name);
-            at.map(|i| outputs.swap_remove(i).1)
-                .ok_or_else(|| Error::BadInput {
-                    model: self.config.model.name.clone(),
-                    message: format!("no output {name:?}"),
-                })
-        };
-        let raw = take(&output)?;
-        let cams = match self.config.output.cam.clone() {
-            Some(name) => Some(take(&name)?),
-            None => None,
-        };
-        let labels = self.config.output.labels.len();
-        let n = raw.len() / labels;
-        let rows = raw
-            .into_shape_with_order((n, labels))
-            .map_err(|e| Error::BadInput {
-                model: self.config.model.name.clone(),
-                message: format!("output is not [batch, {labels}]: {e}"),
-            })?;
-        let mut maps = cam_maps(cams, n, &self.config.model.name)?.into_iter();
-        Ok(rows
-            .outer_iter()
-            .map(|row| {
-                let probs = activate(
-                    row.as_slice().map_or_else(|| row.to_vec(), <[f32]>::to_vec),
-                    self.config.output.activation,
-                );
-                let fight = self
-                    .fight_indices
-                    .iter()
-                    .map(|&i| probs[i])
-                    .sum::<f32>()
-                    .min(1.0);
-                ClipScores {
-                    fight,
-                    probs,
-                    cam: maps.next().flatten(),
-                }
+        run_scores(&mut self.model, &self.config, &self.fight_indices, tensor)
+    }
+}
+
+/// Runs `model` on `tensor` and reads each clip's scores (and map) out of its outputs.
+fn run_scores(
+    model: &mut OnnxModel,
+    config: &ModelConfig,
+    fight_indices: &[usize],
+    tensor: ArrayView5<'_, f32>,
+) -> Result<Vec<ClipScores>, Error> {
+    let (input, output) = (config.input.name.clone(), config.output.name.clone());
+    let mut outputs = model.run_f32(&[(&input, tensor.into_dyn())])?;
+    let mut take = |name: &str| {
+        let at = outputs.iter().position(|(n, _)| n == name);
+        at.map(|i| outputs.swap_remove(i).1)
+            .ok_or_else(|| Error::BadInput {
+                model: config.model.name.clone(),
+                message: format!("no output {name:?}"),
             })
-            .collect())
+    };
+    let raw = take(&output)?;
+    let cams = match config.output.cam.clone() {
+        Some(name) => Some(take(&name)?),
+        None => None,
+    };
+    let labels = config.output.labels.len();
+    let n = raw.len() / labels;
+    let rows = raw
+        .into_shape_with_order((n, labels))
+        .map_err(|e| Error::BadInput {
+            model: config.model.name.clone(),
+            message: format!("output is not [batch, {labels}]: {e}"),
+        })?;
+    let mut maps = cam_maps(cams, n, &config.model.name)?.into_iter();
+    Ok(rows
+        .outer_iter()
+        .map(|row| {
+            let probs = activate(
+                row.as_slice().map_or_else(|| row.to_vec(), <[f32]>::to_vec),
+                config.output.activation,
+            );
+            let fight = fight_indices
+                .iter()
+                .map(|&i| probs[i])
+                .sum::<f32>()
+                .min(1.0);
+            ClipScores {
+                fight,
+                probs,
+                cam: maps.next().flatten(),
+            }
+        })
+        .collect())
+}
+
+/// Fill threads for a session on `device`: see [`ModelPackage::set_fill_threads`].
+fn default_fill_threads(device: Device) -> usize {
+    match device {
+        Device::Cpu => 1,
+        _ => std::thread::available_parallelism()
+            .map_or(2, |n| n.get() / 4)
+            .clamp(2, 8),
     }
 }
 

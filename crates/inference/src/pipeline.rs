@@ -19,7 +19,7 @@ use crate::gate::{Gate, GateConfig, Verdict};
 use crate::incident::{IncidentConfig, IncidentDetector};
 use crate::snapshot::SnapshotEncoder;
 use crate::window::{Window, WindowBuilder};
-use crate::{Error, ModelPackage};
+use crate::{Error, ModelPackage, Prepared};
 
 /// Settings of the inference stage.
 #[derive(Debug, Clone)]
@@ -47,6 +47,11 @@ pub struct PipelineConfig {
     /// A stream that ends before one window is complete still gets one window, its last frame
     /// held ([`WindowBuilder::finish_short`]): evaluation on short clips. Off for cameras.
     pub score_short_streams: bool,
+    /// When a full batch is already waiting as a run starts, write it into the model's other
+    /// input buffer during the run ([`ModelPackage::run_prepared`]), so the next run starts
+    /// with no host work. `None` (the default): on a GPU, where a run is short enough for the
+    /// writing to matter; off on a CPU and for models with a fixed batch size.
+    pub prefetch: Option<bool>,
 }
 
 impl PipelineConfig {
@@ -71,6 +76,7 @@ impl Default for PipelineConfig {
             max_wait: Duration::from_millis(50),
             snapshot_quality: 85,
             score_short_streams: false,
+            prefetch: None,
         }
     }
 }
@@ -161,6 +167,11 @@ pub struct PipelineSummary {
     pub batches: u64,
     /// Time spent inside model runs, seconds.
     pub inference_s: f64,
+    /// Of `inference_s`, the time the inference thread spent writing clips into the model's
+    /// input buffer (host work before a run), seconds.
+    pub fill_s: f64,
+    /// Batches written during the previous run ([`PipelineConfig::prefetch`]).
+    pub prefetched: u64,
 }
 
 /// A full-resolution frame and when it was captured (for snapshots and latency).
@@ -440,9 +451,19 @@ impl Batch {
     }
 }
 
+/// Windows in a model run, with their cameras' indexes.
+type BatchOf = Vec<(usize, Window<Shot>)>;
+
+/// The model input of a batch of windows: each window's frames.
+fn clips(batch: &[(usize, Window<Shot>)]) -> Vec<&[Arc<image::RgbImage>]> {
+    batch.iter().map(|(_, c)| c.frames.as_slice()).collect()
+}
+
 /// What one [`Pipeline::run`] keeps besides the cameras.
 struct RunState {
     batch: Batch,
+    /// The next batch, already written into the model's other input buffer.
+    prefetched: Option<(BatchOf, Prepared)>,
     summary: PipelineSummary,
     /// The camera status channel is still open.
     status_open: bool,
@@ -450,6 +471,15 @@ struct RunState {
 }
 
 impl RunState {
+    /// Whether camera `index` has a window waiting for a run (prefetched or not).
+    fn waits_for(&self, index: usize) -> bool {
+        self.batch.waits_for(index)
+            || self
+                .prefetched
+                .as_ref()
+                .is_some_and(|(batch, _)| batch.iter().any(|(i, _)| *i == index))
+    }
+
     /// Lets camera `index` release the windows that no longer wait for earlier scores.
     fn release(
         &mut self,
@@ -474,6 +504,8 @@ pub struct Pipeline {
     model: ModelPackage,
     config: PipelineConfig,
     label: String,
+    /// Whether the next full batch is written during a run ([`PipelineConfig::prefetch`]).
+    prefetch: bool,
 }
 
 fn wall_ms(t: SystemTime) -> u64 {
@@ -518,10 +550,22 @@ impl Pipeline {
             );
         }
         let label = model.config().output.fight_labels.join("+");
+        let prefetch = model.fixed_batch().is_none()
+            && config.prefetch.unwrap_or(device != crate::Device::Cpu);
+        let (fill_threads, pinned) = model.fill_setup();
+        tracing::debug!(
+            %device,
+            fill_threads,
+            pinned,
+            prefetch,
+            "Batches are written by {fill_threads} thread(s){}.",
+            if prefetch { ", the next during each run" } else { "" }
+        );
         Ok(Self {
             model,
             config,
             label,
+            prefetch,
         })
     }
 
@@ -564,6 +608,7 @@ impl Pipeline {
         let receivers: Vec<Receiver<Frame>> = cameras.iter().map(|c| c.frames().clone()).collect();
         let mut run = RunState {
             batch: Batch::default(),
+            prefetched: None,
             summary: PipelineSummary::default(),
             status_open: true,
             encoder: SnapshotEncoder::start(
@@ -588,7 +633,7 @@ impl Pipeline {
                 break;
             }
             let live: Vec<usize> = (0..cams.len()).filter(|&i| !cams[i].done).collect();
-            if live.is_empty() && run.batch.pending.is_empty() {
+            if live.is_empty() && run.batch.pending.is_empty() && run.prefetched.is_none() {
                 break;
             }
             let selected = self.wait(&mut cams, &receivers, &live, status, &mut run, events);
@@ -613,12 +658,12 @@ impl Pipeline {
                 )?;
                 run.batch.mark(added);
             }
-            if run.batch.is_due(&cams, &self.config) {
+            if run.prefetched.is_some() || run.batch.is_due(&cams, &self.config) {
                 self.score_next_batch(&mut cams, &mut run, events)?;
             }
             // A camera that ended and has no window waiting closes its open incident.
             for (i, cam) in cams.iter_mut().enumerate() {
-                if cam.done && !run.batch.waits_for(i) {
+                if cam.done && !run.waits_for(i) {
                     cam.close_incident(&run.encoder, events);
                 }
             }
@@ -644,6 +689,8 @@ impl Pipeline {
         events: &Sender<PipelineEvent>,
     ) -> Option<(usize, Frame)> {
         let timeout = match run.batch.since {
+            // A prefetched batch runs as soon as the frames already here are taken.
+            _ if run.prefetched.is_some() => Duration::ZERO,
             Some(t0) => self.config.max_wait.saturating_sub(t0.elapsed()),
             None => Duration::from_millis(100),
         };
@@ -680,39 +727,93 @@ impl Pipeline {
         None
     }
 
-    /// Scores the oldest waiting windows (up to `max_batch`), then lets each camera release
-    /// the windows that waited for those scores.
+    /// Scores the oldest waiting windows (up to `max_batch`; the prefetched batch first), then
+    /// lets each camera release the windows that waited for those scores.
     fn score_next_batch(
         &mut self,
         cams: &mut [CameraState],
         run: &mut RunState,
         events: &Sender<PipelineEvent>,
     ) -> Result<(), Error> {
-        let batch = run.batch.take(self.config.max_batch);
-        self.score_batch(cams, batch, events, &run.encoder, &mut run.summary)?;
+        let t0 = Instant::now();
+        let (batch, scores, fill_s) = if self.prefetch {
+            self.run_prefetching(run)?
+        } else {
+            let batch = run.batch.take(self.config.max_batch);
+            let inputs = clips(&batch);
+            let _span = tracing::debug_span!("model_run", batch = inputs.len()).entered();
+            let scores = self.model.score(&inputs)?;
+            (batch, scores, self.model.last_fill().as_secs_f64())
+        };
+        let run_s = t0.elapsed().as_secs_f64();
+        run.summary.fill_s += fill_s;
+        self.apply_scores(
+            cams,
+            batch,
+            scores,
+            run_s,
+            events,
+            &run.encoder,
+            &mut run.summary,
+        );
         for (i, cam) in cams.iter_mut().enumerate() {
             run.release(i, cam, &self.config, events);
         }
         Ok(())
     }
 
-    fn score_batch(
+    /// Runs the prefetched batch (or prepares the oldest waiting windows and runs them) while
+    /// the next full batch, if one waits, is written into the other buffer. Returns the batch
+    /// run, its scores and the seconds this thread spent writing input.
+    fn run_prefetching(
+        &mut self,
+        run: &mut RunState,
+    ) -> Result<(BatchOf, Vec<crate::ClipScores>, f64), Error> {
+        let mut fill_s = 0.0;
+        let (batch, prepared) = match run.prefetched.take() {
+            Some(ready) => ready,
+            None => {
+                let batch = run.batch.take(self.config.max_batch);
+                let prepared = self.model.prepare(&clips(&batch))?;
+                fill_s += self.model.last_fill().as_secs_f64();
+                (batch, prepared)
+            }
+        };
+        let max = self.config.max_batch;
+        let next = (run.batch.pending.len() >= max).then(|| run.batch.take(max));
+        let _span = tracing::debug_span!("model_run", batch = batch.len()).entered();
+        let (scores, prepared) = self
+            .model
+            .run_prepared(prepared, next.as_deref().map(clips).as_deref())?;
+        fill_s += self.model.last_fill().as_secs_f64();
+        match (next, prepared) {
+            (Some(next), Some(prepared)) => {
+                run.summary.prefetched += 1;
+                run.prefetched = Some((next, prepared));
+            }
+            // Not written (logged): back to the front of the queue, in order.
+            (Some(next), None) => {
+                run.batch.pending.splice(0..0, next);
+                run.batch.mark(true);
+            }
+            _ => {}
+        }
+        Ok((batch, scores, fill_s))
+    }
+
+    /// Feeds a run's scores to each window's camera: its incident detector, gate and events.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_scores(
         &mut self,
         cams: &mut [CameraState],
         batch: Vec<(usize, Window<Shot>)>,
+        scores: Vec<crate::ClipScores>,
+        run_s: f64,
         events: &Sender<PipelineEvent>,
         encoder: &SnapshotEncoder,
         summary: &mut PipelineSummary,
-    ) -> Result<(), Error> {
-        let inputs: Vec<&[Arc<image::RgbImage>]> =
-            batch.iter().map(|(_, c)| c.frames.as_slice()).collect();
-        let batch_len = inputs.len();
-        let t0 = Instant::now();
-        let scores = {
-            let _span = tracing::debug_span!("model_run", batch = batch_len).entered();
-            self.model.score(&inputs)?
-        };
-        let run_s = t0.elapsed().as_secs_f64();
+    ) {
+        let batch_len = batch.len();
         summary.batches += 1;
         summary.inference_s += run_s;
         let now = wall_ms(SystemTime::now());
@@ -753,7 +854,6 @@ impl Pipeline {
                 encoder.incident(event, frame_ms, picture, map, events);
             }
         }
-        Ok(())
     }
 }
 
@@ -822,5 +922,97 @@ mod tests {
         assert_eq!(release(5, &gated), (vec![4.0], behind(&[1.0, 2.0, 3.0])));
         // A replay scores every window.
         assert_eq!(release(5, &PipelineConfig::default()).0.len(), 5);
+    }
+
+    /// Runs `pending` (windows of random frames, round robin over three cameras) through the
+    /// demo model in batches of 2: each window's score, and the run's summary.
+    fn run_batches(
+        prefetch: bool,
+        pending: &[(usize, Window<Shot>)],
+    ) -> (Vec<f32>, PipelineSummary) {
+        let search = crate::runtime::LibrarySearch {
+            roots: vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")],
+            ..crate::runtime::LibrarySearch::from_env(None)
+        };
+        let runtime = crate::OrtRuntime::init(&search).expect("ONNX Runtime (scripts/setup.sh)");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fight-demo");
+        let model = ModelPackage::load(&runtime, &dir, 1).expect("the demo model");
+        let spec = crate::resize_spec(&model.config().input);
+        let config = PipelineConfig {
+            max_batch: 2,
+            prefetch: Some(prefetch),
+            ..PipelineConfig::default()
+        };
+        let mut pipeline = Pipeline::new(model, config).expect("pipeline");
+        let names: Vec<Arc<str>> = ["a", "b", "c"].map(Arc::from).to_vec();
+        let mut cams: Vec<CameraState> = names
+            .iter()
+            .map(|n| {
+                CameraState::new(
+                    n,
+                    IncidentConfig::default(),
+                    WindowBuilder::new(16, 8.0, 0.5),
+                    0.0,
+                )
+            })
+            .collect();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut run = RunState {
+            batch: Batch {
+                pending: pending.to_vec(),
+                since: Some(Instant::now()),
+            },
+            prefetched: None,
+            summary: PipelineSummary::default(),
+            status_open: false,
+            encoder: SnapshotEncoder::start(tx.clone(), 80, spec),
+        };
+        while !run.batch.pending.is_empty() || run.prefetched.is_some() {
+            pipeline
+                .score_next_batch(&mut cams, &mut run, &tx)
+                .expect("a run");
+        }
+        run.encoder.finish();
+        drop(tx);
+        let scores = rx
+            .iter()
+            .filter_map(|e| match e {
+                PipelineEvent::Window { score, .. } => Some(score),
+                _ => None,
+            })
+            .collect();
+        (scores, run.summary)
+    }
+
+    #[test]
+    fn a_full_batch_waiting_is_written_during_the_run_before_it() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let pending: Vec<(usize, Window<Shot>)> = (0..5)
+            .map(|k| {
+                let frames = (0..16)
+                    .map(|_| {
+                        Arc::new(image::RgbImage::from_fn(96, 96, |_, _| {
+                            image::Rgb([rng.u8(..), rng.u8(..), rng.u8(..)])
+                        }))
+                    })
+                    .collect();
+                let window = Window {
+                    frames,
+                    ..clip(f64::from(k + 2))
+                };
+                (k as usize % 3, window)
+            })
+            .collect();
+        let (plain, summary) = run_batches(false, &pending);
+        assert_eq!((summary.batches, summary.prefetched), (3, 0));
+        // Batches [1, 2], then [3, 4] written while the first runs, then [5].
+        let (prefetched, summary) = run_batches(true, &pending);
+        assert_eq!((summary.batches, summary.prefetched), (3, 1));
+        assert_eq!(plain.len(), 5);
+        // The same batches, so the same scores, bit for bit.
+        assert_eq!(
+            plain.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+            prefetched.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+        );
     }
 }

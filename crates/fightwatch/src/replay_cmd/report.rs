@@ -253,19 +253,21 @@ impl<'a, W: Write> Report<'a, W> {
                     "incidents": summary.incidents,
                     "batches": summary.batches,
                     "inference_s": summary.inference_s,
+                    "fill_s": summary.fill_s,
                     "elapsed_s": elapsed,
                 })
             )?;
         } else {
             writeln!(
                 self.out,
-                "{} frames, {} windows ({} more not scored), {} incidents in {elapsed:.2} s ({:.1} windows/s; {:.2} s in the model)",
+                "{} frames, {} windows ({} more not scored), {} incidents in {elapsed:.2} s ({:.1} windows/s; {:.2} s in the model, {:.2} s of it writing input)",
                 summary.frames,
                 summary.windows,
                 summary.skipped,
                 self.incidents,
                 summary.windows as f64 / elapsed.max(1e-9),
                 summary.inference_s,
+                summary.fill_s,
             )?;
         }
         Ok(self.failures)
