@@ -14,7 +14,8 @@ fightwatch binary; the summary is one JSON object on stdout (and in $GPU_CHECK_J
 5. `fightwatch model bench` at batch 1, 8 and 32 on cuda and on the CPU cores;
 6. decode side: N copies of a 1080p H.264 stream decoded alone on the CPU and with NVDEC
    (`probe --decode cpu|cuda`), then replayed as fast as possible through the whole path on
-   the GPU: decoded frames/s, i.e. how many 25 fps cameras the CPU side can feed.
+   the GPU (`replay --decode cpu|cuda`): decoded frames/s, i.e. how many 25 fps cameras the
+   path can feed, with CPU and GPU utilisation and the inference thread's input writing.
 
 Standard library only: the device this runs on may have nothing else.
 """
@@ -232,6 +233,33 @@ def bench() -> None:
     summary["bench"] = out
 
 
+class GpuBusy:
+    """The GPU's mean utilisation (0-1) while the block runs, sampled by nvidia-smi every
+    250 ms; None without nvidia-smi or samples."""
+
+    def __enter__(self):
+        smi = shutil.which("nvidia-smi")
+        index = GPU.split(":")[1] if ":" in GPU else "0"
+        self.mean = None
+        self.proc = subprocess.Popen(
+            [smi, "-i", index, "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-lms", "250"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) if smi else None
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is None:
+            return False
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        samples = [float(v) for v in out.split() if re.fullmatch(r"\d+(\.\d+)?", v)]
+        self.mean = round(sum(samples) / len(samples) / 100.0, 2) if samples else None
+        return False
+
+
 def decode_side() -> None:
     if not STREAM:
         summary["decode"] = {"skipped": "set STREAM_1080P to a 1080p H.264 file"}
@@ -266,26 +294,34 @@ def decode_side() -> None:
                 "cpu_busy": round((children_cpu_s() - cpu0) / wall / cores, 2),
             })
             log(f"decode only ({decode}), {copies} streams: {frames / wall:.0f} frames/s")
-    # The whole path: decode, resize, clips, batches on the GPU, incidents.
-    for copies in sorted({max(1, cores // 2), cores, cores * 2}):
-        t, cpu0 = time.monotonic(), children_cpu_s()
-        p = replay(MODELS[-1], GPU, f"decode-{copies}", sources=[STREAM] * copies)
-        wall = time.monotonic() - t
-        busy = (children_cpu_s() - cpu0) / wall / cores
-        if p.returncode != 0:
-            fail(f"decode side, {copies} streams: {error_line(p.stderr)}")
-            continue
-        s = [e for e in events(p.stdout) if e.get("event") == "summary"][-1]
-        fps = s["frames"] / s["elapsed_s"]
-        out["runs"].append({
-            "streams": copies, "frames": s["frames"], "elapsed_s": round(s["elapsed_s"], 2),
-            "frames_per_s": round(fps, 1), "windows": s["windows"], "inference_s": round(s["inference_s"], 2),
-            # Of the model time, the host writing clips into the (pinned) input buffer: where
-            # the time per clip goes that the GPU does not spend.
-            "fill_s": round(s.get("fill_s", 0.0), 3),
-            "model_ms_per_clip": round(1e3 * s["inference_s"] / max(1, s["windows"]), 2),
-            "realtime_25fps_streams": round(fps / 25.0, 1), "wall_s": round(wall, 2), "cpu_busy": round(busy, 2),
-        })
+    # The whole path: decode (CPU, then NVDEC when it decoded above), resize, clips, batches on
+    # the GPU, incidents; with the GPU's utilisation sampled meanwhile (the question behind
+    # "more than one inference stream": does one keep the GPU busy?).
+    nvdec = any(r.get("decode") == "cuda" and "error" not in r for r in out["decode_only"])
+    for decode in ("cpu", "cuda") if nvdec else ("cpu",):
+        for copies in sorted({max(1, cores // 2), cores, cores * 2}):
+            t, cpu0 = time.monotonic(), children_cpu_s()
+            with GpuBusy() as gpu:
+                p = replay(MODELS[-1], GPU, f"whole-{decode}-{copies}", extra=["--decode", decode],
+                           sources=[STREAM] * copies)
+            wall = time.monotonic() - t
+            busy = (children_cpu_s() - cpu0) / wall / cores
+            if p.returncode != 0:
+                fail(f"whole path ({decode} decode), {copies} streams: {error_line(p.stderr)}")
+                continue
+            s = [e for e in events(p.stdout) if e.get("event") == "summary"][-1]
+            fps = s["frames"] / s["elapsed_s"]
+            out["runs"].append({
+                "decode": decode, "streams": copies, "frames": s["frames"], "elapsed_s": round(s["elapsed_s"], 2),
+                "frames_per_s": round(fps, 1), "windows": s["windows"], "inference_s": round(s["inference_s"], 2),
+                # Of the model time, the inference thread writing clips into the (pinned)
+                # input buffer, and the batches written during the previous run instead.
+                "fill_s": round(s.get("fill_s", 0.0), 3), "prefetched": s.get("prefetched"),
+                "model_ms_per_clip": round(1e3 * s["inference_s"] / max(1, s["windows"]), 2),
+                "realtime_25fps_streams": round(fps / 25.0, 1), "wall_s": round(wall, 2),
+                "cpu_busy": round(busy, 2), "gpu_busy": gpu.mean,
+            })
+            log(f"whole path ({decode} decode), {copies} streams: {fps / 25.0:.1f} cameras, GPU {gpu.mean}")
     summary["decode"] = out
 
 

@@ -65,6 +65,9 @@ pub enum Command {
         /// Play the clips at recorded speed instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
+        /// Where to decode the clips: cpu, cuda (NVDEC; fails without it) or auto.
+        #[arg(long, default_value = "cpu", value_name = "cpu|cuda|auto")]
+        decode: fightwatch_capture::Decode,
         /// Take the model, [incident], [pipeline] and each camera's own [cameras.incident]
         /// (a clip's camera is named after its file) from this configuration instead of the
         /// flags.

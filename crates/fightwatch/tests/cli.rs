@@ -165,6 +165,30 @@ fn probe_errors_exit_non_zero_without_panicking() {
     }
 }
 
+/// `replay --decode`: `cuda` without a GPU (as here) fails naming why and exits non-zero;
+/// `auto` falls back to the CPU and scores the clip.
+#[test]
+fn replay_decode_cuda_without_a_gpu_fails_and_auto_falls_back() {
+    let clip = "fixtures/fight_street.mp4";
+    let out = fightwatch(&["replay", clip, "--decode", "cuda", "--json"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(r#"decode = "cuda""#), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = fightwatch(&["replay", clip, "--decode", "auto", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "summary")
+        .expect("a summary");
+    assert!(summary["windows"].as_u64() > Some(0), "{summary}");
+    assert!(summary["fill_s"].as_f64() > Some(0.0), "{summary}");
+    let out = fightwatch(&["replay", clip, "--decode", "gpu"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("cpu"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn devices_lists_no_cameras_as_an_empty_list() {
     // CI and development machines have no /dev/video*; a machine with cameras lists them.

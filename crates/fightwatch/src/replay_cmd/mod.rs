@@ -25,6 +25,8 @@ pub struct ReplayArgs {
     pub config: Option<PathBuf>,
     pub json: bool,
     pub realtime: bool,
+    /// Where the clips are decoded.
+    pub decode: fightwatch_capture::Decode,
     pub verbose: bool,
     pub out: Option<PathBuf>,
     /// Serve dashboards with these settings.
@@ -140,6 +142,10 @@ fn camera_specs(args: &ReplayArgs, names: &[String]) -> Vec<CameraSpec> {
                     Pacing::Realtime
                 } else {
                     Pacing::AsFastAsPossible
+                },
+                options: SourceOptions {
+                    decode: args.decode,
+                    ..SourceOptions::default()
                 },
                 ..CameraConfig::new(name, source)
             },

@@ -254,6 +254,7 @@ impl<'a, W: Write> Report<'a, W> {
                     "batches": summary.batches,
                     "inference_s": summary.inference_s,
                     "fill_s": summary.fill_s,
+                    "prefetched": summary.prefetched,
                     "elapsed_s": elapsed,
                 })
             )?;
