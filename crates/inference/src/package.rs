@@ -61,6 +61,10 @@ pub struct ModelPackage {
     held: [bool; 2],
     /// Time the last [`score`](Self::score) spent writing its clips into the input buffer.
     last_fill: std::time::Duration,
+    /// What it was loaded with (the device the session settled on), for
+    /// [`another_session`](Self::another_session).
+    runtime: OrtRuntime,
+    session: SessionConfig,
 }
 
 impl ModelPackage {
@@ -93,6 +97,7 @@ impl ModelPackage {
         let config = ModelConfig::parse(&text, &toml_path.display().to_string())?;
         let model_path = dir.join(&config.model.file);
         let model = OnnxModel::load_with(runtime, &model_path, session)?;
+        let model_device = model.device();
         let fixed_batch = check_io(&config, &model)?;
         let fight_indices = config.fight_indices();
         let mut package = Self {
@@ -104,6 +109,11 @@ impl ModelPackage {
             buffers: [BatchBuffer::heap(1), BatchBuffer::heap(1)],
             held: [false; 2],
             last_fill: std::time::Duration::ZERO,
+            runtime: runtime.clone(),
+            session: SessionConfig {
+                device: model_device,
+                intra_threads: session.intra_threads,
+            },
         };
         let device = package.model.device();
         let pool = fill_pool(default_fill_threads(device));
@@ -130,6 +140,15 @@ impl ModelPackage {
                 message: format!("first run failed: {e}"),
             }),
         }
+    }
+
+    /// The same package in a session of its own, on the device this one settled on, with as
+    /// many fill threads: a second inference stream (on a GPU, its own CUDA stream). Loads
+    /// and checks the files again.
+    pub fn another_session(&self) -> Result<Self, Error> {
+        let mut other = Self::load_with(&self.runtime, &self.dir, &self.session)?;
+        other.set_fill_threads(self.fill_setup().0);
+        Ok(other)
     }
 
     /// Runs synthetic batches of every size from 1 to `max_batch` (or the graph's fixed size).

@@ -52,6 +52,10 @@ pub struct PipelineConfig {
     /// with no host work. `None` (the default): on a GPU, where a run is short enough for the
     /// writing to matter; off on a CPU and for models with a fixed batch size.
     pub prefetch: Option<bool>,
+    /// Inference streams the cameras are shared out among (read by whoever starts the
+    /// pipelines: one [`Pipeline`] per stream, each with its own model session and thread; a
+    /// `Pipeline` itself is one stream).
+    pub streams: usize,
 }
 
 impl PipelineConfig {
@@ -77,6 +81,7 @@ impl Default for PipelineConfig {
             snapshot_quality: 85,
             score_short_streams: false,
             prefetch: None,
+            streams: 1,
         }
     }
 }

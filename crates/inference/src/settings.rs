@@ -53,7 +53,14 @@ pub struct PipelineSettings {
     pub relaxed_hop_s: f64,
     /// Longest a camera goes unscored, seconds.
     pub max_unscored_s: f64,
+    /// Inference streams: the cameras are shared out among this many model sessions, each with
+    /// its own inference thread (docs/inference.md, "Several inference streams").
+    pub streams: usize,
 }
+
+/// Most inference streams: each is a model session (its weights and workspace in device
+/// memory) and a thread.
+pub const MAX_STREAMS: usize = 16;
 
 impl Default for PipelineSettings {
     fn default() -> Self {
@@ -67,6 +74,7 @@ impl Default for PipelineSettings {
             relaxed_below: gate.relaxed_below,
             relaxed_hop_s: gate.relaxed_hop_s,
             max_unscored_s: gate.max_unscored_s,
+            streams: pipeline.streams,
         }
     }
 }
@@ -91,6 +99,7 @@ impl PipelineSettings {
             hop_s: self.hop_s,
             gate: self.gate_config(),
             max_batch: self.max_batch.max(1),
+            streams: self.streams,
             ..config
         }
     }
@@ -99,6 +108,9 @@ impl PipelineSettings {
     pub fn check(&self) -> Result<(), String> {
         if self.hop_s.is_nan() || self.hop_s <= 0.0 {
             return Err("hop_s must be > 0".into());
+        }
+        if !(1..=MAX_STREAMS).contains(&self.streams) {
+            return Err(format!("streams must be 1 to {MAX_STREAMS}"));
         }
         self.gate_config().validate()
     }
@@ -135,6 +147,14 @@ mod tests {
             },
             PipelineSettings {
                 still_below: 2.0,
+                ..PipelineSettings::default()
+            },
+            PipelineSettings {
+                streams: 0,
+                ..PipelineSettings::default()
+            },
+            PipelineSettings {
+                streams: 1000,
                 ..PipelineSettings::default()
             },
         ] {

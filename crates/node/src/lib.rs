@@ -44,6 +44,7 @@ mod run;
 mod runner;
 mod server;
 mod settings;
+mod streams;
 
 pub use camera_settings::{CameraSettings, Masks};
 pub use data_dir::{DataDir, jwt_secret, media_dir, open_store, open_store_at, private_dir};
