@@ -19,10 +19,12 @@ cd "$(dirname "$0")/.."
 
 ORT_GPU_VERSION=${ORT_GPU_VERSION:-1.31.1}
 PART_MB=${PART_MB:-57}
+# Model weights made by scripts/setup.sh (not in git): carried in the bundle.
+BUILT_MODELS="fight-mc3-18 fight-mc3-18-6x80-int8"
 
 pack() {
     local stage=.cache/gpu/stage
-    rm -rf "$stage" .gpu && mkdir -p "$stage"/{bin,ort,libs,media,models/fight-mc3-18} .gpu
+    rm -rf "$stage" .gpu && mkdir -p "$stage"/{bin,ort,libs,media,models} .gpu
 
     echo "== build (release, --features cuda) =="
     cargo build --release -p fightwatch --features cuda --target-dir target/gpu
@@ -47,7 +49,9 @@ pack() {
         while read -r lib; do cp -L "$lib" "$stage/libs/"; done
 
     echo "== model and media =="
-    cp models/fight-mc3-18/model.onnx "$stage/models/fight-mc3-18/"
+    for model in $BUILT_MODELS; do
+        mkdir -p "$stage/models/$model" && cp "models/$model/model.onnx" "$stage/models/$model/"
+    done
     # A 1080p25 H.264 stream at 4 Mbit/s, an IP camera's usual main stream: moving detail and
     # sensor noise, so the decoder does real work.
     ffmpeg -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=25:duration=12" \
@@ -86,7 +90,9 @@ tarfile.open(fileobj=sys.stdin.buffer, mode="r|xz").extractall(sys.argv[1], filt
             ln -s "$lib" "$ld/"
     done
     echo "carried libraries used: $(ls "$ld" | wc -l) of $(ls "$root/libs" | wc -l)" >&2
-    cp "$root/models/fight-mc3-18/model.onnx" models/fight-mc3-18/
+    for model in $BUILT_MODELS; do
+        cp "$root/models/$model/model.onnx" "models/$model/"
+    done
     export LD_LIBRARY_PATH="$ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     FW_BIN=$root/bin/fightwatch \
         ORT_DYLIB_PATH=$root/ort/libonnxruntime.so.$ORT_GPU_VERSION \

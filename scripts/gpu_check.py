@@ -11,7 +11,8 @@ fightwatch binary; the summary is one JSON object on stdout (and in $GPU_CHECK_J
    fight scores within 1e-3, incidents identical (camera, start, end, peak time);
 4. failure modes: `--device cuda:7` (no such GPU) and a loader path without cuDNN fail with a
    clear error and exit != 0; `--device auto` settles on the GPU and logs it;
-5. `fightwatch model bench` at batch 1, 8 and 32 on cuda and on the CPU cores;
+5. `fightwatch model bench` at batch 1, 8 and 32 on cuda and on the CPU cores (and the CPU
+   default model, int8, on cuda alone);
 6. decode side: N copies of a 1080p H.264 stream decoded alone on the CPU and with NVDEC
    (`probe --decode cpu|cuda`), then replayed as fast as possible through the whole path on
    the GPU (`replay --decode cpu|cuda`): decoded frames/s, i.e. how many 25 fps cameras the
@@ -37,6 +38,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FW = os.environ.get("FW_BIN", str(ROOT / "target" / "release" / "fightwatch"))
 MODELS = os.environ.get("GPU_CHECK_MODELS", "models/fight-demo models/fight-mc3-18").split()
 BENCH_SECONDS = os.environ.get("BENCH_SECONDS", "5")
+# Benchmarked on the GPU only: the CPU default model (int8, 6 frames of 80x80) on the device.
+GPU_ONLY_MODELS = os.environ.get("GPU_CHECK_GPU_ONLY_MODELS", "models/fight-mc3-18-6x80-int8").split()
 STREAM = os.environ.get("STREAM_1080P")
 WORK = pathlib.Path(os.environ.get("GPU_CHECK_DIR") or tempfile.mkdtemp(prefix="gpu-check-"))
 TOLERANCE = 1e-3
@@ -216,10 +219,10 @@ def failure_modes() -> None:
 
 def bench() -> None:
     out = {}
-    for model in MODELS:
+    for model in [*MODELS, *GPU_ONLY_MODELS]:
         short = pathlib.Path(model).name
         out[short] = {}
-        for device in (GPU, "cpu"):
+        for device in (GPU, "cpu") if model in MODELS else (GPU,):
             p = run([FW, "model", "bench", model, "--device", device, "--batch", "1,8,32",
                      "--seconds", BENCH_SECONDS, "--json"], f"bench-{short}-{device}", timeout=600)
             if p.returncode != 0:
