@@ -26,8 +26,8 @@ pack() {
     local stage=.cache/gpu/stage
     rm -rf "$stage" .gpu && mkdir -p "$stage"/{bin,ort,libs,media,models} .gpu
 
-    echo "== build (release, --features cuda) =="
-    cargo build --release -p fightwatch --features cuda --target-dir target/gpu
+    echo "== build (release, --features cuda,tensorrt) =="
+    cargo build --release -p fightwatch --features cuda,tensorrt --target-dir target/gpu
     cp target/gpu/release/fightwatch "$stage/bin/" && strip "$stage/bin/fightwatch"
 
     echo "== onnxruntime-gpu $ORT_GPU_VERSION from PyPI =="
@@ -41,6 +41,10 @@ pack() {
         "onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION" \
         'onnxruntime/capi/libonnxruntime_providers_shared.so' \
         'onnxruntime/capi/libonnxruntime_providers_cuda.so' -d "$stage/ort"
+    # TensorRT's provider, where the wheel has it (it needs the device's own TensorRT).
+    unzip -o -j -q "$wheels"/onnxruntime_gpu-"$ORT_GPU_VERSION"-*.whl \
+        'onnxruntime/capi/libonnxruntime_providers_tensorrt.so' -d "$stage/ort" ||
+        echo "(no TensorRT provider in onnxruntime-gpu $ORT_GPU_VERSION)"
 
     echo "== the binary's shared libraries =="
     # glibc and the C++ runtime stay the machine's own (newer there; ONNX Runtime needs them).

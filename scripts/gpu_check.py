@@ -16,7 +16,9 @@ fightwatch binary; the summary is one JSON object on stdout (and in $GPU_CHECK_J
 6. decode side: N copies of a 1080p H.264 stream decoded alone on the CPU and with NVDEC
    (`probe --decode cpu|cuda`), then replayed as fast as possible through the whole path on
    the GPU (`replay --decode cpu|cuda`): decoded frames/s, i.e. how many 25 fps cameras the
-   path can feed, with CPU and GPU utilisation and the inference thread's input writing.
+   path can feed, with CPU and GPU utilisation and the inference thread's input writing;
+7. TensorRT: where the machine has its libraries, one run of the `tensorrt` provider (model
+   bench, parity with the CPU on one fixture); else the reason it did not run.
 
 Standard library only: the device this runs on may have nothing else.
 """
@@ -328,13 +330,51 @@ def decode_side() -> None:
     summary["decode"] = out
 
 
+def tensorrt() -> None:
+    """One run of the TensorRT provider on mc3_18 (model bench, and parity with the CPU on one
+    fixture) when this machine has TensorRT's libraries and the bundle its provider; else why
+    not. TensorRT is optional: its trouble is reported here, not counted as a failure."""
+    found = "libnvinfer.so" in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    for d in os.environ.get("LD_LIBRARY_PATH", "").split(":"):
+        found = found or (bool(d) and any(pathlib.Path(d).glob("libnvinfer.so*")))
+    lib = os.environ.get("ORT_DYLIB_PATH")
+    provider = pathlib.Path(lib).parent / "libonnxruntime_providers_tensorrt.so" if lib else None
+    if not found:
+        summary["tensorrt"] = {"available": False, "why": "no TensorRT libraries (libnvinfer) on this machine"}
+        return
+    if provider is None or not provider.exists():
+        summary["tensorrt"] = {"available": False, "why": "no TensorRT provider beside the ONNX Runtime library"}
+        return
+    model, device = MODELS[-1], "tensorrt" + (GPU[GPU.index(":"):] if ":" in GPU else "")
+    out: dict = {"available": True, "device": device}
+    # TensorRT builds an engine per input shape first: minutes for a 3D CNN, hence the timeouts.
+    b = run([FW, "model", "bench", model, "--device", device, "--batch", "1,8", "--seconds", BENCH_SECONDS,
+             "--json"], "bench-tensorrt", timeout=300)
+    if b.returncode == 0:
+        rows = json.loads(b.stdout)["batches"]
+        out["bench"] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
+    else:
+        out["bench_error"] = error_line(b.stderr)
+    clip = [FIXTURES[0]]
+    trt = replay(model, device, "replay-tensorrt", sources=clip)
+    cpu = replay(model, "cpu", "replay-tensorrt-cpu", sources=clip)
+    if trt.returncode == 0 and cpu.returncode == 0:
+        win = lambda p: {round(e["t"], 6): e["score"] for e in events(p.stdout) if e.get("event") == "window"}
+        tw, cw = win(trt), win(cpu)
+        diffs = [abs(tw[t] - cw[t]) for t in cw if t in tw]
+        out["parity"] = {"windows": len(cw), "matched": len(diffs), "max_abs_diff": max(diffs) if diffs else None}
+    else:
+        out["parity_error"] = error_line(trt.stderr if trt.returncode else cpu.stderr)
+    summary["tensorrt"] = out
+
+
 def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     if not os.access(FW, os.X_OK):
         print(json.dumps({"pass": False, "failures": [f"no fightwatch binary at {FW} (set FW_BIN)"]}))
         return 2
     started = time.monotonic()
-    steps = (gpu_info, inspect, parity, failure_modes, bench, decode_side)
+    steps = (gpu_info, inspect, parity, failure_modes, bench, decode_side, tensorrt)
     only = os.environ.get("GPU_CHECK_STEPS", "").split()  # e.g. "gpu_info failure_modes"
     for step in steps:
         if only and step.__name__ not in only:
