@@ -1,7 +1,7 @@
 //! What one dashboard connection may see and do, whatever its wire format: fightwatch's own
-//! WebSocket protocol (`ws.rs`) and Socket.IO (`socketio.rs`) both keep a [`View`] per
-//! connection and run client messages through [`prepare`] and [`execute`], so the two answer
-//! alike and share the same limits.
+//! WebSocket protocol (`ws.rs`) and Socket.IO (`socketio/`) both [`admit`] a connection the
+//! same way, keep a [`View`] per connection and run client messages through [`prepare`] and
+//! [`execute`], so the two answer alike and share the same limits.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -15,6 +15,46 @@ use crate::rooms::is_feed_room;
 /// Alerts a connection remembers for routing updates that do not name their camera (stored by
 /// older versions); an update of an older alert then reaches unrestricted clients only.
 const ROUTED_ALERTS: usize = 1024;
+
+/// Why a dashboard connection was not admitted.
+#[derive(Debug)]
+pub(crate) enum NotAdmitted {
+    /// A browser page of another site.
+    Origin,
+    /// No token, or one that is bad or revoked.
+    Auth(crate::AuthError),
+    /// `max_websockets` connections are open.
+    Full,
+    /// The client's address has `max_connections_per_ip` open.
+    AddressFull,
+}
+
+/// The checks every dashboard connection passes, in this order: its `Origin`, its token (from
+/// `token` or the request's header or cookie) and the token's session, the connections open
+/// in all, then those of its address (`peer`; the slot is held while the connection lives).
+pub(crate) async fn admit(
+    hub: &Hub,
+    headers: &axum::http::HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    token: Option<&str>,
+) -> Result<(Claims, Option<crate::limits::Slot>), NotAdmitted> {
+    if let Some(origin) = crate::guard::foreign_origin(hub, headers) {
+        tracing::warn!(%origin, "Refused a cross-origin dashboard connection.");
+        return Err(NotAdmitted::Origin);
+    }
+    let claims = hub
+        .authenticate(headers, token)
+        .await
+        .map_err(NotAdmitted::Auth)?;
+    if hub.connections() >= hub.config.max_websockets {
+        return Err(NotAdmitted::Full);
+    }
+    let slot = match peer {
+        Some(ip) => Some(hub.ws_per_ip.take(ip).ok_or(NotAdmitted::AddressFull)?),
+        None => None,
+    };
+    Ok((claims, slot))
+}
 
 /// One connection's user, rooms and position in the event log.
 pub(crate) struct View {

@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::auth::Claims;
 use crate::extract::ApiError;
 use crate::hub::{Event, Hub};
-use crate::session::{self, Admitted, Refusal, View};
+use crate::session::{self, Admitted, NotAdmitted, Refusal, View};
 use crate::socketio::packet::{self, Inbound};
 
 /// Close code for a client that fell too far behind; it should reconnect and `resume`.
@@ -65,49 +65,42 @@ pub async fn handler(
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if let Some(origin) = crate::guard::foreign_origin(&hub, &headers) {
-        tracing::warn!(%origin, "Refused a cross-origin WebSocket.");
-        return Err(ApiError::forbidden("origin not allowed"));
-    }
-    let claims = hub
-        .authenticate(&headers, q.token.as_deref())
+    let peer = peer.map(|axum::Extension(axum::extract::ConnectInfo(addr))| addr.ip());
+    let (claims, slot) = session::admit(&hub, &headers, peer, q.token.as_deref())
         .await
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
-    if hub.connections() >= hub.config.max_websockets {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many connections",
-        ));
-    }
-    // Connections per client address (known when served by `crate::serve`).
-    let slot = match peer {
-        Some(axum::Extension(axum::extract::ConnectInfo(addr))) => {
-            Some(hub.ws_per_ip.take(addr.ip()).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many connections from this address",
-                )
-            })?)
-        }
-        None => None,
-    };
+        .map_err(|refused| match refused {
+            NotAdmitted::Origin => ApiError::forbidden("origin not allowed"),
+            NotAdmitted::Auth(e) => ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            NotAdmitted::Full => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many connections")
+            }
+            NotAdmitted::AddressFull => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from this address",
+            ),
+        })?;
+    Ok(sized(ws, &hub).on_upgrade(move |socket| async move {
+        let _slot = slot;
+        let (sink, stream) = socket.split();
+        let id = format!("{:016x}", fastrand::u64(..));
+        Session::new(hub, claims, Wire::Json)
+            .serve(sink, stream, q.after_seq, id)
+            .await;
+    }))
+}
+
+/// A dashboard's WebSocket buffers and limits (`/ws` and Socket.IO's WebSocket transport):
+/// small buffers, as tungstenite's default 128 KiB read buffer would cost ~130 KiB per
+/// dashboard and what dashboards send is a few hundred bytes (longer messages are read in
+/// several pieces; the write buffer is a threshold, not an allocation); messages and frames
+/// within `max_message_bytes`.
+pub(crate) fn sized(upgrade: WebSocketUpgrade, hub: &Hub) -> WebSocketUpgrade {
     let max = hub.config.max_message_bytes;
-    // Small per-connection buffers: tungstenite's default 128 KiB read buffer would cost
-    // ~130 KiB per dashboard; what dashboards send is a few hundred bytes (longer messages are
-    // read in several pieces). The write buffer is a threshold, not an allocation.
-    Ok(ws
+    upgrade
         .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            let _slot = slot;
-            let (sink, stream) = socket.split();
-            let id = format!("{:016x}", fastrand::u64(..));
-            Session::new(hub, claims, Wire::Json)
-                .serve(sink, stream, q.after_seq, id)
-                .await;
-        }))
 }
 
 /// How a connection's messages are framed.
@@ -447,19 +440,14 @@ impl Session {
             }
         };
         let refusal = self.command(sink, parsed).await?;
-        let answer = match (ack, refusal) {
-            (Some(id), None) => packet::ack(id, &serde_json::json!({ "ok": true })),
-            (Some(id), Some(r)) => packet::ack(
-                id,
-                &serde_json::json!({ "ok": false, "code": r.code, "message": r.message }),
-            ),
-            (None, None) => return Ok(true),
-            (None, Some(r)) => {
-                self.send(sink, &r.to_message()).await?;
-                return Ok(true);
+        match (ack, refusal) {
+            (Some(id), refusal) => {
+                let answer = packet::ack(id, &packet::answer(refusal.as_ref()));
+                self.write(sink, Message::text(answer)).await?;
             }
-        };
-        self.write(sink, Message::text(answer)).await?;
+            (None, Some(r)) => self.send(sink, &r.to_message()).await?,
+            (None, None) => {}
+        }
         Ok(true)
     }
 
@@ -494,10 +482,7 @@ impl Session {
                 self.resume(sink, after_seq).await?;
                 Ok(())
             }
-            Ok(Some(ClientMessage::Resume { .. })) => Err(Refusal::new(
-                "bad_message",
-                "on Socket.IO, missed events come on reconnecting with auth.after_seq",
-            )),
+            Ok(Some(ClientMessage::Resume { .. })) => Err(packet::resume_refused()),
             Ok(Some(msg)) => session::execute(&self.hub, &self.view.claims, msg).await,
             Err(refusal) => Err(refusal),
         };

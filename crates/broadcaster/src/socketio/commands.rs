@@ -9,7 +9,7 @@ use socketioxide::handler::{FromMessageParts, Value};
 
 use super::Dashboard;
 use super::delivery::emit_message;
-use super::packet::client_message;
+use super::packet::{answer, client_message, resume_refused};
 use crate::hub::Hub;
 use crate::session::{self, Refusal};
 
@@ -36,10 +36,7 @@ pub(super) struct Answer {
 impl Answer {
     fn give(self, socket: &SocketRef, result: Result<(), Refusal>) {
         let sent = match (&result, self.wanted) {
-            (Ok(()), true) => self.ack.send(&serde_json::json!({ "ok": true })),
-            (Err(r), true) => self.ack.send(&serde_json::json!({
-                "ok": false, "code": r.code, "message": r.message,
-            })),
+            (_, true) => self.ack.send(&answer(result.as_ref().err())),
             (Ok(()), false) => Ok(()),
             (Err(r), false) => emit_message(socket, &r.to_message()),
         };
@@ -82,13 +79,7 @@ pub(super) fn receive(
         }
         Ok(Some(ClientMessage::Resume { .. })) => {
             drop(state);
-            answer.give(
-                socket,
-                Err(Refusal::new(
-                    "bad_message",
-                    "on Socket.IO, missed events come on reconnecting with auth.after_seq",
-                )),
-            );
+            answer.give(socket, Err(resume_refused()));
             false
         }
         Ok(Some(msg)) => {

@@ -38,7 +38,7 @@ use socketioxide::socket::Sid;
 
 use crate::hub::{Event as HubEvent, Hub};
 use crate::limits::Slot;
-use crate::session::View;
+use crate::session::{NotAdmitted, View};
 
 mod commands;
 mod delivery;
@@ -184,38 +184,27 @@ pub(crate) fn layer(hub: &Arc<Hub>) -> socketioxide::layer::SocketIoLayer {
     layer
 }
 
-/// The handshake's checks, in `/ws`'s order: origin, token (`auth.token` or the console's
-/// cookie), connections in all, then per address (the slot is held while the connection
-/// lives). A refusal is the client's `connect_error`.
+/// The handshake's checks ([`session::admit`], as `/ws`'s); a refusal is the client's
+/// `connect_error` with the reason.
 async fn check(
     hub: &Hub,
     headers: &axum::http::HeaderMap,
     peer: Option<std::net::IpAddr>,
     token: Option<&str>,
 ) -> Result<(crate::auth::Claims, Option<Slot>), Refused> {
-    if let Some(origin) = crate::guard::foreign_origin(hub, headers) {
-        tracing::warn!(%origin, "Refused a cross-origin Socket.IO connection.");
-        return Err(Refused("origin not allowed".into()));
-    }
-    let claims = hub
-        .authenticate(headers, token)
+    crate::session::admit(hub, headers, peer, token)
         .await
-        .map_err(|e| match e {
-            crate::AuthError::Missing => Refused("no token: connect with auth: { token }".into()),
-            other => Refused(other.to_string()),
-        })?;
-    if hub.connections() >= hub.config.max_websockets {
-        return Err(Refused("too many connections".into()));
-    }
-    let slot = match peer {
-        Some(ip) => Some(
-            hub.ws_per_ip
-                .take(ip)
-                .ok_or_else(|| Refused("too many connections from this address".into()))?,
-        ),
-        None => None,
-    };
-    Ok((claims, slot))
+        .map_err(|refused| {
+            Refused(match refused {
+                NotAdmitted::Origin => "origin not allowed".into(),
+                NotAdmitted::Auth(crate::AuthError::Missing) => {
+                    "no token: connect with auth: { token }".into()
+                }
+                NotAdmitted::Auth(other) => other.to_string(),
+                NotAdmitted::Full => "too many connections".into(),
+                NotAdmitted::AddressFull => "too many connections from this address".into(),
+            })
+        })
 }
 
 /// The connect middleware of socketioxide's sessions: [`check`], then the dashboard handed to

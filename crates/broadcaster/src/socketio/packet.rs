@@ -134,6 +134,23 @@ pub(crate) fn event(json: &str) -> Option<String> {
     Some(packet)
 }
 
+/// What an acknowledgement carries: `{ok: true}`, or `{ok: false, code, message}` (the codes
+/// of the protocol's `error`).
+pub(crate) fn answer(refused: Option<&crate::session::Refusal>) -> Value {
+    match refused {
+        None => serde_json::json!({ "ok": true }),
+        Some(r) => serde_json::json!({ "ok": false, "code": r.code, "message": r.message }),
+    }
+}
+
+/// `resume` on Socket.IO: refused, missed events come with the reconnect's `auth.after_seq`.
+pub(crate) fn resume_refused() -> crate::session::Refusal {
+    crate::session::Refusal::new(
+        "bad_message",
+        "on Socket.IO, missed events come on reconnecting with auth.after_seq",
+    )
+}
+
 /// The answer to event `id`: `43<id>[body]`.
 pub(crate) fn ack(id: u64, body: &Value) -> String {
     format!("43{id}[{body}]")

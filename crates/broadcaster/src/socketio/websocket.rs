@@ -48,28 +48,20 @@ pub(crate) async fn serve(hub: Arc<Hub>, req: axum::extract::Request) -> Respons
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let headers = parts.headers;
-    let max = hub.config.max_message_bytes;
-    // The buffers of `/ws`'s connections (see there).
-    upgrade
-        .read_buffer_size(1024)
-        .write_buffer_size(8 * 1024)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            let (mut sink, mut stream) = socket.split();
-            let sid = new_sid();
-            let admitted = handshake(&hub, &mut sink, &mut stream, &headers, peer, &sid).await;
-            drop(headers);
-            let Some((claims, slot, after_seq)) = admitted else {
-                let _ =
-                    tokio::time::timeout(CONNECT_TIMEOUT, sink.send(Message::Close(None))).await;
-                return;
-            };
-            let _slot = slot;
-            Session::new(hub, claims, Wire::SocketIo)
-                .serve(sink, stream, after_seq, sid)
-                .await;
-        })
+    crate::ws::sized(upgrade, &hub).on_upgrade(move |socket| async move {
+        let (mut sink, mut stream) = socket.split();
+        let sid = new_sid();
+        let admitted = handshake(&hub, &mut sink, &mut stream, &headers, peer, &sid).await;
+        drop(headers);
+        let Some((claims, slot, after_seq)) = admitted else {
+            let _ = tokio::time::timeout(CONNECT_TIMEOUT, sink.send(Message::Close(None))).await;
+            return;
+        };
+        let _slot = slot;
+        Session::new(hub, claims, Wire::SocketIo)
+            .serve(sink, stream, after_seq, sid)
+            .await;
+    })
 }
 
 /// A random session id, as Engine.IO's (20 URL-safe characters).
